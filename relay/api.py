@@ -1,0 +1,126 @@
+"""The HTTP API (JSON, `Authorization: Bearer <jwt>`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .auth import Claims, InvalidToken, verify
+from .broker.base import BrokerUnavailable
+from .chat import HISTORY_LIMIT, ChatError, bad_request, unavailable
+from .gateway import Gateway
+
+Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "code": code}, status_code=status)
+
+
+def claims_of(request: Request, gateway: Gateway) -> Claims:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise InvalidToken("no bearer token in the Authorization header")
+    return verify(gateway.settings.secret or "", token.strip())
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ChatError("too_large", f"request body exceeds {MAX_BODY_BYTES} bytes", 413)
+    if not body:
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise bad_request("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise bad_request("request body must be a JSON object")
+    return data
+
+
+def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate, run the handler, and turn failures into JSON errors."""
+
+    async def run(request: Request) -> Response:
+        try:
+            claims = claims_of(request, gateway)
+        except InvalidToken as exc:
+            return error(401, "unauthorized", str(exc))
+        try:
+            return await handler(request, gateway, claims)
+        except ChatError as exc:
+            return error(exc.status, exc.code, exc.message)
+        except BrokerUnavailable:
+            exc = unavailable("the message broker")
+            return error(exc.status, exc.code, exc.message)
+
+    return run
+
+
+async def create_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    body = await json_body(request)
+    session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"))
+    return JSONResponse(session, status_code=201)
+
+
+async def list_sessions(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    whole_tenant = request.query_params.get("scope") == "tenant"
+    return JSONResponse({"sessions": await gateway.chat.list_sessions(claims, whole_tenant)})
+
+
+async def delete_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    await gateway.chat.delete_session(claims, request.path_params["session_id"])
+    return Response(status_code=204)
+
+
+async def list_messages(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    raw_limit = request.query_params.get("limit", str(HISTORY_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+        raise bad_request("limit must be a whole number from 1 to 500")
+    messages = await gateway.chat.messages(
+        claims, request.path_params["session_id"], int(raw_limit), request.query_params.get("before")
+    )
+    return JSONResponse({"messages": messages})
+
+
+async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    session_id = request.path_params["session_id"]
+    body = await json_body(request)
+    question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
+    return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
+
+
+async def stop(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse({"message_id": await gateway.chat.stop(claims, request.path_params["session_id"])})
+
+
+async def get_tenant_settings(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse(await gateway.chat.tenant_settings(claims))
+
+
+async def put_tenant_settings(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse(await gateway.chat.update_tenant_settings(claims, await json_body(request)))
+
+
+def routes(gateway: Gateway) -> list[Route]:
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, endpoint(handler, gateway), methods=[method])
+
+    return [
+        route("/api/sessions", create_session, "POST"),
+        route("/api/sessions", list_sessions, "GET"),
+        route("/api/sessions/{session_id}", delete_session, "DELETE"),
+        route("/api/sessions/{session_id}/messages", list_messages, "GET"),
+        route("/api/sessions/{session_id}/messages", post_message, "POST"),
+        route("/api/sessions/{session_id}/stop", stop, "POST"),
+        route("/api/tenant/settings", get_tenant_settings, "GET"),
+        route("/api/tenant/settings", put_tenant_settings, "PUT"),
+    ]

@@ -1,0 +1,79 @@
+"""`create_app(settings)`: the gateway as an ASGI application."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from schema.db import create_engine, session_factory
+
+from . import api
+from .broker import create_broker
+from .broker.base import Broker
+from .chat import Chat
+from .fanout import Fanout
+from .gateway import Gateway
+from .settings import Settings
+from .socket import serve_websocket
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
+    """The gateway; a `broker` passed in is shared (dev mode) and not started or closed here."""
+    owns_broker = broker is None
+    broker = broker or create_broker(settings)
+    engine = create_engine(settings.database_url)
+    db = session_factory(engine)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), Chat(db, broker, settings.max_message_chars))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if owns_broker:
+            await broker.start()
+        try:
+            yield
+        finally:
+            if owns_broker:
+                await broker.close()
+            await engine.dispose()
+
+    async def websocket(websocket: WebSocket) -> None:
+        await serve_websocket(websocket, gateway)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = {"broker": await broker.ping(), "database": await database_ready()}
+        return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+
+    async def database_ready() -> bool:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    routes = [
+        WebSocketRoute("/socket/websocket", websocket),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/", index),
+        *api.routes(gateway),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.gateway = gateway
+    return app

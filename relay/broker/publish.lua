@@ -1,0 +1,38 @@
+-- Store and publish one event of a session, atomically.
+-- KEYS[1] live hash (epoch, seq, in-flight message), KEYS[2] log stream
+-- ARGV[1] channel, ARGV[2] envelope head (msgpack, lacking seq and epoch),
+-- ARGV[3] epoch to start if the session has none, ARGV[4] log length,
+-- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,
+-- ARGV[9] 's' to publish with SPUBLISH (cluster), anything else PUBLISH
+local live, log = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', live, 'epoch')
+if not epoch then
+  -- History was lost (or never was): a new epoch, and no stale log under it.
+  epoch = ARGV[3]
+  redis.call('DEL', log)
+  redis.call('HSET', live, 'epoch', epoch)
+end
+local seq = redis.call('HINCRBY', live, 'seq', 1)
+local data = ARGV[2] .. cmsgpack.pack('seq') .. cmsgpack.pack(seq) .. cmsgpack.pack('epoch') .. cmsgpack.pack(epoch)
+redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], seq .. '-0', 'e', data)
+
+local op, value = ARGV[6], ARGV[8]
+if op == 'start' then
+  redis.call('HSET', live, 'message_id', ARGV[7], 'status', value, 'content', '', 'changes', '')
+elseif op == 'chunk' then
+  redis.call('HSET', live, 'content', (redis.call('HGET', live, 'content') or '') .. value)
+elseif op == 'status' then
+  redis.call('HSET', live, 'status', value)
+elseif op == 'change' then
+  redis.call('HSET', live, 'changes', (redis.call('HGET', live, 'changes') or '') .. value)
+elseif op == 'finish' then
+  redis.call('HDEL', live, 'message_id', 'status', 'content', 'changes')
+end
+redis.call('EXPIRE', live, ARGV[5])
+redis.call('EXPIRE', log, ARGV[5])
+if ARGV[9] == 's' then
+  redis.call('SPUBLISH', ARGV[1], data)
+else
+  redis.call('PUBLISH', ARGV[1], data)
+end
+return {seq, epoch}

@@ -1,0 +1,321 @@
+"""The Redis broker: Lua for atomic publish, pub/sub for live events, a stream for jobs.
+
+The pub/sub connection is ours to manage: redis-py would reconnect it quietly,
+hiding that events were missed. Here a lost connection is noticed (a read
+error, or no answer to a ping), every topic is subscribed again, and the
+listener is told so that clients rejoin with `since` and recover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import redis.asyncio as redis
+from redis.asyncio.client import PubSub
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError, ResponseError
+from redis.retry import Retry
+
+from schema import keys
+
+from .base import Broker, BrokerUnavailable, Job, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+
+log = logging.getLogger(__name__)
+
+PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
+PING_EVERY = 5.0
+SILENCE_LIMIT = 15.0
+T = TypeVar("T")
+
+
+class RedisBroker(Broker):
+    def __init__(self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600) -> None:
+        self.url = url
+        self.log_maxlen = log_maxlen
+        self.ttl_seconds = ttl_seconds
+        self.redis = redis.Redis.from_url(
+            url,
+            socket_timeout=10,
+            health_check_interval=30,
+            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 3),
+        )
+        self.publish_script = self.redis.register_script(PUBLISH_SCRIPT)
+        self.topics: set[str] = set()
+        self.confirmations: dict[str, asyncio.Future[None]] = {}
+        self.pubsub: PubSub | None = None
+        self.pubsub_lock = asyncio.Lock()
+        self.connected = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+        self.closing = False
+
+    # lifecycle
+
+    async def start(self) -> None:
+        self.reader = asyncio.create_task(self._read_forever(), name="redis-pubsub-reader")
+        await self._call(self._create_group)
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader
+        await self._drop_pubsub()
+        await self.redis.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await command()
+        except (RedisError, OSError) as exc:
+            if isinstance(exc, ResponseError):
+                raise
+            raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc
+
+    # events
+
+    async def _publish(
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes
+    ) -> tuple[int, str]:
+        args = [
+            keys.topic(session_id),
+            head,
+            new_epoch(),
+            self.log_maxlen,
+            self.ttl_seconds,
+            op,
+            message_id,
+            value,
+            "p",
+        ]
+        keys_ = [keys.live_key(session_id), keys.log_key(session_id)]
+        seq, epoch = await self._call(lambda: self.publish_script(keys=keys_, args=args))
+        return int(seq), epoch.decode()
+
+    async def snapshot(self, session_id: str) -> Snapshot:
+        live = keys.live_key(session_id)
+        raw: dict[bytes, bytes] = await self._call(lambda: self.redis.hgetall(live))
+        if b"epoch" not in raw:
+            # Never published, or expired: start the epoch now, so that the
+            # position a joining tab is given stays valid when events follow.
+            async def start_epoch() -> list[Any]:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.hsetnx(live, "epoch", new_epoch())
+                    pipe.expire(live, self.ttl_seconds)
+                    pipe.hgetall(live)
+                    return await pipe.execute()
+
+            raw = (await self._call(start_epoch))[2]
+        streaming = None
+        if b"message_id" in raw:
+            streaming = Streaming(
+                raw[b"message_id"].decode(),
+                raw.get(b"content", b"").decode(),
+                raw.get(b"status", b"").decode(),
+                decode_changes(raw.get(b"changes", b"")),
+            )
+        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming)
+
+    async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.live_key(session_id), "epoch", "seq")
+                pipe.xrange(keys.log_key(session_id), f"{since_seq + 1}-0", "+")
+                return await pipe.execute()
+
+        (epoch, seq), entries = await self._call(read)
+        if epoch is None:
+            return Replay("", 0, None)
+        log_ = [(int(entry_id.split(b"-")[0]), fields[b"e"]) for entry_id, fields in entries]
+        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_)
+
+    async def claim(self, session_id: str, change_id: str) -> bool:
+        async def add() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(keys.applied_key(session_id), change_id)
+                pipe.expire(keys.applied_key(session_id), self.ttl_seconds)
+                return await pipe.execute()
+
+        added, _ = await self._call(add)
+        return added == 1
+
+    # subscriptions
+
+    async def subscribe(self, topic: str) -> None:
+        self.topics.add(topic)
+        confirmed = asyncio.get_running_loop().create_future()
+        self.confirmations[topic] = confirmed
+        await self.connected.wait()
+        async with self.pubsub_lock:
+            if self.pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    # A failure here is the reader's to notice; it resubscribes all topics.
+                    await self.pubsub.subscribe(topic)
+        await confirmed
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.topics.discard(topic)
+        pending = self.confirmations.pop(topic, None)
+        if pending is not None and not pending.done():
+            pending.cancel()
+        async with self.pubsub_lock:
+            if self.pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self.pubsub.unsubscribe(topic)
+
+    async def _read_forever(self) -> None:
+        delay = 0.05
+        first = True
+        while not self.closing:
+            try:
+                await self._connect_pubsub()
+                if not first:
+                    self._resubscribed()
+                first = False
+                delay = 0.05
+                await self._read_until_broken()
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.warning("redis pub/sub connection lost (%s); reconnecting", exc)
+            self.connected.clear()
+            await self._drop_pubsub()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _connect_pubsub(self) -> None:
+        client = redis.Redis.from_url(self.url, socket_timeout=10, retry=Retry(ExponentialWithJitterBackoff(), 0))
+        pubsub = client.pubsub()
+        async with self.pubsub_lock:
+            self.pubsub = pubsub
+            await pubsub.ping()
+            for topic in self.topics:
+                if topic not in self.confirmations or self.confirmations[topic].done():
+                    self.confirmations[topic] = asyncio.get_running_loop().create_future()
+            if self.topics:
+                await pubsub.subscribe(*self.topics)
+        self.connected.set()
+
+    async def _drop_pubsub(self) -> None:
+        async with self.pubsub_lock:
+            pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _read_until_broken(self) -> None:
+        assert self.pubsub is not None
+        pubsub = self.pubsub
+        last_heard = last_ping = time.monotonic()
+        while True:
+            message = await pubsub.get_message(timeout=1.0)
+            now = time.monotonic()
+            if message is None:
+                if now - last_heard > SILENCE_LIMIT:
+                    raise TimeoutError(f"no answer from Redis for {SILENCE_LIMIT:.0f}s")
+                if now - last_ping > PING_EVERY:
+                    last_ping = now
+                    await pubsub.ping()
+                continue
+            last_heard = now
+            kind = message["type"]
+            if kind == "message":
+                self._deliver(message["channel"].decode(), message["data"])
+            elif kind == "subscribe":
+                confirmed = self.confirmations.get(message["channel"].decode())
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+
+    # stopping generations
+
+    async def request_stop(self, message_id: str) -> None:
+        async def stop() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(keys.stop_key(message_id), 1, ex=self.ttl_seconds)
+                pipe.publish(keys.STOP_TOPIC, message_id)
+                return await pipe.execute()
+
+        await self._call(stop)
+
+    async def stop_requested(self, message_id: str) -> bool:
+        return bool(await self._call(lambda: self.redis.exists(keys.stop_key(message_id))))
+
+    # jobs
+
+    async def _create_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(keys.JOBS_STREAM, keys.JOBS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def enqueue(self, fields: dict[str, str]) -> str:
+        job_id = await self._call(lambda: self.redis.xadd(keys.JOBS_STREAM, {"job": orjson.dumps(fields)}))
+        return job_id.decode()
+
+    async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
+        async def read() -> Any:
+            return await self.redis.xreadgroup(
+                keys.JOBS_GROUP, consumer, {keys.JOBS_STREAM: ">"}, count=count, block=int(block_seconds * 1000)
+            )
+
+        try:
+            answer = await self._call(read)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._call(self._create_group)
+            return []
+        return [_job(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+
+    async def ack(self, job_id: str) -> None:
+        async def ack_and_delete() -> Any:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, job_id)
+                pipe.xdel(keys.JOBS_STREAM, job_id)
+                return await pipe.execute()
+
+        await self._call(ack_and_delete)
+
+    async def keep_alive(self, consumer: str, job_ids: list[str]) -> None:
+        if job_ids:
+            await self._call(
+                lambda: self.redis.xclaim(
+                    keys.JOBS_STREAM, keys.JOBS_GROUP, consumer, 0, job_ids, justid=True
+                )
+            )
+
+    async def take_over(self, consumer: str, min_idle_seconds: float, count: int) -> list[Job]:
+        answer = await self._call(
+            lambda: self.redis.xautoclaim(
+                keys.JOBS_STREAM, keys.JOBS_GROUP, consumer, int(min_idle_seconds * 1000), "0-0", count=count
+            )
+        )
+        return [_job(entry_id, fields) for entry_id, fields in answer[1] if fields]
+
+    async def job_counts(self) -> tuple[int, int]:
+        async def counts() -> tuple[int, int]:
+            groups = await self.redis.xinfo_groups(keys.JOBS_STREAM)
+            for group in groups:
+                if group["name"] == keys.JOBS_GROUP.encode():
+                    return int(group.get("lag") or 0), int(group["pending"])
+            return 0, 0
+
+        try:
+            return await self._call(counts)
+        except ResponseError:
+            return 0, 0
+
+
+def _job(entry_id: bytes, fields: dict[bytes, bytes]) -> Job:
+    return Job(entry_id.decode(), orjson.loads(fields[b"job"]))

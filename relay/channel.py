@@ -1,0 +1,181 @@
+"""The `ai_session:<id>` channel: join with resume, live pushes, client pushes.
+
+The join seam is race-free: the channel subscribes first and buffers what
+arrives, then reads the log or the snapshot, answers, and releases the buffer
+minus what the answer already covered. From then on `seq` must grow by one;
+a hole or a new epoch makes the client rejoin (`phx_error`) with `since`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from schema.events import Envelope, EnvelopeError, decode
+
+from .broker.base import BrokerUnavailable
+from .chat import ChatError, bad_request, unavailable
+from .fanout import Delivery
+from .serializer import Message
+
+if TYPE_CHECKING:
+    from .socket import Socket
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 10.0
+JOINING, JOINED, CLOSED = "joining", "joined", "closed"
+
+
+def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
+    since = params.get("since")
+    if since is None:
+        return None
+    if not isinstance(since, dict):
+        raise bad_request("since must be an object {seq, epoch}")
+    seq, epoch = since.get("seq"), since.get("epoch")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(epoch, str):
+        raise bad_request("since must be {seq: non-negative integer, epoch: string}")
+    return epoch, seq
+
+
+class Channel:
+    def __init__(self, socket: Socket, topic: str, session_id: str, join_ref: str | None) -> None:
+        self.socket = socket
+        self.topic = topic
+        self.session_id = session_id
+        self.join_ref = join_ref
+        self.state = JOINING
+        self.epoch = ""
+        self.seq = 0
+        self.buffer: list[Delivery] = []
+
+    # joining
+
+    async def join(self, message: Message) -> None:
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT):
+                response, missed = await self._prepare(message.payload)
+        except ChatError as exc:
+            self._refuse(message, exc.code, exc.message)
+            return
+        except (BrokerUnavailable, TimeoutError):
+            self._refuse(message, "unavailable", "the message broker is unavailable, retry shortly")
+            return
+        if self.state == CLOSED:  # left while joining
+            return
+        self.socket.reply(message, "ok", response)
+        for envelope in missed:
+            self._push(envelope.seq, envelope.epoch, self.socket.serializer.encode(
+                None, None, self.topic, envelope.event, envelope.push_payload()
+            ))  # fmt: skip
+        buffered, self.buffer = self.buffer, []
+        self.state = JOINED
+        for delivery in buffered:
+            self.receive(delivery)
+
+    async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
+        gateway = self.socket.gateway
+        since = parse_since(params)
+        session = await gateway.chat.session(self.socket.claims, self.session_id, assistant=True)
+        await gateway.fanout.join(self.topic, self)
+        try:
+            return await self._read_position(session, since)
+        except BaseException:
+            self.leave()
+            raise
+
+    async def _read_position(
+        self, session: dict[str, Any], since: tuple[str, int] | None
+    ) -> tuple[dict[str, Any], list[Envelope]]:
+        gateway = self.socket.gateway
+        missed: list[Envelope] = []
+        streaming = None
+        recovered = False
+        if since is not None:
+            replay = await gateway.broker.replay(self.session_id, *since)
+            if replay.events is not None:
+                recovered = True
+                missed = [_decode_logged(data) for data in replay.events]
+                self.epoch, self.seq = since
+        if not recovered:
+            snapshot = await gateway.broker.snapshot(self.session_id)
+            self.epoch, self.seq = snapshot.epoch, snapshot.seq
+            if snapshot.streaming is not None:
+                streaming = snapshot.streaming.to_dict(snapshot.seq)
+        # Read after the position: a message that completes in between shows up
+        # here and as a later event, never in neither (clients upsert by id).
+        messages = await gateway.chat.messages(self.socket.claims, self.session_id)
+        response = {
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "recovered": recovered,
+            "session": session,
+            "messages": messages,
+            "streaming": streaming,
+        }
+        return response, missed
+
+    def _refuse(self, message: Message, reason: str, detail: str) -> None:
+        self.leave()
+        self.socket.reply(message, "error", {"reason": reason, "message": detail})
+
+    # live events
+
+    def receive(self, delivery: Delivery) -> None:
+        if self.state == JOINED:
+            self._push(delivery.seq, delivery.epoch, delivery.frame(self.socket.serializer))
+        elif self.state == JOINING:
+            self.buffer.append(delivery)
+
+    def _push(self, seq: int, epoch: str, frame: str) -> None:
+        if epoch == self.epoch and seq <= self.seq:
+            return  # already covered by the join reply or the replay
+        if epoch != self.epoch or seq != self.seq + 1:
+            log.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
+            self.broker_lost()
+            return
+        self.seq = seq
+        self.socket.send(frame)
+
+    def broker_lost(self) -> None:
+        """Events may be lost: make the client rejoin (phoenix.js does) with `since`."""
+        if self.state == CLOSED:
+            return
+        self.leave()
+        self.socket.send(self.socket.serializer.encode(self.join_ref, self.join_ref, self.topic, "phx_error", {}))
+
+    def leave(self) -> None:
+        if self.state == CLOSED:
+            return
+        self.state = CLOSED
+        self.buffer = []
+        self.socket.gateway.fanout.leave(self.topic, self)
+        self.socket.forget(self)
+
+    # client pushes
+
+    async def handle_in(self, event: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        chat, claims = self.socket.gateway.chat, self.socket.claims
+        try:
+            if event == "new_message":
+                question, answer = await chat.send_message(claims, self.session_id, payload.get("content"))
+                return "ok", {"message_id": question, "response_message_id": answer}
+            if event == "stop":
+                return "ok", {"message_id": await chat.stop(claims, self.session_id)}
+            if event == "claim_changes":
+                return "ok", {"granted": await chat.claim(claims, self.session_id, payload.get("change_id"))}
+        except ChatError as exc:
+            return "error", {"reason": exc.code, "message": exc.message}
+        except BrokerUnavailable:
+            exc = unavailable("the message broker")
+            return "error", {"reason": exc.code, "message": exc.message}
+        return "error", {"reason": "unknown_event", "message": f"unknown event {event!r}"}
+
+
+def _decode_logged(data: bytes) -> Envelope:
+    try:
+        return decode(data)
+    except EnvelopeError as exc:
+        raise BrokerUnavailable(f"the session log holds an undecodable event: {exc}") from exc

@@ -1,0 +1,254 @@
+"""Chat sessions as the gateway serves them, over HTTP and the channel alike.
+
+Access checks, history, starting and stopping generations, claiming changes.
+Errors are `ChatError`s that both transports translate: an HTTP status and
+code, or a channel error reason.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from schema import events
+from schema.models import PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+
+from .auth import Claims
+from .broker.base import Broker, BrokerUnavailable
+
+DEFAULT_TENANT_SETTINGS: dict[str, Any] = {"experimental_features": {"ai_assistant": False}, "ai_provider": {}}
+HISTORY_LIMIT = 50
+
+
+class ChatError(Exception):
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def not_found() -> ChatError:
+    return ChatError("not_found", "no such session", 404)
+
+
+def bad_request(message: str) -> ChatError:
+    return ChatError("bad_request", message, 400)
+
+
+def assistant_disabled() -> ChatError:
+    return ChatError("ai_assistant_disabled", "the AI assistant is not enabled for this tenant", 403)
+
+
+def busy() -> ChatError:
+    return ChatError("busy", "a response is already being generated in this session", 409)
+
+
+def unavailable(what: str) -> ChatError:
+    return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
+
+
+def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Tenant settings as shown to clients: API keys are write-only."""
+    shown = merge(DEFAULT_TENANT_SETTINGS, settings)
+    provider = dict(shown.get("ai_provider") or {})
+    provider["api_key_set"] = bool(provider.pop("api_key", None))
+    shown["ai_provider"] = provider
+    return shown
+
+
+class Chat:
+    def __init__(self, db: async_sessionmaker[AsyncSession], broker: Broker, max_message_chars: int) -> None:
+        self.db = db
+        self.broker = broker
+        self.max_message_chars = max_message_chars
+
+    # tenants
+
+    async def _tenant(self, db: AsyncSession, claims: Claims) -> Tenant:
+        tenant = await db.get(Tenant, claims.tenant)
+        if tenant is None:
+            try:
+                async with db.begin_nested():
+                    tenant = Tenant(id=claims.tenant, settings={})
+                    db.add(tenant)
+            except IntegrityError:  # created at the same moment by another request
+                tenant = await db.get(Tenant, claims.tenant, populate_existing=True)
+                if tenant is None:
+                    raise
+        return tenant
+
+    async def tenant_settings(self, claims: Claims) -> dict[str, Any]:
+        async with self.db.begin() as db:
+            return public_settings((await self._tenant(db, claims)).settings)
+
+    async def update_tenant_settings(self, claims: Claims, patch: Any) -> dict[str, Any]:
+        if not claims.is_admin:
+            raise ChatError("forbidden", "only tenant admins may change settings", 403)
+        if not isinstance(patch, dict):
+            raise bad_request("settings must be a JSON object")
+        async with self.db.begin() as db:
+            tenant = await self._tenant(db, claims)
+            tenant.settings = merge(tenant.settings or {}, patch)
+            return public_settings(tenant.settings)
+
+    async def _require_assistant(self, db: AsyncSession, claims: Claims) -> None:
+        settings = merge(DEFAULT_TENANT_SETTINGS, (await self._tenant(db, claims)).settings or {})
+        if not settings["experimental_features"].get("ai_assistant"):
+            raise assistant_disabled()
+
+    # sessions
+
+    async def create_session(self, claims: Claims, title: Any = None, context: Any = None) -> dict[str, Any]:
+        if title is not None and not isinstance(title, str):
+            raise bad_request("title must be a string")
+        if context is not None and not isinstance(context, dict):
+            raise bad_request("context must be an object")
+        async with self.db.begin() as db:
+            await self._tenant(db, claims)
+            session = ChatSession(
+                tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}
+            )
+            db.add(session)
+        return session.to_dict()
+
+    async def list_sessions(self, claims: Claims, whole_tenant: bool = False) -> list[dict[str, Any]]:
+        query = select(ChatSession).where(ChatSession.tenant_id == claims.tenant)
+        if not whole_tenant:
+            query = query.where(ChatSession.user_id == claims.user)
+        async with self.db() as db:
+            sessions = (await db.scalars(query.order_by(ChatSession.updated_at.desc()))).all()
+        return [session.to_dict() for session in sessions]
+
+    async def _session(self, db: AsyncSession, claims: Claims, session_id: str) -> ChatSession:
+        session = await db.get(ChatSession, session_id)
+        if session is None or session.tenant_id != claims.tenant:
+            raise not_found()  # another tenant's session does not exist, as far as they know
+        return session
+
+    async def session(self, claims: Claims, session_id: str, *, assistant: bool = False) -> dict[str, Any]:
+        async with self.db.begin() as db:
+            session = await self._session(db, claims, session_id)
+            if assistant:
+                await self._require_assistant(db, claims)
+            return session.to_dict()
+
+    async def delete_session(self, claims: Claims, session_id: str) -> None:
+        async with self.db.begin() as db:
+            await db.delete(await self._session(db, claims, session_id))
+
+    async def messages(
+        self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        async with self.db() as db:
+            await self._session(db, claims, session_id)
+            return await recent_messages(db, session_id, limit, before)
+
+    # generations
+
+    async def send_message(self, claims: Claims, session_id: str, content: Any) -> tuple[str, str]:
+        """Save the user's message and a placeholder for the answer, then queue the generation."""
+        if not isinstance(content, str) or not content.strip():
+            raise bad_request("content must be a non-empty string")
+        if len(content) > self.max_message_chars:
+            raise ChatError("too_large", f"content exceeds {self.max_message_chars} characters", 413)
+        try:
+            async with self.db.begin() as db:
+                session = await self._session(db, claims, session_id)
+                await self._require_assistant(db, claims)
+                now = utcnow()
+                question = ChatMessage(
+                    session_id=session_id, user_id=claims.user, role="user", content=content,
+                    status=SUCCESS, changes=[], usage={}, created_at=now, completed_at=now,
+                )  # fmt: skip
+                answer = ChatMessage(
+                    session_id=session_id, role="assistant", content="", status=PROCESSING,
+                    changes=[], usage={}, created_at=now + timedelta(microseconds=1),
+                )  # fmt: skip
+                session.updated_at = now
+                db.add_all([question, answer])
+        except IntegrityError:
+            raise busy() from None
+        try:
+            await self.broker.publish(session_id, events.USER_MESSAGE, question.id, {"message": question.to_dict()})
+            job = {
+                "session_id": session_id,
+                "message_id": answer.id,
+                "user_message_id": question.id,
+                "tenant": claims.tenant,
+            }
+            await self.broker.enqueue(job)
+        except BrokerUnavailable:
+            await self._fail(answer.id, "the generation could not be queued: the message broker is unavailable")
+            raise unavailable("the message broker") from None
+        return question.id, answer.id
+
+    async def _fail(self, message_id: str, error: str) -> None:
+        async with self.db.begin() as db:
+            message = await db.get(ChatMessage, message_id)
+            if message is not None and message.status == PROCESSING:
+                message.status, message.error, message.completed_at = "error", error, utcnow()
+
+    async def stop(self, claims: Claims, session_id: str) -> str | None:
+        """Stop the running generation; returns its message id, None when nothing runs."""
+        async with self.db() as db:
+            await self._session(db, claims, session_id)
+            running = await db.scalar(
+                select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
+            )
+        if running is not None:
+            try:
+                await self.broker.request_stop(running)
+            except BrokerUnavailable:
+                raise unavailable("the message broker") from None
+        return running
+
+    async def claim(self, claims: Claims, session_id: str, change_id: Any) -> bool:
+        """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
+        if not isinstance(change_id, str) or len(change_id) != 64:
+            raise bad_request("change_id must be a 64-character hex string")
+        try:
+            if not await self.broker.claim(session_id, change_id):
+                return False
+        except BrokerUnavailable:
+            raise unavailable("the message broker") from None
+        try:
+            async with self.db.begin() as db:
+                db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
+        except IntegrityError:
+            return False  # claimed before Redis lost its keys
+        return True
+
+
+async def applied_changes(db: AsyncSession, session_id: str) -> set[str]:
+    rows = await db.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
+    return set(rows)
+
+
+async def recent_messages(
+    db: AsyncSession, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` messages, oldest first; `before` is a message id to page back from."""
+    query = select(ChatMessage).where(ChatMessage.session_id == session_id)
+    if before is not None:
+        pivot = await db.get(ChatMessage, before)
+        if pivot is None or pivot.session_id != session_id:
+            raise bad_request("before must be a message id of this session")
+        query = query.where(ChatMessage.created_at < pivot.created_at)
+    rows = (await db.scalars(query.order_by(ChatMessage.created_at.desc()).limit(limit))).all()
+    applied = await applied_changes(db, session_id)
+    return [message.to_dict(applied) for message in reversed(rows)]

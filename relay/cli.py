@@ -1,0 +1,107 @@
+"""`streamrelay serve | worker | dev | token | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from .settings import ConfigError, Settings, from_env
+
+WS_MAX_SIZE = 16 * 1024 * 1024
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    return {"ws_max_size": WS_MAX_SIZE, "ws_ping_interval": 20.0, "ws_ping_timeout": 20.0, "log_level": "info"}
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options(settings))  # type: ignore[arg-type]
+
+
+async def migrate(settings: Settings) -> None:
+    from schema.db import create_engine
+    from schema.migrate import upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+
+
+async def work(settings: Settings) -> None:
+    """A worker process: generations until SIGTERM, then a graceful drain."""
+    import httpx
+
+    from schema.db import create_engine, session_factory
+    from workers.runner import Worker, provider_factory
+
+    from .broker import create_broker
+
+    broker = create_broker(settings)
+    engine = create_engine(settings.database_url)
+    await broker.start()
+    async with httpx.AsyncClient() as client:
+        worker = Worker(settings, broker, session_factory(engine), provider_factory(settings, client))
+        on_signals(asyncio.get_running_loop(), worker.shutdown)
+        logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
+        try:
+            await worker.run()
+        finally:
+            await broker.close()
+            await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="streamrelay", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the gateway (Starlette + uvicorn)")
+    commands.add_parser("worker", help="run a worker process")
+    dev = commands.add_parser("dev", help="everything in one process: gateway, worker, demo upstream")
+    dev.add_argument("--port", type=int, default=None)
+    commands.add_parser("migrate", help="apply database migrations")
+    token = commands.add_parser("token", help="mint a token")
+    token.add_argument("--user", required=True)
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--admin", action="store_true")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "dev":
+            from .dev import run_dev
+
+            settings = from_env(dev=True)
+            if args.port is not None:
+                settings = settings.with_(port=args.port)
+            asyncio.run(run_dev(settings))
+        elif args.command == "token":
+            from .auth import mint
+
+            settings = from_env(dev=True)
+            if settings.secret is None:
+                raise ConfigError("RELAY_SECRET is required to mint tokens")
+            role = "admin" if args.admin else "member"
+            print(mint(settings.secret, args.user, args.tenant, role, args.ttl))
+        elif args.command == "migrate":
+            asyncio.run(migrate(from_env(dev=True)))
+        elif args.command == "worker":
+            asyncio.run(work(from_env()))
+        else:
+            serve(from_env())
+    except ConfigError as exc:
+        print(f"streamrelay: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

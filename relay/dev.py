@@ -1,0 +1,77 @@
+"""`streamrelay dev`: the whole system in one process on its embedded defaults.
+
+In-memory broker, SQLite, the built-in demo upstream over real HTTP, a worker
+and the gateway with its demo page; prints a URL to open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+
+import httpx
+from sqlalchemy import select
+
+from schema.db import create_engine, session_factory
+from schema.migrate import upgrade
+from schema.models import ChatSession, Tenant
+from workers.providers.demo import create_demo_app
+from workers.runner import Worker, provider_factory
+
+from .app import create_app
+from .auth import mint
+from .broker.memory import MemoryBroker
+from .cli import on_signals, uvicorn_options
+from .server import EmbeddedServer
+from .settings import Settings
+
+DEMO_TENANT, DEMO_USER = "demo", "demo-user"
+
+
+async def seed(settings: Settings) -> str:
+    """Migrate, enable the assistant for the demo tenant, and return the demo session's id."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine).begin() as db:
+            tenant = await db.get(Tenant, DEMO_TENANT)
+            if tenant is None:
+                tenant = Tenant(id=DEMO_TENANT, settings={})
+                db.add(tenant)
+            tenant.settings = {**(tenant.settings or {}), "experimental_features": {"ai_assistant": True}}
+            session = await db.scalar(select(ChatSession).where(ChatSession.tenant_id == DEMO_TENANT).limit(1))
+            if session is None:
+                session = ChatSession(tenant_id=DEMO_TENANT, user_id=DEMO_USER, title="Demo session", context={})
+                db.add(session)
+        return session.id
+    finally:
+        await engine.dispose()
+
+
+async def run_dev(settings: Settings) -> None:
+    settings = settings.with_(
+        secret=settings.secret or secrets.token_urlsafe(32), upstream_provider="demo", shutdown_grace_seconds=3.0
+    )
+    session_id = await seed(settings)
+    stop = asyncio.Event()
+    on_signals(asyncio.get_running_loop(), stop.set)
+    async with EmbeddedServer(create_demo_app()) as upstream:
+        settings = settings.with_(upstream_url=upstream.url)
+        broker = MemoryBroker(log_maxlen=settings.log_maxlen)
+        app = create_app(settings, broker)
+        gateway = EmbeddedServer(app, settings.host, settings.port, **uvicorn_options(settings))
+        async with gateway, httpx.AsyncClient() as client:
+            worker = Worker(settings, broker, app.state.gateway.db, provider_factory(settings, client), name="dev")
+            working = asyncio.create_task(worker.run())
+            token = mint(settings.secret or "", DEMO_USER, DEMO_TENANT, "admin")
+            print(
+                "\nstreamrelay dev is running: in-memory broker, SQLite, demo upstream at "
+                f"{upstream.url}\n\n  open  http://localhost:{gateway.port}/?session={session_id}&token={token}\n\n"
+                "Open it in two tabs to watch one session together. Ctrl-C stops.\n",
+                flush=True,
+            )
+            await stop.wait()
+            worker.shutdown()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(working, settings.shutdown_grace_seconds)

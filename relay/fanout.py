@@ -1,0 +1,132 @@
+"""Topic → local subscribers, with one broker subscription per topic per process.
+
+Each event is decoded once and its frame encoded once per wire format, then
+handed to every subscriber of the topic ("fastlane"); nothing is re-encoded
+per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from schema.events import Envelope, EnvelopeError, decode
+
+from .broker.base import Broker
+from .serializer import Serializer
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """One event on its way to this process's subscribers; frames are encoded on first use."""
+
+    __slots__ = ("envelope", "frames", "topic")
+
+    def __init__(self, topic: str, envelope: Envelope) -> None:
+        self.topic = topic
+        self.envelope = envelope
+        self.frames: dict[Serializer, str] = {}
+
+    @property
+    def seq(self) -> int:
+        return self.envelope.seq
+
+    @property
+    def epoch(self) -> str:
+        return self.envelope.epoch
+
+    def frame(self, serializer: Serializer) -> str:
+        frame = self.frames.get(serializer)
+        if frame is None:
+            envelope = self.envelope
+            frame = serializer.encode(None, None, self.topic, envelope.event, envelope.push_payload())
+            self.frames[serializer] = frame
+        return frame
+
+
+class Subscriber(Protocol):
+    def receive(self, delivery: Delivery) -> None:
+        """An event for the subscribed topic; must not block."""
+
+    def broker_lost(self) -> None:
+        """The broker connection was lost and restored: events may have been missed."""
+
+
+@dataclass
+class _Topic:
+    ready: asyncio.Task[None]
+    subscribers: set[Subscriber] = field(default_factory=set)
+
+
+class Fanout:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.topics: dict[str, _Topic] = {}
+        self.undecodable = 0
+        self.unsubscribing: set[asyncio.Task[None]] = set()
+        broker.attach(self)
+
+    async def join(self, topic: str, subscriber: Subscriber) -> None:
+        """Add a subscriber; returns once the process receives the topic's events.
+
+        Concurrent joins of one topic share the one broker subscription and all
+        wait for it to be confirmed.
+        """
+        state = self.topics.get(topic)
+        if state is None:
+            state = _Topic(asyncio.create_task(self.broker.subscribe(topic), name=f"subscribe {topic}"))
+            self.topics[topic] = state
+        state.subscribers.add(subscriber)
+        try:
+            await asyncio.shield(state.ready)
+        except BaseException:
+            self.leave(topic, subscriber)
+            raise
+
+    def leave(self, topic: str, subscriber: Subscriber) -> None:
+        state = self.topics.get(topic)
+        if state is None or subscriber not in state.subscribers:
+            return
+        state.subscribers.discard(subscriber)
+        if not state.subscribers:
+            del self.topics[topic]
+            if not state.ready.done():
+                state.ready.cancel()
+            task = asyncio.create_task(self._unsubscribe(topic), name=f"unsubscribe {topic}")
+            self.unsubscribing.add(task)
+            task.add_done_callback(self.unsubscribing.discard)
+
+    async def _unsubscribe(self, topic: str) -> None:
+        try:
+            await self.broker.unsubscribe(topic)
+        except Exception:
+            log.exception("unsubscribing %s failed", topic)
+
+    def subscriber_count(self) -> int:
+        return sum(len(state.subscribers) for state in self.topics.values())
+
+    # BrokerListener
+
+    def deliver(self, topic: str, data: bytes) -> None:
+        state = self.topics.get(topic)
+        if state is None:
+            return
+        try:
+            envelope = decode(data)
+        except EnvelopeError as exc:
+            # Subscribers see the hole in `seq` at the next event and make their
+            # clients rejoin, so this costs a resume, never a silent gap.
+            self.undecodable += 1
+            log.error("undecodable event on %s: %s", topic, exc)
+            return
+        delivery = Delivery(topic, envelope)
+        for subscriber in list(state.subscribers):
+            subscriber.receive(delivery)
+
+    def resubscribed(self) -> None:
+        for state in list(self.topics.values()):
+            for subscriber in list(state.subscribers):
+                subscriber.broker_lost()

@@ -1,0 +1,22 @@
+"""What every connection of one gateway process shares: broker, fan-out, chat, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .broker.base import Broker
+from .chat import Chat
+from .fanout import Fanout
+from .settings import Settings
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    broker: Broker
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    fanout: Fanout
+    chat: Chat

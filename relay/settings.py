@@ -1,0 +1,122 @@
+"""Environment → one validated `Settings` object.
+
+Bad configuration fails at start with one clear line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+PROVIDERS = ("apollo", "openai", "anthropic", "demo")
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    database_url: str = "sqlite+aiosqlite:///./streamrelay.db"
+    secret: str | None = None
+    upstream_provider: str = "apollo"
+    upstream_url: str | None = None
+    upstream_api_key: str | None = None
+    upstream_model: str = ""
+    upstream_first_byte_timeout: float = 30.0
+    upstream_idle_timeout: float = 60.0
+    worker_concurrency: int = 16
+    job_claim_idle_seconds: float = 30.0
+    shutdown_grace_seconds: float = 30.0
+    port: int = 8000
+    host: str = "0.0.0.0"
+    socket_queue_bytes: int = 1024 * 1024
+    socket_idle_seconds: float = 60.0
+    max_frame_bytes: int = 1024 * 1024
+    max_message_chars: int = 100_000
+    log_maxlen: int = 2000
+    history_ttl_seconds: int = 24 * 3600
+
+    @property
+    def memory_broker(self) -> bool:
+        return self.redis_url is None
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
+    """Read settings; `dev` allows the embedded defaults (in-memory broker, no secret)."""
+    env = os.environ if env is None else env
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+    if redis_url is None and not dev:
+        raise ConfigError("REDIS_URL is required (only `streamrelay dev` runs without Redis)")
+    secret = env.get("RELAY_SECRET") or None
+    if secret is None and not dev:
+        raise ConfigError("RELAY_SECRET is required (the HMAC key that signs tokens)")
+    provider = env.get("UPSTREAM_PROVIDER", "demo" if dev else "apollo")
+    if provider not in PROVIDERS:
+        raise ConfigError(f"UPSTREAM_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
+    upstream_url = env.get("UPSTREAM_URL") or None
+    if upstream_url is None and provider != "demo" and not dev:
+        raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={provider}")
+    database_url = env.get("DATABASE_URL") or Settings.database_url
+    if "+" not in database_url.split("://", 1)[0]:
+        raise ConfigError(
+            "DATABASE_URL must name an async driver, e.g. postgresql+asyncpg://… or sqlite+aiosqlite:///…"
+        )
+    return Settings(
+        redis_url=redis_url,
+        redis_cluster=_flag(env, "REDIS_CLUSTER"),
+        database_url=database_url,
+        secret=secret,
+        upstream_provider=provider,
+        upstream_url=upstream_url,
+        upstream_api_key=env.get("UPSTREAM_API_KEY") or None,
+        upstream_model=env.get("UPSTREAM_MODEL", ""),
+        upstream_first_byte_timeout=_float(env, "UPSTREAM_FIRST_BYTE_TIMEOUT", 30.0),
+        upstream_idle_timeout=_float(env, "UPSTREAM_IDLE_TIMEOUT", 60.0),
+        worker_concurrency=_int(env, "WORKER_CONCURRENCY", 16),
+        job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
+        shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
+        port=_int(env, "PORT", 8000, minimum=0),
+        host=env.get("HOST", "0.0.0.0"),
+        socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
+        log_maxlen=_int(env, "LOG_MAXLEN", 2000),
+    )

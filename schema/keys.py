@@ -1,0 +1,40 @@
+"""Every Redis key and pub/sub topic name, in one place.
+
+A session's keys share the `{ai_session:<id>}` hash tag so that they land in
+the same Redis Cluster slot as each other; one Lua script can then append to
+the log, update the snapshot and publish atomically.
+"""
+
+TOPIC_PREFIX = "ai_session:"
+JOBS_STREAM = "relay:jobs"
+JOBS_GROUP = "workers"
+
+
+def topic(session_id: str) -> str:
+    return f"{TOPIC_PREFIX}{session_id}"
+
+
+def session_id_of(topic_name: str) -> str | None:
+    if topic_name.startswith(TOPIC_PREFIX) and len(topic_name) > len(TOPIC_PREFIX):
+        return topic_name[len(TOPIC_PREFIX) :]
+    return None
+
+
+def log_key(session_id: str) -> str:
+    return f"{{{topic(session_id)}}}:log"
+
+
+def live_key(session_id: str) -> str:
+    return f"{{{topic(session_id)}}}:live"
+
+
+def applied_key(session_id: str) -> str:
+    return f"{{{topic(session_id)}}}:applied"
+
+
+STOP_TOPIC = "relay:stop"
+
+
+def stop_key(message_id: str) -> str:
+    """Set when a generation should stop, for a worker that had not yet started it."""
+    return f"relay:stop:{message_id}"

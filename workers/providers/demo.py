@@ -1,0 +1,247 @@
+"""The built-in scripted upstream: a real HTTP server speaking the apollo SSE format.
+
+The request's `meta.demo` may override the script per request:
+`{"chunks": N, "delay": seconds, "error_after": K, "drop_after": K}`, where the last two
+end the stream after K text chunks with an apollo `error` event, or with no `complete`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MODEL = "demo-1"
+PACE = (0.6, 1.3, 0.9, 1.1, 0.7, 1.4, 1.0)  # scripted variation of chunk_delay, deterministic
+MAX_CHUNKS = 100_000
+MAX_DELAY = 10.0
+
+WORKFLOW_YAML = """\
+name: Demo workflow
+jobs:
+  fetch-records:
+    name: Fetch records
+    adaptor: '@openfn/language-http@latest'
+    body: |
+      get('https://example.com/api/records');
+  load-records:
+    name: Load records
+    adaptor: '@openfn/language-postgresql@latest'
+    body: |
+      upsert('records', 'id', state => state.data);
+triggers:
+  cron:
+    type: cron
+    cron_expression: '0 * * * *'
+    enabled: false
+edges:
+  cron->fetch-records:
+    source_trigger: cron
+    target_job: fetch-records
+    condition_type: always
+  fetch-records->load-records:
+    source_job: fetch-records
+    target_job: load-records
+    condition_type: on_job_success
+"""
+
+ANSWER = """\
+## {topic}
+
+You asked: *{question}*
+
+Here is how I would approach it in an OpenFn workflow. I have drafted the workflow \
+above so you can review it before applying it.
+
+1. **Fetch** the source records with the HTTP adaptor's `get()`, paging until the API \
+returns an empty list.
+2. **Transform** each record in a small `fn()` step, so the mapping stays easy to test.
+3. **Load** the result with `upsert()`, keyed on `id`, which makes re-runs safe.
+
+```js
+fn(state => {{
+  state.data = state.data.map(record => ({{ id: record.id, name: record.name.trim() }}));
+  return state;
+}});
+```
+
+The cron trigger is disabled until you have checked a manual run."""
+
+MORE = (
+    "\n\nA note on step {n}: keep credentials out of the job code and attach them to the "
+    "step instead, so the same workflow runs unchanged in every project."
+)
+
+
+def create_demo_app(chunk_delay: float = 0.05, chunks: int = 40) -> Starlette:
+    async def stream(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            script = _script(body, chunk_delay, chunks)
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
+            return JSONResponse(
+                {"code": 400, "type": "BAD_REQUEST", "message": f"Invalid demo request: {exc}"},
+                status_code=400,
+            )
+        service = request.path_params["service"]
+        return StreamingResponse(_events(service, body, **script), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/services/{service}/stream", stream, methods=["POST"])])
+
+
+def _script(body: Any, chunk_delay: float, chunks: int) -> dict[str, Any]:
+    if not isinstance(body.get("content"), str):
+        raise ValueError("content must be a string")
+    demo = (body.get("meta") or {}).get("demo") or {}
+    script = {
+        "chunks": min(max(int(demo.get("chunks", chunks)), 1), MAX_CHUNKS),
+        "delay": min(max(float(demo.get("delay", chunk_delay)), 0.0), MAX_DELAY),
+    }
+    for key in ("error_after", "drop_after"):
+        script[key] = int(demo[key]) if demo.get(key) is not None else None
+    return script
+
+
+def answer_chunks(question: str, count: int) -> list[str]:
+    """The scripted answer to `question`, split into `count` pieces that join back exactly."""
+    question = " ".join(question.split()) or "your question"
+    topic = question if len(question) <= 60 else question[:59].rstrip() + "…"
+    text = ANSWER.format(topic=topic, question=question)
+    words = re.findall(r"\s*\S+", text)
+    n = 1
+    while len(words) < count:
+        words += re.findall(r"\s*\S+", MORE.format(n=n))
+        n += 1
+    return ["".join(words[i * len(words) // count : (i + 1) * len(words) // count]) for i in range(count)]
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def _anthropic(event: str, **fields: Any) -> bytes:
+    """An event in the Anthropic shape apollo forwards: its name repeated as `type` in the data."""
+    return _sse(event, {"type": event, **fields})
+
+
+def _pause(delay: float, i: int) -> float:
+    return delay * PACE[i % len(PACE)]
+
+
+async def _events(
+    service: str,
+    body: dict[str, Any],
+    chunks: int,
+    delay: float,
+    error_after: int | None,
+    drop_after: int | None,
+) -> AsyncIterator[bytes]:
+    question = body["content"]
+    history = body.get("history") or []
+    input_tokens = sum(len(str(m.get("content", "")).split()) for m in history) + len(question.split())
+    pieces = answer_chunks(question, chunks)
+    usage = {"input_tokens": input_tokens, "output_tokens": len(pieces)}
+    message = {"id": f"msg_demo_{uuid.uuid4().hex[:16]}", "type": "message", "role": "assistant"}
+
+    yield _anthropic(
+        "message_start",
+        message={**message, "content": [], "model": MODEL, "usage": {**usage, "output_tokens": 0}},
+    )
+    yield _anthropic("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""})
+    for i, status in enumerate(("Searching documentation…", "Drafting the workflow…")):
+        await asyncio.sleep(_pause(delay, i) * 3)
+        yield _anthropic("content_block_delta", index=0, delta={"type": "thinking_delta", "thinking": status})
+    yield _anthropic("content_block_delta", index=0, delta={"type": "signature_delta", "signature": "demo"})
+    yield _anthropic("content_block_stop", index=0)
+    yield _sse("log", f"demo: answering in {len(pieces)} chunks for service {service}")
+    yield _sse("changes", {"yaml": WORKFLOW_YAML})
+    yield _anthropic("content_block_start", index=1, content_block={"type": "text", "text": ""})
+    for i, piece in enumerate(pieces):
+        if i == error_after:
+            yield _sse(
+                "error", {"code": 500, "type": "DEMO_ERROR", "message": "The demo upstream failed on request"}
+            )
+            return
+        if i == drop_after:
+            return
+        await asyncio.sleep(_pause(delay, i))
+        yield _anthropic("content_block_delta", index=1, delta={"type": "text_delta", "text": piece})
+    yield _anthropic("content_block_stop", index=1)
+    yield _anthropic("message_delta", delta={"stop_reason": "end_turn"}, usage={"output_tokens": len(pieces)})
+    yield _anthropic("message_stop")
+    response = "".join(pieces)
+    yield _sse(
+        "complete",
+        {
+            "response": response,
+            "response_yaml": WORKFLOW_YAML,
+            "history": [
+                *history,
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": response},
+            ],
+            "usage": usage,
+            "meta": {"demo": True, "service": service, "model": MODEL},
+        },
+    )
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """Leaves signal handling to the process that embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class DemoUpstream:
+    """Runs the demo app with uvicorn in the current event loop; `url` is set once started."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.05, chunks: int = 40
+    ) -> None:
+        config = uvicorn.Config(
+            create_demo_app(chunk_delay, chunks),
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = _EmbeddedServer(config)
+        self._task: asyncio.Task[None] | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("the demo upstream stopped while starting")
+            await asyncio.sleep(0.01)
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._task = None
+
+    async def __aenter__(self) -> DemoUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()

@@ -1,0 +1,266 @@
+"""One upstream HTTP request read as a stream of SSE events, with the limits every provider shares.
+
+Everything that can go wrong on the wire becomes an `UpstreamError` whose message is a
+sentence a user can read; providers only interpret the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from httpx_sse import ServerSentEvent
+
+from workers.providers.base import UpstreamError
+
+ERROR_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    first_byte_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    max_event_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    """A successful answer with a JSON body instead of an event stream (non-streaming fallback)."""
+
+    data: Any
+
+
+async def post_events(
+    client: httpx.AsyncClient | None,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    limits: StreamLimits,
+) -> AsyncIterator[ServerSentEvent | JsonBody]:
+    """POST `body` and yield the answer's SSE events, or one `JsonBody`.
+
+    Timeouts are the provider's own (asyncio deadlines), whatever `client` is configured
+    with: `first_byte_timeout` runs from sending the request to the first byte of the
+    stream, `idle_timeout` bounds every later gap, so a slow consumer never counts.
+    """
+    async with AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(httpx.AsyncClient())
+        request = client.build_request(
+            "POST", url, json=body, headers={"accept": "text/event-stream", **headers}, timeout=None
+        )
+        deadline = asyncio.get_running_loop().time() + limits.first_byte_timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await client.send(request, stream=True)
+        except TimeoutError:
+            raise _no_first_byte(limits) from None
+        except httpx.ConnectError as exc:
+            raise UpstreamError(f"Could not connect to the AI service: {_reason(exc)}.") from None
+        except httpx.HTTPError:
+            raise UpstreamError("The AI service closed the connection without answering.") from None
+        stack.push_async_callback(response.aclose)
+
+        if not response.is_success:
+            raise await _status_error(response, limits)
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if content_type == "application/json" or content_type.endswith("+json"):
+            yield JsonBody(await _read_json(response, limits))
+            return
+        if content_type != "text/event-stream":
+            shown = content_type or "no content type"
+            raise UpstreamError(f"The AI service answered with {shown} instead of an event stream.")
+
+        chunks = response.aiter_bytes()
+        parser = _EventParser(limits.max_event_bytes)
+        started = False
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(chunks, None)
+            except TimeoutError:
+                raise (_idle(limits) if started else _no_first_byte(limits)) from None
+            except httpx.TransportError:
+                raise _lost() from None
+            except httpx.DecodingError:
+                raise _undecodable() from None
+            if chunk is None:
+                return
+            for event in parser.feed(chunk):
+                yield event
+            started = True
+            deadline = asyncio.get_running_loop().time() + limits.idle_timeout
+
+
+def event_object(event: ServerSentEvent) -> dict[str, Any]:
+    """The event's data as a JSON object, or an error naming the event."""
+    try:
+        data = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(f"The AI service sent invalid JSON in a '{event.event}' event.") from None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"The AI service sent a '{event.event}' event whose data is not a JSON object.")
+    return data
+
+
+def sentence(text: str, limit: int = 300) -> str:
+    """`text` on one line, shortened, ending with a full stop: fit to show users."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def error_message(data: Any) -> str | None:
+    """The human message in a JSON error body, in the shapes upstreams use."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("message", "error", "detail"):
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get("message")
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def _no_first_byte(limits: StreamLimits) -> UpstreamError:
+    return UpstreamError(
+        f"The AI service did not start answering within {limits.first_byte_timeout:g} seconds."
+    )
+
+
+def _idle(limits: StreamLimits) -> UpstreamError:
+    return UpstreamError(
+        f"The AI service sent nothing for {limits.idle_timeout:g} seconds, so the stream was abandoned.",
+        "interrupted",
+    )
+
+
+def _lost() -> UpstreamError:
+    return UpstreamError("The connection to the AI service was lost mid-stream.", "interrupted")
+
+
+def _undecodable() -> UpstreamError:
+    return UpstreamError("The AI service sent a body that could not be decoded.")
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, from the innermost OS error httpx wraps ("connection refused")."""
+    reason = str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno:
+            reason = os.strerror(cause.errno) if cause.errno > 0 else str(cause.strerror)
+        cause = cause.__cause__ or cause.__context__
+    reason = re.sub(r"^\[Errno -?\d+\]\s*", "", reason).rstrip(".")
+    return reason[:1].lower() + reason[1:] if reason else type(exc).__name__
+
+
+async def _read_capped(response: httpx.Response, cap: int, limits: StreamLimits) -> bytes:
+    body = bytearray()
+    async with asyncio.timeout(limits.idle_timeout):
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > cap:
+                break
+    return bytes(body)
+
+
+async def _status_error(response: httpx.Response, limits: StreamLimits) -> UpstreamError:
+    status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    try:
+        body = await _read_capped(response, ERROR_BODY_BYTES, limits)
+    except (TimeoutError, httpx.HTTPError):
+        body = b""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return UpstreamError(f"The AI service answered {status} with an empty body.")
+    try:
+        message = error_message(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        if "html" in response.headers.get("content-type", "") or text.startswith("<"):
+            return UpstreamError(f"The AI service answered {status} with an HTML error page.")
+        message = text
+    if message is None:
+        return UpstreamError(f"The AI service answered {status}.")
+    return UpstreamError(f"The AI service answered {status}: {sentence(message)}")
+
+
+async def _read_json(response: httpx.Response, limits: StreamLimits) -> Any:
+    try:
+        body = await _read_capped(response, limits.max_event_bytes, limits)
+    except TimeoutError:
+        raise UpstreamError(
+            f"The AI service stopped sending its answer for {limits.idle_timeout:g} seconds.", "interrupted"
+        ) from None
+    except httpx.TransportError:
+        raise _lost() from None
+    except httpx.DecodingError:
+        raise _undecodable() from None
+    if len(body) > limits.max_event_bytes:
+        raise UpstreamError(f"The AI service sent an answer larger than {limits.max_event_bytes} bytes.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("The AI service answered with invalid JSON.") from None
+
+
+class _EventParser:
+    """Splits a byte stream into SSE events, refusing any event larger than `max_bytes`.
+
+    Our own parser rather than httpx-sse's iterator, which buffers a line of any length:
+    counting bytes here keeps garbage from the upstream from growing without bound.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._buffer = bytearray()
+        self._event_bytes = 0
+        self._name = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        start = len(self._buffer)
+        self._buffer += chunk
+        events = []
+        while (end := self._buffer.find(b"\n", start)) >= 0:
+            line = bytes(self._buffer[:end]).removesuffix(b"\r")
+            del self._buffer[: end + 1]
+            start = 0
+            self._event_bytes += end + 1
+            self._check_size(self._event_bytes)
+            if event := self._line(line.decode("utf-8", "replace")):
+                events.append(event)
+        self._check_size(self._event_bytes + len(self._buffer))
+        return events
+
+    def _check_size(self, size: int) -> None:
+        if size > self._max_bytes:
+            raise UpstreamError(f"The AI service sent an event larger than {self._max_bytes} bytes.")
+
+    def _line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            event = None
+            if self._name or self._data:
+                event = ServerSentEvent(event=self._name, data="\n".join(self._data))
+            self._name, self._data, self._event_bytes = "", [], 0
+            return event
+        if line.startswith(":"):
+            if not (self._name or self._data):
+                self._event_bytes = 0  # keep-alive comments between events are not part of one
+            return None
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            self._name = value
+        elif field == "data":
+            self._data.append(value)
+        return None

@@ -1,0 +1,187 @@
+"""The worker: take jobs, run up to N generations at once, take over lost ones.
+
+A job stays pending in the consumer group until its generation is persisted.
+While it runs, the worker keeps it fresh; a worker that vanishes stops doing
+so, and after `JOB_CLAIM_IDLE_SECONDS` another worker takes the job over and
+finishes the message as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relay.broker.base import Broker, BrokerUnavailable, Job
+from relay.settings import Settings
+from schema import keys
+from schema.models import CANCELLED, INTERRUPTED
+
+from .generation import Generation, ProviderFor, finish_lost
+from .providers import create_provider
+from .providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+MODEL_PROVIDERS = ("openai", "anthropic")
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def provider_factory(settings: Settings, client: httpx.AsyncClient) -> ProviderFor:
+    """Providers per tenant: the tenant's `ai_provider` settings override the environment's."""
+
+    def provider_for(tenant_settings: dict[str, Any]) -> Provider:
+        chosen = tenant_settings.get("ai_provider") or {}
+        name = chosen.get("provider") or settings.upstream_provider
+        options: dict[str, Any] = {
+            "client": client,
+            "first_byte_timeout": settings.upstream_first_byte_timeout,
+            "idle_timeout": settings.upstream_idle_timeout,
+        }
+        if name in MODEL_PROVIDERS:
+            options["model"] = chosen.get("model") or settings.upstream_model
+        base_url = chosen.get("url") or settings.upstream_url or ""
+        return create_provider(name, base_url, chosen.get("api_key") or settings.upstream_api_key, **options)
+
+    return provider_for
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        broker: Broker,
+        db: async_sessionmaker[AsyncSession],
+        provider_for: ProviderFor,
+        name: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.db = db
+        self.provider_for = provider_for
+        self.name = name or consumer_name()
+        self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
+        self.free = asyncio.Semaphore(settings.worker_concurrency)
+        self.stopping = asyncio.Event()
+        self.chores: list[asyncio.Task[None]] = []
+        broker.attach(self)
+
+    # BrokerListener: stop requests
+
+    def deliver(self, topic: str, data: bytes) -> None:
+        if topic == keys.STOP_TOPIC:
+            running = self.running.get(data.decode(errors="replace"))
+            if running is not None:
+                running[1].end_early(CANCELLED, None)
+
+    def resubscribed(self) -> None:
+        """Stop requests may have been missed while the broker was away: look them up."""
+        task = asyncio.create_task(self._recheck_stops())
+        self.chores.append(task)
+
+    async def _recheck_stops(self) -> None:
+        for message_id, (_, generation, _) in list(self.running.items()):
+            with contextlib.suppress(BrokerUnavailable):
+                if await self.broker.stop_requested(message_id):
+                    generation.end_early(CANCELLED, None)
+
+    # running
+
+    async def run(self) -> None:
+        """Work until `shutdown()`; then let generations finish within the grace period."""
+        await self.broker.subscribe(keys.STOP_TOPIC)
+        self.chores += [
+            asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
+            asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
+        ]
+        try:
+            await self._take_jobs()
+            await self._drain()
+        finally:
+            for chore in self.chores:
+                chore.cancel()
+            await asyncio.gather(*self.chores, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.broker.unsubscribe(keys.STOP_TOPIC)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+
+    async def _take_jobs(self) -> None:
+        while not self.stopping.is_set():
+            await self.free.acquire()
+            if self.stopping.is_set():
+                self.free.release()
+                return
+            try:
+                jobs = await self.broker.next_jobs(self.name, 1, block_seconds=1.0)
+            except BrokerUnavailable as exc:
+                self.free.release()
+                log.warning("cannot read jobs: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if not jobs:
+                self.free.release()
+                continue
+            self._start(jobs[0])
+
+    def _start(self, job: Job) -> None:
+        generation = Generation(job, self.broker, self.db, self.provider_for)
+        task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
+        self.running[generation.message_id] = (job, generation, task)
+
+    async def _run_generation(self, job: Job, generation: Generation) -> None:
+        try:
+            await generation.run()
+            await self.broker.ack(job.id)
+        except Exception:
+            # Left pending: once this worker stops keeping it alive, another takes it over.
+            log.exception("generation %s did not finish; leaving its job for takeover", generation.message_id)
+        finally:
+            self.running.pop(generation.message_id, None)
+            self.free.release()
+
+    async def _drain(self) -> None:
+        tasks = [task for _, _, task in self.running.values()]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        for _, generation, _ in list(self.running.values()):
+            generation.end_early(INTERRUPTED, "the worker shut down before the response was complete")
+        if late:
+            await asyncio.wait(late)
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.job_claim_idle_seconds / 3)
+            ids = [job.id for job, _, _ in self.running.values()]
+            try:
+                await self.broker.keep_alive(self.name, ids)
+            except BrokerUnavailable as exc:
+                log.warning("cannot keep jobs alive: %s", exc)
+
+    async def _take_over_lost(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.job_claim_idle_seconds / 3)
+            try:
+                jobs = await self.broker.take_over(self.name, self.settings.job_claim_idle_seconds, 10)
+                for job in jobs:
+                    if job.fields.get("message_id") in self.running:
+                        continue
+                    log.warning("taking over job %s of a lost worker", job.id)
+                    await finish_lost(job, self.broker, self.db)
+                    await self.broker.ack(job.id)
+            except BrokerUnavailable as exc:
+                log.warning("cannot look for lost jobs: %s", exc)
+            except Exception:
+                log.exception("taking over lost jobs failed")
