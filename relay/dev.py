@@ -16,7 +16,7 @@ from sqlalchemy import select
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.models import ChatSession, Tenant
-from workers.providers.demo import create_demo_app
+from workers.providers.demo import DemoUpstream
 from workers.runner import Worker, provider_factory
 
 from .app import create_app
@@ -56,7 +56,7 @@ async def run_dev(settings: Settings) -> None:
     session_id = await seed(settings)
     stop = asyncio.Event()
     on_signals(asyncio.get_running_loop(), stop.set)
-    async with EmbeddedServer(create_demo_app()) as upstream:
+    async with DemoUpstream() as upstream:
         settings = settings.with_(upstream_url=upstream.url)
         broker = MemoryBroker(log_maxlen=settings.log_maxlen)
         app = create_app(settings, broker)

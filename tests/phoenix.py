@@ -32,7 +32,7 @@ class PhoenixClient:
             async for raw in self.connection:
                 frame = json.loads(raw)
                 self.frames.append(frame)
-                join_ref, ref, topic, event, payload = frame
+                _, ref, topic, event, payload = frame
                 if event == "phx_reply" and ref in self.replies:
                     self.replies.pop(ref).set_result(payload)
                 else:
@@ -64,15 +64,15 @@ class PhoenixClient:
     async def heartbeat(self) -> dict[str, Any]:
         return await self.request(None, "phoenix", "heartbeat", {})
 
-    async def next_event(self, topic: str, timeout: float = 15) -> tuple[str, dict[str, Any]]:
-        return await asyncio.wait_for(self.queue(topic).get(), timeout)
+    async def next_event(self, topic: str, within: float = 15) -> tuple[str, dict[str, Any]]:
+        return await asyncio.wait_for(self.queue(topic).get(), within)
 
     async def events_until(
-        self, topic: str, last: str = "new_message", timeout: float = 30
+        self, topic: str, last: str = "new_message", within: float = 30
     ) -> list[tuple[str, dict[str, Any]]]:
         """Every push on `topic` up to and including the first `last` event."""
         seen = []
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 event, payload = await self.queue(topic).get()
                 seen.append((event, payload))

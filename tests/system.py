@@ -22,7 +22,7 @@ from relay.server import EmbeddedServer
 from relay.settings import Settings
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
-from workers.providers.demo import create_demo_app
+from workers.providers.demo import DemoUpstream
 from workers.runner import Worker, provider_factory
 
 from .phoenix import PhoenixClient
@@ -63,7 +63,7 @@ class System:
         self.backend = backend
         self.chunk_delay = chunk_delay
         self.settings = backend.settings(**overrides)
-        self.upstream = EmbeddedServer(create_demo_app(chunk_delay=chunk_delay))
+        self.upstream = DemoUpstream(chunk_delay=chunk_delay)
         self.stack = contextlib.AsyncExitStack()
         self.clients: list[PhoenixClient] = []
         self.gateways: list[EmbeddedServer] = []

@@ -8,18 +8,18 @@ end the stream after K text chunks with an apollo `error` event, or with no `com
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from relay.server import EmbeddedServer
 
 MODEL = "demo-1"
 PACE = (0.6, 1.3, 0.9, 1.1, 0.7, 1.4, 1.0)  # scripted variation of chunk_delay, deterministic
@@ -196,52 +196,8 @@ async def _events(
     )
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """Leaves signal handling to the process that embeds it."""
+class DemoUpstream(EmbeddedServer):
+    """The demo app served with uvicorn in the current event loop; `url` is set once started."""
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class DemoUpstream:
-    """Runs the demo app with uvicorn in the current event loop; `url` is set once started."""
-
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.05, chunks: int = 40
-    ) -> None:
-        config = uvicorn.Config(
-            create_demo_app(chunk_delay, chunks),
-            host=host,
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = _EmbeddedServer(config)
-        self._task: asyncio.Task[None] | None = None
-        self.url = ""
-
-    async def start(self) -> str:
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the demo upstream stopped while starting")
-            await asyncio.sleep(0.01)
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._server.should_exit = True
-            await self._task
-            self._task = None
-
-    async def __aenter__(self) -> DemoUpstream:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.05, chunks: int = 40):
+        super().__init__(create_demo_app(chunk_delay, chunks), host, port, lifespan="off", timeout_graceful_shutdown=1)
