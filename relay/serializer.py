@@ -37,9 +37,12 @@ def _ref(value: Any) -> str | None:
 
 
 def _message(join_ref: Any, ref: Any, topic: Any, event: Any, payload: Any) -> Message:
-    ref_, join_ref_ = _ref(ref), _ref(join_ref)
-    topic_ = topic if isinstance(topic, str) else None
-    if topic_ is None or not topic_:
+    topic_ = topic if isinstance(topic, str) and topic else None
+    try:
+        ref_, join_ref_ = _ref(ref), _ref(join_ref)
+    except FrameError as exc:
+        raise FrameError(exc.reason, topic_) from None
+    if topic_ is None:
         raise FrameError("topic must be a non-empty string", None, ref_, join_ref_)
     if not isinstance(event, str) or not event:
         raise FrameError("event must be a non-empty string", topic_, ref_, join_ref_)

@@ -73,6 +73,7 @@ class Worker:
         self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
         self.free = asyncio.Semaphore(settings.worker_concurrency)
         self.stopping = asyncio.Event()
+        self.drained = asyncio.Event()
         self.chores: list[asyncio.Task[None]] = []
         broker.attach(self)
 
@@ -108,6 +109,7 @@ class Worker:
             await self._take_jobs()
             await self._drain()
         finally:
+            self.drained.set()
             for chore in self.chores:
                 chore.cancel()
             await asyncio.gather(*self.chores, return_exceptions=True)
@@ -161,9 +163,14 @@ class Worker:
         if late:
             await asyncio.wait(late)
 
+    async def _every(self, seconds: float) -> bool:
+        """Sleep `seconds`; False once the worker is done (even if a cancellation got swallowed)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drained.wait(), seconds)
+        return not self.drained.is_set()
+
     async def _keep_alive(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.job_claim_idle_seconds / 3)
+        while await self._every(self.settings.job_claim_idle_seconds / 3):
             ids = [job.id for job, _, _ in self.running.values()]
             try:
                 await self.broker.keep_alive(self.name, ids)
@@ -171,8 +178,7 @@ class Worker:
                 log.warning("cannot keep jobs alive: %s", exc)
 
     async def _take_over_lost(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.job_claim_idle_seconds / 3)
+        while await self._every(self.settings.job_claim_idle_seconds / 3):
             try:
                 jobs = await self.broker.take_over(self.name, self.settings.job_claim_idle_seconds, 10)
                 for job in jobs:

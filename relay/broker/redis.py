@@ -80,6 +80,9 @@ class RedisBroker(Broker):
         try:
             return await command()
         except (RedisError, OSError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from exc  # redis-py may turn a cancellation into a connection error
             if isinstance(exc, ResponseError):
                 raise
             raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc

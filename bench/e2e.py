@@ -1,0 +1,107 @@
+"""End-to-end workload: upstream SSE → `streamrelay worker` processes → Redis → gateway → tabs.
+
+G sessions, K tabs each; one message posted per session over the HTTP API starts
+G concurrent generations, each streaming N chunks at C chunks/s from the bench
+upstream (`bench.upstream`), whose chunk texts carry their emit time. Each tab
+must see exactly N + 3 events (user_message, message_processing, N chunks,
+new_message) with `seq` growing by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import targets
+from .fleet import Fleet
+from .measure import delivery_report, meter, peak_rss_mib
+from .services import Redis
+
+WORKER_READY = b"taking jobs"
+
+
+@dataclass(frozen=True)
+class E2EConfig:
+    generations: int = 100
+    tabs: int = 2
+    chunks: int = 200
+    rate: float = 20.0
+    workers: int = 2
+    worker_concurrency: int = 64
+    generators: int = 2
+
+
+async def e2e(redis: Redis, workdir: Path, config: E2EConfig) -> dict[str, Any]:
+    pipeline = targets.E2E(config.workers, config.worker_concurrency, config.chunks, config.rate)
+    server = await targets.start("streamrelay", redis.url, workdir, pipeline)
+    fleet: Fleet | None = None
+    try:
+        await _workers_ready(server)
+        ids = await server.create_sessions(config.generations)
+        fleet = Fleet(config.generators)
+        tabs = [s for s in ids for _ in range(config.tabs)]
+        joined = await fleet.connect(server.dialect, server.port, tabs, server.token)
+        if joined["failed"]:
+            raise RuntimeError(f"e2e: {joined['failed']} tabs could not join: {joined['errors']}")
+        await fleet.stats(reset=True)
+        window = meter(server.pids["gateway"], fleet.pids, workers=server.pids["workers"],
+                       upstream=server.pids["upstream"], redis=[redis.pid])  # fmt: skip
+        began = time.monotonic()
+        await _post_messages(server, ids)
+        await _until_finished(fleet, len(tabs), limit=config.chunks / config.rate + 60)
+        wall = time.monotonic() - began
+        cpu = window.stop()
+        stats = await fleet.stats(reset=True)
+        per_tab = config.chunks + 3
+        report = delivery_report(stats, {s: per_tab * config.tabs for s in ids}, cpu, wall)
+        chunks = config.generations * config.chunks
+        report.update(
+            generations=config.generations,
+            finished=stats.finals,
+            worker_us_per_chunk=round(1e6 * cpu["workers"] / chunks, 1),
+            chunks_per_s_per_worker=round(chunks / wall / config.workers, 1),
+            worker_capacity_chunks_per_s=round(chunks / cpu["workers"], 0) if cpu["workers"] else None,
+            peak_rss_mib=peak_rss_mib(server.pids["gateway"][0]),
+        )
+        return report
+    finally:
+        if fleet is not None:
+            await fleet.close()
+        server.stop()
+        redis.flush()
+
+
+async def _workers_ready(server: targets.Server, within: float = 30.0) -> None:
+    workers = [child for child in server.children if child.name.startswith("worker")]
+    deadline = time.monotonic() + within
+    while not all(WORKER_READY in child.log_path.read_bytes() for child in workers):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the streamrelay workers did not start; see their logs")
+        await asyncio.sleep(0.1)
+
+
+async def _post_messages(server: targets.Server, session_ids: list[str]) -> None:
+    limit = asyncio.Semaphore(16)
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with httpx.AsyncClient(base_url=server.http, headers=headers, timeout=30) as client:
+
+        async def post(session_id: str) -> None:
+            async with limit:
+                response = await client.post(f"/api/sessions/{session_id}/messages", json={"content": "bench"})
+                response.raise_for_status()
+
+        await asyncio.gather(*(post(s) for s in session_ids))
+
+
+async def _until_finished(fleet: Fleet, tabs: int, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        _, finals = await fleet.count()
+        if finals >= tabs:
+            return
+        await asyncio.sleep(0.1)

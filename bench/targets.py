@@ -1,0 +1,130 @@
+"""The three servers under test, started as an operator would, and their sessions.
+
+- `streamrelay`: `streamrelay migrate` on a fresh SQLite file, then `streamrelay serve`
+  (and, for e2e, `streamrelay worker` processes and the bench upstream).
+- `raw`: `bench.peers.raw_relay`.
+- `socketio`: `bench.peers.socketio_relay`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from relay.auth import mint
+
+from .services import Child, free_port, python, streamrelay, wait_for_port
+
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
+TENANT = "bench"
+TARGETS = ("streamrelay", "raw", "socketio")
+
+
+@dataclass
+class Server:
+    name: str
+    dialect: str  # how the load generator speaks to it (bench.tabs.DIALECTS)
+    publisher: str  # how the injector publishes to it (bench.injector.PUBLISHERS)
+    port: int
+    children: list[Child]
+    pids: dict[str, list[int]]  # "gateway", and for e2e "workers", "upstream"
+    token: str = ""
+    http: str = ""
+
+    async def create_sessions(self, count: int) -> list[str]:
+        if not self.http:
+            return [str(uuid.uuid4()) for _ in range(count)]
+        limit = asyncio.Semaphore(16)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=self.http, headers=headers, timeout=30) as client:
+
+            async def create() -> str:
+                async with limit:
+                    response = await client.post("/api/sessions", json={"title": "bench"})
+                    response.raise_for_status()
+                    return response.json()["id"]
+
+            return list(await asyncio.gather(*(create() for _ in range(count))))
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+
+
+@dataclass
+class E2E:
+    """The e2e pipeline behind a streamrelay gateway."""
+
+    workers: int
+    concurrency: int
+    chunks: int
+    rate: float
+
+
+async def start(name: str, redis_url: str, workdir: Path, e2e: E2E | None = None) -> Server:
+    if name == "streamrelay":
+        return await _start_streamrelay(redis_url, workdir, e2e)
+    port = free_port()
+    module = {"raw": "bench.peers.raw_relay", "socketio": "bench.peers.socketio_relay"}[name]
+    child = Child(name, python(module, "--port", str(port), "--redis-url", redis_url), workdir)
+    try:
+        wait_for_port(port, child.process)
+    except RuntimeError:
+        child.stop()
+        raise
+    dialect, publisher = ("phoenix", "broker") if name == "raw" else ("socketio", "socketio")
+    return Server(name, dialect, publisher, port, [child], {"gateway": [child.pid]})
+
+
+async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None) -> Server:
+    port = free_port()
+    env = {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'streamrelay-{uuid.uuid4().hex[:8]}.db'}",
+        "RELAY_SECRET": SECRET,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "UPSTREAM_PROVIDER": "demo",  # the gateway insists on a provider; it never calls it
+    }
+    subprocess.run(streamrelay("migrate"), env={**os.environ, **env}, check=True, capture_output=True)
+    children: list[Child] = []
+    pids: dict[str, list[int]] = {}
+    try:
+        if e2e is not None:
+            upstream_port = free_port()
+            upstream = Child("upstream", python("bench.upstream", "--port", str(upstream_port), "--chunks",
+                                                str(e2e.chunks), "--rate", str(e2e.rate)), workdir)  # fmt: skip
+            children.append(upstream)
+            wait_for_port(upstream_port, upstream.process)
+            worker_env = {**env, "UPSTREAM_PROVIDER": "apollo", "UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}",
+                          "WORKER_CONCURRENCY": str(e2e.concurrency)}  # fmt: skip
+            workers = [Child(f"worker-{i}", streamrelay("worker"), workdir, worker_env) for i in range(e2e.workers)]
+            children += workers
+            pids["upstream"] = [upstream.pid]
+            pids["workers"] = [worker.pid for worker in workers]
+        gateway = Child("gateway", streamrelay("serve"), workdir, env)
+        children.append(gateway)
+        pids["gateway"] = [gateway.pid]
+        wait_for_port(port, gateway.process)
+        server = Server("streamrelay", "phoenix", "broker", port, children, pids,
+                        mint(SECRET, "bench-user", TENANT), f"http://127.0.0.1:{port}")  # fmt: skip
+        admin = mint(SECRET, "bench-admin", TENANT, "admin")
+        async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
+            response = await client.put(
+                "/api/tenant/settings",
+                json={"experimental_features": {"ai_assistant": True}},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            response.raise_for_status()
+        return server
+    except BaseException:
+        for child in reversed(children):
+            child.stop()
+        raise
+

@@ -1,0 +1,73 @@
+"""The envelope codec: round trips, and garbage rejected with a clear error."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schema import events
+from schema.events import Envelope, EnvelopeError, change_id, decode, encode
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=10,
+)
+
+
+@given(
+    event=st.sampled_from(sorted(events.EVENTS)),
+    seq=st.integers(1, 2**62),
+    epoch=st.text(min_size=1, max_size=20),
+    message_id=st.text(max_size=40),
+    ts=st.floats(0, 2e9),
+    payload=st.dictionaries(st.text(), json_values, max_size=5),
+)
+def test_envelopes_round_trip(event: str, seq: int, epoch: str, message_id: str, ts: float, payload: dict) -> None:
+    envelope = Envelope(event, seq, epoch, message_id, ts, payload)
+    assert decode(encode(envelope)) == envelope
+
+
+def test_head_and_tail_assembled_separately_decode_as_one_envelope() -> None:
+    head = events.encode_head("streaming_chunk", "m1", 1.5, {"content": "hé"})
+    envelope = decode(head + events.encode_tail(7, "ep"))
+    assert envelope == Envelope("streaming_chunk", 7, "ep", "m1", 1.5, {"content": "hé"})
+    assert envelope.push_payload() == {"content": "hé", "seq": 7, "message_id": "m1"}
+
+
+@pytest.mark.parametrize(
+    ("data", "complaint"),
+    [
+        (b"\xc1garbage", "not msgpack"),
+        (msgpack.packb([1, 2, 3]), "not a map"),
+        (msgpack.packb({"v": 1, "event": "streaming_chunk"}), "lacks"),
+        (msgpack.packb({"v": 1, "event": "nope", "seq": 1, "epoch": "e", "message_id": "m", "ts": 1.0,
+                        "payload": {}}), "unknown event"),  # fmt: skip
+        (msgpack.packb({"v": 2, "event": "new_message", "seq": 1, "epoch": "e", "message_id": "m", "ts": 1.0,
+                        "payload": {}}), "version"),  # fmt: skip
+        (msgpack.packb({"v": 1, "event": "new_message", "seq": "1", "epoch": "e", "message_id": "m", "ts": 1.0,
+                        "payload": {}}), "wrong type"),  # fmt: skip
+        (msgpack.packb({"v": 1, "event": "new_message", "seq": 0, "epoch": "e", "message_id": "m", "ts": 1.0,
+                        "payload": {}}), "positive"),  # fmt: skip
+        (b"\x00" * (events.MAX_ENVELOPE_BYTES + 1), "exceeds"),
+    ],
+)
+def test_malformed_envelopes_are_rejected_with_a_clear_error(data: bytes, complaint: str) -> None:
+    with pytest.raises(EnvelopeError, match=complaint):
+        decode(data)
+
+
+def test_unknown_events_cannot_be_encoded() -> None:
+    with pytest.raises(EnvelopeError):
+        events.encode_head("streaming_nonsense", "m", 0.0, {})
+
+
+def test_change_id_is_sha256_of_canonical_json_and_ignores_key_order() -> None:
+    import hashlib
+
+    assert change_id({"yaml": "a: ü", "code": "x"}) == change_id({"code": "x", "yaml": "a: ü"})
+    expected = hashlib.sha256('{"code":"x","yaml":"a: ü"}'.encode()).hexdigest()
+    assert change_id({"yaml": "a: ü", "code": "x"}) == expected
+    assert change_id({"code": "x"}) != change_id({"code": "y"})
