@@ -59,11 +59,10 @@ async def migrate(database_url: str) -> None:
 
 
 class System:
-    def __init__(self, backend: Backend, chunk_delay: float = 0.002, **overrides: Any) -> None:
+    def __init__(self, backend: Backend, chunk_delay: float = 0.002, chunks: int = 40, **overrides: Any) -> None:
         self.backend = backend
-        self.chunk_delay = chunk_delay
         self.settings = backend.settings(**overrides)
-        self.upstream = DemoUpstream(chunk_delay=chunk_delay)
+        self.upstream = DemoUpstream(chunk_delay=chunk_delay, chunks=chunks)
         self.stack = contextlib.AsyncExitStack()
         self.clients: list[PhoenixClient] = []
         self.gateways: list[EmbeddedServer] = []

@@ -37,20 +37,22 @@ def test_head_and_tail_assembled_separately_decode_as_one_envelope() -> None:
     assert envelope.push_payload() == {"content": "hé", "seq": 7, "message_id": "m1"}
 
 
+def packed(**overrides: object) -> bytes:
+    fields = {"v": 1, "event": "new_message", "seq": 1, "epoch": "e", "message_id": "m", "ts": 1.0, "payload": {}}
+    return msgpack.packb({**fields, **overrides})
+
+
 @pytest.mark.parametrize(
     ("data", "complaint"),
     [
         (b"\xc1garbage", "not msgpack"),
         (msgpack.packb([1, 2, 3]), "not a map"),
         (msgpack.packb({"v": 1, "event": "streaming_chunk"}), "lacks"),
-        (msgpack.packb({"v": 1, "event": "nope", "seq": 1, "epoch": "e", "message_id": "m", "ts": 1.0,
-                        "payload": {}}), "unknown event"),  # fmt: skip
-        (msgpack.packb({"v": 2, "event": "new_message", "seq": 1, "epoch": "e", "message_id": "m", "ts": 1.0,
-                        "payload": {}}), "version"),  # fmt: skip
-        (msgpack.packb({"v": 1, "event": "new_message", "seq": "1", "epoch": "e", "message_id": "m", "ts": 1.0,
-                        "payload": {}}), "wrong type"),  # fmt: skip
-        (msgpack.packb({"v": 1, "event": "new_message", "seq": 0, "epoch": "e", "message_id": "m", "ts": 1.0,
-                        "payload": {}}), "positive"),  # fmt: skip
+        (packed(event="nope"), "unknown event"),
+        (packed(v=2), "version"),
+        (packed(seq="1"), "wrong type"),
+        (packed(seq=0), "positive"),
+        (packed(payload=[1]), "wrong type"),
         (b"\x00" * (events.MAX_ENVELOPE_BYTES + 1), "exceeds"),
     ],
 )

@@ -103,7 +103,7 @@ async def test_oversized_frame_is_refused_and_the_socket_stays_open(system: Syst
     client = await system.client()
     huge = json.dumps([None, "1", "phoenix", "heartbeat", {"pad": "x" * (system.settings.max_frame_bytes + 10)}])
     await client.send_raw(huge)
-    event, payload = await client.next_event("phoenix")
+    _, payload = await client.next_event("phoenix")
     assert payload["response"]["reason"] == "too_large"
     assert (await client.heartbeat())["status"] == "ok"
 

@@ -1,0 +1,167 @@
+"""The join seam, property-tested: publishes, deliveries and the join's reads interleaved at random.
+
+Whatever the order, a tab's reply plus its pushes cover every event exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from types import SimpleNamespace
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relay.broker.memory import MemoryBroker
+from relay.channel import Channel
+from relay.fanout import Fanout
+from relay.serializer import Message, V2Serializer
+from schema import events, keys
+
+SESSION = "s1"
+TOPIC = keys.topic(SESSION)
+
+
+class SeamBroker(MemoryBroker):
+    """A memory broker with a network in between: deliveries wait in flight, subscriptions take a while.
+
+    Before each of its reads (subscribe, snapshot, replay) it runs the next drawn
+    step: some publishes, and some in-flight deliveries.
+    """
+
+    def __init__(self, steps: list[tuple[int, int]]) -> None:
+        super().__init__(log_maxlen=10_000)
+        self.steps = deque(steps)
+        self.in_flight: deque[tuple[str, bytes]] = deque()
+        self.published = 0
+
+    def _deliver(self, topic: str, data: bytes) -> None:
+        self.in_flight.append((topic, data))
+
+    def flush(self, count: int | None = None) -> None:
+        while self.in_flight and (count is None or count > 0):
+            super()._deliver(*self.in_flight.popleft())
+            count = None if count is None else count - 1
+
+    async def publish_chunks(self, count: int) -> None:
+        for _ in range(count):
+            self.published += 1
+            await self.publish(SESSION, events.STREAMING_CHUNK, "m1", {"content": f"<{self.published}>"})
+
+    async def step(self) -> None:
+        if self.steps:
+            publishes, deliveries = self.steps.popleft()
+            await self.publish_chunks(publishes)
+            self.flush(deliveries)
+        await asyncio.sleep(0)
+
+    async def subscribe(self, topic: str) -> None:
+        await self.step()
+        await super().subscribe(topic)
+        await self.step()
+
+    async def snapshot(self, session_id: str):  # type: ignore[override]
+        await self.step()
+        return await super().snapshot(session_id)
+
+    async def replay(self, session_id: str, since_epoch: str, since_seq: int):  # type: ignore[override]
+        await self.step()
+        return await super().replay(session_id, since_epoch, since_seq)
+
+
+class FakeChat:
+    """The SQL reads of a join, which also take time while events flow."""
+
+    def __init__(self, broker: SeamBroker) -> None:
+        self.broker = broker
+
+    async def session(self, claims: Any, session_id: str, assistant: bool = False) -> dict[str, Any]:
+        await self.broker.step()
+        return {"id": session_id}
+
+    async def messages(self, claims: Any, session_id: str) -> list[dict[str, Any]]:
+        await self.broker.step()
+        return []
+
+
+class RecordingSocket:
+    serializer = V2Serializer
+    claims = None
+
+    def __init__(self, broker: SeamBroker) -> None:
+        self.gateway = SimpleNamespace(broker=broker, fanout=Fanout(broker), chat=FakeChat(broker))
+        self.frames: list[list[Any]] = []
+
+    def send(self, frame: str) -> None:
+        self.frames.append(json.loads(frame))
+
+    def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:
+        self.frames.append([message.join_ref, message.ref, message.topic, "phx_reply", {"status": status,
+                                                                                          "response": response}])
+
+    def forget(self, channel: Channel) -> None:
+        pass
+
+
+steps = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 6)), max_size=8)
+
+
+async def join_amid_traffic(
+    before: int, seen: int | None, drawn_steps: list[tuple[int, int]], after: int
+) -> tuple[list[list[Any]], str, int]:
+    broker = SeamBroker(drawn_steps)
+    await broker.publish(SESSION, events.MESSAGE_PROCESSING, "m1", {"session_id": SESSION})
+    await broker.publish_chunks(before)
+    broker.flush()
+    socket = RecordingSocket(broker)
+    epoch = (await MemoryBroker.snapshot(broker, SESSION)).epoch
+    params = {} if seen is None else {"since": {"seq": min(seen, before + 1), "epoch": epoch}}
+    channel = Channel(socket, TOPIC, SESSION, "1")  # type: ignore[arg-type]
+    await channel.join(Message("1", "1", TOPIC, "phx_join", params))
+    await broker.publish_chunks(after)
+    while broker.in_flight or broker.steps:
+        await broker.step()
+        broker.flush()
+    expected = "".join(f"<{i}>" for i in range(1, broker.published + 1))
+    return socket.frames, expected, broker.published
+
+
+def content_seen(frames: list[list[Any]], known: str) -> tuple[str, list[int]]:
+    reply = frames[0][4]["response"]
+    content = known if reply["recovered"] else (reply["streaming"] or {}).get("content", "")
+    seqs = [reply["seq"]]
+    for _, _, _, event, payload in frames[1:]:
+        assert event == "streaming_chunk", event
+        content += payload["content"]
+        seqs.append(payload["seq"])
+    return content, seqs
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=st.integers(0, 5), drawn_steps=steps, after=st.integers(0, 5))
+def test_a_fresh_join_sees_every_event_once_whatever_the_interleaving(
+    before: int, drawn_steps: list[tuple[int, int]], after: int
+) -> None:
+    frames, expected, _ = asyncio.run(join_amid_traffic(before, None, drawn_steps, after))
+    assert frames[0][3] == "phx_reply" and frames[0][4]["status"] == "ok"
+    content, seqs = content_seen(frames, "")
+    assert content == expected
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=st.integers(0, 5), seen=st.integers(1, 6), drawn_steps=steps, after=st.integers(0, 5))
+def test_a_resuming_join_sees_every_missed_event_once_whatever_the_interleaving(
+    before: int, seen: int, drawn_steps: list[tuple[int, int]], after: int
+) -> None:
+    frames, expected, _ = asyncio.run(join_amid_traffic(before, seen, drawn_steps, after))
+    reply = frames[0][4]["response"]
+    assert reply["recovered"] is True
+    since = reply["seq"]
+    # seq 1 is message_processing; chunk n has seq n + 1
+    known = "".join(f"<{i}>" for i in range(1, since))
+    content, seqs = content_seen(frames, known)
+    assert content == expected
+    assert seqs == list(range(since, since + len(seqs)))

@@ -1,0 +1,90 @@
+"""Exactly-once changes: one `granted: true` per session and change id, ever."""
+
+from __future__ import annotations
+
+import asyncio
+
+from schema.events import change_id
+
+from .system import System
+
+
+async def test_ten_tabs_racing_to_claim_a_change_get_exactly_one_grant(system: System) -> None:
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    tabs = [await system.client(user=f"user{i}") for i in range(10)]
+    for tab in tabs:
+        assert (await tab.join(topic))["status"] == "ok"
+    await system.post_message(session_id, "Build me a workflow")
+
+    async def claim_when_offered(tab) -> tuple[str, bool]:
+        while True:
+            event, payload = await tab.next_event(topic)
+            if event == "streaming_changes":
+                assert payload["applied"] is False
+                assert payload["change_id"] == change_id(payload["changes"])
+                reply = await tab.push(topic, "claim_changes", {"change_id": payload["change_id"]})
+                assert reply["status"] == "ok"
+                return payload["change_id"], reply["response"]["granted"]
+
+    outcomes = await asyncio.gather(*(claim_when_offered(tab) for tab in tabs))
+    claimed_id = outcomes[0][0]
+    assert {cid for cid, _ in outcomes} == {claimed_id}
+    assert sum(granted for _, granted in outcomes) == 1
+
+    final = (await tabs[0].events_until(topic))[-1][1]["message"]
+    assert [c["applied"] for c in final["changes"] if c["change_id"] == claimed_id] == [True]
+
+    # The final message offering the same change, and a reload: never granted again.
+    again = await tabs[1].push(topic, "claim_changes", {"change_id": claimed_id})
+    assert again["response"]["granted"] is False
+    reloaded = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
+    assistant = reloaded.json()["messages"][-1]
+    assert [c["applied"] for c in assistant["changes"] if c["change_id"] == claimed_id] == [True]
+
+
+async def test_a_claim_survives_redis_losing_its_keys(system: System) -> None:
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    tab = await system.client()
+    await tab.join(topic)
+    await system.post_message(session_id, "Build me a workflow")
+    events = await tab.events_until(topic)
+    cid = next(p["change_id"] for e, p in events if e == "streaming_changes")
+    assert (await tab.push(topic, "claim_changes", {"change_id": cid}))["response"]["granted"] is True
+    await forget_broker_state(system)
+    assert (await tab.push(topic, "claim_changes", {"change_id": cid}))["response"]["granted"] is False
+    late = await system.client()
+    reply = (await late.join(topic))["response"]
+    assert [c["applied"] for c in reply["messages"][-1]["changes"]] == [True]
+
+
+async def forget_broker_state(system: System) -> None:
+    """What a Redis restart without persistence does: every key gone."""
+    if system.shared_broker is not None:
+        system.shared_broker.sessions.clear()  # type: ignore[attr-defined]
+    else:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(system.settings.redis_url)
+        await client.flushall()
+        await client.aclose()
+
+
+async def test_claims_are_per_session(system: System) -> None:
+    first, second = await system.new_session(), await system.new_session()
+    tab = await system.client()
+    await tab.join(f"ai_session:{first}")
+    await tab.join(f"ai_session:{second}")
+    cid = change_id({"yaml": "name: same change"})
+    assert (await tab.push(f"ai_session:{first}", "claim_changes", {"change_id": cid}))["response"]["granted"]
+    assert (await tab.push(f"ai_session:{second}", "claim_changes", {"change_id": cid}))["response"]["granted"]
+
+
+async def test_a_malformed_change_id_is_a_bad_request(system: System) -> None:
+    session_id = await system.new_session()
+    tab = await system.client()
+    await tab.join(f"ai_session:{session_id}")
+    reply = await tab.push(f"ai_session:{session_id}", "claim_changes", {"change_id": 42})
+    assert reply["status"] == "error"
+    assert reply["response"]["reason"] == "bad_request"
