@@ -44,3 +44,12 @@ async def backend(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Bac
 async def system(backend: Backend) -> AsyncIterator[System]:
     async with System(backend) as running:
         yield running
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, free to stop and restart."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

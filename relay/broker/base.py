@@ -156,16 +156,19 @@ class Broker(abc.ABC):
         """True when the broker answers now."""
 
     async def publish(
-        self, session_id: str, event: str, message_id: str, payload: dict[str, Any]
+        self, session_id: str, event: str, message_id: str, payload: dict[str, Any], publish_id: str | None = None
     ) -> tuple[int, str]:
-        """Store and publish one event; returns its (seq, epoch)."""
+        """Store and publish one event; returns its (seq, epoch).
+
+        Retrying with the same `publish_id` after an error publishes at most once.
+        """
         head = events.encode_head(event, message_id, now(), payload)
         op, value = snapshot_op(event, payload)
-        return await self._publish(session_id, head, op, message_id, value)
+        return await self._publish(session_id, head, op, message_id, value, publish_id or secrets.token_hex(8))
 
     @abc.abstractmethod
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
     ) -> tuple[int, str]: ...
 
     @abc.abstractmethod

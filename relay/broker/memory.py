@@ -36,6 +36,7 @@ class _Session:
     status: str = ""
     changes: bytes = b""
     applied: set[str] = field(default_factory=set)
+    publish_id: str = ""
 
 
 class MemoryBroker(Broker):
@@ -62,9 +63,12 @@ class MemoryBroker(Broker):
         return session
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
     ) -> tuple[int, str]:
         session = self._session(session_id)
+        if session.publish_id == publish_id:
+            return session.seq, session.epoch
+        session.publish_id = publish_id
         session.seq += 1
         data = head + events.encode_tail(session.seq, session.epoch)
         session.log.append((session.seq, data))

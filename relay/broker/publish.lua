@@ -4,7 +4,11 @@
 -- ARGV[3] epoch to start if the session has none, ARGV[4] log length,
 -- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,
 -- ARGV[9] 's' to publish with SPUBLISH (cluster), anything else PUBLISH
+-- ARGV[10] id of this publish: a retry after a lost reply must not publish twice
 local live, log = KEYS[1], KEYS[2]
+if redis.call('HGET', live, 'publish_id') == ARGV[10] then
+  return redis.call('HMGET', live, 'seq', 'epoch')
+end
 local epoch = redis.call('HGET', live, 'epoch')
 if not epoch then
   -- History was lost (or never was): a new epoch, and no stale log under it.
@@ -13,6 +17,7 @@ if not epoch then
   redis.call('HSET', live, 'epoch', epoch)
 end
 local seq = redis.call('HINCRBY', live, 'seq', 1)
+redis.call('HSET', live, 'publish_id', ARGV[10])
 local data = ARGV[2] .. cmsgpack.pack('seq') .. cmsgpack.pack(seq) .. cmsgpack.pack('epoch') .. cmsgpack.pack(epoch)
 redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], seq .. '-0', 'e', data)
 

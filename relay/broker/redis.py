@@ -20,7 +20,9 @@ import orjson
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from schema import keys
@@ -77,8 +79,16 @@ class RedisBroker(Broker):
             return False
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run a command, once more after a connection error (a pooled connection Redis dropped).
+
+        Every command here is safe to repeat: the publish script skips a publish it already did.
+        """
         try:
-            return await command()
+            try:
+                return await command()
+            except (ConnectionError, RedisConnectionError, RedisTimeoutError):
+                await asyncio.sleep(0.05)
+                return await command()
         except (RedisError, OSError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -90,7 +100,7 @@ class RedisBroker(Broker):
     # events
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
     ) -> tuple[int, str]:
         args = [
             keys.topic(session_id),
@@ -102,6 +112,7 @@ class RedisBroker(Broker):
             message_id,
             value,
             "p",
+            publish_id,
         ]
         keys_ = [keys.live_key(session_id), keys.log_key(session_id)]
         seq, epoch = await self._call(lambda: self.publish_script(keys=keys_, args=args))
@@ -266,19 +277,23 @@ class RedisBroker(Broker):
         job_id = await self._call(lambda: self.redis.xadd(keys.JOBS_STREAM, {"job": orjson.dumps(fields)}))
         return job_id.decode()
 
+    async def _on_group(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL)."""
+        try:
+            return await self._call(command)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._call(self._create_group)
+            return await self._call(command)
+
     async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
         async def read() -> Any:
             return await self.redis.xreadgroup(
                 keys.JOBS_GROUP, consumer, {keys.JOBS_STREAM: ">"}, count=count, block=int(block_seconds * 1000)
             )
 
-        try:
-            answer = await self._call(read)
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            await self._call(self._create_group)
-            return []
+        answer = await self._on_group(read)
         return [_job(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
 
     async def ack(self, job_id: str) -> None:
@@ -288,18 +303,16 @@ class RedisBroker(Broker):
                 pipe.xdel(keys.JOBS_STREAM, job_id)
                 return await pipe.execute()
 
-        await self._call(ack_and_delete)
+        await self._on_group(ack_and_delete)
 
     async def keep_alive(self, consumer: str, job_ids: list[str]) -> None:
         if job_ids:
-            await self._call(
-                lambda: self.redis.xclaim(
-                    keys.JOBS_STREAM, keys.JOBS_GROUP, consumer, 0, job_ids, justid=True
-                )
+            await self._on_group(
+                lambda: self.redis.xclaim(keys.JOBS_STREAM, keys.JOBS_GROUP, consumer, 0, job_ids, justid=True)
             )
 
     async def take_over(self, consumer: str, min_idle_seconds: float, count: int) -> list[Job]:
-        answer = await self._call(
+        answer = await self._on_group(
             lambda: self.redis.xautoclaim(
                 keys.JOBS_STREAM, keys.JOBS_GROUP, consumer, int(min_idle_seconds * 1000), "0-0", count=count
             )

@@ -1,0 +1,190 @@
+"""One contract, two brokers: memory and Redis pass the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from relay.broker.base import Broker
+from relay.broker.memory import MemoryBroker
+from relay.broker.redis import RedisBroker
+from schema import events, keys
+
+from .services import RedisServer
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        self.resubscriptions = 0
+        self.arrived = asyncio.Event()
+
+    def deliver(self, topic: str, data: bytes) -> None:
+        self.received.append((topic, data))
+        self.arrived.set()
+
+    def resubscribed(self) -> None:
+        self.resubscriptions += 1
+        self.arrived.set()
+
+    async def wait_for(self, count: int) -> list[tuple[str, bytes]]:
+        async with asyncio.timeout(10):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.received
+
+    async def envelopes(self, count: int) -> list[events.Envelope]:
+        return [events.decode(data) for _, data in await self.wait_for(count)]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    if request.param == "memory":
+        chosen: Broker = MemoryBroker(log_maxlen=50)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        server.flush()
+        chosen = RedisBroker(server.url, log_maxlen=50)
+    await chosen.start()
+    yield chosen
+    await chosen.close()
+
+
+async def publish_chunks(broker: Broker, session_id: str, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        await broker.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": f"<{i}>"})
+
+
+async def test_seq_grows_by_one_within_an_epoch(broker: Broker) -> None:
+    positions = [await broker.publish("s", events.STREAMING_STATUS, "m1", {"text": "t"}) for _ in range(5)]
+    assert [seq for seq, _ in positions] == [1, 2, 3, 4, 5]
+    assert len({epoch for _, epoch in positions}) == 1
+
+
+async def test_sessions_have_their_own_sequences(broker: Broker) -> None:
+    assert (await broker.publish("a", events.STREAMING_STATUS, "m", {"text": "t"}))[0] == 1
+    assert (await broker.publish("b", events.STREAMING_STATUS, "m", {"text": "t"}))[0] == 1
+
+
+async def test_a_retried_publish_with_the_same_id_is_published_once(broker: Broker) -> None:
+    first = await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "x"}, publish_id="p1")
+    again = await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "x"}, publish_id="p1")
+    assert first == again
+    assert (await broker.snapshot("s")).seq == 1
+
+
+async def test_snapshot_follows_the_in_flight_message(broker: Broker) -> None:
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"})
+    await broker.publish("s", events.STREAMING_STATUS, "m1", {"text": "Thinking…"})
+    await broker.publish("s", events.STREAMING_CHANGES, "m1", {"changes": {"yaml": "a: 1"}, "change_id": "c1",
+                                                                "applied": False})  # fmt: skip
+    await publish_chunks(broker, "s", 3)
+    snapshot = await broker.snapshot("s")
+    assert snapshot.seq == 6
+    assert snapshot.streaming is not None
+    assert snapshot.streaming.message_id == "m1"
+    assert snapshot.streaming.content == "<0><1><2>"
+    assert snapshot.streaming.status == "Thinking…"
+    assert snapshot.streaming.changes == [{"change_id": "c1", "changes": {"yaml": "a: 1"}, "applied": False}]
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}})
+    finished = await broker.snapshot("s")
+    assert finished.streaming is None
+    assert (finished.seq, finished.epoch) == (7, snapshot.epoch)
+
+
+async def test_replay_returns_what_followed_a_position(broker: Broker) -> None:
+    await publish_chunks(broker, "s", 10)
+    epoch = (await broker.snapshot("s")).epoch
+    replay = await broker.replay("s", epoch, 6)
+    assert replay.events is not None
+    assert [events.decode(data).seq for data in replay.events] == [7, 8, 9, 10]
+    assert (await broker.replay("s", epoch, 10)).events == []
+
+
+async def test_replay_refuses_a_trimmed_log_a_future_position_or_another_epoch(broker: Broker) -> None:
+    await publish_chunks(broker, "s", 400)
+    epoch = (await broker.snapshot("s")).epoch
+    assert (await broker.replay("s", epoch, 1)).events is None
+    assert (await broker.replay("s", epoch, 401)).events is None
+    assert (await broker.replay("s", "another-epoch", 399)).events is None
+    assert (await broker.replay("s", epoch, 399)).events is not None
+
+
+async def test_subscribers_receive_published_events_in_order(broker: Broker) -> None:
+    collector = Collector()
+    broker.attach(collector)
+    await broker.subscribe(keys.topic("s"))
+    await publish_chunks(broker, "s", 20)
+    received = await collector.envelopes(20)
+    assert [e.seq for e in received] == list(range(1, 21))
+    await broker.unsubscribe(keys.topic("s"))
+    await publish_chunks(broker, "s", 1)
+    await asyncio.sleep(0.1)
+    assert len(collector.received) == 20
+
+
+async def test_claims_grant_once_per_session_and_change(broker: Broker) -> None:
+    results = await asyncio.gather(*(broker.claim("s", "c1") for _ in range(10)))
+    assert sorted(results) == [False] * 9 + [True]
+    assert await broker.claim("other", "c1") is True
+
+
+async def test_jobs_are_delivered_once_and_acknowledged(broker: Broker) -> None:
+    job_id = await broker.enqueue({"session_id": "s", "message_id": "m"})
+    [job] = await broker.next_jobs("w1", 10, block_seconds=1)
+    assert job.id == job_id and job.fields == {"session_id": "s", "message_id": "m"}
+    assert await broker.next_jobs("w2", 10, block_seconds=0.1) == []
+    assert await broker.job_counts() == (0, 1)
+    await broker.ack(job.id)
+    assert await broker.job_counts() == (0, 0)
+
+
+async def test_stop_requests_are_remembered_and_announced(broker: Broker) -> None:
+    collector = Collector()
+    broker.attach(collector)
+    await broker.subscribe(keys.STOP_TOPIC)
+    assert await broker.stop_requested("m1") is False
+    await broker.request_stop("m1")
+    assert await broker.stop_requested("m1") is True
+    await collector.wait_for(1)
+    assert collector.received == [(keys.STOP_TOPIC, b"m1")]
+
+
+async def test_redis_jobs_of_a_silent_worker_are_taken_over(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    broker = RedisBroker(redis_server.url)
+    await broker.start()
+    try:
+        await broker.enqueue({"session_id": "s", "message_id": "m"})
+        [job] = await broker.next_jobs("lost-worker", 1, block_seconds=1)
+        assert await broker.take_over("rescuer", 0.5, 10) == []
+        await asyncio.sleep(0.6)
+        await broker.keep_alive("lost-worker", [job.id])  # still alive after all
+        assert await broker.take_over("rescuer", 0.5, 10) == []
+        await asyncio.sleep(0.6)
+        [taken] = await broker.take_over("rescuer", 0.5, 10)
+        assert taken == job
+    finally:
+        await broker.close()
+
+
+async def test_redis_broker_resubscribes_and_says_so_after_a_restart(private_redis: RedisServer) -> None:
+    broker = RedisBroker(private_redis.url)
+    collector = Collector()
+    broker.attach(collector)
+    await broker.start()
+    try:
+        await broker.subscribe(keys.topic("s"))
+        private_redis.restart()
+        async with asyncio.timeout(10):
+            while collector.resubscriptions == 0:
+                collector.arrived.clear()
+                await collector.arrived.wait()
+        await publish_chunks(broker, "s", 1)
+        [envelope] = await collector.envelopes(1)
+        assert envelope.seq == 1  # a new epoch: the restarted Redis kept nothing
+    finally:
+        await broker.close()
