@@ -1,0 +1,303 @@
+"""The official Phoenix JavaScript client (npm `phoenix`), unchanged, against a whole system.
+
+`tests/js/client.mjs` joins, sends a message, follows the stream and claims the
+change it saw; these tests run it under node and check what it printed. Two of
+them put a small TCP proxy between the client and the gateway and disturb the
+connection mid-stream, so that phoenix.js's own machinery must bring the tab
+back: its reconnect and rejoin after the connection drops, and its heartbeat
+timeout when the connection goes silent. The rejoin must resume with `since`
+and the client must end with the whole answer, without a gap or a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .services import unavailable
+from .system import Backend, System
+
+JS = Path(__file__).parent / "js"
+QUESTION = "How do I sync records from an HTTP API into PostgreSQL?"
+# One generation of the demo upstream, as event names: statuses, the workflow change, the text.
+GENERATION = re.compile(
+    r"user_message message_processing (streaming_status )+streaming_changes (streaming_chunk )+new_message"
+)
+
+
+def _installed() -> bool:
+    """Whether node_modules holds exactly what package-lock.json pins."""
+    lock = json.loads((JS / "package-lock.json").read_text())
+    for path, entry in lock["packages"].items():
+        if not path:
+            continue
+        manifest = JS / path / "package.json"
+        if not manifest.exists() or json.loads(manifest.read_text()).get("version") != entry["version"]:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The node binary, with tests/js installed (`npm ci`, only when node_modules is missing or stale)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        unavailable("node and npm are not installed (needed to run the official Phoenix JS client)")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < 20:
+        unavailable(f"node {version} is too old: tests/js needs node 20 or newer")
+    if not _installed():
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=JS, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if done.returncode != 0 or not _installed():
+            unavailable(f"`npm ci` in tests/js failed: {done.stderr.strip()[-2000:]}")
+    return node
+
+
+async def run_client(
+    node: str,
+    url: str,
+    token: str,
+    session_id: str,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Run client.mjs to its result line; `on_line` sees every line as it is printed."""
+    config = {"url": url, "token": token, "session": session_id, "content": QUESTION, "timeoutMs": 15000, **options}
+    process = await asyncio.create_subprocess_exec(
+        node, "client.mjs", json.dumps(config), cwd=JS,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    result = None
+    try:
+        async with asyncio.timeout(20):
+            async for raw in process.stdout:
+                line = json.loads(raw)
+                if on_line is not None:
+                    on_line(line)
+                if line["kind"] == "result":
+                    result = line
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = (await process.stderr.read()).decode()
+    assert result is not None, f"client.mjs printed no result (exit {process.returncode}): {stderr}"
+    assert result["ok"], f"client.mjs failed: {result.get('error')}; stderr: {stderr}; events: {result['events']}"
+    assert process.returncode == 0, stderr
+    return result
+
+
+async def persisted(system: System, session_id: str, message_id: str) -> dict[str, Any]:
+    response = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
+    response.raise_for_status()
+    return next(m for m in response.json()["messages"] if m["id"] == message_id)
+
+
+def check_stream(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One whole generation: in order, seq contiguous from the first join, content complete."""
+    joins = [j for j in result["joins"] if j["status"] == "ok"]
+    assert joins, result["joins"]
+    assert joins[0]["params"] == {}, "the first join has no position to resume from"
+    events = result["events"]
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(joins[0]["seq"] + 1, joins[0]["seq"] + 1 + len(events))), seqs
+    names = " ".join(e["event"] for e in events)
+    assert GENERATION.fullmatch(names), names
+    message = result["message"]
+    assert message["status"] == "success", message
+    assert message["role"] == "assistant"
+    assert {e["message_id"] for e in events[1:]} == {message["id"]}
+    assert "".join(e["content"] for e in events if e["event"] == "streaming_chunk") == message["content"]
+    assert result["content"] == message["content"]
+    assert result["change_id"] == next(e["change_id"] for e in events if e["event"] == "streaming_changes")
+    assert result["claim"] == {"status": "ok", "response": {"granted": True}}
+    assert [c["change_id"] for c in message["changes"]], "the demo answer carries a workflow change"
+    return joins
+
+
+async def test_phoenix_js_streams_a_response_and_claims_its_change(system: System, node: str) -> None:
+    session_id = await system.new_session()
+    result = await run_client(node, system.url, system.token(), session_id)
+
+    joins = check_stream(result)
+    assert len(joins) == 1 and joins[0]["recovered"] is False and joins[0]["streaming"] is None
+    assert result["opens"] == 1
+    stored = await persisted(system, session_id, result["message"]["id"])
+    assert stored["content"] == result["content"] != ""
+    assert stored["status"] == "success"
+
+
+async def test_phoenix_js_is_refused_with_a_bad_token(system: System, node: str) -> None:
+    """A token the gateway refuses at the upgrade: phoenix.js never joins (and keeps retrying)."""
+    session_id = await system.new_session()
+    config = {"url": system.url, "token": "not-a-jwt", "session": session_id, "content": QUESTION, "timeoutMs": 1500}
+    process = await asyncio.create_subprocess_exec(
+        node, "client.mjs", json.dumps(config), cwd=JS, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), 10)
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert process.returncode == 1
+    result = lines[-1]
+    assert result["kind"] == "result" and result["error"] == "timed out"
+    assert result["opens"] == 0 and result["joins"] == [] and result["events"] == []
+
+
+class Proxy:
+    """A TCP proxy on a free loopback port that a test can cut, stall or hold."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, dict[str, bool]]] = []
+        self.open = asyncio.Event()
+        self.open.set()
+        self.accepted = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Proxy:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.server.close()
+        self.cut()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        await self.open.wait()
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        state = {"stalled": False}
+        self.links.append((writer, up_writer, state))
+        for source, sink, stallable in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.create_task(self._pump(source, sink, state if stallable else None, (writer, up_writer)))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _pump(
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        state: dict[str, bool] | None,
+        ends: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                if state is not None and state["stalled"]:
+                    continue  # a silent connection: what the server sends is lost
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            for end in ends:
+                end.close()
+
+    def cut(self) -> None:
+        """Drop every open connection at once, with no WebSocket close frame."""
+        for client, upstream, _ in self.links:
+            client.transport.abort()
+            upstream.transport.abort()
+        self.links.clear()
+
+    def stall(self) -> None:
+        """Let the open connections go silent towards the client; new connections are not affected."""
+        for _, _, state in self.links:
+            state["stalled"] = True
+
+
+@pytest.fixture
+async def slow_system(backend: Backend) -> AsyncIterator[System]:
+    """A system whose answers take about two seconds, so a test can act mid-stream."""
+    async with System(backend, chunk_delay=0.05) as running:
+        yield running
+
+
+def chunks_seen(lines: list[dict[str, Any]]) -> int:
+    return sum(1 for line in lines if line["kind"] == "event" and line["event"] == "streaming_chunk")
+
+
+def check_resumed(result: dict[str, Any]) -> dict[str, Any]:
+    """The client rejoined once, with `since` at its position, and lost nothing (`check_stream`)."""
+    joins = check_stream(result)
+    assert len(joins) == 2, json.dumps({k: result[k] for k in ("joins", "logs", "opens", "closes")}, indent=1)
+    first, rejoin = joins
+    assert rejoin["params"]["since"]["epoch"] == first["epoch"]
+    assert rejoin["recovered"] is True, rejoin
+    assert rejoin["seq"] == rejoin["params"]["since"]["seq"]
+    assert first["seq"] < rejoin["seq"] < result["events"][-1]["seq"], "the rejoin happened mid-stream"
+    assert result["opens"] == 2
+    return rejoin
+
+
+async def test_phoenix_js_reconnects_and_resumes_after_the_connection_drops(slow_system: System, node: str) -> None:
+    """Cut the TCP connection mid-stream and keep the gateway out of reach for a while:
+    phoenix.js reconnects by itself, rejoins with `since`, and the missed chunks are replayed."""
+    system = slow_system
+    session_id = await system.new_session()
+    async with Proxy(system.url) as proxy:
+        lines: list[dict[str, Any]] = []
+        cut = False
+
+        def on_line(line: dict[str, Any]) -> None:
+            nonlocal cut
+            lines.append(line)
+            if not cut and chunks_seen(lines) >= 5:
+                cut = True
+                proxy.open.clear()
+                proxy.cut()
+                asyncio.get_running_loop().call_later(0.5, proxy.open.set)  # ~10 chunks pass meanwhile
+
+        result = await run_client(node, proxy.url, system.token(), session_id, on_line)
+
+    assert cut, "the stream ended before five chunks arrived"
+    check_resumed(result)
+    assert result["closes"] >= 1
+    stored = await persisted(system, session_id, result["message"]["id"])
+    assert stored["content"] == result["content"]
+
+
+async def test_phoenix_js_heartbeat_detects_a_silent_connection(slow_system: System, node: str) -> None:
+    """The connection stays open but goes silent: phoenix.js's heartbeat times out, it
+    reconnects and rejoins with `since`, and the client still ends with the whole answer."""
+    system = slow_system
+    session_id = await system.new_session()
+    async with Proxy(system.url) as proxy:
+        lines: list[dict[str, Any]] = []
+        stalled = False
+
+        def on_line(line: dict[str, Any]) -> None:
+            nonlocal stalled
+            lines.append(line)
+            heartbeats = sum(1 for line in lines if line["kind"] == "heartbeat")
+            if not stalled and heartbeats >= 2 and chunks_seen(lines) >= 3:
+                stalled = True
+                proxy.stall()
+
+        result = await run_client(node, proxy.url, system.token(), session_id, on_line, heartbeatIntervalMs=200)
+
+    assert stalled, "the stream ended before two heartbeats were answered"
+    check_resumed(result)
+    assert any("heartbeat timeout" in log for log in result["logs"]), result["logs"]
+    assert result["heartbeats"] >= 3, "heartbeats are answered after the reconnect too"
+    stored = await persisted(system, session_id, result["message"]["id"])
+    assert stored["content"] == result["content"]
