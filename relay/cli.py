@@ -15,7 +15,14 @@ WS_MAX_SIZE = 16 * 1024 * 1024
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
-    return {"ws_max_size": WS_MAX_SIZE, "ws_ping_interval": 20.0, "ws_ping_timeout": 20.0, "log_level": "info"}
+    """Per-message deflate stays off, as in Phoenix: it would compress every frame once per socket."""
+    return {
+        "ws_max_size": WS_MAX_SIZE,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": False,
+        "log_level": "info",
+    }
 
 
 def serve(settings: Settings) -> None:
