@@ -11,6 +11,7 @@ as cancelled everywhere.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ BUBBLES = """[...document.querySelectorAll("#messages .msg")].map((el) => ({
   streaming: el.classList.contains("streaming"),
   meta: el.querySelector(".meta").textContent,
   body: el.children[1].textContent,
-  changes: [...el.querySelectorAll(".change")].map((c) => c.textContent.split("\\n")[0]),
+  changes: [...el.querySelectorAll(".change")].map((c) => c.textContent),
 }))"""
 
 JOINED = "window.__seen.states.some((state) => state.startsWith('joined'))"
@@ -69,6 +70,14 @@ async def stored_messages(system: System, session_id: str) -> list[dict[str, Any
     return response.json()["messages"]
 
 
+def described(changes: dict[str, Any]) -> str:
+    """A change as `describe()` in index.html shows it: text fields as they are, others as JSON."""
+    return "\n".join(
+        f"{key}:\n" + (value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False))
+        for key, value in changes.items()
+    )
+
+
 def expected_bubbles(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the page shows for persisted messages (see `bubble()` in index.html)."""
     return [
@@ -77,7 +86,10 @@ def expected_bubbles(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "streaming": False,
             "meta": m["role"] + (f" · {m['status']}" if m["status"] != "success" else ""),
             "body": m["content"],
-            "changes": [("✔ applied " if c["applied"] else "change ") + c["change_id"][:8] for c in m["changes"]],
+            "changes": [
+                ("✔ applied " if c["applied"] else "change ") + c["change_id"][:8] + "\n" + described(c["changes"])
+                for c in m["changes"]
+            ],
         }
         for m in messages
     ]
@@ -120,6 +132,8 @@ async def test_two_tabs_show_one_streamed_answer(backend: Backend, browser: Brow
             assert await tab.evaluate(BUBBLES) == expected_bubbles(messages), tab.name
             assert (await tab.evaluate("document.getElementById('state').textContent")).startswith("live · seq ")
         assert await writer.evaluate("document.getElementById('content').value") == "", "Send clears the composer"
+        shown_change = (await writer.evaluate(BUBBLES))[-1]["changes"][0]
+        assert "yaml:\nname: Demo workflow\njobs:\n" in shown_change, "the workflow shows as YAML, not escaped JSON"
 
         for tab in tabs:  # each showed the answer growing, not only the end of it
             shown = await tab.evaluate("window.__seen.streaming")
