@@ -7,16 +7,18 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .auth import Claims, InvalidToken, verify
 from .broker.base import BrokerUnavailable
 from .chat import HISTORY_LIMIT, ChatError, bad_request, unavailable
 from .gateway import Gateway
+from .sse import EventStream, GenerationWatch, parse_last_event_id
 
 Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
 MAX_BODY_BYTES = 1024 * 1024
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -92,10 +94,35 @@ async def list_messages(request: Request, gateway: Gateway, claims: Claims) -> R
 
 
 async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    """202 at once; or the generation as SSE (`Accept: text/event-stream`); or its end (`?wait=true`)."""
     session_id = request.path_params["session_id"]
     body = await json_body(request)
-    question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
-    return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
+    streaming = "text/event-stream" in request.headers.get("accept", "")
+    waiting = request.query_params.get("wait") == "true"
+    if not streaming and not waiting:
+        question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
+        return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
+    await gateway.chat.session(claims, session_id, assistant=True)
+    watch = GenerationWatch(gateway, claims, session_id)
+    await watch.start()
+    try:
+        question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
+    except BaseException:
+        watch.stop()
+        raise
+    if waiting:
+        try:
+            return JSONResponse({"message": await watch.final(answer)})
+        finally:
+            watch.stop()
+    return StreamingResponse(watch.stream(question, answer), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def session_events(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    stream = EventStream(gateway, claims)
+    params = parse_last_event_id(request.headers.get("last-event-id"))
+    frames = stream.frames(request.path_params["session_id"], params)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 async def stop(request: Request, gateway: Gateway, claims: Claims) -> Response:
@@ -121,6 +148,7 @@ def routes(gateway: Gateway) -> list[Route]:
         route("/api/sessions/{session_id}/messages", list_messages, "GET"),
         route("/api/sessions/{session_id}/messages", post_message, "POST"),
         route("/api/sessions/{session_id}/stop", stop, "POST"),
+        route("/api/sessions/{session_id}/events", session_events, "GET"),
         route("/api/tenant/settings", get_tenant_settings, "GET"),
         route("/api/tenant/settings", put_tenant_settings, "PUT"),
     ]

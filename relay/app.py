@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,10 +18,11 @@ from schema.db import create_engine, session_factory
 
 from . import api
 from .broker import create_broker
-from .broker.base import Broker
+from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
 from .fanout import Fanout
 from .gateway import Gateway
+from .metrics import JOBS_PENDING, JOBS_WAITING
 from .settings import Settings
 from .socket import serve_websocket
 
@@ -64,6 +66,15 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         except Exception:
             return False
 
+    async def metrics(request: Request) -> Response:
+        try:
+            waiting, pending = await broker.job_counts()
+            JOBS_WAITING.set(waiting)
+            JOBS_PENDING.set(pending)
+        except BrokerUnavailable:
+            pass
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
@@ -71,6 +82,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         WebSocketRoute("/socket/websocket", websocket),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         Route("/", index),
         *api.routes(gateway),
     ]

@@ -20,7 +20,7 @@ from .fanout import Delivery
 from .serializer import Message
 
 if TYPE_CHECKING:
-    from .socket import Socket
+    from .transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 
 class Channel:
-    def __init__(self, socket: Socket, topic: str, session_id: str, join_ref: str | None) -> None:
+    def __init__(self, socket: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
         self.socket = socket
         self.topic = topic
         self.session_id = session_id
@@ -67,9 +67,7 @@ class Channel:
             return
         self.socket.reply(message, "ok", response)
         for envelope in missed:
-            self._push(envelope.seq, envelope.epoch, self.socket.serializer.encode(
-                None, None, self.topic, envelope.event, envelope.push_payload()
-            ))  # fmt: skip
+            self._push(envelope.seq, envelope.epoch, self.socket.serializer.encode_event(self.topic, envelope))
         buffered, self.buffer = self.buffer, []
         self.state = JOINED
         for delivery in buffered:
@@ -144,7 +142,7 @@ class Channel:
         if self.state == CLOSED:
             return
         self.leave()
-        self.socket.send(self.socket.serializer.encode(self.join_ref, self.join_ref, self.topic, "phx_error", {}))
+        self.socket.rejoin_needed(self)
 
     def leave(self) -> None:
         if self.state == CLOSED:

@@ -7,6 +7,7 @@ code, or a channel error reason.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -216,6 +217,20 @@ class Chat:
             except BrokerUnavailable:
                 raise unavailable("the message broker") from None
         return running
+
+    async def wait_final(
+        self, claims: Claims, session_id: str, message_id: str, poll_seconds: float = 0.5
+    ) -> dict[str, Any]:
+        """The message once its generation has ended, read from SQL (when its events were missed)."""
+        while True:
+            async with self.db() as db:
+                await self._session(db, claims, session_id)
+                message = await db.get(ChatMessage, message_id)
+                if message is None or message.session_id != session_id:
+                    raise not_found()
+                if message.status != PROCESSING:
+                    return message.to_dict(await applied_changes(db, session_id))
+            await asyncio.sleep(poll_seconds)
 
     async def claim(self, claims: Claims, session_id: str, change_id: Any) -> bool:
         """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""

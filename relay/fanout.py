@@ -15,6 +15,7 @@ from typing import Protocol
 from schema.events import Envelope, EnvelopeError, decode
 
 from .broker.base import Broker
+from .metrics import EVENTS_IN, EVENTS_OUT, JOINED_TOPICS
 from .serializer import Serializer
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,7 @@ class Delivery:
     def frame(self, serializer: Serializer) -> str:
         frame = self.frames.get(serializer)
         if frame is None:
-            envelope = self.envelope
-            frame = serializer.encode(None, None, self.topic, envelope.event, envelope.push_payload())
-            self.frames[serializer] = frame
+            frame = self.frames[serializer] = serializer.encode_event(self.topic, self.envelope)
         return frame
 
 
@@ -79,6 +78,7 @@ class Fanout:
         if state is None:
             state = _Topic(asyncio.create_task(self.broker.subscribe(topic), name=f"subscribe {topic}"))
             self.topics[topic] = state
+            JOINED_TOPICS.set(len(self.topics))
         state.subscribers.add(subscriber)
         try:
             await asyncio.shield(state.ready)
@@ -93,6 +93,7 @@ class Fanout:
         state.subscribers.discard(subscriber)
         if not state.subscribers:
             del self.topics[topic]
+            JOINED_TOPICS.set(len(self.topics))
             if not state.ready.done():
                 state.ready.cancel()
             task = asyncio.create_task(self._unsubscribe(topic), name=f"unsubscribe {topic}")
@@ -123,6 +124,8 @@ class Fanout:
             log.error("undecodable event on %s: %s", topic, exc)
             return
         delivery = Delivery(topic, envelope)
+        EVENTS_IN.inc()
+        EVENTS_OUT.inc(len(state.subscribers))
         for subscriber in list(state.subscribers):
             subscriber.receive(delivery)
 

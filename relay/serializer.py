@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
+
+from schema.events import Envelope
 
 
 class FrameError(ValueError):
@@ -76,6 +78,10 @@ class V2Serializer:
     def encode(join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str:
         return orjson.dumps([join_ref, ref, topic, event, payload]).decode()
 
+    @classmethod
+    def encode_event(cls, topic: str, envelope: Envelope) -> str:
+        return cls.encode(None, None, topic, envelope.event, envelope.push_payload())
+
 
 class V1Serializer:
     """`{topic, event, payload, ref}` objects — the older wire format."""
@@ -96,9 +102,22 @@ class V1Serializer:
             frame["join_ref"] = join_ref
         return orjson.dumps(frame).decode()
 
+    @classmethod
+    def encode_event(cls, topic: str, envelope: Envelope) -> str:
+        return cls.encode(None, None, topic, envelope.event, envelope.push_payload())
 
-Serializer = type[V2Serializer] | type[V1Serializer]
-SERIALIZERS: dict[str, Serializer] = {"2.0.0": V2Serializer, "1.0.0": V1Serializer}
+
+class Serializer(Protocol):
+    """A wire format: Phoenix V2 or V1 here, Server-Sent Events in `relay.sse`."""
+
+    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str: ...
+
+    def encode_event(self, topic: str, envelope: Envelope) -> str:
+        """A broadcast event; encoded once per event and wire format, shared by every client."""
+        ...
+
+
+SERIALIZERS: dict[str, Serializer] = {"2.0.0": V2Serializer(), "1.0.0": V1Serializer()}
 
 
 def reply(

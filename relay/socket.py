@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -19,6 +18,8 @@ from schema import keys
 from .auth import Claims, InvalidToken, verify
 from .channel import Channel
 from .gateway import Gateway
+from .metrics import OPEN_SOCKETS, SLOW_SOCKET_CLOSES
+from .outbox import Outbox
 from .serializer import SERIALIZERS, FrameError, Message, Serializer, reply
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,7 @@ class Socket:
         self.claims = claims
         self.gateway = gateway
         self.channels: dict[str, Channel] = {}
-        self.outbox: deque[str] = deque()
-        self.queued_bytes = 0
-        self.queue_limit = gateway.settings.socket_queue_bytes
-        self.wakeup = asyncio.Event()
+        self.outbox = Outbox(gateway.settings.socket_queue_bytes)
         self.closed = False
         self.writer: asyncio.Task[None] | None = None
         self.closer: asyncio.Task[None] | None = None
@@ -46,24 +44,16 @@ class Socket:
 
     def send(self, frame: str) -> None:
         """Queue a frame; a socket that lets its queue pass the bound is cut off (4008)."""
-        if self.closed:
-            return
-        self.queued_bytes += len(frame)
-        if self.queued_bytes > self.queue_limit:
+        if not self.closed and not self.outbox.put(frame):
+            SLOW_SOCKET_CLOSES.inc()
             self.close_soon(SLOW_CONSUMER, "slow consumer: outgoing queue over its bound")
-            return
-        self.outbox.append(frame)
-        self.wakeup.set()
 
     async def _write_forever(self) -> None:
-        outbox = self.outbox
+        outbox, send_text = self.outbox, self.websocket.send_text
         while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            while outbox:
-                frame = outbox.popleft()
-                await self.websocket.send_text(frame)
-                self.queued_bytes -= len(frame)
+            frame = await outbox.take()
+            await send_text(frame)
+            outbox.done(frame)
 
     def close_soon(self, code: int, reason: str) -> None:
         if self.closed:
@@ -166,6 +156,9 @@ class Socket:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
 
+    def rejoin_needed(self, channel: Channel) -> None:
+        self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_error", {}))
+
 
 async def serve_websocket(websocket: WebSocket, gateway: Gateway) -> None:
     """The `/socket/websocket` endpoint: refuse bad tokens at the upgrade (HTTP 403)."""
@@ -180,4 +173,8 @@ async def serve_websocket(websocket: WebSocket, gateway: Gateway) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    await Socket(websocket, serializer, claims, gateway).run()
+    OPEN_SOCKETS.inc()
+    try:
+        await Socket(websocket, serializer, claims, gateway).run()
+    finally:
+        OPEN_SOCKETS.dec()

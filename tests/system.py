@@ -143,6 +143,14 @@ class System:
             f"/api/sessions/{session_id}/messages", json={"content": content}, headers=self.auth(user, tenant)
         )
 
+    async def ask(self, session_id: str, content: str, user: str = "alice", tenant: str = "acme") -> Any:
+        """Post and wait for the answer (`?wait=true`)."""
+        response = await self.http.post(
+            f"/api/sessions/{session_id}/messages?wait=true", json={"content": content}, headers=self.auth(user, tenant)
+        )
+        response.raise_for_status()
+        return response.json()["message"]
+
     async def client(self, user: str = "alice", tenant: str = "acme", url: str | None = None, **options: Any):
         client = await PhoenixClient.connect(url or self.url, self.token(user, tenant), **options)
         self.clients.append(client)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
 PING_EVERY = 5.0
 SILENCE_LIMIT = 15.0
+CONNECT_PATIENCE = 2.0  # how long a subscribe waits for a reconnecting pub/sub connection
 T = TypeVar("T")
 
 
@@ -171,7 +172,11 @@ class RedisBroker(Broker):
         self.topics.add(topic)
         confirmed = asyncio.get_running_loop().create_future()
         self.confirmations[topic] = confirmed
-        await self.connected.wait()
+        try:
+            await asyncio.wait_for(self.connected.wait(), CONNECT_PATIENCE)
+        except TimeoutError:
+            self.topics.discard(topic)
+            raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
         async with self.pubsub_lock:
             if self.pubsub is not None:
                 with contextlib.suppress(RedisError, OSError):

@@ -1,0 +1,159 @@
+"""Server-Sent Events for simple clients: a session's events, and one generation's.
+
+`GET /api/sessions/{id}/events` is a channel on an SSE stream: the same join
+seam, resume and slow-client bound as a WebSocket tab. Each event's `id:` is
+`<epoch>:<seq>`; EventSource sends it back as `Last-Event-ID` when it
+reconnects, and the stream resumes after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from schema import keys
+from schema.events import NEW_MESSAGE, Envelope
+
+from .auth import Claims
+from .channel import Channel
+from .fanout import Delivery
+from .gateway import Gateway
+from .metrics import SLOW_SOCKET_CLOSES
+from .outbox import Outbox
+from .serializer import Message
+
+KEEP_ALIVE_SECONDS = 15.0
+CLOSE = ""  # queued to end the stream
+
+
+def sse(event: str, data: Any, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {orjson.dumps(data).decode()}\n\n"
+
+
+class SSEFormat:
+    """Events as SSE messages; replies and errors are shaped by `EventStream`."""
+
+    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str:
+        return sse(event, payload)
+
+    def encode_event(self, topic: str, envelope: Envelope) -> str:
+        return sse(envelope.event, envelope.push_payload(), f"{envelope.epoch}:{envelope.seq}")
+
+
+SSE = SSEFormat()
+
+
+def parse_last_event_id(value: str | None) -> dict[str, Any]:
+    """`Last-Event-ID: <epoch>:<seq>` → join params with `since`; anything else → none."""
+    if value:
+        epoch, _, seq = value.rpartition(":")
+        if epoch and seq.isdigit():
+            return {"since": {"epoch": epoch, "seq": int(seq)}}
+    return {}
+
+
+class EventStream:
+    """One SSE response carrying one channel: the transport a `Channel` lives on."""
+
+    serializer = SSE
+
+    def __init__(self, gateway: Gateway, claims: Claims) -> None:
+        self.gateway = gateway
+        self.claims = claims
+        self.outbox = Outbox(gateway.settings.socket_queue_bytes)
+        self.closed = False
+
+    def send(self, frame: str) -> None:
+        if self.closed:
+            return
+        if not self.outbox.put(frame):
+            SLOW_SOCKET_CLOSES.inc()
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.outbox.clear()
+            self.outbox.put(CLOSE)
+
+    def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:
+        self.send(sse("joined" if status == "ok" else "error", response or {}))
+        if status != "ok":
+            self.close()
+
+    def forget(self, channel: Channel) -> None:
+        pass
+
+    def rejoin_needed(self, channel: Channel) -> None:
+        self.close()  # EventSource reconnects with Last-Event-ID and resumes
+
+    async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[str]:
+        topic = keys.topic(session_id)
+        channel = Channel(self, topic, session_id, None)
+        try:
+            await channel.join(Message(None, None, topic, "phx_join", params))
+            while True:
+                try:
+                    frame = await asyncio.wait_for(self.outbox.take(), KEEP_ALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if frame == CLOSE:
+                    return
+                yield frame
+                self.outbox.done(frame)
+        finally:
+            channel.leave()
+
+
+class GenerationWatch:
+    """One generation's events, subscribed to before it starts, for `POST …/messages`."""
+
+    def __init__(self, gateway: Gateway, claims: Claims, session_id: str) -> None:
+        self.gateway = gateway
+        self.claims = claims
+        self.session_id = session_id
+        self.topic = keys.topic(session_id)
+        self.events: asyncio.Queue[Envelope | None] = asyncio.Queue()
+
+    async def start(self) -> None:
+        await self.gateway.fanout.join(self.topic, self)
+
+    def stop(self) -> None:
+        self.gateway.fanout.leave(self.topic, self)
+
+    def receive(self, delivery: Delivery) -> None:
+        self.events.put_nowait(delivery.envelope)
+
+    def broker_lost(self) -> None:
+        self.events.put_nowait(None)
+
+    async def _until_final(self, message_id: str) -> AsyncIterator[Envelope]:
+        """This generation's events up to its `new_message`; ends early if the broker was lost."""
+        while (envelope := await self.events.get()) is not None:
+            if envelope.message_id == message_id:
+                yield envelope
+                if envelope.event == NEW_MESSAGE:
+                    return
+
+    async def final(self, message_id: str) -> dict[str, Any]:
+        async for envelope in self._until_final(message_id):
+            if envelope.event == NEW_MESSAGE:
+                return envelope.payload["message"]
+        return await self.gateway.chat.wait_final(self.claims, self.session_id, message_id)
+
+    async def stream(self, question: str, answer: str) -> AsyncIterator[str]:
+        try:
+            yield sse("accepted", {"message_id": question, "response_message_id": answer})
+            async for envelope in self._until_final(answer):
+                yield SSE.encode_event(self.topic, envelope)
+                if envelope.event == NEW_MESSAGE:
+                    return
+            message = await self.gateway.chat.wait_final(self.claims, self.session_id, answer)
+            yield sse(NEW_MESSAGE, {"message": message, "message_id": answer})
+        finally:
+            self.stop()

@@ -1,0 +1,30 @@
+"""What a channel needs from the connection it lives on (a WebSocket, or an SSE stream)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .auth import Claims
+from .gateway import Gateway
+from .serializer import Message, Serializer
+
+if TYPE_CHECKING:
+    from .channel import Channel
+
+
+class Transport(Protocol):
+    gateway: Gateway
+    claims: Claims
+    serializer: Serializer
+
+    def send(self, frame: str) -> None:
+        """Queue a frame for the client; never blocks."""
+
+    def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:
+        """Answer a client's message (a join, a push)."""
+
+    def forget(self, channel: Channel) -> None:
+        """The channel has left."""
+
+    def rejoin_needed(self, channel: Channel) -> None:
+        """Events may have been missed: have the client rejoin with `since`."""
