@@ -118,6 +118,11 @@ def sentence(text: str, limit: int = 300) -> str:
     return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
+def seconds(value: float) -> str:
+    """A duration as users read it: "1 second", "0.5 seconds"."""
+    return f"{value:g} second" if value == 1 else f"{value:g} seconds"
+
+
 def error_message(data: Any) -> str | None:
     """The human message in a JSON error body, in the shapes upstreams use."""
     if not isinstance(data, dict):
@@ -133,13 +138,13 @@ def error_message(data: Any) -> str | None:
 
 def _no_first_byte(limits: StreamLimits) -> UpstreamError:
     return UpstreamError(
-        f"The AI service did not start answering within {limits.first_byte_timeout:g} seconds."
+        f"The AI service did not start answering within {seconds(limits.first_byte_timeout)}."
     )
 
 
 def _idle(limits: StreamLimits) -> UpstreamError:
     return UpstreamError(
-        f"The AI service sent nothing for {limits.idle_timeout:g} seconds, so the stream was abandoned.",
+        f"The AI service sent nothing for {seconds(limits.idle_timeout)}, so the stream was abandoned.",
         "interrupted",
     )
 
@@ -199,7 +204,7 @@ async def _read_json(response: httpx.Response, limits: StreamLimits) -> Any:
         body = await _read_capped(response, limits.max_event_bytes, limits)
     except TimeoutError:
         raise UpstreamError(
-            f"The AI service stopped sending its answer for {limits.idle_timeout:g} seconds.", "interrupted"
+            f"The AI service stopped sending its answer for {seconds(limits.idle_timeout)}.", "interrupted"
         ) from None
     except httpx.TransportError:
         raise _lost() from None
