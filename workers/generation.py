@@ -9,10 +9,12 @@ took the job over) publishes `new_message`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +24,7 @@ from schema import events
 from schema.events import change_id
 from schema.models import (
     CANCELLED,
+    ERROR,
     INTERRUPTED,
     PROCESSING,
     SUCCESS,
@@ -37,9 +40,14 @@ from .providers.base import Changes, Chunk, Complete, GenerationRequest, Provide
 log = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 50
-PUBLISH_PATIENCE_SECONDS = 30.0
+BROKER_PATIENCE_SECONDS = 30.0
+BROKER_LOST = (
+    f"The message broker was unreachable for {BROKER_PATIENCE_SECONDS:g} seconds, so the response was abandoned."
+)
+WORKER_LOST = "The worker generating this response stopped unexpectedly."
 
 ProviderFor = Callable[[dict[str, Any]], Provider]
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,12 +74,18 @@ class Generation:
         self.outcome = Outcome()
         self.ending: tuple[str, str | None] | None = None
         self.streaming: asyncio.Task[None] | None = None
+        self.awaiting_upstream = False
+        self.epoch: str | None = None
 
     def end_early(self, status: str, reason: str | None) -> None:
-        """Stop the upstream now (user stop, worker shutdown) and finish with `status`."""
+        """Stop the upstream now (user stop, worker shutdown) and finish with `status`.
+
+        Only a wait for the upstream is cancelled: a publish in progress completes,
+        so that what tabs were sent and what is persisted stay the same.
+        """
         if self.ending is None:
             self.ending = (status, reason)
-            if self.streaming is not None:
+            if self.streaming is not None and self.awaiting_upstream:
                 self.streaming.cancel()
 
     async def run(self) -> None:
@@ -79,24 +93,31 @@ class Generation:
         if loaded is None:
             return  # finished already: a duplicate or late job
         request, tenant_settings = loaded
-        if await self.broker.stop_requested(self.message_id):
-            self.ending = (CANCELLED, None)
-        else:
-            await self._publish(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
-            self.streaming = asyncio.create_task(self._stream(tenant_settings, request))
-            try:
-                await self.streaming
-            except asyncio.CancelledError:
-                if self.ending is None:
-                    raise
-            except UpstreamError as exc:
-                self.outcome.status, self.outcome.error = exc.status, exc.message
-            except Exception as exc:
-                log.exception("generation %s failed", self.message_id)
-                self.outcome.status, self.outcome.error = "error", f"the worker failed: {exc}"
-        if self.ending is not None:
+        if await self._patiently("check for a stop", lambda: self.broker.stop_requested(self.message_id)):
+            self.end_early(CANCELLED, None)
+        if self.ending is None:
+            await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
+        if self.ending is None:
+            await self._stream_until_done(request, tenant_settings)
+        if self.ending is not None and self.outcome.complete is None and self.outcome.status == SUCCESS:
             self.outcome.status, self.outcome.error = self.ending
         await self._finish()
+
+    async def _stream_until_done(self, request: GenerationRequest, tenant_settings: dict[str, Any]) -> None:
+        """Stream into `outcome`; whatever breaks becomes the outcome's status and error."""
+        self.streaming = asyncio.create_task(self._stream(tenant_settings, request))
+        try:
+            await self.streaming
+        except asyncio.CancelledError:
+            if self.ending is None:
+                raise
+        except UpstreamError as exc:
+            self.outcome.status, self.outcome.error = exc.status, exc.message
+        except BrokerUnavailable:
+            self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
+        except Exception as exc:
+            log.exception("generation %s failed", self.message_id)
+            self.outcome.status, self.outcome.error = ERROR, f"The worker failed while streaming: {exc}"
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
         async with self.db() as db:
@@ -128,55 +149,82 @@ class Generation:
 
     async def _stream(self, tenant_settings: dict[str, Any], request: GenerationRequest) -> None:
         outcome = self.outcome
-        async for event in self.provider_for(tenant_settings).stream(request):
-            if isinstance(event, Chunk):
-                if event.content:
-                    outcome.content.append(event.content)
-                    await self._publish(events.STREAMING_CHUNK, {"content": event.content})
-            elif isinstance(event, Status):
-                await self._publish(events.STREAMING_STATUS, {"text": event.text})
-            elif isinstance(event, Changes):
-                entry = {"change_id": change_id(event.changes), "changes": event.changes}
-                outcome.early_changes.append(entry)
-                await self._publish(events.STREAMING_CHANGES, {**entry, "applied": False})
-            elif isinstance(event, Complete):
-                outcome.complete = event
-                return
-        raise UpstreamError("the upstream stream ended without a final message", "interrupted")
+        async with contextlib.aclosing(self.provider_for(tenant_settings).stream(request)) as upstream:
+            while self.ending is None:
+                self.awaiting_upstream = True
+                try:
+                    event = await anext(upstream, None)
+                finally:
+                    self.awaiting_upstream = False
+                if event is None:
+                    raise UpstreamError("The AI service ended the stream without a final answer.", INTERRUPTED)
+                if isinstance(event, Chunk):
+                    if event.content:
+                        outcome.content.append(event.content)
+                        await self._publish_live(events.STREAMING_CHUNK, {"content": event.content})
+                elif isinstance(event, Status):
+                    await self._publish_live(events.STREAMING_STATUS, {"text": event.text})
+                elif isinstance(event, Changes):
+                    entry = {"change_id": change_id(event.changes), "changes": event.changes}
+                    outcome.early_changes.append(entry)
+                    await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                elif isinstance(event, Complete):
+                    outcome.complete = event
+                    return
 
-    async def _publish(self, event: str, payload: dict[str, Any]) -> None:
-        """Publish, riding out a broker restart: the upstream waits meanwhile."""
+    async def _publish_live(self, event: str, payload: dict[str, Any]) -> None:
+        """Publish an event of the message in flight, keeping the session's snapshot whole.
+
+        If the session's history was lost meanwhile (Redis restarted without its data),
+        the event opened a new epoch whose snapshot lacks the message: publish the
+        message so far again, so that tabs (re)joining the new epoch see all of it.
+        """
+        epoch = await self._publish(event, payload)
+        if self.epoch is not None and epoch != self.epoch:
+            log.warning("session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id)
+            await self._publish(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
+            for entry in self.outcome.early_changes:
+                await self._publish(events.STREAMING_CHANGES, {**entry, "applied": False})
+            epoch = await self._publish(events.STREAMING_CHUNK, {"content": "".join(self.outcome.content)})
+        self.epoch = epoch
+
+    async def _publish(self, event: str, payload: dict[str, Any]) -> str:
+        """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
+        publish_id = secrets.token_hex(8)
+        _, epoch = await self._patiently(
+            f"publish {event}",
+            lambda: self.broker.publish(self.session_id, event, self.message_id, payload, publish_id),
+        )
+        return epoch
+
+    async def _patiently(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Ride out a broker restart: retry for a while; the upstream waits meanwhile."""
         delay, waited = 0.1, 0.0
         while True:
             try:
-                await self.broker.publish(self.session_id, event, self.message_id, payload)
-                return
+                return await call()
             except BrokerUnavailable:
-                if waited >= PUBLISH_PATIENCE_SECONDS:
+                if waited >= BROKER_PATIENCE_SECONDS:
                     raise
-                log.warning("broker unavailable; retrying %s for %s", event, self.message_id)
+                log.warning("broker unavailable; retrying to %s for %s", what, self.message_id)
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 2.0)
 
     async def _finish(self) -> None:
         outcome = self.outcome
-        partial = "".join(outcome.content)
-        if outcome.status not in (SUCCESS, CANCELLED):
-            error = {"error": outcome.error or outcome.status, "partial_content": partial}
-            await self._publish(events.STREAMING_ERROR, error)
         if outcome.complete is not None:
             content = outcome.complete.response
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
             usage = outcome.complete.usage
         else:
-            content, changes, usage = partial, outcome.early_changes, {}
+            content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
         final = await persist_final(
             self.db, self.session_id, self.message_id,
             status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
         )  # fmt: skip
-        if final is not None:
-            await self._publish(events.NEW_MESSAGE, final)
+        if final is not None:  # else finished by a worker that took the job over
+            await announce_end(self._publish, final)
 
 
 async def persist_final(
@@ -201,33 +249,56 @@ async def persist_final(
         )
         if won.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        message = await session.get(ChatMessage, message_id, populate_existing=True)
-        applied = set(
-            await session.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
-        )
-    assert message is not None
+        return await _final(session, message_id)
+
+
+async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:
+    async with db() as session:
+        return await _final(session, message_id)
+
+
+async def _final(session: AsyncSession, message_id: str) -> dict[str, Any] | None:
+    """The `new_message` payload of a message as it is stored."""
+    message = await session.get(ChatMessage, message_id, populate_existing=True)
+    if message is None:
+        return None
+    applied = set(
+        await session.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == message.session_id))
+    )
     return {"message": message.to_dict(applied)}
 
 
+Publish = Callable[[str, dict[str, Any]], Awaitable[object]]
+
+
+async def announce_end(publish: Publish, final: dict[str, Any]) -> None:
+    """The last events of a generation: `streaming_error` when it failed, then always `new_message`."""
+    message = final["message"]
+    if message["status"] in (ERROR, INTERRUPTED):
+        await publish(events.STREAMING_ERROR, {"error": message["error"], "partial_content": message["content"]})
+    await publish(events.NEW_MESSAGE, final)
+
+
 async def finish_lost(job: Job, broker: Broker, db: async_sessionmaker[AsyncSession]) -> bool:
-    """Finish a generation whose worker vanished, from what the snapshot holds."""
+    """Finish a generation whose worker vanished, from what the snapshot holds; True if this announced its end.
+
+    A worker may also vanish between persisting the message and announcing it: the
+    snapshot then still shows the message in flight, and its end is announced here.
+    """
     session_id, message_id = job.fields["session_id"], job.fields["message_id"]
-    async with db() as session:
-        message = await session.get(ChatMessage, message_id)
-        if message is None or message.status != PROCESSING:
-            return False
     snapshot = await broker.snapshot(session_id)
     streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
-    partial = streaming.content if streaming else ""
-    changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes] if streaming else []
-    error = "the worker generating this response stopped unexpectedly"
-    await broker.publish(
-        session_id, events.STREAMING_ERROR, message_id, {"error": error, "partial_content": partial}
-    )
+    partial, changes = "", []
+    if streaming is not None:
+        partial = streaming.content
+        changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
     final = await persist_final(
-        db, session_id, message_id, status=INTERRUPTED, content=partial, changes=changes, usage={}, error=error
-    )
+        db, session_id, message_id,
+        status=INTERRUPTED, content=partial, changes=changes, usage={}, error=WORKER_LOST,
+    )  # fmt: skip
+    if final is None and streaming is not None:
+        final = await persisted_final(db, message_id)
     if final is None:
         return False
-    await broker.publish(session_id, events.NEW_MESSAGE, message_id, final)
+    await announce_end(lambda event, payload: broker.publish(session_id, event, message_id, payload), final)
     return True

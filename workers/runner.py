@@ -31,6 +31,7 @@ from .providers.base import Provider
 log = logging.getLogger(__name__)
 
 MODEL_PROVIDERS = ("openai", "anthropic")
+SHUT_DOWN = "The worker shut down before the response was complete."
 
 
 def consumer_name() -> str:
@@ -145,13 +146,18 @@ class Worker:
     async def _run_generation(self, job: Job, generation: Generation) -> None:
         try:
             await generation.run()
-            await self.broker.ack(job.id)
         except Exception:
-            # Left pending: once this worker stops keeping it alive, another takes it over.
+            # Left pending: once this worker stops keeping it alive, a worker takes it over.
             log.exception("generation %s did not finish; leaving its job for takeover", generation.message_id)
+            return
         finally:
             self.running.pop(generation.message_id, None)
             self.free.release()
+        try:
+            await self.broker.ack(job.id)
+        except Exception as exc:
+            # Harmless: whoever takes the job over finds its message finished and acknowledges it.
+            log.warning("could not acknowledge the finished job %s: %s", job.id, exc)
 
     async def _drain(self) -> None:
         tasks = [task for _, _, task in self.running.values()]
@@ -159,7 +165,7 @@ class Worker:
             return
         _, late = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
         for _, generation, _ in list(self.running.values()):
-            generation.end_early(INTERRUPTED, "the worker shut down before the response was complete")
+            generation.end_early(INTERRUPTED, SHUT_DOWN)
         if late:
             await asyncio.wait(late)
 
@@ -174,7 +180,7 @@ class Worker:
             ids = [job.id for job, _, _ in self.running.values()]
             try:
                 await self.broker.keep_alive(self.name, ids)
-            except BrokerUnavailable as exc:
+            except Exception as exc:  # whatever it is, keep trying: a job left silent gets taken over
                 log.warning("cannot keep jobs alive: %s", exc)
 
     async def _take_over_lost(self) -> None:
