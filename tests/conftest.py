@@ -4,10 +4,18 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from .services import PostgresDatabase, RedisServer
+from .services import PostgresDatabase, RedisCluster, RedisServer
 from .system import Backend, System
 
 BACKENDS = ["memory-sqlite", "redis-postgres"]
+CLUSTER = "cluster-postgres"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using `backend` runs on each backend; modules with `RUN_ON_CLUSTER = True` on Redis Cluster too."""
+    if "backend" in metafunc.fixturenames:
+        backends = BACKENDS + ([CLUSTER] if getattr(metafunc.module, "RUN_ON_CLUSTER", False) else [])
+        metafunc.parametrize("backend", backends, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -26,17 +34,25 @@ async def postgres_url() -> AsyncIterator[str]:
     await database.drop()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    cluster = RedisCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
 async def backend(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Backend]:
-    """The embedded defaults (in-memory broker, SQLite) and the real ones (Redis, PostgreSQL)."""
+    """The embedded defaults (in-memory broker, SQLite), the real ones (Redis, PostgreSQL), or Redis Cluster."""
     if request.param == "memory-sqlite":
         yield Backend(request.param, None, f"sqlite+aiosqlite:///{tmp_path}/streamrelay.db")
         return
-    redis_server = request.getfixturevalue("redis_server")
-    redis_server.flush()
+    redis = request.getfixturevalue("redis_cluster" if request.param == CLUSTER else "redis_server")
+    redis.flush()
     database = PostgresDatabase()
     await database.create()
-    yield Backend(request.param, redis_server.url, database.url)
+    yield Backend(request.param, redis.url, database.url, cluster=request.param == CLUSTER)
     await database.drop()
 
 

@@ -35,10 +35,12 @@ class Backend:
     name: str
     redis_url: str | None
     database_url: str
+    cluster: bool = False
 
     def settings(self, **overrides: Any) -> Settings:
         base = Settings(
             redis_url=self.redis_url,
+            redis_cluster=self.cluster,
             database_url=self.database_url,
             secret=SECRET,
             upstream_provider="demo",

@@ -12,7 +12,7 @@ from relay.broker.memory import MemoryBroker
 from relay.broker.redis import RedisBroker
 from schema import events, keys
 
-from .services import RedisServer
+from .services import RedisCluster, RedisServer
 
 
 class Collector:
@@ -40,14 +40,16 @@ class Collector:
         return [events.decode(data) for _, data in await self.wait_for(count)]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     if request.param == "memory":
         chosen: Broker = MemoryBroker(log_maxlen=50)
     else:
-        server: RedisServer = request.getfixturevalue("redis_server")
+        server: RedisServer | RedisCluster = request.getfixturevalue(
+            "redis_cluster" if request.param == "cluster" else "redis_server"
+        )
         server.flush()
-        chosen = RedisBroker(server.url, log_maxlen=50)
+        chosen = RedisBroker(server.url, log_maxlen=50, cluster=request.param == "cluster")
     await chosen.start()
     yield chosen
     await chosen.close()

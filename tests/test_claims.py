@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
+
 from schema.events import change_id
 
 from .system import System
+
+RUN_ON_CLUSTER = True
 
 
 async def test_ten_tabs_racing_to_claim_a_change_get_exactly_one_grant(system: System) -> None:
@@ -63,9 +68,11 @@ async def forget_broker_state(system: System) -> None:
     """What a Redis restart without persistence does: every key gone."""
     if system.shared_broker is not None:
         system.shared_broker.sessions.clear()  # type: ignore[attr-defined]
+    elif system.settings.redis_cluster:
+        cluster = RedisCluster.from_url(system.settings.redis_url)
+        await cluster.flushall(target_nodes=RedisCluster.ALL_NODES)
+        await cluster.aclose()
     else:
-        import redis.asyncio as redis
-
         client = redis.Redis.from_url(system.settings.redis_url)
         await client.flushall()
         await client.aclose()

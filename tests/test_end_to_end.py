@@ -6,6 +6,8 @@ import asyncio
 
 from .system import System
 
+RUN_ON_CLUSTER = True
+
 
 async def test_two_tabs_receive_identical_ordered_events_after_http_post(system: System) -> None:
     session_id = await system.new_session()

@@ -10,6 +10,8 @@ import pytest
 from .streams import assert_contiguous, final_message, replay
 from .system import Backend, System
 
+RUN_ON_CLUSTER = True
+
 
 @pytest.fixture
 async def busy_system(backend: Backend):

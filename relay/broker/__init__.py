@@ -17,4 +17,9 @@ def create_broker(settings: Settings) -> Broker:
         return MemoryBroker(log_maxlen=settings.log_maxlen)
     from .redis import RedisBroker
 
-    return RedisBroker(settings.redis_url, log_maxlen=settings.log_maxlen, ttl_seconds=settings.history_ttl_seconds)
+    return RedisBroker(
+        settings.redis_url,
+        log_maxlen=settings.log_maxlen,
+        ttl_seconds=settings.history_ttl_seconds,
+        cluster=settings.redis_cluster,
+    )

@@ -1,24 +1,20 @@
 """The Redis broker: Lua for atomic publish, pub/sub for live events, a stream for jobs.
 
-The pub/sub connection is ours to manage: redis-py would reconnect it quietly,
-hiding that events were missed. Here a lost connection is noticed (a read
-error, or no answer to a ping), every topic is subscribed again, and the
-listener is told so that clients rejoin with `since` and recover.
+On Redis Cluster a session's keys and its channel share one slot (the
+`{ai_session:<id>}` hash tag), the publish script uses SPUBLISH, and gateways
+subscribe with SSUBSCRIBE on the node that owns the slot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 import redis.asyncio as redis
-from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
@@ -28,49 +24,46 @@ from redis.retry import Retry
 from schema import keys
 
 from .base import Broker, BrokerUnavailable, Job, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
-
-log = logging.getLogger(__name__)
+from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
-PING_EVERY = 5.0
-SILENCE_LIMIT = 15.0
-CONNECT_PATIENCE = 2.0  # how long a subscribe waits for a reconnecting pub/sub connection
 T = TypeVar("T")
 
 
 class RedisBroker(Broker):
-    def __init__(self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600) -> None:
+    def __init__(
+        self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600, cluster: bool = False
+    ) -> None:
         self.url = url
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
-        self.redis = redis.Redis.from_url(
-            url,
-            socket_timeout=10,
-            health_check_interval=30,
-            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 3),
-        )
+        self.cluster = cluster
+        options: dict[str, Any] = {
+            "socket_timeout": 10,
+            "retry": Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 3),
+        }
+        self.redis: Any
+        self.subscriptions: Subscriptions | ClusterSubscriptions
+        if cluster:
+            self.redis = RedisCluster.from_url(url, **options)
+            self.subscriptions = ClusterSubscriptions(
+                self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
+            )
+        else:
+            self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
+            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
         self.publish_script = self.redis.register_script(PUBLISH_SCRIPT)
-        self.topics: set[str] = set()
-        self.confirmations: dict[str, asyncio.Future[None]] = {}
-        self.pubsub: PubSub | None = None
-        self.pubsub_lock = asyncio.Lock()
-        self.connected = asyncio.Event()
-        self.reader: asyncio.Task[None] | None = None
-        self.closing = False
 
     # lifecycle
 
     async def start(self) -> None:
-        self.reader = asyncio.create_task(self._read_forever(), name="redis-pubsub-reader")
+        if self.cluster:
+            await self._call(self.redis.initialize)
+        self.subscriptions.start()
         await self._call(self._create_group)
 
     async def close(self) -> None:
-        self.closing = True
-        if self.reader is not None:
-            self.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reader
-        await self._drop_pubsub()
+        await self.subscriptions.close()
         await self.redis.aclose()
 
     async def ping(self) -> bool:
@@ -112,7 +105,7 @@ class RedisBroker(Broker):
             op,
             message_id,
             value,
-            "p",
+            "s" if self.cluster else "p",
             publish_id,
         ]
         keys_ = [keys.live_key(session_id), keys.log_key(session_id)]
@@ -169,102 +162,17 @@ class RedisBroker(Broker):
     # subscriptions
 
     async def subscribe(self, topic: str) -> None:
-        self.topics.add(topic)
-        confirmed = asyncio.get_running_loop().create_future()
-        self.confirmations[topic] = confirmed
-        try:
-            await asyncio.wait_for(self.connected.wait(), CONNECT_PATIENCE)
-        except TimeoutError:
-            self.topics.discard(topic)
-            raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
-        async with self.pubsub_lock:
-            if self.pubsub is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    # A failure here is the reader's to notice; it resubscribes all topics.
-                    await self.pubsub.subscribe(topic)
-        await confirmed
+        await self.subscriptions.subscribe(topic)
 
     async def unsubscribe(self, topic: str) -> None:
-        self.topics.discard(topic)
-        pending = self.confirmations.pop(topic, None)
-        if pending is not None and not pending.done():
-            pending.cancel()
-        async with self.pubsub_lock:
-            if self.pubsub is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    await self.pubsub.unsubscribe(topic)
-
-    async def _read_forever(self) -> None:
-        delay = 0.05
-        first = True
-        while not self.closing:
-            try:
-                await self._connect_pubsub()
-                if not first:
-                    self._resubscribed()
-                first = False
-                delay = 0.05
-                await self._read_until_broken()
-            except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("redis pub/sub connection lost (%s); reconnecting", exc)
-            self.connected.clear()
-            await self._drop_pubsub()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-    async def _connect_pubsub(self) -> None:
-        client = redis.Redis.from_url(self.url, socket_timeout=10, retry=Retry(ExponentialWithJitterBackoff(), 0))
-        pubsub = client.pubsub()
-        async with self.pubsub_lock:
-            self.pubsub = pubsub
-            await pubsub.ping()
-            for topic in self.topics:
-                if topic not in self.confirmations or self.confirmations[topic].done():
-                    self.confirmations[topic] = asyncio.get_running_loop().create_future()
-            if self.topics:
-                await pubsub.subscribe(*self.topics)
-        self.connected.set()
-
-    async def _drop_pubsub(self) -> None:
-        async with self.pubsub_lock:
-            pubsub, self.pubsub = self.pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-
-    async def _read_until_broken(self) -> None:
-        assert self.pubsub is not None
-        pubsub = self.pubsub
-        last_heard = last_ping = time.monotonic()
-        while True:
-            message = await pubsub.get_message(timeout=1.0)
-            now = time.monotonic()
-            if message is None:
-                if now - last_heard > SILENCE_LIMIT:
-                    raise TimeoutError(f"no answer from Redis for {SILENCE_LIMIT:.0f}s")
-                if now - last_ping > PING_EVERY:
-                    last_ping = now
-                    await pubsub.ping()
-                continue
-            last_heard = now
-            kind = message["type"]
-            if kind == "message":
-                self._deliver(message["channel"].decode(), message["data"])
-            elif kind == "subscribe":
-                confirmed = self.confirmations.get(message["channel"].decode())
-                if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(None)
+        await self.subscriptions.unsubscribe(topic)
 
     # stopping generations
 
     async def request_stop(self, message_id: str) -> None:
-        async def stop() -> list[Any]:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.stop_key(message_id), 1, ex=self.ttl_seconds)
-                pipe.publish(keys.STOP_TOPIC, message_id)
-                return await pipe.execute()
-
-        await self._call(stop)
+        # The key first: a worker that misses the announcement finds it when it starts.
+        await self._call(lambda: self.redis.set(keys.stop_key(message_id), 1, ex=self.ttl_seconds))
+        await self._call(lambda: self.redis.publish(keys.STOP_TOPIC, message_id))
 
     async def stop_requested(self, message_id: str) -> bool:
         return bool(await self._call(lambda: self.redis.exists(keys.stop_key(message_id))))

@@ -1,0 +1,208 @@
+"""One Redis pub/sub connection that never goes deaf in silence.
+
+redis-py would reconnect a pub/sub connection quietly, hiding that messages
+were missed in between. Here a lost connection is noticed (a read error, or no
+answer to a ping), every topic is subscribed again, and `on_resubscribed` is
+called so that the gateway can make its clients resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+import redis.asyncio as redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from .base import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+PING_EVERY = 5.0
+SILENCE_LIMIT = 15.0
+CONNECT_PATIENCE = 2.0  # how long a subscribe waits for a reconnecting connection
+
+
+class Subscriptions:
+    """Topics subscribed on one Redis server; `sharded` uses SSUBSCRIBE (Redis Cluster)."""
+
+    def __init__(
+        self,
+        url: str,
+        on_message: Callable[[str, bytes], None],
+        on_resubscribed: Callable[[], None],
+        sharded: bool = False,
+    ) -> None:
+        self.url = url
+        self.on_message = on_message
+        self.on_resubscribed = on_resubscribed
+        self.sharded = sharded
+        self.topics: set[str] = set()
+        self.confirmations: dict[str, asyncio.Future[None]] = {}
+        self.client: redis.Redis | None = None
+        self.pubsub: PubSub | None = None
+        self.lock = asyncio.Lock()
+        self.connected = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.reader = asyncio.create_task(self._read_forever(), name=f"pub/sub reader {self.url}")
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader
+        await self._drop()
+
+    async def subscribe(self, topic: str) -> None:
+        """Return once messages published on `topic` from now on are delivered."""
+        self.topics.add(topic)
+        confirmed = asyncio.get_running_loop().create_future()
+        self.confirmations[topic] = confirmed
+        try:
+            await asyncio.wait_for(self.connected.wait(), CONNECT_PATIENCE)
+        except TimeoutError:
+            self.topics.discard(topic)
+            raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
+        async with self.lock:
+            if self.pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    # A failure here is the reader's to notice; it resubscribes every topic.
+                    await self._command(self.pubsub, "subscribe", topic)
+        await confirmed
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.topics.discard(topic)
+        pending = self.confirmations.pop(topic, None)
+        if pending is not None and not pending.done():
+            pending.cancel()
+        async with self.lock:
+            if self.pubsub is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._command(self.pubsub, "unsubscribe", topic)
+
+    async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
+        method = getattr(pubsub, ("s" + verb) if self.sharded else verb)
+        await method(*topics)
+
+    async def _read_forever(self) -> None:
+        delay, first = 0.05, True
+        while True:
+            try:
+                await self._connect()
+                if not first:
+                    self.on_resubscribed()
+                first, delay = False, 0.05
+                await self._read_until_broken()
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
+            self.connected.clear()
+            await self._drop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _connect(self) -> None:
+        client = redis.Redis.from_url(self.url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
+        pubsub = client.pubsub()
+        async with self.lock:
+            self.client, self.pubsub = client, pubsub
+            await pubsub.ping()
+            for topic in self.topics:
+                if topic not in self.confirmations or self.confirmations[topic].done():
+                    self.confirmations[topic] = asyncio.get_running_loop().create_future()
+            if self.topics:
+                await self._command(pubsub, "subscribe", *self.topics)
+        self.connected.set()
+
+    async def _drop(self) -> None:
+        async with self.lock:
+            client, pubsub, self.client, self.pubsub = self.client, self.pubsub, None, None
+        with contextlib.suppress(Exception):
+            if pubsub is not None:
+                await pubsub.aclose()
+            if client is not None:
+                await client.aclose()
+
+    async def _read_until_broken(self) -> None:
+        pubsub = self.pubsub
+        assert pubsub is not None
+        data_kind, confirm_kind = ("smessage", "ssubscribe") if self.sharded else ("message", "subscribe")
+        last_heard = last_ping = time.monotonic()
+        while True:
+            message = await pubsub.get_message(timeout=1.0)
+            now = time.monotonic()
+            if message is None:
+                if now - last_heard > SILENCE_LIMIT:
+                    raise TimeoutError(f"no answer from Redis for {SILENCE_LIMIT:.0f}s")
+                if now - last_ping > PING_EVERY:
+                    last_ping = now
+                    await pubsub.ping()
+                continue
+            last_heard = now
+            kind = message["type"]
+            if kind == data_kind:
+                self.on_message(message["channel"].decode(), message["data"])
+            elif kind == confirm_kind:
+                confirmed = self.confirmations.get(message["channel"].decode())
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+
+
+class ClusterSubscriptions:
+    """Redis Cluster: each session topic on the node that owns its slot (SSUBSCRIBE); the rest on one node."""
+
+    def __init__(
+        self,
+        cluster: RedisCluster,
+        on_message: Callable[[str, bytes], None],
+        on_resubscribed: Callable[[], None],
+        broadcast_topics: frozenset[str],
+    ) -> None:
+        self.cluster = cluster
+        self.on_message = on_message
+        self.on_resubscribed = on_resubscribed
+        self.broadcast_topics = broadcast_topics
+        self.by_node: dict[str, Subscriptions] = {}
+
+    def start(self) -> None:
+        """Connections open on first use, once the cluster's slot map is known."""
+
+    async def close(self) -> None:
+        for subscriptions in self.by_node.values():
+            await subscriptions.close()
+
+    def _connection_for(self, topic: str) -> Subscriptions:
+        sharded = topic not in self.broadcast_topics
+        node = self.cluster.get_node_from_key(topic) if sharded else self.cluster.get_default_node()
+        name = f"{node.name}/{'shard' if sharded else 'classic'}"
+        subscriptions = self.by_node.get(name)
+        if subscriptions is None:
+            url = node_url(self.cluster, node.host, node.port)
+            subscriptions = Subscriptions(url, self.on_message, self.on_resubscribed, sharded=sharded)
+            subscriptions.start()
+            self.by_node[name] = subscriptions
+        return subscriptions
+
+    async def subscribe(self, topic: str) -> None:
+        await self._connection_for(topic).subscribe(topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        await self._connection_for(topic).unsubscribe(topic)
+
+
+def node_url(cluster: RedisCluster, host: str, port: int) -> str:
+    """A URL for one node, with the cluster connection's scheme and credentials."""
+    kwargs = cluster.connection_kwargs
+    scheme = "rediss" if kwargs.get("ssl") else "redis"
+    username, password = kwargs.get("username"), kwargs.get("password")
+    credentials = f"{quote(username or '')}:{quote(password)}@" if password else ""
+    return f"{scheme}://{credentials}{host}:{port}"
