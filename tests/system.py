@@ -78,7 +78,8 @@ class System:
     async def __aenter__(self) -> System:
         await migrate(self.settings.database_url)
         await self.stack.enter_async_context(self.upstream)
-        self.settings = self.settings.with_(upstream_url=self.upstream.url)
+        # an `upstream_url` override points the worker at a scripted upstream instead of the demo
+        self.settings = self.settings.with_(upstream_url=self.settings.upstream_url or self.upstream.url)
         if self.settings.memory_broker:
             self.shared_broker = create_broker(self.settings)
         await self.start_gateway()
