@@ -7,7 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from .settings import ConfigError, Settings, from_env
 
@@ -44,6 +45,13 @@ async def migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run on uvloop, as uvicorn serves the gateway."""
+    import uvloop
+
+    uvloop.run(main)
+
+
 def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
@@ -58,6 +66,10 @@ async def work(settings: Settings) -> None:
 
     from .broker import create_broker
 
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
     broker = create_broker(settings)
     engine = create_engine(settings.database_url)
     await broker.start()
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "migrate":
             asyncio.run(migrate(from_env(dev=True)))
         elif args.command == "worker":
-            asyncio.run(work(from_env()))
+            run_fast(work(from_env()))
         else:
             serve(from_env())
     except ConfigError as exc:

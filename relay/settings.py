@@ -32,6 +32,8 @@ class Settings:
     worker_concurrency: int = 16
     job_claim_idle_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
+    generation_max_seconds: float = 1800.0
+    metrics_port: int | None = None
     port: int = 8000
     host: str = "0.0.0.0"
     socket_queue_bytes: int = 1024 * 1024
@@ -115,6 +117,8 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 16),
         job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
+        generation_max_seconds=_float(env, "GENERATION_MAX_SECONDS", 1800.0),
+        metrics_port=_int(env, "METRICS_PORT", 0, minimum=0) or None,
         port=_int(env, "PORT", 8000, minimum=0),
         host=env.get("HOST", "0.0.0.0"),
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),

@@ -12,14 +12,17 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import Broker, BrokerUnavailable, Job
+from relay.metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from schema import events
 from schema.events import change_id
 from schema.models import (
@@ -63,9 +66,15 @@ class Outcome:
 
 class Generation:
     def __init__(
-        self, job: Job, broker: Broker, db: async_sessionmaker[AsyncSession], provider_for: ProviderFor
+        self,
+        job: Job,
+        broker: Broker,
+        db: async_sessionmaker[AsyncSession],
+        provider_for: ProviderFor,
+        max_seconds: float = 1800.0,
     ) -> None:
         self.job = job
+        self.max_seconds = max_seconds
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
         self.broker = broker
@@ -106,6 +115,8 @@ class Generation:
     async def _stream_until_done(self, request: GenerationRequest, tenant_settings: dict[str, Any]) -> None:
         """Stream into `outcome`; whatever breaks becomes the outcome's status and error."""
         self.streaming = asyncio.create_task(self._stream(tenant_settings, request))
+        too_long = f"The response took longer than the {self.max_seconds:g} s a response may take, and was stopped."
+        deadline = asyncio.get_running_loop().call_later(self.max_seconds, self.end_early, INTERRUPTED, too_long)
         try:
             await self.streaming
         except asyncio.CancelledError:
@@ -118,6 +129,8 @@ class Generation:
         except Exception as exc:
             log.exception("generation %s failed", self.message_id)
             self.outcome.status, self.outcome.error = ERROR, f"The worker failed while streaming: {exc}"
+        finally:
+            deadline.cancel()
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
         async with self.db() as db:
@@ -149,6 +162,7 @@ class Generation:
 
     async def _stream(self, tenant_settings: dict[str, Any], request: GenerationRequest) -> None:
         outcome = self.outcome
+        started = time.monotonic()
         async with contextlib.aclosing(self.provider_for(tenant_settings).stream(request)) as upstream:
             while self.ending is None:
                 self.awaiting_upstream = True
@@ -160,6 +174,8 @@ class Generation:
                     raise UpstreamError("The AI service ended the stream without a final answer.", INTERRUPTED)
                 if isinstance(event, Chunk):
                     if event.content:
+                        if not outcome.content:
+                            FIRST_TOKEN_SECONDS.observe(time.monotonic() - started)
                         outcome.content.append(event.content)
                         await self._publish_live(events.STREAMING_CHUNK, {"content": event.content})
                 elif isinstance(event, Status):
@@ -191,10 +207,11 @@ class Generation:
     async def _publish(self, event: str, payload: dict[str, Any]) -> str:
         """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
         publish_id = secrets.token_hex(8)
-        _, epoch = await self._patiently(
-            f"publish {event}",
-            lambda: self.broker.publish(self.session_id, event, self.message_id, payload, publish_id),
-        )
+        with PUBLISH_SECONDS.time():
+            _, epoch = await self._patiently(
+                f"publish {event}",
+                lambda: self.broker.publish(self.session_id, event, self.message_id, payload, publish_id),
+            )
         return epoch
 
     async def _patiently(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -224,6 +241,7 @@ class Generation:
             status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
         )  # fmt: skip
         if final is not None:  # else finished by a worker that took the job over
+            GENERATIONS.labels(outcome.status).inc()
             await announce_end(self._publish, final)
 
 
@@ -302,3 +320,14 @@ async def finish_lost(job: Job, broker: Broker, db: async_sessionmaker[AsyncSess
         return False
     await announce_end(lambda event, payload: broker.publish(session_id, event, message_id, payload), final)
     return True
+
+
+async def stale_generations(db: async_sessionmaker[AsyncSession], older_than: datetime) -> list[Job]:
+    """Messages still `processing` though begun before `older_than`: their jobs were lost with Redis's data."""
+    async with db() as session:
+        rows = await session.execute(
+            select(ChatMessage.session_id, ChatMessage.id).where(
+                ChatMessage.status == PROCESSING, ChatMessage.created_at < older_than
+            )
+        )
+        return [Job("", {"session_id": session_id, "message_id": message_id}) for session_id, message_id in rows]

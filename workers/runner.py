@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from relay.broker.base import Broker, BrokerUnavailable, Job
 from relay.settings import Settings
 from schema import keys
-from schema.models import CANCELLED, INTERRUPTED
+from schema.models import CANCELLED, INTERRUPTED, utcnow
 
-from .generation import Generation, ProviderFor, finish_lost
+from .generation import Generation, ProviderFor, finish_lost, stale_generations
 from .providers import create_provider
 from .providers.base import Provider
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MODEL_PROVIDERS = ("openai", "anthropic")
 SHUT_DOWN = "The worker shut down before the response was complete."
+READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
 
 
 def consumer_name() -> str:
@@ -127,7 +129,7 @@ class Worker:
                 self.free.release()
                 return
             try:
-                jobs = await self.broker.next_jobs(self.name, 1, block_seconds=1.0)
+                jobs = await self.broker.next_jobs(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
             except BrokerUnavailable as exc:
                 self.free.release()
                 log.warning("cannot read jobs: %s", exc)
@@ -139,7 +141,9 @@ class Worker:
             self._start(jobs[0])
 
     def _start(self, job: Job) -> None:
-        generation = Generation(job, self.broker, self.db, self.provider_for)
+        generation = Generation(
+            job, self.broker, self.db, self.provider_for, max_seconds=self.settings.generation_max_seconds
+        )
         task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
         self.running[generation.message_id] = (job, generation, task)
 
@@ -188,12 +192,23 @@ class Worker:
             try:
                 jobs = await self.broker.take_over(self.name, self.settings.job_claim_idle_seconds, 10)
                 for job in jobs:
-                    if job.fields.get("message_id") in self.running:
-                        continue
-                    log.warning("taking over job %s of a lost worker", job.id)
-                    await finish_lost(job, self.broker, self.db)
+                    if job.fields.get("message_id") not in self.running:
+                        log.warning("taking over job %s of a lost worker", job.id)
+                        await finish_lost(job, self.broker, self.db)
                     await self.broker.ack(job.id)
+                await self._finish_stale()
             except BrokerUnavailable as exc:
                 log.warning("cannot look for lost jobs: %s", exc)
             except Exception:
                 log.exception("taking over lost jobs failed")
+
+    async def _finish_stale(self) -> None:
+        """The backstop: a message left `processing` past any generation's lifetime is ended as interrupted.
+
+        Its job may be gone (a Redis restart without persistence), so no takeover would find it.
+        """
+        lifetime = self.settings.generation_max_seconds + 2 * self.settings.job_claim_idle_seconds
+        for job in await stale_generations(self.db, utcnow() - timedelta(seconds=lifetime)):
+            if job.fields["message_id"] not in self.running:
+                log.warning("ending generation %s, left processing past its lifetime", job.fields["message_id"])
+                await finish_lost(job, self.broker, self.db)

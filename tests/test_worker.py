@@ -1,0 +1,49 @@
+"""The worker's backstops: a generation has a lifetime, and nothing stays `processing` past it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schema.db import create_engine, session_factory
+from schema.models import PROCESSING, SUCCESS, ChatMessage, utcnow
+
+from .streams import final_message
+from .system import Backend, System
+
+
+async def test_a_generation_past_its_lifetime_ends_interrupted_with_what_it_streamed(backend: Backend) -> None:
+    async with System(backend, chunk_delay=0.1, generation_max_seconds=1.0) as system:
+        session_id = await system.new_session()
+        topic = f"ai_session:{session_id}"
+        tab = await system.client()
+        await tab.join(topic)
+        await system.post_message(session_id, "take your time")
+        events = await tab.events_until(topic)
+    final = final_message(events)
+    assert final["status"] == "interrupted"
+    assert "took longer than the 1 s" in final["error"]
+    streamed = "".join(p["content"] for e, p in events if e == "streaming_chunk")
+    assert streamed and final["content"] == streamed
+    assert [e for e, _ in events][-2:] == ["streaming_error", "new_message"]
+
+
+async def test_a_message_left_processing_without_a_job_is_ended_by_the_sweep(backend: Backend) -> None:
+    async with System(backend, generation_max_seconds=1.0, job_claim_idle_seconds=0.6) as system:
+        session_id = await system.new_session()
+        topic = f"ai_session:{session_id}"
+        tab = await system.client()
+        await tab.join(topic)
+        # what a Redis restart without persistence leaves behind: the message, but no job
+        engine = create_engine(system.settings.database_url)
+        long_ago = utcnow() - timedelta(hours=1)
+        async with session_factory(engine).begin() as db:
+            question = ChatMessage(session_id=session_id, role="user", content="hello?", status=SUCCESS,
+                                   created_at=long_ago, completed_at=long_ago)  # fmt: skip
+            lost = ChatMessage(session_id=session_id, role="assistant", content="", status=PROCESSING,
+                               created_at=long_ago + timedelta(seconds=1))  # fmt: skip
+            db.add_all([question, lost])
+        await engine.dispose()
+        events = await tab.events_until(topic, within=20)
+    final = final_message(events)
+    assert final["id"] == lost.id
+    assert final["status"] == "interrupted"
