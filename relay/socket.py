@@ -25,7 +25,6 @@ from .serializer import SERIALIZERS, FrameError, Message, Serializer, reply
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER = 4008
-GOING_AWAY = 1001
 
 
 class Socket:

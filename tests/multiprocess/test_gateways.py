@@ -80,3 +80,20 @@ def drain(tab: PhoenixClient, topic: str) -> list:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+async def test_sigterm_on_a_gateway_closes_its_sockets_cleanly_so_tabs_reconnect_elsewhere(
+    deployment: Deployment,
+) -> None:
+    (leaving, leaving_process), (staying, _) = await deployment.gateway(), await deployment.gateway()
+    session_id = await new_session(staying)
+    tab = await PhoenixClient.connect(leaving, token())
+    assert (await tab.join(f"ai_session:{session_id}"))["status"] == "ok"
+    leaving_process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(tab.reader, 10)
+    assert tab.connection.close_code == 1012  # "service restart": reconnect, elsewhere
+    # uvicorn shuts down gracefully, then re-raises the signal it caught
+    assert await asyncio.wait_for(leaving_process.wait(), 10) in (0, -signal.SIGTERM)
+    again = await PhoenixClient.connect(staying, token())
+    assert (await again.join(f"ai_session:{session_id}"))["status"] == "ok"
+    await again.close()
