@@ -104,7 +104,7 @@ class Channel:
                 streaming = snapshot.streaming.to_dict(snapshot.seq)
         # Read after the position: a message that completes in between shows up
         # here and as a later event, never in neither (clients upsert by id).
-        messages = await gateway.chat.messages(self.socket.claims, self.session_id)
+        messages = await gateway.chat.history(self.session_id)
         response = {
             "epoch": self.epoch,
             "seq": self.seq,

@@ -108,7 +108,8 @@ class Chat:
             return public_settings(tenant.settings)
 
     async def _require_assistant(self, db: AsyncSession, claims: Claims) -> None:
-        settings = merge(DEFAULT_TENANT_SETTINGS, (await self._tenant(db, claims)).settings or {})
+        tenant = await db.get(Tenant, claims.tenant)  # one that owns sessions exists; none: never enabled
+        settings = merge(DEFAULT_TENANT_SETTINGS, tenant.settings if tenant and tenant.settings else {})
         if not settings["experimental_features"].get("ai_assistant"):
             raise assistant_disabled()
 
@@ -142,7 +143,7 @@ class Chat:
         return session
 
     async def session(self, claims: Claims, session_id: str, *, assistant: bool = False) -> dict[str, Any]:
-        async with self.db.begin() as db:
+        async with self.db() as db:
             session = await self._session(db, claims, session_id)
             if assistant:
                 await self._require_assistant(db, claims)
@@ -158,6 +159,11 @@ class Chat:
         async with self.db() as db:
             await self._session(db, claims, session_id)
             return await recent_messages(db, session_id, limit, before)
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
+        """The recent messages of a session whose access was checked already (a channel's join)."""
+        async with self.db() as db:
+            return await recent_messages(db, session_id)
 
     # generations
 

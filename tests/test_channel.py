@@ -81,7 +81,7 @@ class FakeChat:
         await self.broker.step()
         return {"id": session_id}
 
-    async def messages(self, claims: Any, session_id: str) -> list[dict[str, Any]]:
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
         await self.broker.step()
         return []
 
