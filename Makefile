@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -r bench/requirements.txt
 	$(PY) -m bench.run
 
 clean:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ class E2EConfig:
     generators: int = 2
 
 
-async def e2e(redis: Redis, workdir: Path, config: E2EConfig) -> dict[str, Any]:
+async def e2e(
+    redis: Redis, workdir: Path, config: E2EConfig, on_start: Callable[[targets.Server], None] | None = None
+) -> dict[str, Any]:
+    """`on_start(server)` is called just before the messages are posted (bench.profile attaches py-spy)."""
     pipeline = targets.E2E(config.workers, config.worker_concurrency, config.chunks, config.rate)
     server = await targets.start("streamrelay", redis.url, workdir, pipeline)
     fleet: Fleet | None = None
@@ -51,6 +55,8 @@ async def e2e(redis: Redis, workdir: Path, config: E2EConfig) -> dict[str, Any]:
         await fleet.stats(reset=True)
         window = meter(server.pids["gateway"], fleet.pids, workers=server.pids["workers"],
                        upstream=server.pids["upstream"], redis=[redis.pid])  # fmt: skip
+        if on_start is not None:
+            on_start(server)
         began = time.monotonic()
         await _post_messages(server, ids)
         await _until_finished(fleet, len(tabs), limit=config.chunks / config.rate + 60)

@@ -2,14 +2,15 @@
 
 `fixed`: a fixed rate (100 × 2 tabs, 2,000 events/s) for the headline CPU per
 delivered event and latency. `ladder`: 10 × 10 tabs, the rate doubled until a
-step fails (p99 > 100 ms, a lost event, a dropped socket), then bisected twice
-between the last good and the first bad rate; the saturation throughput is the
-best delivered rate of a good step.
+step fails (p99 > 100 ms twice in a row, a lost event, a dropped socket, an
+injector that falls behind), then bisected between the last good and the first
+bad rate; the saturation throughput is the best delivered rate of a good step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from . import targets
 from .fleet import Fleet, Injector
 from .measure import delivery_report, meter, peak_rss_mib
+from .procfs import SERVER_CPUS, load_cpus, pin
 from .services import Redis
 
 
@@ -30,6 +32,7 @@ class FixedConfig:
     seconds: float = 10.0
     warmup_seconds: float = 1.0
     generators: int = 2
+    pin: bool = False  # let the load use the server's core when it idles: less queueing in the load
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class LadderConfig:
     seconds: float = 3.0
     p99_limit_ms: float = 100.0
     generators: int = 2
+    pin: bool = True  # server on CPU 0, load on the rest: shows which side saturates first
 
 
 @dataclass
@@ -67,12 +71,15 @@ class Rig:
         cpu = window.stop()
         stats = await self.fleet.stats(reset=True)
         report = delivery_report(stats, expected, cpu, wall)
-        report.update(rate=rate, injected=injected["total"], injector_rate=injected["achieved_rate"])
+        report.update(rate=rate, injected=injected["total"], injector_rate=injected["achieved_rate"],
+                      publish_call_ms=injected["publish_call_ms"])  # fmt: skip
         return report
 
 
 @contextlib.asynccontextmanager
-async def rig(name: str, redis: Redis, workdir: Path, sessions: int, tabs: int, generators: int) -> AsyncIterator[Rig]:
+async def rig(
+    name: str, redis: Redis, workdir: Path, sessions: int, tabs: int, generators: int, pinned: bool = False
+) -> AsyncIterator[Rig]:
     server = await targets.start(name, redis.url, workdir)
     fleet: Fleet | None = None
     injector: Injector | None = None
@@ -83,8 +90,12 @@ async def rig(name: str, redis: Redis, workdir: Path, sessions: int, tabs: int, 
         joined = await fleet.connect(server.dialect, server.port, [s for s in ids for _ in range(tabs)], server.token)
         if joined["failed"]:
             raise RuntimeError(f"{name}: {joined['failed']} tabs could not join: {joined['errors']}")
+        if pinned:
+            pin(server.pids["gateway"], SERVER_CPUS)
+            pin([*fleet.pids, injector.pid, redis.pid], load_cpus())
         yield Rig(server, ids, fleet, injector, redis, tabs)
     finally:
+        pin([redis.pid], set(range(os.cpu_count() or 1)))
         if fleet is not None:
             await fleet.close()
         if injector is not None:
@@ -94,7 +105,7 @@ async def rig(name: str, redis: Redis, workdir: Path, sessions: int, tabs: int, 
 
 
 async def fixed(name: str, redis: Redis, workdir: Path, config: FixedConfig) -> dict[str, Any]:
-    async with rig(name, redis, workdir, config.sessions, config.tabs, config.generators) as running:
+    async with rig(name, redis, workdir, config.sessions, config.tabs, config.generators, config.pin) as running:
         if config.warmup_seconds:
             await running.step(config.rate, config.warmup_seconds)
         report = await running.step(config.rate, config.seconds)
@@ -112,16 +123,31 @@ def _failure(step: dict[str, Any], config: LadderConfig) -> str | None:
     return None
 
 
+def _bound(step: dict[str, Any]) -> str:
+    """Which side ran out of CPU first, judged from the pinned cores."""
+    server, load = step["server_core_busy_pct"], step["load_cores_busy_pct"]
+    if server >= 90 and server >= load:
+        return "server"
+    if load >= 90:
+        return "load generation"
+    return "neither core saturated"
+
+
 async def ladder(name: str, redis: Redis, workdir: Path, config: LadderConfig) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     good: float | None = None
     bad: float | None = None
     rate = config.start_rate
     while len(steps) < config.max_steps:
-        async with rig(name, redis, workdir, config.sessions, config.tabs, config.generators) as running:
+        async with rig(name, redis, workdir, config.sessions, config.tabs, config.generators, config.pin) as running:
             while len(steps) < config.max_steps:
                 step = await running.step(rate, config.seconds)
                 step["failure"] = _failure(step, config)
+                if step["failure"] and step["failure"].startswith("p99"):  # a latency spike: one more try
+                    step = await running.step(rate, config.seconds)
+                    step["failure"] = _failure(step, config)
+                    step["retried"] = True
+                step["bound"] = _bound(step)
                 steps.append(step)
                 if step["failure"] is None:
                     good = rate
@@ -137,10 +163,11 @@ async def ladder(name: str, redis: Redis, workdir: Path, config: LadderConfig) -
     first_failure = next((s["failure"] for s in steps if s["failure"]), None)
     return {
         "saturation_delivered_per_s": best["delivered_per_s"] if best else 0.0,
+        "gateway_capacity_per_s": round(1e6 / best["gateway_us_per_event"]) if best else None,
         "saturation_rate": best["rate"] if best else 0.0,
         "at_saturation": best,
-        "injector_bound": bool(first_failure and first_failure.startswith("injector")),
         "stopped_by": first_failure,
+        "bound": next((s["bound"] for s in steps if s["failure"]), None),
         "steps": [_brief(s) for s in steps],
     }
 
@@ -159,6 +186,6 @@ def _next_rate(good: float | None, bad: float | None, config: LadderConfig) -> f
 
 def _brief(step: dict[str, Any]) -> dict[str, Any]:
     keys = ("rate", "injector_rate", "delivered_per_s", "lost", "disconnects", "gateway_us_per_event",
-            "gateway_cpu_pct", "generator_cpu_pct_max", "injector_cpu_pct", "steal_pct", "failure")  # fmt: skip
+            "gateway_cpu_pct", "generator_cpu_pct_max", "injector_cpu_pct", "redis_cpu_pct", "server_core_busy_pct",
+            "load_cores_busy_pct", "steal_pct", "other_cpu_pct", "failure", "bound", "retried")  # fmt: skip
     return {key: step.get(key) for key in keys} | {"p99_ms": step["latency_ms"]["p99"]}
-

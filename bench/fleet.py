@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from . import injector, loadgen
+from .measure import percentiles_ms
 from .tabs import Stats
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -65,11 +65,13 @@ class Fleet:
              "sessions": sessions[i::share], "concurrency": concurrency}
             for i in range(share)
         ]  # fmt: skip
-        reports = await asyncio.gather(*(g.ask("connect", spec) for g, spec in zip(self.generators, specs)))
+        asks = [g.ask("connect", spec) for g, spec in zip(self.generators, specs, strict=True)]
+        reports = await asyncio.gather(*asks)
         return {
             "joined": sum(r["joined"] for r in reports),
             "failed": sum(r["failed"] for r in reports),
             "errors": [e for r in reports for e in r["errors"]][:5],
+            "join_ms": percentiles_ms([d for r in reports for d in r["durations"]]),
         }
 
     async def count(self) -> tuple[int, int]:

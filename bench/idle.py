@@ -16,7 +16,7 @@ from typing import Any
 
 from . import targets
 from .fleet import Fleet
-from .measure import meter, peak_rss_mib
+from .measure import meter, other_cpu_pct, peak_rss_mib
 from .procfs import memory_kib
 from .services import Redis
 
@@ -58,12 +58,14 @@ async def idle(name: str, redis: Redis, workdir: Path, config: IdleConfig) -> di
             "errors": joined["errors"],
             "connect_s": round(connect_s, 2),
             "joins_per_s": round(joined["joined"] / connect_s, 1),
+            "join_ms": joined["join_ms"],
             "rss_before_mib": round(before / 1024, 1),
             "rss_after_mib": round(after / 1024, 1),
             "kib_per_connection": round((after - before) / count, 2),
             "idle_cpu_pct": round(100 * cpu["gateway"] / config.quiet_seconds, 2),
             "peak_rss_mib": peak_rss_mib(gateway),
             "steal_pct": cpu["steal_pct"],
+            "other_cpu_pct": other_cpu_pct(cpu, config.quiet_seconds),
         }
     finally:
         if fleet is not None:

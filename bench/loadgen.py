@@ -32,9 +32,11 @@ class Generator:
         host, port, token = spec["host"], spec["port"], spec.get("token", "")
         limit = asyncio.Semaphore(spec.get("concurrency", 50))
         failures: list[str] = []
+        durations: list[float] = []
 
         async def open_one(session_id: str) -> None:
             async with limit:
+                began = loop.time()
                 try:
                     async with asyncio.timeout(JOIN_TIMEOUT):
                         _, tab = await loop.create_connection(
@@ -42,11 +44,17 @@ class Generator:
                         )
                         self.tabs.append(tab)
                         await tab.joined
+                    durations.append(loop.time() - began)
                 except Exception as exc:
                     failures.append(f"{type(exc).__name__}: {exc}")
 
         await asyncio.gather(*(open_one(session_id) for session_id in spec["sessions"]))
-        return {"joined": len(spec["sessions"]) - len(failures), "failed": len(failures), "errors": failures[:5]}
+        return {
+            "joined": len(spec["sessions"]) - len(failures),
+            "failed": len(failures),
+            "errors": failures[:5],
+            "durations": durations,
+        }
 
     def take(self, reset: bool) -> Stats:
         stats = self.stats

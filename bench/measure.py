@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from typing import Any
 
@@ -52,11 +53,21 @@ def delivery_report(stats: Stats, expected: dict[str, int], cpu: dict[str, float
         "cpu_s": cpu,
         "steal_pct": cpu["steal_pct"],
         "machine_busy_pct": cpu["machine_busy_pct"],
+        "server_core_busy_pct": cpu["server_core_busy_pct"],
+        "load_cores_busy_pct": cpu["load_cores_busy_pct"],
     }
     for name in ("injector", "redis", "workers", "upstream"):
         if name in cpu:
             report[f"{name}_cpu_pct"] = round(100 * cpu[name] / wall, 1)
+    report["other_cpu_pct"] = other_cpu_pct(cpu, wall)
     return report
+
+
+def other_cpu_pct(cpu: dict[str, float], wall: float) -> float:
+    """Machine CPU not used by the processes measured (kernel softirq for loopback, other people's jobs)."""
+    ours = sum(seconds for name, seconds in cpu.items() if not name.endswith("_pct"))
+    machine = cpu["machine_busy_pct"] / 100 * (os.cpu_count() or 1) * wall
+    return round(100 * max(0.0, machine - ours) / wall, 1)
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -1,4 +1,9 @@
-"""What /proc says about a process (CPU seconds, memory) and about the machine (steal, busy)."""
+"""What /proc says about a process (CPU seconds, memory) and about the machine (steal, busy).
+
+On a machine with two or more CPUs the fan-out workloads pin the server under
+test to CPU 0 and the load (injector, Redis, load generators) to the others, so
+that each side's busy share says which one ran out first.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,20 @@ import os
 from dataclasses import dataclass
 
 TICKS = os.sysconf("SC_CLK_TCK")
+SERVER_CPUS = {0}
+
+
+def load_cpus() -> set[int]:
+    cpus = set(range(os.cpu_count() or 1))
+    return cpus - SERVER_CPUS or cpus
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    if (os.cpu_count() or 1) < 2:
+        return
+    for pid in pids:
+        for task in os.listdir(f"/proc/{pid}/task"):  # every thread, not only the main one
+            os.sched_setaffinity(int(task), cpus)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -27,41 +46,54 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class MachineTimes:
-    """The `cpu` line of /proc/stat, in ticks."""
+class CpuTimes:
+    """One `cpu…` line of /proc/stat, in ticks."""
 
     busy: int
     steal: int
     total: int
 
     @classmethod
-    def now(cls) -> MachineTimes:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
+    def parse(cls, line: str) -> CpuTimes:
+        values = [int(v) for v in line.split()[1:]]
         user, nice, system, idle, iowait, irq, softirq, steal = (values + [0] * 8)[:8]
         total = user + nice + system + idle + iowait + irq + softirq + steal
         return cls(busy=user + nice + system + irq + softirq, steal=steal, total=total)
 
 
+def machine_times() -> dict[str, CpuTimes]:
+    """{"cpu": all CPUs, "cpu0": …, "cpu1": …}."""
+    with open("/proc/stat") as f:
+        return {line.split()[0]: CpuTimes.parse(line) for line in f if line.startswith("cpu")}
+
+
 class Meter:
-    """CPU seconds of named processes and the machine's busy/steal shares over one window."""
+    """CPU seconds of named processes, and the machine's busy and steal shares, over one window."""
 
     def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = pids
         self.start_cpu = self._cpu()
-        self.start_machine = MachineTimes.now()
+        self.start_machine = machine_times()
 
     def _cpu(self) -> dict[str, float]:
         return {name: sum(_cpu_or_zero(pid) for pid in pids) for name, pids in self.pids.items()}
 
     def stop(self) -> dict[str, float]:
-        """{name: CPU seconds in the window, ..., "steal_pct", "machine_busy_pct"}."""
-        end_cpu, end = self._cpu(), MachineTimes.now()
-        start = self.start_machine
-        total = max(end.total - start.total, 1)
+        """{name: CPU seconds, …, "steal_pct", "machine_busy_pct", "server_core_busy_pct", "load_cores_busy_pct"}."""
+        end_cpu, end = self._cpu(), machine_times()
         used = {name: round(end_cpu[name] - self.start_cpu[name], 3) for name in self.pids}
-        used["steal_pct"] = round(100 * (end.steal - start.steal) / total, 2)
-        used["machine_busy_pct"] = round(100 * (end.busy - start.busy) / total, 1)
+
+        def share(names: list[str], field: str) -> float:
+            delta = sum(getattr(end[n], field) - getattr(self.start_machine[n], field) for n in names)
+            total = sum(end[n].total - self.start_machine[n].total for n in names)
+            return round(100 * delta / max(total, 1), 1)
+
+        used["steal_pct"] = share(["cpu"], "steal")
+        used["machine_busy_pct"] = share(["cpu"], "busy")
+        server = [f"cpu{c}" for c in SERVER_CPUS if f"cpu{c}" in end]
+        load = [f"cpu{c}" for c in load_cpus() if f"cpu{c}" in end]
+        used["server_core_busy_pct"] = share(server, "busy")
+        used["load_cores_busy_pct"] = share(load, "busy")
         return used
 
 

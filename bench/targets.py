@@ -92,7 +92,8 @@ async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None) -> 
         "PORT": str(port),
         "UPSTREAM_PROVIDER": "demo",  # the gateway insists on a provider; it never calls it
     }
-    subprocess.run(streamrelay("migrate"), env={**os.environ, **env}, check=True, capture_output=True)
+    migrate = streamrelay("migrate")
+    await asyncio.to_thread(subprocess.run, migrate, env={**os.environ, **env}, check=True, capture_output=True)
     children: list[Child] = []
     pids: dict[str, list[int]] = {}
     try:
@@ -112,19 +113,22 @@ async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None) -> 
         children.append(gateway)
         pids["gateway"] = [gateway.pid]
         wait_for_port(port, gateway.process)
-        server = Server("streamrelay", "phoenix", "broker", port, children, pids,
-                        mint(SECRET, "bench-user", TENANT), f"http://127.0.0.1:{port}")  # fmt: skip
-        admin = mint(SECRET, "bench-admin", TENANT, "admin")
-        async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
-            response = await client.put(
-                "/api/tenant/settings",
-                json={"experimental_features": {"ai_assistant": True}},
-                headers={"Authorization": f"Bearer {admin}"},
-            )
-            response.raise_for_status()
-        return server
+        return Server("streamrelay", "phoenix", "broker", port, children, pids,
+                      *await enable_assistant(f"http://127.0.0.1:{port}"))  # fmt: skip
     except BaseException:
         for child in reversed(children):
             child.stop()
         raise
 
+
+async def enable_assistant(http: str) -> tuple[str, str]:
+    """Turn the AI assistant on for the bench tenant; returns (a member's token, `http`)."""
+    admin = mint(SECRET, "bench-admin", TENANT, "admin")
+    async with httpx.AsyncClient(base_url=http, timeout=30) as client:
+        response = await client.put(
+            "/api/tenant/settings",
+            json={"experimental_features": {"ai_assistant": True}},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        response.raise_for_status()
+    return mint(SECRET, "bench-user", TENANT), http

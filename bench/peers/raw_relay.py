@@ -99,7 +99,8 @@ async def main(port: int, redis_url: str) -> None:
     reader = asyncio.create_task(relay.read_forever())
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
-    async with serve(relay.handle, "127.0.0.1", port, compression=None, ping_interval=20, ping_timeout=20):
+    options = {"compression": None, "ping_interval": 20, "ping_timeout": 20, "backlog": 2048}  # uvicorn's backlog
+    async with serve(relay.handle, "127.0.0.1", port, **options):
         await stop
     reader.cancel()
 

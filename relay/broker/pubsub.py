@@ -19,6 +19,7 @@ import redis.asyncio as redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
@@ -52,6 +53,7 @@ class Subscriptions:
         self.lock = asyncio.Lock()
         self.connected = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
+        self.broken = False
 
     def start(self) -> None:
         self.reader = asyncio.create_task(self._read_forever(), name=f"pub/sub reader {self.url}")
@@ -73,11 +75,7 @@ class Subscriptions:
         except TimeoutError:
             self.topics.discard(topic)
             raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
-        async with self.lock:
-            if self.pubsub is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    # A failure here is the reader's to notice; it resubscribes every topic.
-                    await self._command(self.pubsub, "subscribe", topic)
+        await self._send("subscribe", topic)
         await confirmed
 
     async def unsubscribe(self, topic: str) -> None:
@@ -85,10 +83,22 @@ class Subscriptions:
         pending = self.confirmations.pop(topic, None)
         if pending is not None and not pending.done():
             pending.cancel()
+        await self._send("unsubscribe", topic)
+
+    async def _send(self, verb: str, topic: str) -> None:
+        """Send a (un)subscription; if that fails, make the reader start over.
+
+        redis-py reconnects a connection whose command failed, quietly, so the
+        reader might never see the break: it is told to reconnect and resubscribe
+        every topic itself (which also confirms this one), and say so.
+        """
         async with self.lock:
             if self.pubsub is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    await self._command(self.pubsub, "unsubscribe", topic)
+                try:
+                    await self._command(self.pubsub, verb, topic)
+                except (RedisError, OSError) as exc:
+                    log.warning("redis pub/sub %s of %s failed (%s); reconnecting", verb, topic, exc)
+                    self.broken = True
 
     async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
         method = getattr(pubsub, ("s" + verb) if self.sharded else verb)
@@ -114,7 +124,7 @@ class Subscriptions:
         client = redis.Redis.from_url(self.url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
         pubsub = client.pubsub()
         async with self.lock:
-            self.client, self.pubsub = client, pubsub
+            self.client, self.pubsub, self.broken = client, pubsub, False
             await pubsub.ping()
             for topic in self.topics:
                 if topic not in self.confirmations or self.confirmations[topic].done():
@@ -139,6 +149,8 @@ class Subscriptions:
         last_heard = last_ping = time.monotonic()
         while True:
             message = await pubsub.get_message(timeout=1.0)
+            if self.broken:
+                raise RedisConnectionError("a subscription command failed on this connection")
             now = time.monotonic()
             if message is None:
                 if now - last_heard > SILENCE_LIMIT:

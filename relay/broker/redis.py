@@ -24,6 +24,7 @@ from redis.retry import Retry
 from schema import keys
 
 from .base import Broker, BrokerUnavailable, Job, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .batcher import ScriptBatcher
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -52,7 +53,7 @@ class RedisBroker(Broker):
         else:
             self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
-        self.publish_script = self.redis.register_script(PUBLISH_SCRIPT)
+        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call)
 
     # lifecycle
 
@@ -60,9 +61,11 @@ class RedisBroker(Broker):
         if self.cluster:
             await self._call(self.redis.initialize)
         self.subscriptions.start()
+        self.publishes.start()
         await self._call(self._create_group)
 
     async def close(self) -> None:
+        await self.publishes.close()
         await self.subscriptions.close()
         await self.redis.aclose()
 
@@ -108,8 +111,7 @@ class RedisBroker(Broker):
             "s" if self.cluster else "p",
             publish_id,
         ]
-        keys_ = [keys.live_key(session_id), keys.log_key(session_id)]
-        seq, epoch = await self._call(lambda: self.publish_script(keys=keys_, args=args))
+        seq, epoch = await self.publishes.call([2, keys.live_key(session_id), keys.log_key(session_id), *args])
         return int(seq), epoch.decode()
 
     async def snapshot(self, session_id: str) -> Snapshot:

@@ -1,0 +1,128 @@
+"""Where a server's CPU goes: py-spy on the gateway (or workers) under a bench workload.
+
+    python -m bench.profile                          # streamrelay, fan-out 100 × 2 at 2,000 events/s
+    python -m bench.profile --target raw --rate 4000 --sessions 10 --tabs 10
+    python -m bench.profile --e2e                    # the e2e workload, profiling gateway and workers
+
+Writes collapsed stacks (`*.collapsed.txt`, which speedscope.app opens as is)
+under bench/results/profile-<stamp>/ and prints the hottest functions, by
+self time and by inclusive time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from .e2e import E2EConfig, e2e
+from .fanout import rig
+from .services import Redis
+from .targets import Server
+
+RESULTS = Path(__file__).with_name("results")
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(found).exists():
+        raise SystemExit("py-spy is not installed: pip install -r bench/requirements.txt")
+    return found
+
+
+def record(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    argv = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+            "--duration", str(int(seconds)), "--rate", "250", "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _frame(frame: str) -> str:
+    """`function (path/to/module.py:123)` → `function (module.py)`; lines vary, functions don't."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0].rsplit('/', 1)[-1]})" if where else name
+
+
+def hot_spots(collapsed: Path, top: int = 25) -> str:
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [_frame(f) for f in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    lines = [f"{collapsed.name}: {total} samples while on CPU", "", "self %   function"]
+    lines += [f"{100 * n / total:6.1f}   {frame}" for frame, n in own.most_common(top)]
+    lines += ["", "incl %   function"]
+    lines += [f"{100 * n / total:6.1f}   {frame}" for frame, n in inclusive.most_common(top + 15)]
+    return "\n".join(lines)
+
+
+async def profile_fanout(args: argparse.Namespace, out: Path) -> list[Path]:
+    redis = Redis(out)
+    try:
+        async with rig(args.target, redis, out, args.sessions, args.tabs, 2) as running:
+            await running.step(args.rate, 1.0)
+            target = out / f"{args.target}-gateway.collapsed.txt"
+            spy = record(running.server.pids["gateway"][0], target, args.seconds)
+            injected = await running.step(args.rate, args.seconds + 1)
+            await asyncio.to_thread(spy.wait)
+            print(f"delivered {injected['delivered_per_s']}/s, {injected['gateway_us_per_event']} µs/event, "
+                  f"p99 {injected['latency_ms']['p99']} ms, lost {injected['lost']}")  # fmt: skip
+            return [target]
+    finally:
+        redis.stop()
+
+
+async def profile_e2e(args: argparse.Namespace, out: Path) -> list[Path]:
+    redis = Redis(out)
+    spies: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def attach(server: Server) -> None:
+        for name in ("gateway", "workers"):
+            for i, pid in enumerate(server.pids[name]):
+                path = out / f"e2e-{name}{i}.collapsed.txt"
+                spies.append((record(pid, path, args.seconds), path))
+
+    try:
+        report = await e2e(redis, out, E2EConfig(generations=args.generations), on_start=attach)
+        print(f"p99 {report['latency_ms']['p99']} ms, worker {report['worker_us_per_chunk']} µs/chunk, "
+              f"gateway {report['gateway_us_per_event']} µs/event, lost {report['lost']}")  # fmt: skip
+    finally:
+        for spy, _ in spies:
+            await asyncio.to_thread(spy.wait)
+        redis.stop()
+    return [path for _, path in spies]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--target", default="streamrelay", choices=("streamrelay", "raw", "socketio"))
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--tabs", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=2000.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--e2e", action="store_true", help="profile gateway and workers under the e2e workload")
+    parser.add_argument("--generations", type=int, default=100, help="concurrent generations in --e2e")
+    args = parser.parse_args(argv)
+    out = RESULTS / time.strftime("profile-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True)
+    paths = asyncio.run(profile_e2e(args, out) if args.e2e else profile_fanout(args, out))
+    for path in paths:
+        summary = hot_spots(path)
+        path.with_suffix(".top.txt").write_text(summary)
+        print(summary, "\n")
+    print(f"profiles in {out}")
+
+
+if __name__ == "__main__":
+    main()

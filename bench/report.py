@@ -1,0 +1,182 @@
+"""Runs → the results table (median, min–max) and the targets as ratios, in Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .measure import summary
+
+Pick = Callable[[dict[str, Any]], Any]
+
+
+def _get(path: str) -> Pick:
+    def pick(results: dict[str, Any]) -> Any:
+        value: Any = results
+        for key in path.split("."):
+            if not isinstance(value, dict) or key not in value or value[key] is None:
+                return None
+            value = value[key]
+        return value
+
+    return pick
+
+
+# (label, workload.path, digits)
+ROWS: list[tuple[str, str, int]] = [
+    ("**fan-out 100 × 2 tabs, 2,000 events/s**", "", 0),
+    ("gateway CPU per delivered event (µs) ← headline", "fixed.gateway_us_per_event", 1),
+    ("delivered events/s", "fixed.delivered_per_s", 0),
+    ("latency publish → tab p50 (ms)", "fixed.latency_ms.p50", 2),
+    ("latency p99 (ms)", "fixed.latency_ms.p99", 2),
+    ("latency max (ms)", "fixed.latency_ms.max", 1),
+    ("lost events", "fixed.lost", 0),
+    ("gateway CPU (% of one core)", "fixed.gateway_cpu_pct", 1),
+    ("gateway peak RSS (MiB)", "fixed.peak_rss_mib", 1),
+    ("load generator CPU, busiest process (%)", "fixed.generator_cpu_pct_max", 1),
+    ("injector CPU (%)", "fixed.injector_cpu_pct", 1),
+    ("injector's publish call p99 (ms)", "fixed.publish_call_ms.p99", 2),
+    ("machine CPU outside the measured processes (% of a core)", "fixed.other_cpu_pct", 0),
+    ("**saturation ladder 10 × 10 tabs**", "", 0),
+    ("saturation throughput (delivered events/s)", "ladder.saturation_delivered_per_s", 0),
+    ("gateway capacity: deliveries per gateway CPU-second there", "ladder.gateway_capacity_per_s", 0),
+    ("gateway CPU per delivered event there (µs)", "ladder.at_saturation.gateway_us_per_event", 1),
+    ("p99 there (ms)", "ladder.at_saturation.latency_ms.p99", 2),
+    ("gateway CPU there (%)", "ladder.at_saturation.gateway_cpu_pct", 0),
+    ("server core (CPU 0) busy there (%)", "ladder.at_saturation.server_core_busy_pct", 0),
+    ("load core (CPU 1: injector, Redis, generators) busy there (%)", "ladder.at_saturation.load_cores_busy_pct", 0),
+    ("**idle 2,000 sockets on 1,000 sessions**", "", 0),
+    ("RSS per idle connection (KiB)", "idle.kib_per_connection", 1),
+    ("joins/s while connecting (200 joins in flight)", "idle.joins_per_s", 0),
+    ("join time p99, connect to join reply (ms)", "idle.join_ms.p99", 0),
+    ("joins refused or timed out", "idle.failed", 0),
+    ("gateway CPU while idle (%)", "idle.idle_cpu_pct", 2),
+    ("gateway RSS with 2,100 sockets (MiB)", "idle.rss_after_mib", 1),
+    ("**e2e 100 generations × 2 tabs × 20 chunks/s**", "", 0),
+    ("latency upstream emit → tab p50 (ms)", "e2e.latency_ms.p50", 2),
+    ("latency p99 (ms)", "e2e.latency_ms.p99", 2),
+    ("latency max (ms)", "e2e.latency_ms.max", 1),
+    ("worker CPU per chunk (µs)", "e2e.worker_us_per_chunk", 0),
+    ("chunks/s per worker process (measured)", "e2e.chunks_per_s_per_worker", 0),
+    ("worker capacity at 100% CPU (chunks/s per process)", "e2e.worker_capacity_chunks_per_s", 0),
+    ("gateway CPU per delivered event (µs)", "e2e.gateway_us_per_event", 1),
+    ("both workers' CPU (% of one core)", "e2e.workers_cpu_pct", 0),
+    ("machine busy, both cores (%)", "e2e.machine_busy_pct", 0),
+    ("lost events", "e2e.lost", 0),
+    ("**e2e light: 20 generations × 2 tabs × 20 chunks/s**", "", 0),
+    ("latency upstream emit → tab p50 (ms)", "e2e-light.latency_ms.p50", 2),
+    ("latency p99 (ms)", "e2e-light.latency_ms.p99", 2),
+    ("worker CPU per chunk (µs)", "e2e-light.worker_us_per_chunk", 0),
+    ("lost events", "e2e-light.lost", 0),
+]
+
+
+def _values(runs: list[dict[str, Any]], target: str, path: str) -> list[float]:
+    pick = _get(path)
+    values = [pick(run["targets"].get(target, {})) for run in runs]
+    return [v for v in values if isinstance(v, int | float)]
+
+
+def _cell(values: list[float], digits: int) -> str:
+    stats = summary(values)
+    if stats is None:
+        return "–"
+    fmt = f"{{:,.{digits}f}}"
+    median = fmt.format(stats["median"])
+    if len(values) == 1 or stats["min"] == stats["max"]:
+        return median
+    return f"{median} ({fmt.format(stats['min'])}–{fmt.format(stats['max'])})"
+
+
+def median(runs: list[dict[str, Any]], target: str, path: str) -> float | None:
+    stats = summary(_values(runs, target, path))
+    return stats["median"] if stats else None
+
+
+def table(runs: list[dict[str, Any]], targets: list[str]) -> str:
+    lines = ["| metric | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
+    for label, path, digits in ROWS:
+        if not path:
+            lines.append(f"| {label} |" + " |" * len(targets))
+            continue
+        lines.append(f"| {label} | " + " | ".join(_cell(_values(runs, t, path), digits) for t in targets) + " |")
+    return "\n".join(lines)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def goals(runs: list[dict[str, Any]]) -> str:
+    """The targets of issue 5, from the medians."""
+    m = median
+    checks = [
+        ("gateway CPU per delivered event ≤ 1.25 × raw relay",
+         _ratio(m(runs, "streamrelay", "fixed.gateway_us_per_event"), m(runs, "raw", "fixed.gateway_us_per_event")),
+         "×", lambda r: r <= 1.25),
+        ("gateway CPU per delivered event ≤ 1/5 of python-socketio",
+         _ratio(m(runs, "streamrelay", "fixed.gateway_us_per_event"),
+                m(runs, "socketio", "fixed.gateway_us_per_event")), "×", lambda r: r <= 0.2),
+        ("fan-out saturation throughput ≥ 0.8 × raw relay, as measured (bound by load generation, see below)",
+         _ratio(m(runs, "streamrelay", "ladder.saturation_delivered_per_s"),
+                m(runs, "raw", "ladder.saturation_delivered_per_s")), "×", lambda r: r >= 0.8),
+        ("… the same as gateway capacity (deliveries per gateway CPU-second)",
+         _ratio(m(runs, "streamrelay", "ladder.gateway_capacity_per_s"),
+                m(runs, "raw", "ladder.gateway_capacity_per_s")),
+         "×", lambda r: r >= 0.8),
+        ("p99 at the fixed rate ≤ 2 × raw relay",
+         _ratio(m(runs, "streamrelay", "fixed.latency_ms.p99"), m(runs, "raw", "fixed.latency_ms.p99")),
+         "×", lambda r: r <= 2.0),
+        ("RSS per idle connection ≤ 20 KiB", m(runs, "streamrelay", "idle.kib_per_connection"), " KiB",
+         lambda v: v <= 20),
+        ("e2e p99 ≤ 10 ms (100 generations × 2 tabs × 20 chunks/s)", m(runs, "streamrelay", "e2e.latency_ms.p99"),
+         " ms", lambda v: v <= 10),
+    ]  # fmt: skip
+    lines = ["| target | streamrelay (median) | met |", "|---|---|---|"]
+    for label, value, unit, ok in checks:
+        shown = "–" if value is None else f"{value:.2f}{unit}"
+        verdict = "–" if value is None else ("yes" if ok(value) else "**no**")
+        lines.append(f"| {label} | {shown} | {verdict} |")
+    return "\n".join(lines)
+
+
+def conditions(runs: list[dict[str, Any]]) -> str:
+    """Steal and load-generator headroom per run: the flags that say a run is suspect."""
+    lines = []
+    for i, run in enumerate(runs, 1):
+        windows = [(t, w, r) for t, results in run["targets"].items() for w, r in results.items()]
+        steal = max((r.get("steal_pct") or 0 for _, _, r in windows), default=0)
+        flags = [f"{t}/{w}: steal {r['steal_pct']}%" for t, w, r in windows if (r.get("steal_pct") or 0) > 10]
+        flags += [f"{t}/{w}: load generator at {r['generator_cpu_pct_max']}% of a core"
+                  for t, w, r in windows if (r.get("generator_cpu_pct_max") or 0) > 80]  # fmt: skip
+        flags += [f"{t}/{w}: {r['error']}" for t, w, r in windows if r.get("error")]
+        flags += [f"{t}/{w}: other load {r['other_cpu_pct']}% of a core"
+                  for t, w, r in windows if (r.get("other_cpu_pct") or 0) > 50]  # fmt: skip
+        lines.append(f"- run {i}: max steal {steal}%" + (f" — FLAGGED: {'; '.join(flags)}" if flags else ""))
+    return "\n".join(lines)
+
+
+def ladders(runs: list[dict[str, Any]]) -> str:
+    """How each ladder ended: which rate failed, why, and which side was out of CPU."""
+    lines = []
+    for i, run in enumerate(runs, 1):
+        for target, results in run["targets"].items():
+            ladder = results.get("ladder")
+            if not ladder or "error" in ladder:
+                continue
+            steps = ", ".join(f"{s['rate']:.0f}{'✓' if not s['failure'] else '✗'}" for s in ladder["steps"])
+            lines.append(f"- run {i} {target}: {steps}; stopped by {ladder['stopped_by']} ({ladder['bound']})")
+    return "\n".join(lines)
+
+
+def render(runs: list[dict[str, Any]], targets: list[str], command: str) -> str:
+    return "\n\n".join([
+        f"Results of `{command}`: {len(runs)} run(s); median (min–max).",
+        table(runs, targets),
+        "Targets (ratios of medians):",
+        goals(runs),
+        "Saturation ladders (events/s injected; ✓ passed, ✗ failed; which core was saturated):",
+        ladders(runs),
+        "Run conditions:",
+        conditions(runs),
+    ])  # fmt: skip
