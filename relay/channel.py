@@ -60,8 +60,11 @@ class Channel:
         except ChatError as exc:
             self._refuse(message, exc.code, exc.message)
             return
-        except (BrokerUnavailable, TimeoutError):
+        except BrokerUnavailable:
             self._refuse(message, "unavailable", "the message broker is unavailable, retry shortly")
+            return
+        except TimeoutError:
+            self._refuse(message, "unavailable", f"the join took longer than {JOIN_TIMEOUT:g} s, retry shortly")
             return
         if self.state == CLOSED:  # left while joining
             return

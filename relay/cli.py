@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -23,6 +24,7 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "ws_ping_timeout": 20.0,
         "ws_per_message_deflate": False,
         "log_level": "info",
+        "log_config": None,  # logging is ours: see `configure_logging`
     }
 
 
@@ -59,6 +61,8 @@ def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Non
 
 async def work(settings: Settings) -> None:
     """A worker process: generations until SIGTERM, then a graceful drain."""
+    if settings.upstream_url is None and settings.upstream_provider != "demo":
+        raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={settings.upstream_provider}")
     import httpx
 
     from schema.db import create_engine, session_factory
@@ -84,6 +88,24 @@ async def work(settings: Settings) -> None:
             await engine.dispose()
 
 
+class RedactTokens(logging.Filter):
+    """uvicorn logs each WebSocket upgrade with its query string, where the JWT travels."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(TOKEN.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+TOKEN = re.compile(r"(token=)[^&\s\"]+")
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactTokens())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="streamrelay", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--admin", action="store_true")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         if args.command == "dev":
             from .dev import run_dev
@@ -124,3 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"streamrelay: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -95,9 +95,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
     provider = env.get("UPSTREAM_PROVIDER", "demo" if dev else "apollo")
     if provider not in PROVIDERS:
         raise ConfigError(f"UPSTREAM_PROVIDER must be one of {', '.join(PROVIDERS)}, got {provider!r}")
-    upstream_url = env.get("UPSTREAM_URL") or None
-    if upstream_url is None and provider != "demo" and not dev:
-        raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={provider}")
+    upstream_url = env.get("UPSTREAM_URL") or None  # required by workers only: checked where they start
     database_url = env.get("DATABASE_URL") or Settings.database_url
     if "+" not in database_url.split("://", 1)[0]:
         raise ConfigError(

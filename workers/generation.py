@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.base import Broker, BrokerUnavailable, Job
+from relay.broker.base import Broker, BrokerUnavailable, Job, unique_id
 from relay.metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from schema import events
 from schema.events import change_id
@@ -206,7 +205,7 @@ class Generation:
 
     async def _publish(self, event: str, payload: dict[str, Any]) -> str:
         """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
-        publish_id = secrets.token_hex(8)
+        publish_id = unique_id()
         with PUBLISH_SECONDS.time():
             _, epoch = await self._patiently(
                 f"publish {event}",

@@ -9,6 +9,7 @@ the generation job queue and the exactly-once change claims.
 from __future__ import annotations
 
 import abc
+import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -108,8 +109,17 @@ def decode_changes(packed: bytes) -> list[dict[str, Any]]:
     return [{**change, "applied": False} for change in unpacker]
 
 
+_PROCESS = secrets.token_hex(4)
+_COUNTER = itertools.count()
+
+
+def unique_id() -> str:
+    """Unique across processes and time, without asking the OS for randomness on every event."""
+    return f"{_PROCESS}{next(_COUNTER):x}"
+
+
 def new_epoch() -> str:
-    return secrets.token_hex(6)
+    return unique_id()
 
 
 def now() -> float:
@@ -164,7 +174,7 @@ class Broker(abc.ABC):
         """
         head = events.encode_head(event, message_id, now(), payload)
         op, value = snapshot_op(event, payload)
-        return await self._publish(session_id, head, op, message_id, value, publish_id or secrets.token_hex(8))
+        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id())
 
     @abc.abstractmethod
     async def _publish(

@@ -1,0 +1,69 @@
+"""The command line: one clear line for bad configuration, tokens, and no secrets in logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relay.auth import verify
+from relay.cli import RedactTokens
+from relay.settings import ConfigError, from_env
+
+STREAMRELAY = str(Path(sys.executable).parent / "streamrelay")
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "RELAY_SECRET", "UPSTREAM_URL"}}
+    return subprocess.run([STREAMRELAY, *args], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "REDIS_URL"),
+        ({"REDIS_URL": "http://nope"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis://127.0.0.1:1"}, "RELAY_SECRET"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "PORT": "eighty"}, "PORT"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "UPSTREAM_PROVIDER": "skynet"}, "UPSTREAM_PROVIDER"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
+    ],
+)
+def test_bad_configuration_fails_at_start_with_one_line_naming_the_variable(env: dict, variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        from_env(env)
+
+
+def test_serve_refuses_to_start_without_a_secret_and_says_so_in_one_line() -> None:
+    result = run("serve", REDIS_URL="redis://127.0.0.1:1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "streamrelay: configuration error: RELAY_SECRET is required (the HMAC key that signs tokens)"
+    ]
+
+
+def test_a_worker_needs_an_upstream_url() -> None:
+    result = run("worker", REDIS_URL="redis://127.0.0.1:1", RELAY_SECRET="s", UPSTREAM_PROVIDER="apollo")
+    assert result.returncode == 2
+    assert "UPSTREAM_URL is required" in result.stderr
+
+
+def test_token_mints_a_token_the_gateway_accepts() -> None:
+    secret = "a-secret-that-is-long-enough-for-hs256"
+    result = run("token", "--user", "alice", "--tenant", "acme", "--admin", RELAY_SECRET=secret)
+    claims = verify(secret, result.stdout.strip())
+    assert (claims.user, claims.tenant, claims.role) == ("alice", "acme", "admin")
+
+
+def test_websocket_upgrade_log_lines_do_not_carry_the_token() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/socket/websocket?vsn=2.0.0&token=eyJhbGciOi.secret.sig"), None,
+    )  # fmt: skip
+    assert RedactTokens().filter(record)
+    assert "eyJ" not in record.getMessage()
+    assert "token=<redacted>" in record.getMessage()
