@@ -131,5 +131,7 @@ class Fanout:
 
     def resubscribed(self) -> None:
         for state in list(self.topics.values()):
+            if not state.ready.done():
+                continue  # first confirmed on the new connection: nothing was missed yet
             for subscriber in list(state.subscribers):
                 subscriber.broker_lost()
