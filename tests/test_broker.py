@@ -190,3 +190,24 @@ async def test_redis_broker_resubscribes_and_says_so_after_a_restart(private_red
         assert envelope.seq == 1  # a new epoch: the restarted Redis kept nothing
     finally:
         await broker.close()
+
+
+async def test_a_redis_broker_publishes_before_start_is_called(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    broker = RedisBroker(redis_server.url)
+    try:
+        assert await asyncio.wait_for(broker.publish("s", events.STREAMING_STATUS, "m", {"text": "t"}), 5) == (
+            1,
+            (await broker.snapshot("s")).epoch,
+        )
+    finally:
+        await broker.close()
+
+
+async def test_concurrent_publishes_of_many_sessions_all_land_in_order(broker: Broker) -> None:
+    await asyncio.gather(*(publish_chunks(broker, f"s{k}", 30) for k in range(20)))
+    for k in range(20):
+        epoch = (await broker.snapshot(f"s{k}")).epoch
+        replay = await broker.replay(f"s{k}", epoch, 0)
+        assert replay.events is not None
+        assert [events.decode(d).payload["content"] for d in replay.events] == [f"<{i}>" for i in range(30)]

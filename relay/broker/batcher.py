@@ -25,8 +25,15 @@ Call = tuple[list[Any], asyncio.Future[Any]]
 class ScriptBatcher:
     """Runs one Lua script for many callers, pipelining the calls that queue up."""
 
-    def __init__(self, redis: Any, script: str, guard: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]):
+    def __init__(
+        self,
+        redis: Any,
+        script: str,
+        guard: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
+        pipelined: bool = True,
+    ) -> None:
         self.redis = redis
+        self.pipelined = pipelined
         self.script = script
         self.sha = hashlib.sha1(script.encode()).hexdigest()
         self.guard = guard  # the broker's error translation and retry
@@ -35,7 +42,8 @@ class ScriptBatcher:
         self.flusher: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.flusher = asyncio.create_task(self._flush_forever(), name="publish batcher")
+        if self.flusher is None:
+            self.flusher = asyncio.create_task(self._flush_forever(), name="publish batcher")
 
     async def close(self) -> None:
         if self.flusher is not None:
@@ -45,6 +53,7 @@ class ScriptBatcher:
             future.cancel()
 
     async def call(self, numkeys_and_args: list[Any]) -> Any:
+        self.start()  # on first use, also for a broker that was never started
         future = asyncio.get_running_loop().create_future()
         self.queue.append((numkeys_and_args, future))
         self.wakeup.set()
@@ -79,6 +88,8 @@ class ScriptBatcher:
     async def _execute(self, calls: list[list[Any]]) -> list[Any]:
         if len(calls) == 1:
             return [await self._evalsha(calls[0])]
+        if not self.pipelined:  # redis-py cannot pipeline EVALSHA on a cluster: one call per slot owner
+            return list(await asyncio.gather(*(self._evalsha(args) for args in calls)))
         pipe = self.redis.pipeline(transaction=False)
         for args in calls:
             pipe.evalsha(self.sha, *args)

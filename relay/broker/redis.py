@@ -53,7 +53,7 @@ class RedisBroker(Broker):
         else:
             self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
-        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call)
+        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
 
     # lifecycle
 
