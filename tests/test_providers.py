@@ -30,6 +30,8 @@ from workers.providers.base import (
 from workers.providers.demo import WORKFLOW_YAML, DemoUpstream, answer_chunks
 from workers.providers.openai import OpenAIProvider
 
+from .faults.upstreams import chunked, respond, stream, text_delta
+
 QUESTION = "How do I sync patients from DHIS2 to Postgres?"
 FAST = {"first_byte_timeout": 0.3, "idle_timeout": 0.3}
 
@@ -83,37 +85,10 @@ def sse(event: str | None, data: Any) -> bytes:
     return f"{name}data: {payload}\n\n".encode()
 
 
-def chunked(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-def respond(status: str, content_type: str | None, body: bytes) -> Script:
-    async def script(writer: asyncio.StreamWriter) -> None:
-        head = f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n"
-        if content_type:
-            head += f"content-type: {content_type}\r\n"
-        writer.write(head.encode() + b"\r\n" + body)
-        await writer.drain()
-
-    return script
 
 
-def stream(*events: bytes, end: bool = True, pause: float = 0.0) -> Script:
-    """A chunked event stream; `end=False` drops the connection without the final chunk."""
-
-    async def script(writer: asyncio.StreamWriter) -> None:
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-        )
-        for event in events:
-            writer.write(chunked(event))
-            await writer.drain()
-            await asyncio.sleep(pause)
-        if end:
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
-
-    return script
 
 
 def hang_after(*events: bytes) -> Script:
@@ -124,11 +99,6 @@ def hang_after(*events: bytes) -> Script:
     return script
 
 
-def text_delta(text: str) -> bytes:
-    return sse(
-        "content_block_delta",
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-    )
 
 
 def complete(response: str, **extra: Any) -> bytes:
