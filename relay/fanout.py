@@ -64,7 +64,6 @@ class Fanout:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.topics: dict[str, _Topic] = {}
-        self.undecodable = 0
         self.unsubscribing: set[asyncio.Task[None]] = set()
         broker.attach(self)
 
@@ -106,9 +105,6 @@ class Fanout:
         except Exception:
             log.exception("unsubscribing %s failed", topic)
 
-    def subscriber_count(self) -> int:
-        return sum(len(state.subscribers) for state in self.topics.values())
-
     # BrokerListener
 
     def deliver(self, topic: str, data: bytes) -> None:
@@ -120,7 +116,6 @@ class Fanout:
         except EnvelopeError as exc:
             # Subscribers see the hole in `seq` at the next event and make their
             # clients rejoin, so this costs a resume, never a silent gap.
-            self.undecodable += 1
             log.error("undecodable event on %s: %s", topic, exc)
             return
         delivery = Delivery(topic, envelope)
