@@ -67,3 +67,10 @@ def test_websocket_upgrade_log_lines_do_not_carry_the_token() -> None:
     assert RedactTokens().filter(record)
     assert "eyJ" not in record.getMessage()
     assert "token=<redacted>" in record.getMessage()
+
+
+def test_python_m_workers_is_streamrelay_worker() -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "RELAY_SECRET", "UPSTREAM_URL"}}
+    result = subprocess.run([sys.executable, "-m", "workers"], env=clean, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "REDIS_URL is required" in result.stderr
