@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import orjson
 import pytest
 
@@ -196,4 +195,3 @@ async def test_the_demo_page_is_served(system: System) -> None:
 
 async def test_unknown_routes_are_404(system: System) -> None:
     assert (await system.http.get("/api/nope")).status_code == 404
-    assert isinstance(system.http, httpx.AsyncClient)

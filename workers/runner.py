@@ -77,7 +77,7 @@ class Worker:
         self.free = asyncio.Semaphore(settings.worker_concurrency)
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
-        self.chores: list[asyncio.Task[None]] = []
+        self.chores: set[asyncio.Task[None]] = set()
         broker.attach(self)
 
     # BrokerListener: stop requests
@@ -91,7 +91,8 @@ class Worker:
     def resubscribed(self) -> None:
         """Stop requests may have been missed while the broker was away: look them up."""
         task = asyncio.create_task(self._recheck_stops())
-        self.chores.append(task)
+        self.chores.add(task)
+        task.add_done_callback(self.chores.discard)  # one per reconnect: do not keep them all
 
     async def _recheck_stops(self) -> None:
         for message_id, (_, generation, _) in list(self.running.items()):
@@ -104,16 +105,16 @@ class Worker:
     async def run(self) -> None:
         """Work until `shutdown()`; then let generations finish within the grace period."""
         await self.broker.subscribe(keys.STOP_TOPIC)
-        self.chores += [
+        self.chores |= {
             asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
             asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
-        ]
+        }
         try:
             await self._take_jobs()
             await self._drain()
         finally:
             self.drained.set()
-            for chore in self.chores:
+            for chore in list(self.chores):
                 chore.cancel()
             await asyncio.gather(*self.chores, return_exceptions=True)
             with contextlib.suppress(Exception):

@@ -12,7 +12,7 @@ import abc
 import itertools
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgpack
@@ -68,7 +68,7 @@ class Replay:
 
     epoch: str
     seq: int
-    events: list[bytes] | None = field(default=None)
+    events: list[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,6 @@ def new_epoch() -> str:
     return unique_id()
 
 
-def now() -> float:
-    return time.time()
-
-
 def replay_from(epoch: str, seq: int, since_epoch: str, since_seq: int, log: list[tuple[int, bytes]]) -> Replay:
     """Decide whether `log` (ascending (seq, data)) still holds everything after `since_seq`."""
     if since_epoch != epoch or since_seq > seq or since_seq < 0:
@@ -172,7 +168,7 @@ class Broker(abc.ABC):
 
         Retrying with the same `publish_id` after an error publishes at most once.
         """
-        head = events.encode_head(event, message_id, now(), payload)
+        head = events.encode_head(event, message_id, time.time(), payload)
         op, value = snapshot_op(event, payload)
         return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id())
 

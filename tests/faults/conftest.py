@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from workers.runner import Worker
-
 from ..conftest import BACKENDS
 from ..services import PostgresDatabase
 from ..system import Backend, System
@@ -31,11 +29,7 @@ class FaultySystem(System):
     """A whole system (gateway, worker) whose worker calls `upstream_url` instead of the demo upstream."""
 
     def __init__(self, backend: Backend, upstream_url: str, **overrides: Any) -> None:
-        super().__init__(backend, **overrides)
-        self.upstream_url = upstream_url
-
-    async def start_worker(self, **overrides: Any) -> Worker:
-        return await super().start_worker(**{"upstream_url": self.upstream_url, **overrides})
+        super().__init__(backend, upstream_url=upstream_url, **overrides)
 
 
 @contextlib.asynccontextmanager
