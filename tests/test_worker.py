@@ -47,3 +47,21 @@ async def test_a_message_left_processing_without_a_job_is_ended_by_the_sweep(bac
     final = final_message(events)
     assert final["id"] == lost.id
     assert final["status"] == "interrupted"
+
+
+async def test_a_worker_keeps_no_task_per_broker_reconnect(tmp_path) -> None:
+    import asyncio
+
+    from relay.broker.memory import MemoryBroker
+    from workers.runner import Worker
+
+    from .system import SECRET
+
+    settings = Backend("memory", None, f"sqlite+aiosqlite:///{tmp_path}/w.db").settings(secret=SECRET)
+    engine = create_engine(settings.database_url)
+    worker = Worker(settings, MemoryBroker(), session_factory(engine), lambda _: None)  # type: ignore[arg-type,return-value]
+    for _ in range(50):
+        worker.resubscribed()  # each looks up stop requests for running generations: none here
+    await asyncio.sleep(0.05)
+    assert worker.chores == set()
+    await engine.dispose()
