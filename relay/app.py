@@ -12,8 +12,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.routing import Route
 
 from schema.db import create_engine, session_factory
 
@@ -25,7 +24,6 @@ from .fanout import Fanout
 from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .settings import Settings
-from .socket import serve_websocket
 
 STATIC = Path(__file__).with_name("static")
 
@@ -39,21 +37,18 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     gateway = Gateway(settings, broker, engine, db, Fanout(broker), Chat(db, broker, settings.max_message_chars))
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
         if owns_broker:
             await broker.start()
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
         try:
-            yield
+            yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
         finally:
             if owns_broker:
                 await broker.close()
             await engine.dispose()
-
-    async def websocket(websocket: WebSocket) -> None:
-        await serve_websocket(websocket, gateway)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -83,7 +78,6 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         return FileResponse(STATIC / "index.html")
 
     routes = [
-        WebSocketRoute("/socket/websocket", websocket),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

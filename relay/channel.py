@@ -130,7 +130,7 @@ class Channel:
         elif self.state == JOINING:
             self.buffer.append(delivery)
 
-    def _push(self, seq: int, epoch: str, frame: str) -> None:
+    def _push(self, seq: int, epoch: str, frame: bytes) -> None:
         if epoch == self.epoch and seq <= self.seq:
             return  # already covered by the join reply or the replay
         if epoch != self.epoch or seq != self.seq + 1:

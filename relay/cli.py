@@ -17,12 +17,13 @@ WS_MAX_SIZE = 16 * 1024 * 1024
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
-    """Per-message deflate stays off, as in Phoenix: it would compress every frame once per socket."""
+    """WebSockets are served by `relay.websocket`, without per-message deflate (as in Phoenix:
+    it would compress every frame once per socket) and without pings (clients send heartbeats)."""
+    from .websocket import WebSocketConnection
+
     return {
+        "ws": WebSocketConnection,
         "ws_max_size": WS_MAX_SIZE,
-        "ws_ping_interval": 20.0,
-        "ws_ping_timeout": 20.0,
-        "ws_per_message_deflate": False,
         "log_level": "info",
         "log_config": None,  # logging is ours: see `configure_logging`
     }

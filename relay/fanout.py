@@ -29,7 +29,7 @@ class Delivery:
     def __init__(self, topic: str, envelope: Envelope) -> None:
         self.topic = topic
         self.envelope = envelope
-        self.frames: dict[Serializer, str] = {}
+        self.frames: dict[Serializer, bytes] = {}
 
     @property
     def seq(self) -> int:
@@ -39,7 +39,7 @@ class Delivery:
     def epoch(self) -> str:
         return self.envelope.epoch
 
-    def frame(self, serializer: Serializer) -> str:
+    def frame(self, serializer: Serializer) -> bytes:
         frame = self.frames.get(serializer)
         if frame is None:
             frame = self.frames[serializer] = serializer.encode_event(self.topic, self.envelope)

@@ -75,11 +75,11 @@ class V2Serializer:
         return _message(*raw)
 
     @staticmethod
-    def encode(join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str:
-        return orjson.dumps([join_ref, ref, topic, event, payload]).decode()
+    def encode(join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> bytes:
+        return orjson.dumps([join_ref, ref, topic, event, payload])
 
     @classmethod
-    def encode_event(cls, topic: str, envelope: Envelope) -> str:
+    def encode_event(cls, topic: str, envelope: Envelope) -> bytes:
         return cls.encode(None, None, topic, envelope.event, envelope.push_payload())
 
 
@@ -96,23 +96,24 @@ class V1Serializer:
         return _message(raw.get("join_ref"), raw.get("ref"), raw.get("topic"), raw.get("event"), raw.get("payload"))
 
     @staticmethod
-    def encode(join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str:
+    def encode(join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> bytes:
         frame = {"topic": topic, "event": event, "payload": payload, "ref": ref}
         if join_ref is not None:
             frame["join_ref"] = join_ref
-        return orjson.dumps(frame).decode()
+        return orjson.dumps(frame)
 
     @classmethod
-    def encode_event(cls, topic: str, envelope: Envelope) -> str:
+    def encode_event(cls, topic: str, envelope: Envelope) -> bytes:
         return cls.encode(None, None, topic, envelope.event, envelope.push_payload())
 
 
 class Serializer(Protocol):
-    """A wire format: Phoenix V2 or V1 here, Server-Sent Events in `relay.sse`."""
+    """A wire format: Phoenix V2 or V1 here, framed for WebSockets in `relay.websocket`,
+    Server-Sent Events in `relay.sse`. Frames are the bytes written to the client."""
 
-    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str: ...
+    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> bytes: ...
 
-    def encode_event(self, topic: str, envelope: Envelope) -> str:
+    def encode_event(self, topic: str, envelope: Envelope) -> bytes:
         """A broadcast event; encoded once per event and wire format, shared by every client."""
         ...
 
@@ -122,7 +123,7 @@ SERIALIZERS: dict[str, Serializer] = {"2.0.0": V2Serializer(), "1.0.0": V1Serial
 
 def reply(
     serializer: Serializer, message: Message, status: str, response: dict[str, Any] | None = None
-) -> str:
+) -> bytes:
     return serializer.encode(
         message.join_ref, message.ref, message.topic, "phx_reply", {"status": status, "response": response or {}}
     )

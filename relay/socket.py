@@ -1,116 +1,138 @@
-"""One WebSocket: auth, heartbeat, a bounded writer, dispatch to channels.
+"""One Phoenix socket: auth, heartbeats, dispatch of client messages to channels.
 
-The transport half of the Phoenix protocol; what happens on a topic is the
-channel's business (`relay.channel`).
+The protocol half of a WebSocket; the bytes on the wire are the connection's
+business (`relay.websocket`), what happens on a topic is the channel's
+(`relay.channel`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import Any
-
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from typing import Any, Protocol
 
 from schema import keys
 
 from .auth import Claims, InvalidToken, verify
 from .channel import Channel
 from .gateway import Gateway
-from .metrics import OPEN_SOCKETS, SLOW_SOCKET_CLOSES
-from .outbox import Outbox
-from .serializer import SERIALIZERS, FrameError, Message, Serializer, reply
+from .serializer import FrameError, Message, Serializer, reply
 
 log = logging.getLogger(__name__)
 
-SLOW_CONSUMER = 4008
+INBOX_LIMIT = 64  # client messages waiting behind a slow one before we stop reading
+
+
+class Refused(Exception):
+    """The upgrade is refused with an HTTP status (403 for a bad token, as Phoenix does)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def authenticate(gateway: Gateway, token: str | None) -> Claims:
+    try:
+        return verify(gateway.settings.secret or "", token)
+    except InvalidToken as exc:
+        log.info("refused websocket: %s", exc)
+        raise Refused(403, f"invalid token: {exc}") from None
+
+
+class Connection(Protocol):
+    """What a socket needs from the connection under it."""
+
+    def send(self, frame: bytes) -> None:
+        """Write, or queue within the connection's bound; never blocks."""
+
+    def close(self, code: int, reason: str) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
 
 
 class Socket:
-    def __init__(self, websocket: WebSocket, serializer: Serializer, claims: Claims, gateway: Gateway) -> None:
-        self.websocket = websocket
+    """Client messages are handled one at a time, in order; a heartbeat with
+    nothing ahead of it is answered at once, without a task."""
+
+    __slots__ = ("channels", "claims", "closed", "connection", "dispatcher", "gateway", "inbox", "serializer")
+
+    def __init__(self, connection: Connection, serializer: Serializer, claims: Claims, gateway: Gateway) -> None:
+        self.connection = connection
         self.serializer = serializer
         self.claims = claims
         self.gateway = gateway
         self.channels: dict[str, Channel] = {}
-        self.outbox = Outbox(gateway.settings.socket_queue_bytes)
+        self.inbox: list[Message] = []  # a list: cheaper than a deque for a few messages
+        self.dispatcher: asyncio.Task[None] | None = None
         self.closed = False
-        self.writer: asyncio.Task[None] | None = None
-        self.closer: asyncio.Task[None] | None = None
 
     # writing
 
-    def send(self, frame: str) -> None:
-        """Queue a frame; a socket that lets its queue pass the bound is cut off (4008)."""
-        if not self.closed and not self.outbox.put(frame):
-            SLOW_SOCKET_CLOSES.inc()
-            self.close_soon(SLOW_CONSUMER, "slow consumer: outgoing queue over its bound")
+    def send(self, frame: bytes) -> None:
+        if not self.closed:
+            self.connection.send(frame)
 
-    async def _write_forever(self) -> None:
-        outbox, send_text = self.outbox, self.websocket.send_text
-        while True:
-            frame = await outbox.take()
-            await send_text(frame)
-            outbox.done(frame)
-
-    def close_soon(self, code: int, reason: str) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.outbox.clear()
-        if self.writer is not None:
-            self.writer.cancel()
-        self.closer = asyncio.create_task(self._close(code, reason))
-
-    async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.websocket.close(code, reason)
-
-    # reading
-
-    async def run(self) -> None:
-        self.writer = asyncio.create_task(self._write_forever())
-        try:
-            await self._read_forever()
-        except WebSocketDisconnect:
-            pass
-        finally:
-            for channel in list(self.channels.values()):
-                channel.leave()
-            self.closed = True
-            self.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.writer
-
-    async def _read_forever(self) -> None:
-        settings = self.gateway.settings
-        while not self.closed:
-            try:
-                async with asyncio.timeout(settings.socket_idle_seconds):
-                    frame = await self.websocket.receive()
-            except TimeoutError:
-                self.close_soon(1000, "idle: nothing received within the heartbeat window")
-                return
-            if frame["type"] == "websocket.disconnect":
-                return
-            data: str | bytes = frame.get("text") or frame.get("bytes") or ""
-            if len(data) > settings.max_frame_bytes:
-                self._error(None, None, None, "too_large", f"frame exceeds {settings.max_frame_bytes} bytes")
-                continue
-            try:
-                message = self.serializer.decode(data)
-            except FrameError as exc:
-                self._error(exc.topic, exc.ref, exc.join_ref, "bad_request", exc.reason)
-                continue
-            await self._dispatch(message)
+    def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:
+        self.send(reply(self.serializer, message, status, response))
 
     def _error(self, topic: str | None, ref: str | None, join_ref: str | None, reason: str, detail: str) -> None:
         payload = {"status": "error", "response": {"reason": reason, "message": detail}}
         self.send(self.serializer.encode(join_ref, ref, topic or "phoenix", "phx_reply", payload))
 
-    def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:
-        self.send(reply(self.serializer, message, status, response))
+    def close(self, code: int, reason: str) -> None:
+        """Close the connection; the socket's channels leave at once."""
+        if not self.closed:
+            self.gone()
+            self.connection.close(code, reason)
+
+    def gone(self) -> None:
+        """The connection is closed or closing: leave every channel, drop pending work."""
+        self.closed = True
+        self.inbox.clear()
+        for channel in list(self.channels.values()):
+            channel.leave()
+        if self.dispatcher is not None:
+            self.dispatcher.cancel()
+
+    # reading
+
+    def receive(self, data: bytes) -> None:
+        """One WebSocket message from the client."""
+        if self.closed:
+            return
+        limit = self.gateway.settings.max_frame_bytes
+        if len(data) > limit:
+            self._error(None, None, None, "too_large", f"frame exceeds {limit} bytes")
+            return
+        try:
+            message = self.serializer.decode(data)
+        except FrameError as exc:
+            self._error(exc.topic, exc.ref, exc.join_ref, "bad_request", exc.reason)
+            return
+        if self.dispatcher is None and message.topic == "phoenix" and message.event == "heartbeat":
+            self.reply(message, "ok")
+            return
+        self.inbox.append(message)
+        if self.dispatcher is None:
+            self.dispatcher = asyncio.create_task(self._dispatch_inbox())
+        elif len(self.inbox) == INBOX_LIMIT:
+            self.connection.pause_reading()
+
+    async def _dispatch_inbox(self) -> None:
+        try:
+            while self.inbox:
+                message = self.inbox.pop(0)
+                if len(self.inbox) == INBOX_LIMIT - 1:
+                    self.connection.resume_reading()
+                await self._dispatch(message)
+        except Exception:
+            log.exception("socket failed while handling a client message")
+            self.close(1011, "internal error")
+        finally:
+            self.dispatcher = None
 
     async def _dispatch(self, message: Message) -> None:
         topic, event = message.topic, message.event
@@ -151,29 +173,11 @@ class Socket:
         self.channels[message.topic] = channel
         await channel.join(message)
 
+    # Transport, for channels
+
     def forget(self, channel: Channel) -> None:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
 
     def rejoin_needed(self, channel: Channel) -> None:
         self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_error", {}))
-
-
-async def serve_websocket(websocket: WebSocket, gateway: Gateway) -> None:
-    """The `/socket/websocket` endpoint: refuse bad tokens at the upgrade (HTTP 403)."""
-    serializer = SERIALIZERS.get(websocket.query_params.get("vsn", "1.0.0"))
-    try:
-        claims = verify(gateway.settings.secret or "", websocket.query_params.get("token"))
-    except InvalidToken as exc:
-        log.info("refused websocket: %s", exc)
-        await websocket.close(code=1008)
-        return
-    if serializer is None:
-        await websocket.close(code=1008)
-        return
-    await websocket.accept()
-    OPEN_SOCKETS.inc()
-    try:
-        await Socket(websocket, serializer, claims, gateway).run()
-    finally:
-        OPEN_SOCKETS.dec()

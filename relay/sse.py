@@ -26,21 +26,21 @@ from .outbox import Outbox
 from .serializer import Message
 
 KEEP_ALIVE_SECONDS = 15.0
-CLOSE = ""  # queued to end the stream
+CLOSE = b""  # queued to end the stream
 
 
-def sse(event: str, data: Any, event_id: str | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {orjson.dumps(data).decode()}\n\n"
+def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
+    head = f"id: {event_id}\nevent: {event}\ndata: " if event_id is not None else f"event: {event}\ndata: "
+    return head.encode() + orjson.dumps(data) + b"\n\n"
 
 
 class SSEFormat:
     """Events as SSE messages; replies and errors are shaped by `EventStream`."""
 
-    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> str:
+    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> bytes:
         return sse(event, payload)
 
-    def encode_event(self, topic: str, envelope: Envelope) -> str:
+    def encode_event(self, topic: str, envelope: Envelope) -> bytes:
         return sse(envelope.event, envelope.push_payload(), f"{envelope.epoch}:{envelope.seq}")
 
 
@@ -67,7 +67,7 @@ class EventStream:
         self.outbox = Outbox(gateway.settings.socket_queue_bytes)
         self.closed = False
 
-    def send(self, frame: str) -> None:
+    def send(self, frame: bytes) -> None:
         if self.closed:
             return
         if not self.outbox.put(frame):
@@ -91,7 +91,7 @@ class EventStream:
     def rejoin_needed(self, channel: Channel) -> None:
         self.close()  # EventSource reconnects with Last-Event-ID and resumes
 
-    async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[str]:
+    async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
         topic = keys.topic(session_id)
         channel = Channel(self, topic, session_id, None)
         try:
@@ -100,7 +100,7 @@ class EventStream:
                 try:
                     frame = await asyncio.wait_for(self.outbox.take(), KEEP_ALIVE_SECONDS)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    yield b": keep-alive\n\n"
                     continue
                 if frame == CLOSE:
                     return
@@ -146,7 +146,7 @@ class GenerationWatch:
                 return envelope.payload["message"]
         return await self.gateway.chat.wait_final(self.claims, self.session_id, message_id)
 
-    async def stream(self, question: str, answer: str) -> AsyncIterator[str]:
+    async def stream(self, question: str, answer: str) -> AsyncIterator[bytes]:
         try:
             yield sse("accepted", {"message_id": question, "response_message_id": answer})
             async for envelope in self._until_final(answer):

@@ -17,7 +17,7 @@ class Transport(Protocol):
     claims: Claims
     serializer: Serializer
 
-    def send(self, frame: str) -> None:
+    def send(self, frame: bytes) -> None:
         """Queue a frame for the client; never blocks."""
 
     def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:

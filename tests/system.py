@@ -121,6 +121,15 @@ class System:
         self.workers.append((worker, asyncio.create_task(worker.run())))
         return worker
 
+    async def publisher(self) -> Broker:
+        """A broker to publish through as a worker does: the shared one, or a connection of its own."""
+        if self.shared_broker is not None:
+            return self.shared_broker
+        broker = create_broker(self.settings)
+        await broker.start()
+        self.stack.push_async_callback(broker.close)
+        return broker
+
     def token(self, user: str = "alice", tenant: str = "acme", role: str = "member") -> str:
         return mint(SECRET, user, tenant, role)
 

@@ -7,8 +7,6 @@ import socket
 
 import websockets
 
-from relay.broker import create_broker
-from relay.broker.base import Broker
 from schema import events
 
 from ..phoenix import PhoenixClient
@@ -16,14 +14,6 @@ from ..system import Backend, System
 
 EVENTS = 160
 CHUNK = "x" * 50_000  # 8 MB in all: more than the kernel's socket buffers can hide
-
-
-async def publisher(system: System) -> Broker:
-    if system.shared_broker is not None:
-        return system.shared_broker
-    broker = create_broker(system.settings)
-    await broker.start()
-    return broker
 
 
 async def test_a_socket_that_stops_reading_is_closed_with_4008_while_other_tabs_get_everything(
@@ -42,7 +32,7 @@ async def test_a_socket_that_stops_reading_is_closed_with_4008_while_other_tabs_
         assert (await slow.join(topic))["status"] == "ok"
         slow.reader.cancel()  # from now on the slow tab reads nothing
 
-        broker = await publisher(system)
+        broker = await system.publisher()
         received = []
         for _ in range(EVENTS):  # paced by the fast tab, which keeps up
             await broker.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": CHUNK})
@@ -51,8 +41,6 @@ async def test_a_socket_that_stops_reading_is_closed_with_4008_while_other_tabs_
 
         code = await closing_code(slow)
         assert code == 4008
-        if broker is not system.shared_broker:
-            await broker.close()
 
 
 async def closing_code(client: PhoenixClient) -> int | None:

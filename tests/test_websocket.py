@@ -1,0 +1,140 @@
+"""The WebSocket connection under a Phoenix socket: the upgrade, framing, flow control, idle sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from websockets.protocol import State
+
+from relay.serializer import V2Serializer
+from relay.settings import Settings
+from relay.socket import INBOX_LIMIT, Socket
+from relay.websocket import WebSocketConnection
+from schema import events
+
+from .phoenix import PhoenixClient
+from .system import Backend, System
+
+
+def socket_url(system: System, path: str = "/socket/websocket", vsn: str = "2.0.0") -> str:
+    return system.url.replace("http://", "ws://") + f"{path}?vsn={vsn}&token={system.token()}"
+
+
+async def test_an_upgrade_to_another_path_is_refused_with_404(system: System) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(socket_url(system, path="/socket/elsewhere"))
+    assert refused.value.response.status_code == 404
+    assert b"/socket/websocket" in refused.value.response.body
+
+
+async def test_an_unsupported_vsn_is_refused_with_400_naming_the_supported_ones(system: System) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(socket_url(system, vsn="3.0.0"))
+    assert refused.value.response.status_code == 400
+    assert b"1.0.0, 2.0.0" in refused.value.response.body
+
+
+async def test_a_message_sent_in_fragments_is_handled_whole(system: System) -> None:
+    client = await system.client()
+    reply = client.replies["7"] = asyncio.get_running_loop().create_future()
+    await client.connection.send(iter(['[null,"7",', '"phoenix","heart', 'beat",{}]']))
+    assert await asyncio.wait_for(reply, 5) == {"status": "ok", "response": {}}
+
+
+async def test_a_socket_silent_for_the_heartbeat_window_is_closed_and_a_beating_one_is_not(backend: Backend) -> None:
+    async with System(backend, socket_idle_seconds=0.6) as system:
+        silent = await system.client(ping_interval=None)
+        beating = await system.client(ping_interval=None)
+        for _ in range(8):  # 1.6 s: well past the window
+            assert (await beating.heartbeat())["status"] == "ok"
+            await asyncio.sleep(0.2)
+        await asyncio.wait_for(silent.reader, 5)
+        assert silent.connection.close_code == 1000
+        assert beating.connection.state is State.OPEN
+
+
+async def test_a_tab_that_falls_behind_within_its_bound_gets_every_event_in_order(backend: Backend) -> None:
+    """The kernel's buffers fill, frames wait in the socket's queue, and all of them arrive."""
+    async with System(backend, socket_queue_bytes=16 * 1024 * 1024) as system:
+        session_id = await system.new_session()
+        topic = f"ai_session:{session_id}"
+        tight = socket.socket()
+        tight.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        tight.connect(("127.0.0.1", system.gateways[0].port))
+        tab = await PhoenixClient.connect(system.url, system.token(), sock=tight, max_queue=1)
+        assert (await tab.join(topic))["status"] == "ok"
+        tab.reader.cancel()  # the tab stops reading for a while
+        with contextlib.suppress(asyncio.CancelledError):
+            await tab.reader
+
+        broker = await system.publisher()
+        chunks = [f"<{n}>" + "x" * 20_000 for n in range(1, 401)]  # 8 MB: more than the kernel buffers hold
+        for chunk in chunks:
+            await broker.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": chunk})
+        await until(lambda: queued_frames(system) > 0)
+
+        received = []
+        async for raw in tab.connection:
+            received.append(json.loads(raw)[4])
+            if len(received) == len(chunks):
+                break
+        assert [payload["seq"] for payload in received] == list(range(1, len(chunks) + 1))
+        assert [payload["content"] for payload in received] == chunks
+
+
+def queued_frames(system: System) -> int:
+    connections = system.gateways[0].server.server_state.connections
+    return sum(len(c.outbox or ()) for c in connections if isinstance(c, WebSocketConnection))
+
+
+async def until(condition: Any, within: float = 10) -> None:
+    """Poll: what is awaited here is gateway state that has no event to wait on."""
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {within} s")
+
+
+class RecordingConnection:
+    """The seam under a `Socket`: what it writes, and whether it asked to stop reading."""
+
+    def __init__(self) -> None:
+        self.frames: list[list[Any]] = []
+        self.reading = True
+
+    def send(self, frame: bytes) -> None:
+        self.frames.append(orjson.loads(frame))
+
+    def close(self, code: int, reason: str) -> None:
+        raise AssertionError(f"closed: {code} {reason}")
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+async def test_client_messages_are_answered_in_order_and_a_flood_pauses_reading_until_handled() -> None:
+    connection = RecordingConnection()
+    gateway = SimpleNamespace(settings=Settings())
+    sock = Socket(connection, V2Serializer(), None, gateway)  # type: ignore[arg-type]
+    count = INBOX_LIMIT * 2
+    for ref in range(count):  # as one TCP read full of frames would
+        event = "heartbeat" if ref % 2 else "claim_changes"
+        topic = "phoenix" if ref % 2 else "ai_session:not-joined"
+        sock.receive(orjson.dumps(["1", str(ref), topic, event, {}]))
+    assert not connection.reading
+    await until(lambda: sock.dispatcher is None)
+    assert connection.reading
+    assert [frame[1] for frame in connection.frames] == [str(ref) for ref in range(count)]
+    assert [frame[4]["status"] for frame in connection.frames] == ["error", "ok"] * INBOX_LIMIT
