@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as redis
 
 from relay.broker.base import Broker
 from relay.broker.memory import MemoryBroker
+from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
 from schema import events, keys
 
@@ -211,3 +214,26 @@ async def test_concurrent_publishes_of_many_sessions_all_land_in_order(broker: B
         replay = await broker.replay(f"s{k}", epoch, 0)
         assert replay.events is not None
         assert [events.decode(d).payload["content"] for d in replay.events] == [f"<{i}>" for i in range(30)]
+
+
+async def test_a_pub_sub_connection_gone_silent_is_replaced_and_the_gateway_told(private_redis: RedisServer) -> None:
+    """Redis stops answering without closing the connection (a frozen host): the reader must notice."""
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+    resubscribed = asyncio.Event()
+    subscriptions = Subscriptions(
+        private_redis.url, lambda _, data: received.put_nowait(data), resubscribed.set, ping_every=0.2, silence_limit=1
+    )
+    subscriptions.start()
+    try:
+        await asyncio.wait_for(subscriptions.subscribe("t"), 5)
+        assert private_redis.process is not None
+        private_redis.process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(2.0)  # silent for longer than the limit
+        private_redis.process.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(resubscribed.wait(), 15)
+        client = redis.Redis.from_url(private_redis.url)
+        await client.publish("t", b"after")
+        await client.aclose()
+        assert await asyncio.wait_for(received.get(), 5) == b"after"
+    finally:
+        await subscriptions.close()

@@ -41,11 +41,15 @@ class Subscriptions:
         on_message: Callable[[str, bytes], None],
         on_resubscribed: Callable[[], None],
         sharded: bool = False,
+        ping_every: float = PING_EVERY,
+        silence_limit: float = SILENCE_LIMIT,
     ) -> None:
         self.url = url
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
         self.sharded = sharded
+        self.ping_every = ping_every
+        self.silence_limit = silence_limit
         self.topics: set[str] = set()
         self.confirmations: dict[str, asyncio.Future[None]] = {}
         self.client: redis.Redis | None = None
@@ -53,7 +57,8 @@ class Subscriptions:
         self.lock = asyncio.Lock()
         self.connected = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
-        self.broken = False
+        self.broken = asyncio.Event()  # an (un)subscribe failed on the current connection
+        self.last_heard = 0.0
 
     def start(self) -> None:
         self.reader = asyncio.create_task(self._read_forever(), name=f"pub/sub reader {self.url}")
@@ -98,7 +103,7 @@ class Subscriptions:
                     await self._command(self.pubsub, verb, topic)
                 except (RedisError, OSError) as exc:
                     log.warning("redis pub/sub %s of %s failed (%s); reconnecting", verb, topic, exc)
-                    self.broken = True
+                    self.broken.set()
 
     async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
         method = getattr(pubsub, ("s" + verb) if self.sharded else verb)
@@ -124,7 +129,8 @@ class Subscriptions:
         client = redis.Redis.from_url(self.url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
         pubsub = client.pubsub()
         async with self.lock:
-            self.client, self.pubsub, self.broken = client, pubsub, False
+            self.client, self.pubsub = client, pubsub
+            self.broken.clear()
             await pubsub.ping()
             for topic in self.topics:
                 if topic not in self.confirmations or self.confirmations[topic].done():
@@ -143,23 +149,28 @@ class Subscriptions:
                 await client.aclose()
 
     async def _read_until_broken(self) -> None:
+        """Read and watch the connection; returns only by raising what broke it."""
         pubsub = self.pubsub
         assert pubsub is not None
+        self.last_heard = time.monotonic()
+        tasks = [asyncio.create_task(self._read(pubsub)), asyncio.create_task(self._watch(pubsub))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _read(self, pubsub: PubSub) -> None:
+        """Messages as they come: no timeout per message (the watchdog guards the silence)."""
         data_kind, confirm_kind = ("smessage", "ssubscribe") if self.sharded else ("message", "subscribe")
-        last_heard = last_ping = time.monotonic()
         while True:
-            message = await pubsub.get_message(timeout=1.0)
-            if self.broken:
-                raise RedisConnectionError("a subscription command failed on this connection")
-            now = time.monotonic()
+            message = await pubsub.get_message(timeout=None)
             if message is None:
-                if now - last_heard > SILENCE_LIMIT:
-                    raise TimeoutError(f"no answer from Redis for {SILENCE_LIMIT:.0f}s")
-                if now - last_ping > PING_EVERY:
-                    last_ping = now
-                    await pubsub.ping()
                 continue
-            last_heard = now
+            self.last_heard = time.monotonic()
             kind = message["type"]
             if kind == data_kind:
                 self.on_message(message["channel"].decode(), message["data"])
@@ -167,6 +178,18 @@ class Subscriptions:
                 confirmed = self.confirmations.get(message["channel"].decode())
                 if confirmed is not None and not confirmed.done():
                     confirmed.set_result(None)
+
+    async def _watch(self, pubsub: PubSub) -> None:
+        """Ping now and then; give the connection up when it stays silent or a subscription failed on it."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.ping_every):
+                    await self.broken.wait()
+            if self.broken.is_set():
+                raise RedisConnectionError("a subscription command failed on this connection")
+            if time.monotonic() - self.last_heard > self.silence_limit:
+                raise TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
+            await pubsub.ping()
 
 
 class ClusterSubscriptions:
