@@ -3,6 +3,8 @@
     python -m bench.run                    # the full bench: 3 runs (~15 min), bench/results/<stamp>/
     python -m bench.run --runs 1 --targets streamrelay,raw --workloads fixed,idle
     python -m bench.run --smoke            # a few seconds per workload; exit 1 if an event was lost
+    python -m bench.run --runs 2 --targets streamrelay,streamrelay~stdlib-json,raw --workloads fixed
+                                           # a lever undone, side by side (levers: bench/variant.py)
 
 Each run starts its own redis-server on a free loopback port; each workload
 starts a fresh server under test. Workloads run target by target within a
@@ -29,7 +31,7 @@ from .e2e import E2EConfig, e2e
 from .fanout import FixedConfig, LadderConfig, fixed, ladder
 from .idle import IdleConfig, idle
 from .services import Redis
-from .targets import TARGETS
+from .targets import TARGETS, known
 
 RESULTS = Path(__file__).with_name("results")
 WORKLOADS = ("fixed", "ladder", "idle", "e2e", "e2e-light")
@@ -61,7 +63,7 @@ SMOKE = Plan(
 
 
 def available(target: str) -> bool:
-    return target != "socketio" or importlib.util.find_spec("socketio") is not None
+    return known(target) and (target != "socketio" or importlib.util.find_spec("socketio") is not None)
 
 
 async def run_workload(workload: str, target: str, redis: Redis, workdir: Path, plan: Plan) -> dict[str, Any]:
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     targets = [t for t in args.targets.split(",") if t]
     missing = [t for t in targets if not available(t)]
     if missing:
-        raise SystemExit(f"{', '.join(missing)}: not installed; pip install -r bench/requirements.txt")
+        raise SystemExit(f"{', '.join(missing)}: unknown, or not installed (pip install -r bench/requirements.txt)")
     plan = Plan(runs=args.runs, targets=tuple(targets), workloads=tuple(w for w in args.workloads.split(",") if w))
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     runs = asyncio.run(run_plan(plan, out))

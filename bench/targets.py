@@ -4,6 +4,7 @@
   (and, for e2e, `streamrelay worker` processes and the bench upstream).
 - `raw`: `bench.peers.raw_relay`.
 - `socketio`: `bench.peers.socketio_relay`.
+- `streamrelay~<lever>`: streamrelay with one performance lever undone (`bench.variant`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 from relay.auth import mint
 
 from .services import Child, free_port, python, streamrelay, wait_for_port
+from .variant import LEVERS
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
 TENANT = "bench"
@@ -67,9 +69,15 @@ class E2E:
     rate: float
 
 
+def known(name: str) -> bool:
+    base, _, lever = name.partition("~")
+    return name in TARGETS or (base == "streamrelay" and lever in LEVERS)
+
+
 async def start(name: str, redis_url: str, workdir: Path, e2e: E2E | None = None) -> Server:
-    if name == "streamrelay":
-        return await _start_streamrelay(redis_url, workdir, e2e)
+    base, _, lever = name.partition("~")
+    if base == "streamrelay":
+        return await _start_streamrelay(redis_url, workdir, e2e, lever)
     port = free_port()
     module = {"raw": "bench.peers.raw_relay", "socketio": "bench.peers.socketio_relay"}[name]
     child = Child(name, python(module, "--port", str(port), "--redis-url", redis_url), workdir)
@@ -82,7 +90,10 @@ async def start(name: str, redis_url: str, workdir: Path, e2e: E2E | None = None
     return Server(name, dialect, publisher, port, [child], {"gateway": [child.pid]})
 
 
-async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None) -> Server:
+async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None, lever: str = "") -> Server:
+    def command(*args: str) -> list[str]:
+        return python("bench.variant", lever, *args) if lever else streamrelay(*args)
+
     port = free_port()
     env = {
         "REDIS_URL": redis_url,
@@ -105,15 +116,15 @@ async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None) -> 
             wait_for_port(upstream_port, upstream.process)
             worker_env = {**env, "UPSTREAM_PROVIDER": "apollo", "UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}",
                           "WORKER_CONCURRENCY": str(e2e.concurrency)}  # fmt: skip
-            workers = [Child(f"worker-{i}", streamrelay("worker"), workdir, worker_env) for i in range(e2e.workers)]
+            workers = [Child(f"worker-{i}", command("worker"), workdir, worker_env) for i in range(e2e.workers)]
             children += workers
             pids["upstream"] = [upstream.pid]
             pids["workers"] = [worker.pid for worker in workers]
-        gateway = Child("gateway", streamrelay("serve"), workdir, env)
+        gateway = Child("gateway", command("serve"), workdir, env)
         children.append(gateway)
         pids["gateway"] = [gateway.pid]
         wait_for_port(port, gateway.process)
-        return Server("streamrelay", "phoenix", "broker", port, children, pids,
+        return Server("streamrelay" + (f"~{lever}" if lever else ""), "phoenix", "broker", port, children, pids,
                       *await enable_assistant(f"http://127.0.0.1:{port}"))  # fmt: skip
     except BaseException:
         for child in reversed(children):

@@ -1,0 +1,91 @@
+"""`python -m bench.variant LEVER COMMAND…`: `streamrelay COMMAND…` with one performance lever undone.
+
+Every lever the gateway relies on was kept because it measured better than its
+absence; this runs streamrelay exactly as the console script does, with one of
+them switched off, so that the bench can show the two side by side in one run:
+
+    python -m bench.run --targets streamrelay,streamrelay~asyncio-loop,raw --workloads fixed
+
+The switch is applied in this process before streamrelay starts; nothing in
+`relay/` knows about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+
+def _uvicorn_option(name: str, value: str) -> None:
+    from relay import cli
+
+    options = cli.uvicorn_options
+    cli.uvicorn_options = lambda settings: {**options(settings), name: value}  # type: ignore[assignment]
+
+
+def asyncio_loop() -> None:
+    _uvicorn_option("loop", "asyncio")
+    from relay import cli
+
+    cli.run_fast = asyncio.run  # type: ignore[assignment]
+
+
+def h11() -> None:
+    _uvicorn_option("http", "h11")
+
+
+def stdlib_json() -> None:
+    from relay import serializer
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+    serializer.orjson = SimpleNamespace(  # type: ignore[attr-defined]
+        dumps=dumps, loads=json.loads, JSONDecodeError=json.JSONDecodeError
+    )
+
+
+def python_redis_parser() -> None:
+    sys.modules["hiredis"] = None  # type: ignore[assignment]  # redis-py then falls back to its own parser
+
+
+def encode_per_socket() -> None:
+    from relay.fanout import Delivery
+
+    def frame(self: Delivery, serializer: Any) -> bytes:
+        return serializer.encode_event(self.topic, self.envelope)  # type: ignore[no-any-return]
+
+    Delivery.frame = frame  # type: ignore[method-assign]
+
+
+def no_gc_freeze() -> None:
+    gc.freeze = lambda: None
+
+
+LEVERS: dict[str, tuple[Callable[[], None], str]] = {
+    "asyncio-loop": (asyncio_loop, "asyncio's default event loop instead of uvloop"),
+    "h11": (h11, "uvicorn's h11 HTTP parser instead of httptools"),
+    "stdlib-json": (stdlib_json, "frames with the standard library's json instead of orjson"),
+    "python-redis-parser": (python_redis_parser, "redis-py's pure-Python RESP parser instead of hiredis"),
+    "encode-per-socket": (encode_per_socket, "each event's frame encoded for every socket, not once per process"),
+    "no-gc-freeze": (no_gc_freeze, "no gc.freeze() after start-up"),
+}
+
+
+def main() -> None:
+    lever, *command = sys.argv[1:]
+    if lever not in LEVERS or not command:
+        raise SystemExit(f"usage: python -m bench.variant {{{','.join(LEVERS)}}} COMMAND…")
+    LEVERS[lever][0]()
+    from relay.cli import main as streamrelay
+
+    streamrelay(command)
+
+
+if __name__ == "__main__":
+    main()
