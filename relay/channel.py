@@ -41,6 +41,8 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 
 class Channel:
+    __slots__ = ("buffer", "epoch", "join_ref", "seq", "session_id", "socket", "state", "topic")
+
     def __init__(self, socket: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
         self.socket = socket
         self.topic = topic

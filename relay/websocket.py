@@ -73,6 +73,11 @@ class WebSocketConnection(asyncio.Protocol):
     and no timer per frame: an idle socket costs its objects and one timer.
     """
 
+    __slots__ = (
+        "closing", "connections", "fragments", "gateway", "last_received", "loop", "outbox", "paused", "protocol",
+        "socket", "timer", "transport",
+    )  # fmt: skip
+
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.connections: set[Any] = server_state.connections  # uvicorn's, for a graceful shutdown
