@@ -133,12 +133,18 @@ class Generation:
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
         async with self.db() as db:
-            message = await db.get(ChatMessage, self.message_id)
-            if message is None or message.status != PROCESSING:
+            found = (
+                await db.execute(
+                    select(ChatMessage, ChatSession, Tenant)
+                    .select_from(ChatMessage)
+                    .join(ChatSession, ChatSession.id == self.session_id)
+                    .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
+                    .where(ChatMessage.id == self.message_id)
+                )
+            ).first()
+            if found is None or found[0].status != PROCESSING:
                 return None
-            session = await db.get(ChatSession, self.session_id)
-            assert session is not None
-            tenant = await db.get(Tenant, session.tenant_id)
+            message, session, tenant = found
             rows = await db.scalars(
                 select(ChatMessage)
                 .where(
@@ -257,16 +263,17 @@ async def persist_final(
 ) -> dict[str, Any] | None:
     """Persist the final message once: the `new_message` payload for the finisher that wins, else None."""
     async with db.begin() as session:
-        won = await session.execute(
+        message = await session.scalar(
             update(ChatMessage)
             .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
             .values(
                 status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
             )
+            .returning(ChatMessage)
         )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
+        if message is None:
             return None
-        return await _final(session, message_id)
+        return await _as_final(session, message)
 
 
 async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:
@@ -277,8 +284,10 @@ async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str)
 async def _final(session: AsyncSession, message_id: str) -> dict[str, Any] | None:
     """The `new_message` payload of a message as it is stored."""
     message = await session.get(ChatMessage, message_id, populate_existing=True)
-    if message is None:
-        return None
+    return None if message is None else await _as_final(session, message)
+
+
+async def _as_final(session: AsyncSession, message: ChatMessage) -> dict[str, Any]:
     applied = set(
         await session.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == message.session_id))
     )
