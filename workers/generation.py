@@ -68,6 +68,7 @@ EARLIER_MESSAGES = (
     .order_by(ChatMessage.created_at.desc())
     .limit(HISTORY_MESSAGES + 1)
 )
+
 T = TypeVar("T")
 
 
@@ -265,17 +266,16 @@ async def persist_final(
 ) -> dict[str, Any] | None:
     """Persist the final message once: the `new_message` payload for the finisher that wins, else None."""
     async with db.begin() as session:
-        message = await session.scalar(
+        won = await session.execute(
             update(ChatMessage)
             .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
             .values(
                 status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
             )
-            .returning(ChatMessage)
         )
-        if message is None:
+        if won.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        return await _as_final(session, message)
+        return await _final(session, message_id)
 
 
 async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:
@@ -286,10 +286,8 @@ async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str)
 async def _final(session: AsyncSession, message_id: str) -> dict[str, Any] | None:
     """The `new_message` payload of a message as it is stored."""
     message = await session.get(ChatMessage, message_id, populate_existing=True)
-    return None if message is None else await _as_final(session, message)
-
-
-async def _as_final(session: AsyncSession, message: ChatMessage) -> dict[str, Any]:
+    if message is None:
+        return None
     applied = set(
         await session.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == message.session_id))
     )
