@@ -3,6 +3,11 @@
     python -m bench.profile                          # streamrelay, fan-out 100 × 2 at 2,000 events/s
     python -m bench.profile --target raw --rate 4000 --sessions 10 --tabs 10
     python -m bench.profile --e2e                    # the e2e workload, profiling gateway and workers
+    python -m bench.profile --e2e --gil              # only samples holding the GIL: CPU, not waits
+
+Without `--gil`, py-spy also counts a thread that is runnable but not running (preempted,
+e.g. right after a socket write woke Redis on a busy machine) and some time uvloop spends
+in epoll, so `Runner.run` and `StreamWriter.writelines` look far hotter than their CPU.
 
 Writes collapsed stacks (`*.collapsed.txt`, which speedscope.app opens as is)
 under bench/results/profile-<stamp>/ and prints the hottest functions, by
@@ -35,9 +40,9 @@ def py_spy() -> str:
     return found
 
 
-def record(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+def record(pid: int, out: Path, seconds: float, gil: bool = False) -> subprocess.Popen[bytes]:
     argv = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-            "--duration", str(int(seconds)), "--rate", "250", "--nonblocking"]  # fmt: skip
+            "--duration", str(int(seconds)), "--rate", "250", "--nonblocking", *(["--gil"] if gil else [])]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -73,7 +78,7 @@ async def profile_fanout(args: argparse.Namespace, out: Path) -> list[Path]:
         async with rig(args.target, redis, out, args.sessions, args.tabs, 2) as running:
             await running.step(args.rate, 1.0)
             target = out / f"{args.target}-gateway.collapsed.txt"
-            spy = record(running.server.pids["gateway"][0], target, args.seconds)
+            spy = record(running.server.pids["gateway"][0], target, args.seconds, args.gil)
             injected = await running.step(args.rate, args.seconds + 1)
             await asyncio.to_thread(spy.wait)
             print(f"delivered {injected['delivered_per_s']}/s, {injected['gateway_us_per_event']} µs/event, "
@@ -91,7 +96,7 @@ async def profile_e2e(args: argparse.Namespace, out: Path) -> list[Path]:
         for name in ("gateway", "workers"):
             for i, pid in enumerate(server.pids[name]):
                 path = out / f"e2e-{name}{i}.collapsed.txt"
-                spies.append((record(pid, path, args.seconds), path))
+                spies.append((record(pid, path, args.seconds, args.gil), path))
 
     try:
         report = await e2e(redis, out, E2EConfig(generations=args.generations), on_start=attach)
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--e2e", action="store_true", help="profile gateway and workers under the e2e workload")
     parser.add_argument("--generations", type=int, default=100, help="concurrent generations in --e2e")
+    parser.add_argument("--gil", action="store_true", help="sample only threads holding the GIL (py-spy --gil)")
     args = parser.parse_args(argv)
     out = RESULTS / time.strftime("profile-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from relay.broker.base import Broker
+from relay.broker.base import Broker, BrokerUnavailable
 from relay.broker.memory import MemoryBroker
 from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
@@ -237,3 +237,36 @@ async def test_a_pub_sub_connection_gone_silent_is_replaced_and_the_gateway_told
         assert await asyncio.wait_for(received.get(), 5) == b"after"
     finally:
         await subscriptions.close()
+
+
+async def test_pipelined_publishes_survive_a_restart_that_lost_the_script(private_redis: RedisServer) -> None:
+    broker = RedisBroker(private_redis.url)
+    await broker.start()
+    try:
+        await publish_chunks(broker, "s", 1)
+        private_redis.restart()  # no script, and the batcher's connection is broken
+        await asyncio.gather(*(publish_chunks(broker, f"s{k}", 5) for k in range(10)))
+        for k in range(10):
+            replay = await broker.replay(f"s{k}", (await broker.snapshot(f"s{k}")).epoch, 0)
+            assert replay.events is not None
+            assert [events.decode(d).payload["content"] for d in replay.events] == [f"<{i}>" for i in range(5)]
+    finally:
+        await broker.close()
+
+
+async def test_a_redis_that_does_not_answer_makes_a_publish_fail_within_its_deadline() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    broker = RedisBroker(f"redis://127.0.0.1:{port}/0")
+    broker.publishes.timeout = 0.2
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(BrokerUnavailable):
+                await broker.publish("s", events.STREAMING_STATUS, "m", {"text": "t"})
+    finally:
+        await broker.close()
+        server.close()

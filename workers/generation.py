@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import Broker, BrokerUnavailable, Job, unique_id
@@ -49,6 +49,26 @@ BROKER_LOST = (
 WORKER_LOST = "The worker generating this response stopped unexpectedly."
 
 ProviderFor = Callable[[dict[str, Any]], Provider]
+
+# Built once: a generation's start reads plain columns, not ORM objects (100 generations may start at once).
+GENERATION_START = (
+    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, Tenant.settings)
+    .select_from(ChatMessage)
+    .join(ChatSession, ChatSession.id == bindparam("session_id"))
+    .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
+    .where(ChatMessage.id == bindparam("message_id"))
+)
+EARLIER_MESSAGES = (
+    select(ChatMessage.role, ChatMessage.content)
+    .where(
+        ChatMessage.session_id == bindparam("session_id"),
+        ChatMessage.created_at < bindparam("before"),
+        ChatMessage.status == SUCCESS,
+    )
+    .order_by(ChatMessage.created_at.desc())
+    .limit(HISTORY_MESSAGES + 1)
+)
+
 T = TypeVar("T")
 
 
@@ -132,32 +152,21 @@ class Generation:
             deadline.cancel()
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
+        ids = {"session_id": self.session_id, "message_id": self.message_id}
         async with self.db() as db:
-            message = await db.get(ChatMessage, self.message_id)
-            if message is None or message.status != PROCESSING:
+            found = (await db.execute(GENERATION_START, ids)).first()
+            if found is None or found.status != PROCESSING:
                 return None
-            session = await db.get(ChatSession, self.session_id)
-            assert session is not None
-            tenant = await db.get(Tenant, session.tenant_id)
-            rows = await db.scalars(
-                select(ChatMessage)
-                .where(
-                    ChatMessage.session_id == self.session_id,
-                    ChatMessage.created_at < message.created_at,
-                    ChatMessage.status == SUCCESS,
-                )
-                .order_by(ChatMessage.created_at.desc())
-                .limit(HISTORY_MESSAGES + 1)
-            )
+            rows = await db.execute(EARLIER_MESSAGES, {**ids, "before": found.created_at})
             earlier = list(reversed(rows.all()))
         question, history = earlier[-1], earlier[:-1]
         request = GenerationRequest(
             content=question.content,
             history=[{"role": m.role, "content": m.content} for m in history],
-            context=session.context or {},
-            meta={"session_id": self.session_id, "message_id": self.message_id},
+            context=found.context or {},
+            meta=dict(ids),
         )
-        return request, (tenant.settings if tenant else {})
+        return request, (found.settings or {})
 
     async def _stream(self, tenant_settings: dict[str, Any], request: GenerationRequest) -> None:
         outcome = self.outcome
