@@ -21,6 +21,14 @@ def percentiles_ms(samples: list[float]) -> dict[str, float | int]:
     return {"n": len(ordered), "p50": at(0.50), "p99": at(0.99), "max": round(1000 * ordered[-1], 2)}
 
 
+def steady_latencies(stats: Stats, margin: float) -> list[float]:
+    """The samples sent at least `margin` seconds after the first one and before the last one."""
+    if not stats.sent:
+        return []
+    start, end = min(stats.sent) + margin, max(stats.sent) - margin
+    return [latency for sent, latency in zip(stats.sent, stats.latencies, strict=True) if start <= sent <= end]
+
+
 def lost(stats: Stats, expected_per_session: dict[str, int]) -> int:
     """Events some tab of the session should have received and did not (duplicates never make up for them)."""
     return sum(max(0, expected - stats.per_session.get(s, 0)) for s, expected in expected_per_session.items())

@@ -56,6 +56,7 @@ ROWS: list[tuple[str, str, int]] = [
     ("latency upstream emit → tab p50 (ms)", "e2e.latency_ms.p50", 2),
     ("latency p99 (ms)", "e2e.latency_ms.p99", 2),
     ("latency max (ms)", "e2e.latency_ms.max", 1),
+    ("p99 without the first and last second (all generations start / end) (ms)", "e2e.latency_ms_steady.p99", 2),
     ("worker CPU per chunk (µs)", "e2e.worker_us_per_chunk", 0),
     ("chunks/s per worker process (measured)", "e2e.chunks_per_s_per_worker", 0),
     ("worker capacity at 100% CPU (chunks/s per process)", "e2e.worker_capacity_chunks_per_s", 0),

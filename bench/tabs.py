@@ -29,6 +29,7 @@ class Stats:
     disconnects: int = 0
     per_session: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    sent: list[float] = field(default_factory=list)  # each latency sample's send time, in the same order
     errors: list[str] = field(default_factory=list)
 
     def error(self, message: str) -> None:
@@ -44,6 +45,7 @@ class Stats:
         for session, count in other.per_session.items():
             self.per_session[session] = self.per_session.get(session, 0) + count
         self.latencies += other.latencies
+        self.sent += other.sent
         self.errors += other.errors[: MAX_ERRORS - len(self.errors)]
 
 
@@ -88,6 +90,7 @@ class Tab(WebSocketClient):
             sent = timestamp_of(payload.get("content", ""))
             if sent is not None:
                 stats.latencies.append(time.time() - sent)
+                stats.sent.append(sent)
         elif event == "new_message":
             stats.finals += 1
 
