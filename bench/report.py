@@ -148,12 +148,15 @@ def conditions(runs: list[dict[str, Any]]) -> str:
         windows = [(t, w, r) for t, results in run["targets"].items() for w, r in results.items()]
         steal = max((r.get("steal_pct") or 0 for _, _, r in windows), default=0)
         flags = [f"{t}/{w}: steal {r['steal_pct']}%" for t, w, r in windows if (r.get("steal_pct") or 0) > 10]
+        redone = [f"{t}/{w} ×{r['redone']}" for t, w, r in windows if r.get("redone")]
         flags += [f"{t}/{w}: load generator at {r['generator_cpu_pct_max']}% of a core"
                   for t, w, r in windows if (r.get("generator_cpu_pct_max") or 0) > 80]  # fmt: skip
         flags += [f"{t}/{w}: {r['error']}" for t, w, r in windows if r.get("error")]
         flags += [f"{t}/{w}: other load {r['other_cpu_pct']}% of a core"
                   for t, w, r in windows if (r.get("other_cpu_pct") or 0) > 50]  # fmt: skip
-        lines.append(f"- run {i}: max steal {steal}%" + (f" — FLAGGED: {'; '.join(flags)}" if flags else ""))
+        line = f"- run {i}: max steal {steal}%"
+        line += f"; measured again for steal over 10%: {', '.join(redone)}" if redone else ""
+        lines.append(line + (f" — FLAGGED: {'; '.join(flags)}" if flags else ""))
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ from .targets import TARGETS, known
 
 RESULTS = Path(__file__).with_name("results")
 WORKLOADS = ("fixed", "ladder", "idle", "e2e", "e2e-light")
+STEAL_LIMIT_PCT = 10  # a window with more vCPU steal than this is measured again (up to `steal_redos` times)
 log = logging.getLogger("bench")
 
 
@@ -44,6 +45,7 @@ class Plan:
     targets: tuple[str, ...] = TARGETS
     workloads: tuple[str, ...] = WORKLOADS
     peer_workloads: tuple[str, ...] = ("fixed", "ladder", "idle")  # the peers are relays: no workers, no e2e
+    steal_redos: int = 2
     fixed: FixedConfig = field(default_factory=FixedConfig)
     ladder: LadderConfig = field(default_factory=LadderConfig)
     idle: IdleConfig = field(default_factory=IdleConfig)
@@ -55,6 +57,7 @@ SMOKE = Plan(
     runs=1,
     workloads=("fixed", "ladder", "idle", "e2e"),
     peer_workloads=("fixed",),
+    steal_redos=0,
     fixed=FixedConfig(sessions=3, tabs=2, rate=60, seconds=1.5, warmup_seconds=0, generators=1),
     ladder=LadderConfig(sessions=2, tabs=2, start_rate=40, max_rate=40, seconds=1, generators=1),
     idle=IdleConfig(sessions=10, tabs=2, warmup_sessions=2, settle_seconds=0.2, quiet_seconds=0.3, generators=1),
@@ -76,6 +79,23 @@ async def run_workload(workload: str, target: str, redis: Redis, workdir: Path, 
     return await e2e(redis, workdir, plan.e2e if workload == "e2e" else plan.e2e_light)
 
 
+async def measure_window(workload: str, target: str, redis: Redis, workdir: Path, plan: Plan) -> dict[str, Any]:
+    """One workload against one target; measured again while vCPU steal spoils the window."""
+    redone = 0
+    while True:
+        try:
+            result = await run_workload(workload, target, redis, workdir, plan)
+        except Exception as exc:
+            log.error("%s/%s failed:\n%s", target, workload, traceback.format_exc())
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        steal = result.get("steal_pct") or 0
+        if steal <= STEAL_LIMIT_PCT or redone == plan.steal_redos:
+            result["redone"] = redone
+            return result
+        log.warning("%s/%s: vCPU steal %s%% > %s%%: measuring again", target, workload, steal, STEAL_LIMIT_PCT)
+        redone += 1
+
+
 async def run_once(plan: Plan, workdir: Path) -> dict[str, Any]:
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     redis = Redis(workdir)
@@ -86,11 +106,7 @@ async def run_once(plan: Plan, workdir: Path) -> dict[str, Any]:
                 if target != "streamrelay" and workload not in plan.peer_workloads:
                     continue
                 began = time.monotonic()
-                try:
-                    result = await run_workload(workload, target, redis, workdir, plan)
-                except Exception as exc:
-                    log.error("%s/%s failed:\n%s", target, workload, traceback.format_exc())
-                    result = {"error": f"{type(exc).__name__}: {exc}"}
+                result = await measure_window(workload, target, redis, workdir, plan)
                 result["elapsed_s"] = round(time.monotonic() - began, 1)
                 results["targets"].setdefault(target, {})[workload] = result
                 log.info("%s/%s: %s", target, workload, _headline(workload, result))
