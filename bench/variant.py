@@ -51,7 +51,15 @@ def stdlib_json() -> None:
 
 
 def python_redis_parser() -> None:
-    sys.modules["hiredis"] = None  # type: ignore[assignment]  # redis-py then falls back to its own parser
+    """Every redis-py connection reads replies with its own parser (the batcher still packs with hiredis)."""
+    from redis.asyncio import connection
+
+    init = connection.AbstractConnection.__init__
+
+    def with_python_parser(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **{**kwargs, "parser_class": connection._AsyncRESP3Parser})
+
+    connection.AbstractConnection.__init__ = with_python_parser  # type: ignore[method-assign]
 
 
 def encode_per_socket() -> None:

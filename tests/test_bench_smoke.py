@@ -6,13 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.variant import LEVERS
-from relay.auth import verify
 
-from .services import unavailable
+from .services import RedisServer, free_port, unavailable
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -27,15 +29,30 @@ def test_every_bench_workload_delivers_every_event() -> None:
 
 
 @pytest.mark.parametrize("lever", sorted(LEVERS))
-def test_each_bench_lever_variant_starts_streamrelay_with_the_lever_undone(lever: str) -> None:
-    """`bench.variant` runs a streamrelay command after undoing the lever; `token` needs no services."""
-    env = {**os.environ, "RELAY_SECRET": "a-secret-long-enough-for-hs256-signatures"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.variant", lever, "token", "--user", "u", "--tenant", "t"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert verify(env["RELAY_SECRET"], done.stdout.strip()).user == "u"
+def test_each_bench_lever_variant_serves_streamrelay(lever: str, redis_server: RedisServer, tmp_path: Path) -> None:
+    """`bench.variant` undoes the lever, then runs `streamrelay migrate` and `serve` as the bench does."""
+    port = free_port()
+    env = {
+        **os.environ, "RELAY_SECRET": "a-secret-long-enough-for-hs256-signatures", "PORT": str(port),
+        "HOST": "127.0.0.1", "REDIS_URL": redis_server.url, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/v.db",
+    }  # fmt: skip
+    variant = [sys.executable, "-m", "bench.variant", lever]
+    subprocess.run([*variant, "migrate"], env=env, check=True, capture_output=True, timeout=60)
+    server = subprocess.Popen([*variant, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the variant did not become ready"
+            time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_an_unknown_bench_lever_is_refused_with_the_known_ones() -> None:
