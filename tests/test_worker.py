@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+
+from sqlalchemy import event
 
 from schema.db import create_engine, session_factory
 from schema.models import PROCESSING, SUCCESS, ChatMessage, utcnow
+from workers.runner import SQL_TURNS
 
 from .streams import final_message
 from .system import Backend, System
@@ -65,3 +69,25 @@ async def test_a_worker_keeps_no_task_per_broker_reconnect(tmp_path) -> None:
     await asyncio.sleep(0.05)
     assert worker.chores == set()
     await engine.dispose()
+
+
+async def test_generations_starting_together_take_turns_at_sql(backend: Backend) -> None:
+    """A burst of generation starts must not flood the worker's loop with SQL while others stream."""
+    async with System(backend, worker_concurrency=16) as system:
+        worker = system.workers[0][0]
+        pool = worker.db.kw["bind"].sync_engine.pool
+        in_use = {"now": 0, "peak": 0}
+
+        def checked_out(*_: object) -> None:
+            in_use["now"] += 1
+            in_use["peak"] = max(in_use["peak"], in_use["now"])
+
+        def checked_in(*_: object) -> None:
+            in_use["now"] -= 1
+
+        event.listen(pool, "checkout", checked_out)
+        event.listen(pool, "checkin", checked_in)
+        sessions = [await system.new_session() for _ in range(12)]
+        answers = await asyncio.gather(*(system.ask(session_id, "hello") for session_id in sessions))
+        assert {answer["status"] for answer in answers} == {SUCCESS}
+        assert in_use["peak"] <= SQL_TURNS + 1  # + a chore of the worker's (the lifetime sweep)

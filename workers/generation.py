@@ -91,8 +91,12 @@ class Generation:
         db: async_sessionmaker[AsyncSession],
         provider_for: ProviderFor,
         max_seconds: float = 1800.0,
+        sql_turns: asyncio.Semaphore | None = None,
     ) -> None:
         self.job = job
+        # Shared by a worker's generations: many starting (or ending) at once take turns at SQL,
+        # so that their queries do not stall the streams already running in this process.
+        self.sql_turns = sql_turns or asyncio.Semaphore(1)
         self.max_seconds = max_seconds
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
@@ -153,7 +157,7 @@ class Generation:
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
         ids = {"session_id": self.session_id, "message_id": self.message_id}
-        async with self.db() as db:
+        async with self.sql_turns, self.db() as db:
             found = (await db.execute(GENERATION_START, ids)).first()
             if found is None or found.status != PROCESSING:
                 return None
@@ -244,10 +248,11 @@ class Generation:
             usage = outcome.complete.usage
         else:
             content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
-        final = await persist_final(
-            self.db, self.session_id, self.message_id,
-            status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
-        )  # fmt: skip
+        async with self.sql_turns:
+            final = await persist_final(
+                self.db, self.session_id, self.message_id,
+                status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+            )  # fmt: skip
         if final is not None:  # else finished by a worker that took the job over
             GENERATIONS.labels(outcome.status).inc()
             await announce_end(self._publish, final)

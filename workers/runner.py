@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MODEL_PROVIDERS = ("openai", "anthropic")
 SHUT_DOWN = "The worker shut down before the response was complete."
 READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
+SQL_TURNS = 2  # generations of one worker at SQL at once (their start and end); see `Generation.sql_turns`
 
 
 def consumer_name() -> str:
@@ -75,6 +76,7 @@ class Worker:
         self.name = name or consumer_name()
         self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
         self.free = asyncio.Semaphore(settings.worker_concurrency)
+        self.sql_turns = asyncio.Semaphore(SQL_TURNS)
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
         self.chores: set[asyncio.Task[None]] = set()
@@ -143,8 +145,9 @@ class Worker:
 
     def _start(self, job: Job) -> None:
         generation = Generation(
-            job, self.broker, self.db, self.provider_for, max_seconds=self.settings.generation_max_seconds
-        )
+            job, self.broker, self.db, self.provider_for,
+            max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns,
+        )  # fmt: skip
         task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
         self.running[generation.message_id] = (job, generation, task)
 
