@@ -27,7 +27,6 @@ from workers.providers.base import (
     Status,
     UpstreamError,
 )
-from workers.providers.deadline import Deadline
 from workers.providers.demo import WORKFLOW_YAML, DemoUpstream, answer_chunks
 from workers.providers.openai import OpenAIProvider
 
@@ -576,39 +575,3 @@ async def test_a_slow_consumer_does_not_count_against_the_idle_timeout():
             seen.append(event)
             await asyncio.sleep(0.3)  # longer than the idle timeout; the upstream itself is never silent that long
     assert seen == [Chunk("<0>"), Chunk("<1>"), Complete("<0><1>")]
-
-
-async def test_a_deadline_moved_by_every_read_cancels_only_a_read_past_it():
-    loop = asyncio.get_running_loop()
-    read_by = Deadline()
-    try:
-        for _ in range(5):  # each read ends in time; the deadline moves past the first one's timer
-            read_by.reading(loop.time() + 0.1)
-            await asyncio.sleep(0.05)
-            read_by.done()
-        read_by.reading(loop.time() + 0.1)
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.sleep(1)
-        read_by.done()
-        assert read_by.expired()
-        assert asyncio.current_task().cancelling() == 0
-    finally:
-        read_by.close()
-
-
-async def test_a_deadline_does_not_claim_a_cancellation_from_elsewhere():
-    async def read() -> bool:
-        read_by = Deadline()
-        read_by.reading(asyncio.get_running_loop().time() + 10)
-        try:
-            await asyncio.sleep(1)
-        except asyncio.CancelledError:
-            return read_by.expired()
-        finally:
-            read_by.close()
-        return False
-
-    task = asyncio.create_task(read())
-    await asyncio.sleep(0.01)
-    task.cancel()
-    assert await task is False

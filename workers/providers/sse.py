@@ -7,7 +7,6 @@ sentence a user can read; providers only interpret the events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 from collections.abc import AsyncIterator
@@ -20,7 +19,6 @@ import orjson
 from httpx_sse import ServerSentEvent
 
 from workers.providers.base import UpstreamError
-from workers.providers.deadline import Deadline
 
 ERROR_BODY_BYTES = 64 * 1024
 
@@ -82,22 +80,17 @@ async def post_events(
 
         chunks = response.aiter_bytes()
         parser = _EventParser(limits.max_event_bytes)
-        read_by = stack.enter_context(contextlib.closing(Deadline()))
         started = False
         while True:
-            read_by.reading(deadline)
             try:
-                chunk = await anext(chunks, None)
-            except asyncio.CancelledError:
-                if read_by.expired():
-                    raise (_idle(limits) if started else _no_first_byte(limits)) from None
-                raise
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(chunks, None)
+            except TimeoutError:
+                raise (_idle(limits) if started else _no_first_byte(limits)) from None
             except httpx.TransportError:
                 raise _lost() from None
             except httpx.DecodingError:
                 raise _undecodable() from None
-            finally:
-                read_by.done()
             if chunk is None:
                 return
             for event in parser.feed(chunk):
