@@ -90,13 +90,13 @@ class Generation:
         broker: Broker,
         db: async_sessionmaker[AsyncSession],
         provider_for: ProviderFor,
-        max_seconds: float = 1800.0,
-        sql_turns: asyncio.Semaphore | None = None,
+        max_seconds: float,
+        sql_turns: asyncio.Semaphore,
     ) -> None:
         self.job = job
         # Shared by a worker's generations: many starting (or ending) at once take turns at SQL,
         # so that their queries do not stall the streams already running in this process.
-        self.sql_turns = sql_turns or asyncio.Semaphore(1)
+        self.sql_turns = sql_turns
         self.max_seconds = max_seconds
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
