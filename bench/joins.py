@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,14 @@ class JoinsConfig:
     generators: int = 2
 
 
-async def joins(name: str, redis: Redis, workdir: Path, config: JoinsConfig) -> dict[str, Any]:
+async def joins(
+    name: str,
+    redis: Redis,
+    workdir: Path,
+    config: JoinsConfig,
+    on_storm: Callable[[targets.Server], None] | None = None,
+) -> dict[str, Any]:
+    """`on_storm(server)` is called just before the tabs rejoin (bench.profile attaches py-spy)."""
     server = await targets.start(name, redis.url, workdir)
     fleet: Fleet | None = None
     injector: Injector | None = None
@@ -49,14 +57,15 @@ async def joins(name: str, redis: Redis, workdir: Path, config: JoinsConfig) -> 
         tabs = [s for s in ids for _ in range(config.tabs)]
         began = time.monotonic()
         first = await fleet.connect(server.dialect, server.port, tabs, server.token, concurrency=config.concurrency)
-        first_s = time.monotonic() - began
-        if first["failed"]:
-            raise RuntimeError(f"joins: {first['failed']} tabs could not join: {first['errors']}")
+        first_s = time.monotonic() - began  # a tab whose first join failed rejoins without `since`
         injector = Injector(server.publisher, redis.url, ids)
-        publishing = asyncio.create_task(_publish_until(stop, injector, config.rate))
-        await asyncio.sleep(1.0)  # the logs fill, every tab has a position
+        cycle = max(1.0, config.sessions / config.rate)  # one injector run reaches every session once
+        publishing = asyncio.create_task(_publish_until(stop, injector, config.rate, cycle))
+        await asyncio.sleep(cycle)  # the logs fill, every tab has a position
         await fleet.drop()
         await asyncio.sleep(config.down_seconds)
+        if on_storm is not None:
+            on_storm(server)
         window = meter(server.pids["gateway"], fleet.pids, redis=[redis.pid])
         storm_began_wall, storm_began = time.time(), time.monotonic()
         storm = await fleet.rejoin(config.concurrency)
@@ -72,6 +81,7 @@ async def joins(name: str, redis: Redis, workdir: Path, config: JoinsConfig) -> 
             "in_flight": config.concurrency * config.generators,
             "first_joins_per_s": round(first["joined"] / first_s, 1),
             "first_join_ms": first["join_ms"],
+            "first_failed": first["failed"],
             "joined": storm["joined"],
             "failed": storm["failed"],
             "errors": storm["errors"],
@@ -103,9 +113,9 @@ async def joins(name: str, redis: Redis, workdir: Path, config: JoinsConfig) -> 
         redis.flush()
 
 
-async def _publish_until(stop: asyncio.Event, injector: Injector, rate: float) -> None:
+async def _publish_until(stop: asyncio.Event, injector: Injector, rate: float, cycle: float) -> None:
     while not stop.is_set():
-        await injector.run(rate, 1.0)
+        await injector.run(rate, cycle)
 
 
 async def _until_streaming(fleet: Fleet, tabs: int, since: float, limit: float) -> float | None:
