@@ -91,3 +91,21 @@ async def test_generations_starting_together_take_turns_at_sql(backend: Backend)
         answers = await asyncio.gather(*(system.ask(session_id, "hello") for session_id in sessions))
         assert {answer["status"] for answer in answers} == {SUCCESS}
         assert in_use["peak"] <= SQL_TURNS + 1  # + a chore of the worker's (the lifetime sweep)
+
+
+async def test_a_bug_in_the_worker_is_shown_as_a_sentence_and_logged_with_its_traceback(tmp_path, caplog) -> None:
+    """Settings stored before they were validated (a URL that is a number) make the provider fail."""
+    from schema.models import Tenant
+
+    backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{tmp_path}/streamrelay.db")
+    async with System(backend) as system:
+        session_id = await system.new_session()
+        engine = create_engine(system.settings.database_url)
+        async with session_factory(engine).begin() as db:
+            tenant = await db.get(Tenant, "acme")
+            tenant.settings = {**tenant.settings, "ai_provider": {"url": 5}}
+        await engine.dispose()
+        final = await system.ask(session_id, "hello")
+    assert (final["status"], final["error"]) == ("error", "The worker failed unexpectedly.")
+    failures = [record for record in caplog.records if record.getMessage() == f"generation {final['id']} failed"]
+    assert failures and failures[0].exc_info is not None
