@@ -34,6 +34,7 @@ class Settings:
     upstream_model: str = ""
     upstream_first_byte_timeout: float = 30.0
     upstream_idle_timeout: float = 60.0
+    upstream_max_event_bytes: int = 16 * 1024 * 1024
     worker_concurrency: int = 16
     job_claim_idle_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
@@ -145,6 +146,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         upstream_model=env.get("UPSTREAM_MODEL", ""),
         upstream_first_byte_timeout=_float(env, "UPSTREAM_FIRST_BYTE_TIMEOUT", 30.0),
         upstream_idle_timeout=_float(env, "UPSTREAM_IDLE_TIMEOUT", 60.0),
+        upstream_max_event_bytes=_int(env, "UPSTREAM_MAX_EVENT_BYTES", 16 * 1024 * 1024),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 16),
         job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),

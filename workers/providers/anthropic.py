@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 
 from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
-from workers.providers.sse import JsonBody, StreamLimits, error_message, event_object, post_events, sentence
+from workers.providers.sse import (
+    MAX_EVENT_BYTES,
+    JsonBody,
+    StreamLimits,
+    error_message,
+    event_object,
+    post_events,
+    sentence,
+)
 
 API_VERSION = "2023-06-01"
 THINKING = "Thinking…"
@@ -27,7 +35,7 @@ class AnthropicProvider:
         max_tokens: int = 4096,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -58,9 +66,7 @@ class AnthropicProvider:
                 continue  # ping, content_block_stop, and event types added later
             data = event_object(item)
             if item.event == "error":
-                raise UpstreamError(
-                    f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}"
-                )
+                raise UpstreamError(f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}")
             if item.event == "message_start":
                 usage.update(_dict(_dict(data.get("message")).get("usage")))
             elif item.event == "message_delta":
