@@ -44,11 +44,6 @@ class ToolRecord:
         return [dict(entry) for entry in self._entries]
 
 
-def public(entry: dict[str, Any]) -> dict[str, Any]:
-    """A persisted call as clients see it (DESIGN §4): no round, no full result."""
-    return {key: entry.get(key) for key in ("call_id", "name", "arguments", "status", "result_preview", "error")}
-
-
 def rounds_of(entries: list[dict[str, Any]]) -> list[ToolRound]:
     """Persisted calls back into rounds, for the history sent upstream on later turns."""
     rounds: dict[int, ToolRound] = {}
