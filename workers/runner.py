@@ -51,6 +51,7 @@ def provider_factory(settings: Settings, client: httpx.AsyncClient) -> ProviderF
             "client": client,
             "first_byte_timeout": settings.upstream_first_byte_timeout,
             "idle_timeout": settings.upstream_idle_timeout,
+            "max_event_bytes": settings.upstream_max_event_bytes,
         }
         if name in MODEL_PROVIDERS:
             options["model"] = chosen.get("model") or settings.upstream_model

@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 
 from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
-from workers.providers.sse import JsonBody, StreamLimits, error_message, event_object, post_events, sentence
+from workers.providers.sse import (
+    MAX_EVENT_BYTES,
+    JsonBody,
+    StreamLimits,
+    error_message,
+    event_object,
+    post_events,
+    sentence,
+)
 from workers.tools import anthropic_format
 from workers.tools.calls import ToolUse
 
@@ -29,7 +37,7 @@ class AnthropicProvider:
         max_tokens: int = 4096,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key

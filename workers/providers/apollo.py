@@ -18,7 +18,7 @@ from workers.providers.base import (
     Status,
     UpstreamError,
 )
-from workers.providers.sse import JsonBody, StreamLimits, event_object, post_events, sentence
+from workers.providers.sse import MAX_EVENT_BYTES, JsonBody, StreamLimits, event_object, post_events, sentence
 from workers.tools.apollo_steps import ApolloToolUse
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class ApolloProvider:
         client: httpx.AsyncClient | None = None,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key

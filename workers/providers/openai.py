@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 
 from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
-from workers.providers.sse import JsonBody, StreamLimits, error_message, event_object, post_events, sentence
+from workers.providers.sse import (
+    MAX_EVENT_BYTES,
+    JsonBody,
+    StreamLimits,
+    error_message,
+    event_object,
+    post_events,
+    sentence,
+)
 from workers.tools import openai_format
 from workers.tools.calls import ToolUse
 
@@ -22,7 +30,7 @@ class OpenAIProvider:
         client: httpx.AsyncClient | None = None,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key

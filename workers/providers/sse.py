@@ -21,13 +21,14 @@ from httpx_sse import ServerSentEvent
 from workers.providers.base import UpstreamError
 
 ERROR_BODY_BYTES = 64 * 1024
+MAX_EVENT_BYTES = 16 * 1024 * 1024  # `complete` repeats the whole answer: a long one must fit
 
 
 @dataclass(frozen=True)
 class StreamLimits:
     first_byte_timeout: float = 30.0
     idle_timeout: float = 60.0
-    max_event_bytes: int = 1_000_000
+    max_event_bytes: int = MAX_EVENT_BYTES
 
 
 @dataclass(frozen=True)
