@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from schema.outbound import OutboundPolicy, guarded_client
 from tests.services import free_port
 from workers.tools.calls import PREVIEW_CHARS, ToolCall
 from workers.tools.webhook import Caller, ToolWebhook
@@ -117,3 +118,24 @@ async def test_cancelling_a_call_hangs_up_on_the_webhook(receiver: Webhook, clie
     with pytest.raises(asyncio.CancelledError):
         await call
     await asyncio.wait_for(delivery.hung_up.wait(), 10)
+
+
+async def test_a_webhook_outside_the_allowed_hosts_is_refused_before_connecting(receiver: Webhook) -> None:
+    async with guarded_client(OutboundPolicy.parse("api.openai.com")) as guarded:
+        result = await ToolWebhook(receiver.url, SECRET, guarded).call(ToolCall("c", "get_weather", {}), CALLER)
+    assert (result.status, result.error) == ("failed", "The tool webhook address is not allowed.")
+    assert receiver.deliveries == []
+
+
+async def test_a_wildcard_host_resolving_to_a_private_address_is_refused_at_connect_time(receiver: Webhook) -> None:
+    port = receiver.url.split(":")[2].split("/")[0]
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]  # what a hostile DNS answer would say
+
+    policy = OutboundPolicy.parse(f"*.example.com:{port}")
+    async with guarded_client(policy, resolver=rebinding) as guarded:
+        webhook = ToolWebhook(f"https://tools.example.com:{port}/tools", SECRET, guarded)
+        result = await webhook.call(ToolCall("c", "get_weather", {}), CALLER)
+    assert (result.status, result.error) == ("failed", "The tool webhook address is not allowed.")
+    assert receiver.deliveries == []

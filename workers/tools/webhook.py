@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
 from dataclasses import dataclass
 
 import httpx
 import orjson
 
+from schema.outbound import AddressNotAllowed
 from workers.tools.calls import ToolCall, ToolResult, failed, finished
+
+log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 1024 * 1024
 ERROR_CHARS = 300
@@ -76,6 +80,9 @@ class ToolWebhook:
                 status, answer = await self._post(body, headers)
         except TimeoutError:
             return failed(call, f"The tool webhook did not answer within {self.timeout:g} seconds.")
+        except AddressNotAllowed as exc:
+            log.warning("tool webhook of tenant %s refused: %s", caller.tenant, exc.reason)
+            return failed(call, "The tool webhook address is not allowed.")
         except _TooLarge:
             return failed(call, f"The tool webhook answered with more than {self.max_bytes} bytes.")
         except httpx.HTTPError as exc:
