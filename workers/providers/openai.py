@@ -37,6 +37,10 @@ class OpenAIProvider:
         self.model = model
         self.client = client
         self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
+        self.url = f"{self.base_url}/chat/completions"
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"} if key else {}
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         body = {
@@ -47,12 +51,11 @@ class OpenAIProvider:
             **openai_format.tool_fields(request),
         }
         key = request.api_key or self.api_key
-        headers = {"authorization": f"Bearer {key}"} if key else {}
+        headers = self.headers(key)
         parts: list[str] = []
         usage: dict[str, Any] = {}
         calls = openai_format.CallAssembler()
-        url = f"{self.base_url}/chat/completions"
-        async for item in post_events(self.client, url, body, headers, self.limits):
+        async for item in post_events(self.client, self.url, body, headers, self.limits):
             if isinstance(item, JsonBody):
                 text, calls, usage = _completion(item.data)
                 if text:
