@@ -39,6 +39,7 @@ class Settings:
     job_claim_idle_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     generation_max_seconds: float = 1800.0
+    tool_timeout_seconds: float = 30.0
     metrics_port: int | None = None
     port: int = 8000
     host: str = "0.0.0.0"
@@ -151,6 +152,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
         generation_max_seconds=_float(env, "GENERATION_MAX_SECONDS", 1800.0),
+        tool_timeout_seconds=_float(env, "TOOL_TIMEOUT_SECONDS", 30.0),
         metrics_port=_int(env, "METRICS_PORT", 0, minimum=0) or None,
         port=_int(env, "PORT", 8000, minimum=0),
         host=env.get("HOST", "0.0.0.0"),

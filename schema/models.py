@@ -24,6 +24,8 @@ ERROR = "error"
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
 FINAL_STATUSES = frozenset({SUCCESS, ERROR, CANCELLED, INTERRUPTED})
+# What clients see of a tool call; the stored entry also keeps its round and the result the model was told.
+TOOL_CALL_FIELDS = ("call_id", "name", "arguments", "status", "result_preview", "error")
 
 
 class Base(DeclarativeBase):
@@ -91,6 +93,7 @@ class ChatMessage(Base):
     status: Mapped[str] = mapped_column(String(20))
     changes: Mapped[list[Any]] = mapped_column(default=list)
     usage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tool_calls: Mapped[list[Any] | None] = mapped_column(default=list)  # NULL in rows older than tools
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
@@ -107,6 +110,7 @@ class ChatMessage(Base):
                 {"change_id": c["change_id"], "changes": c["changes"], "applied": c["change_id"] in applied}
                 for c in self.changes or []
             ],
+            "tool_calls": [{key: call.get(key) for key in TOOL_CALL_FIELDS} for call in self.tool_calls or []],
             "usage": self.usage or {},
             "error": self.error,
             "created_at": self.created_at.isoformat(),
