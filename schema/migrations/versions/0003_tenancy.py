@@ -1,14 +1,14 @@
 """Session revisions; monthly token usage per tenant and per user.
 
-Revision ID: 0002_tenancy
-Revises: 0001
+Revision ID: 0003_tenancy
+Revises: 0002_tools
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_tenancy"
-down_revision = "0001"
+revision = "0003_tenancy"
+down_revision = "0002_tools"
 branch_labels = None
 depends_on = None
 
