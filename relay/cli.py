@@ -69,7 +69,9 @@ async def work(settings: Settings) -> None:
     import httpx
 
     from schema.db import create_engine, session_factory
-    from workers.runner import Worker, provider_factory
+    from schema.outbound import guarded_client
+    from workers.runner import Worker
+    from workers.upstreams import provider_factory
 
     from .broker import create_broker
 
@@ -80,8 +82,9 @@ async def work(settings: Settings) -> None:
     broker = create_broker(settings)
     engine = create_engine(settings.database_url)
     await broker.start()
-    async with httpx.AsyncClient() as client:
-        worker = Worker(settings, broker, session_factory(engine), provider_factory(settings, client))
+    async with httpx.AsyncClient() as client, guarded_client(settings.outbound_policy) as tenant_client:
+        providers = provider_factory(settings, client, tenant_client)
+        worker = Worker(settings, broker, session_factory(engine), providers)
         on_signals(asyncio.get_running_loop(), worker.shutdown)
         logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
         try:
