@@ -19,9 +19,11 @@ WS_MAX_SIZE = 16 * 1024 * 1024
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """WebSockets are served by `relay.websocket`, without per-message deflate (as in Phoenix:
     it would compress every frame once per socket) and without pings (clients send heartbeats)."""
+    from .http_protocol import head_deadline_protocol
     from .websocket import WebSocketConnection
 
     return {
+        "http": head_deadline_protocol(settings.request_read_timeout_seconds),
         "ws": WebSocketConnection,
         "ws_max_size": WS_MAX_SIZE,
         "log_level": "info",
@@ -67,7 +69,9 @@ async def work(settings: Settings) -> None:
     import httpx
 
     from schema.db import create_engine, session_factory
-    from workers.runner import Worker, provider_factory
+    from schema.outbound import guarded_client
+    from workers.runner import Worker
+    from workers.upstreams import provider_factory
 
     from .broker import create_broker
 
@@ -78,8 +82,9 @@ async def work(settings: Settings) -> None:
     broker = create_broker(settings)
     engine = create_engine(settings.database_url)
     await broker.start()
-    async with httpx.AsyncClient() as client:
-        worker = Worker(settings, broker, session_factory(engine), provider_factory(settings, client))
+    async with httpx.AsyncClient() as client, guarded_client(settings.outbound_policy) as tenant_client:
+        providers = provider_factory(settings, client, tenant_client)
+        worker = Worker(settings, broker, session_factory(engine), providers)
         on_signals(asyncio.get_running_loop(), worker.shutdown)
         logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
         try:

@@ -17,6 +17,7 @@ STREAMING_STATUS = "streaming_status"
 STREAMING_CHANGES = "streaming_changes"
 STREAMING_CHUNK = "streaming_chunk"
 STREAMING_ERROR = "streaming_error"
+STREAMING_TOOL = "streaming_tool"
 NEW_MESSAGE = "new_message"
 
 EVENTS = frozenset(
@@ -27,6 +28,7 @@ EVENTS = frozenset(
         STREAMING_CHANGES,
         STREAMING_CHUNK,
         STREAMING_ERROR,
+        STREAMING_TOOL,
         NEW_MESSAGE,
     }
 )
