@@ -15,12 +15,14 @@ MAX_PAGE = 500
 
 
 async def session_page(
-    db: AsyncSession, tenant_id: str, user_id: str | None, limit: int = DEFAULT_PAGE
+    db: AsyncSession, tenant_id: str, user_id: str | None, limit: int = DEFAULT_PAGE, session_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """The tenant's sessions (only `user_id`'s, unless None), most recently active first."""
+    """The tenant's sessions (only `user_id`'s, unless None; only `session_id`), most recently active first."""
     page = select(ChatSession.id).where(ChatSession.tenant_id == tenant_id)
     if user_id is not None:
         page = page.where(ChatSession.user_id == user_id)
+    if session_id is not None:
+        page = page.where(ChatSession.id == session_id)
     page_ids = page.order_by(ChatSession.updated_at.desc(), ChatSession.id).limit(limit).scalar_subquery()
     in_page = ChatMessage.session_id.in_(page_ids)
     ranked = (
