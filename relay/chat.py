@@ -24,6 +24,7 @@ from .session_list import MAX_PAGE, session_page
 
 DEFAULT_TENANT_SETTINGS: dict[str, Any] = {"experimental_features": {"ai_assistant": False}, "ai_provider": {}}
 HISTORY_LIMIT = 50
+MAX_TITLE_CHARS = 500  # as stored
 
 
 class ChatError(Exception):
@@ -123,6 +124,8 @@ class Chat:
     async def create_session(self, claims: Claims, title: Any = None, context: Any = None) -> dict[str, Any]:
         if title is not None and not isinstance(title, str):
             raise bad_request("title must be a string")
+        if title is not None and len(title) > MAX_TITLE_CHARS:
+            raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
         if context is not None and not isinstance(context, dict):
             raise bad_request("context must be an object")
         async with self.db.begin() as db:

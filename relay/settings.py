@@ -45,6 +45,7 @@ class Settings:
     host: str = "0.0.0.0"
     socket_queue_bytes: int = 1024 * 1024
     socket_idle_seconds: float = 60.0
+    request_read_timeout_seconds: float = 10.0
     max_frame_bytes: int = 1024 * 1024
     max_message_chars: int = 100_000
     log_maxlen: int = 2000
@@ -157,6 +158,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         port=_int(env, "PORT", 8000, minimum=0),
         host=env.get("HOST", "0.0.0.0"),
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
+        request_read_timeout_seconds=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0),
         log_maxlen=_int(env, "LOG_MAXLEN", 2000),
         tenant_allowed_hosts=allowed_hosts,
         tenant_keys_required=_flag(env, "TENANT_KEYS_REQUIRED"),

@@ -22,7 +22,7 @@ from .upstreams import Script, ScriptedUpstream, counting
 
 ENDLESS = "Keep talking until I stop you."
 BRIEF = "Answer in three chunks."
-TIMEOUTS = {"upstream_first_byte_timeout": 1.0, "upstream_idle_timeout": 1.0}
+TIMEOUTS = {"upstream_first_byte_timeout": 1.0, "upstream_idle_timeout": 1.0, "request_read_timeout_seconds": 1.0}
 
 
 class FaultySystem(System):
