@@ -105,7 +105,20 @@ async def create_session(request: Request, gateway: Gateway, claims: Claims) -> 
 
 async def list_sessions(request: Request, gateway: Gateway, claims: Claims) -> Response:
     whole_tenant = request.query_params.get("scope") == "tenant"
-    return JSONResponse({"sessions": await gateway.chat.list_sessions(claims, whole_tenant)})
+    raw_limit = request.query_params.get("limit", "100")
+    if not raw_limit.isdigit():
+        raise bad_request("limit must be a whole number")
+    return JSONResponse({"sessions": await gateway.chat.list_sessions(claims, whole_tenant, int(raw_limit))})
+
+
+async def get_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse({"session": await gateway.chat.session(claims, request.path_params["session_id"])})
+
+
+async def patch_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    body = await json_body(request)
+    session = await gateway.chat.update_session(claims, request.path_params["session_id"], body)
+    return JSONResponse({"session": session})
 
 
 async def delete_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
@@ -176,6 +189,8 @@ def routes(gateway: Gateway) -> list[Route]:
     return [
         route("/api/sessions", create_session, "POST"),
         route("/api/sessions", list_sessions, "GET"),
+        route("/api/sessions/{session_id}", get_session, "GET"),
+        route("/api/sessions/{session_id}", patch_session, "PATCH"),
         route("/api/sessions/{session_id}", delete_session, "DELETE"),
         route("/api/sessions/{session_id}/messages", list_messages, "GET"),
         route("/api/sessions/{session_id}/messages", post_message, "POST"),
