@@ -13,9 +13,8 @@ from .system import Backend, System
 
 
 async def _probes(lag: LoopLag, count: int) -> None:
-    seen = lag.probes
-    while lag.probes < seen + count:
-        await asyncio.sleep(0.01)
+    for _ in range(count):
+        await lag.next_probe()
 
 
 async def test_no_admission_while_the_loop_runs_late_and_again_once_it_catches_up() -> None:

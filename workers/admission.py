@@ -19,7 +19,7 @@ class LoopLag:
         self.limit = limit
         self.interval = interval
         self.lag = 0.0
-        self.probes = 0
+        self._probed = asyncio.Condition()
         self._admitting = asyncio.Event()  # from the first probe on: a worker starts once its loop is measured
 
     @property
@@ -29,6 +29,11 @@ class LoopLag:
     async def ready(self) -> None:
         await self._admitting.wait()
 
+    async def next_probe(self) -> None:
+        """Wait until the lag is measured once more."""
+        async with self._probed:
+            await self._probed.wait()
+
     async def run(self) -> None:
         """Probe until cancelled."""
         loop = asyncio.get_running_loop()
@@ -36,8 +41,9 @@ class LoopLag:
             due = loop.time() + self.interval
             await asyncio.sleep(self.interval)
             self.lag = max(0.0, loop.time() - due)
-            self.probes += 1
             if self.lag > self.limit:
                 self._admitting.clear()
             else:
                 self._admitting.set()
+            async with self._probed:
+                self._probed.notify_all()
