@@ -6,7 +6,7 @@ from typing import Any
 
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
-from workers.providers.base import Provider
+from workers.providers.events import Provider
 from workers.providers.openai import OpenAIProvider
 
 PROVIDERS = ("apollo", "openai", "anthropic", "demo")

@@ -5,29 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+from workers.providers.events import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
+from workers.providers.http_provider import HttpProvider, json_answer
+from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 
-from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
-from workers.providers.sse import JsonBody, StreamLimits, error_message, event_object, post_events, sentence
 
-
-class OpenAIProvider:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        model: str,
-        client: httpx.AsyncClient | None = None,
-        first_byte_timeout: float = 30.0,
-        idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.model = model
-        self.client = client
-        self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
-
+class OpenAIProvider(HttpProvider):
     async def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         body = {
             "model": self.model,
@@ -42,10 +25,8 @@ class OpenAIProvider:
         url = f"{self.base_url}/chat/completions"
         async for item in post_events(self.client, url, body, headers, self.limits):
             if isinstance(item, JsonBody):
-                complete = _completion(item.data)
-                if complete.response:
-                    yield Chunk(complete.response)
-                yield complete
+                for event in json_answer(_completion(item.data)):
+                    yield event
                 return
             if item.data.strip() == "[DONE]":
                 yield Complete(response="".join(parts), usage=usage)

@@ -18,7 +18,7 @@ import httpx
 import orjson
 from httpx_sse import ServerSentEvent
 
-from workers.providers.base import UpstreamError
+from workers.providers.events import UpstreamError
 
 ERROR_BODY_BYTES = 64 * 1024
 

@@ -1,0 +1,43 @@
+"""The worker process (`streamrelay worker`, `python -m workers`): generations until SIGTERM, then a drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+import httpx
+
+from relay.broker import create_broker
+from relay.settings import ConfigError, Settings
+from schema.db import create_engine, session_factory
+
+from .runner import Worker, provider_factory
+
+
+def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Take jobs until SIGTERM or SIGINT, then let running generations finish within the grace period."""
+    if settings.upstream_url is None and settings.upstream_provider != "demo":
+        raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={settings.upstream_provider}")
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+    broker = create_broker(settings)
+    engine = create_engine(settings.database_url)
+    await broker.start()
+    async with httpx.AsyncClient() as client:
+        worker = Worker(settings, broker, session_factory(engine), provider_factory(settings, client))
+        on_signals(asyncio.get_running_loop(), worker.shutdown)
+        logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
+        try:
+            await worker.run()
+        finally:
+            await broker.close()
+            await engine.dispose()
