@@ -32,7 +32,7 @@ from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_LOST, patiently
 from .providers.events import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ProviderFor = Callable[[dict[str, Any]], Provider]
 
@@ -120,7 +120,7 @@ class Generation:
         except BrokerUnavailable:
             self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
         except Exception as exc:
-            log.exception("generation %s failed", self.message_id)
+            logger.exception("generation %s failed", self.message_id)
             self.outcome.status, self.outcome.error = ERROR, f"The worker failed while streaming: {exc}"
         finally:
             deadline.cancel()
@@ -175,7 +175,9 @@ class Generation:
         """
         epoch = await self._publish(event, payload)
         if self.epoch is not None and epoch != self.epoch:
-            log.warning("session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id)
+            logger.warning(
+                "session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id
+            )
             await self._publish(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
             for entry in self.outcome.early_changes:
                 await self._publish(events.STREAMING_CHANGES, {**entry, "applied": False})
