@@ -28,6 +28,16 @@ def live_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:live"
 
 
+def content_key(session_id: str) -> str:
+    """The in-flight message's text so far: a string of its own, grown by APPEND (O(1) per chunk)."""
+    return f"{{{topic(session_id)}}}:content"
+
+
+def changes_key(session_id: str) -> str:
+    """The in-flight message's early changes, concatenated msgpack maps grown by APPEND."""
+    return f"{{{topic(session_id)}}}:changes"
+
+
 def applied_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:applied"
 

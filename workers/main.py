@@ -12,8 +12,10 @@ import httpx
 from relay.broker import create_broker
 from relay.settings import ConfigError, Settings
 from schema.db import create_engine, session_factory
+from schema.outbound import guarded_client
 
-from .runner import Worker, provider_factory
+from .runner import Worker
+from .upstreams import provider_factory
 
 
 def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
@@ -32,8 +34,9 @@ async def run_worker(settings: Settings) -> None:
     broker = create_broker(settings)
     engine = create_engine(settings.database_url)
     await broker.start()
-    async with httpx.AsyncClient() as client:
-        worker = Worker(settings, broker, session_factory(engine), provider_factory(settings, client))
+    async with httpx.AsyncClient() as client, guarded_client(settings.outbound_policy) as tenant_client:
+        providers = provider_factory(settings, client, tenant_client)
+        worker = Worker(settings, broker, session_factory(engine), providers)
         on_signals(asyncio.get_running_loop(), worker.shutdown)
         logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
         try:

@@ -112,9 +112,9 @@ FAULTS = {
     ),
     "oversized_event": Fault(
         "oversized",
-        stream(*PARTIAL, text_delta("x" * 1_100_000)),
+        stream(*PARTIAL, text_delta("x" * 16 * 1024 * 1024)),
         "error",
-        "The AI service sent an event larger than 1000000 bytes.",
+        "The AI service sent an event larger than 16777216 bytes.",
         "Partial answer",
     ),
 }

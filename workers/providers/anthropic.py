@@ -40,9 +40,7 @@ class AnthropicProvider(HttpProvider):
                 continue  # ping, content_block_stop, and event types added later
             data = event_object(item)
             if item.event == "error":
-                raise UpstreamError(
-                    f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}"
-                )
+                raise UpstreamError(f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}")
             if item.event == "message_start":
                 usage.update(as_dict(as_dict(data.get("message")).get("usage")))
             elif item.event == "message_delta":

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from .events import Chunk, Complete, ProviderEvent
-from .upstream import StreamLimits
+from .upstream import MAX_EVENT_BYTES, StreamLimits
 
 THINKING = "Thinking…"  # the status shown while the upstream thinks without saying what about
 
@@ -23,7 +23,7 @@ class HttpProvider:
         client: httpx.AsyncClient | None = None,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key

@@ -11,6 +11,13 @@ from workers.providers.upstream import JsonBody, error_message, event_object, po
 
 
 class OpenAIProvider(HttpProvider):
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.url = f"{self.base_url}/chat/completions"
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"} if key else {}
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         body = {
             "model": self.model,
@@ -19,11 +26,10 @@ class OpenAIProvider(HttpProvider):
             "stream_options": {"include_usage": True},
         }
         key = request.api_key or self.api_key
-        headers = {"authorization": f"Bearer {key}"} if key else {}
+        headers = self.headers(key)
         parts: list[str] = []
         usage: dict[str, Any] = {}
-        url = f"{self.base_url}/chat/completions"
-        async for item in post_events(self.client, url, body, headers, self.limits):
+        async for item in post_events(self.client, self.url, body, headers, self.limits):
             if isinstance(item, JsonBody):
                 for event in json_answer(_completion(item.data)):
                     yield event
