@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +29,9 @@ from schema.store import generation_start, persist_final
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_LOST, patiently
-from .providers.events import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
+from .providers.events import Changes, Chunk, Complete, GenerationRequest, ProviderFor, Status, UpstreamError
 
 logger = logging.getLogger(__name__)
-
-ProviderFor = Callable[[dict[str, Any]], Provider]
-
 
 @dataclass
 class Outcome:

@@ -26,7 +26,8 @@ from schema.models import CANCELLED, INTERRUPTED, utcnow
 from schema.store import stale_generations
 
 from .ending import finish_lost
-from .generation import Generation, ProviderFor
+from .generation import Generation
+from .providers.events import ProviderFor
 
 log = logging.getLogger(__name__)
 
