@@ -87,5 +87,6 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         *api.routes(gateway),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.redirect_slashes = False  # its redirect would be built from the client's Host header
     app.state.gateway = gateway
     return app

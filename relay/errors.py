@@ -40,6 +40,10 @@ def busy() -> ChatError:
     return ChatError("busy", "a response is already being generated in this session", 409)
 
 
+def conflict(message: str) -> ChatError:
+    return ChatError("conflict", message, 409)
+
+
 def unavailable(what: str) -> ChatError:
     return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
 

@@ -17,9 +17,11 @@ WS_MAX_SIZE = 16 * 1024 * 1024
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """WebSockets are served by `relay.websocket`, without per-message deflate (as in Phoenix:
     it would compress every frame once per socket) and without pings (clients send heartbeats)."""
+    from .http_protocol import head_deadline_protocol
     from .websocket import WebSocketConnection
 
     return {
+        "http": head_deadline_protocol(settings.request_read_timeout_seconds),
         "ws": WebSocketConnection,
         "ws_max_size": WS_MAX_SIZE,
         "log_level": "info",

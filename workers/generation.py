@@ -33,6 +33,9 @@ from .providers.events import Changes, Chunk, Complete, GenerationRequest, Provi
 
 logger = logging.getLogger(__name__)
 
+WORKER_FAILED = "The worker failed unexpectedly."
+
+
 @dataclass
 class Outcome:
     """How the generation ended, and what it had produced by then."""
@@ -115,9 +118,9 @@ class Generation:
             self.outcome.status, self.outcome.error = exc.status, exc.message
         except BrokerUnavailable:
             self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
-        except Exception as exc:
+        except Exception:
             logger.exception("generation %s failed", self.message_id)
-            self.outcome.status, self.outcome.error = ERROR, f"The worker failed while streaming: {exc}"
+            self.outcome.status, self.outcome.error = ERROR, WORKER_FAILED  # the details are in the log
         finally:
             deadline.cancel()
 

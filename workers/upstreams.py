@@ -18,14 +18,16 @@ from schema.tenant_settings import load
 
 from .providers import create_provider
 from .providers.events import Provider, ProviderFor, UpstreamError
+from .tools.setup import with_tools
 
 
 def provider_factory(settings: Settings, client: httpx.AsyncClient, tenant_client: httpx.AsyncClient) -> ProviderFor:
     """`provider_for(stored tenant settings)`; raises UpstreamError when the tenant's AI is not configured."""
 
     def provider_for(tenant_settings: dict[str, Any]) -> Provider:
+        stored = load(tenant_settings)
         try:
-            upstream = resolve(load(tenant_settings), settings.operator, settings.credentials)
+            upstream = resolve(stored, settings.operator, settings.credentials)
         except (NotConfigured, CredentialsError) as exc:
             raise UpstreamError(f"The AI assistant is not configured: {exc}") from None
         options: dict[str, Any] = {
@@ -38,6 +40,9 @@ def provider_factory(settings: Settings, client: httpx.AsyncClient, tenant_clien
             options["model"] = upstream.model
         if upstream.provider == "azure_openai":
             options.update(deployment=upstream.deployment, api_version=upstream.api_version)
-        return create_provider(upstream.provider, upstream.url, upstream.api_key, **options)
+        provider = create_provider(upstream.provider, upstream.url, upstream.api_key, **options)
+        # the webhook is always a tenant URL: only ever through the guarded client
+        tools = (stored.tools, settings.credentials, tenant_client, settings.tool_timeout_seconds)
+        return with_tools(provider, upstream.provider, *tools)
 
     return provider_for

@@ -8,6 +8,8 @@ from typing import Any
 from workers.providers.events import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
+from workers.tools import anthropic_format
+from workers.tools.calls import ToolUse
 
 API_VERSION = "2023-06-01"
 HANDLED = frozenset(
@@ -24,16 +26,19 @@ class AnthropicProvider(HttpProvider):
         body = {
             "model": self.model,
             "max_tokens": self.max_tokens,
-            "messages": [*request.history, {"role": "user", "content": request.content}],
+            "messages": anthropic_format.messages(request),
             "stream": True,
+            **anthropic_format.tool_fields(request),
         }
         headers = {"x-api-key": request.api_key or self.api_key or "", "anthropic-version": API_VERSION}
         parts: list[str] = []
         usage: dict[str, Any] = {}
+        calls = anthropic_format.CallAssembler()
         url = f"{self.base_url}/v1/messages"
         async for item in post_events(self.client, url, body, headers, self.limits):
             if isinstance(item, JsonBody):
-                for event in json_answer(_message(item.data)):
+                text, calls, usage = _message(item.data)
+                for event in json_answer(text, _end(request, text, calls, usage)):
                     yield event
                 return
             if item.event not in HANDLED:
@@ -46,24 +51,37 @@ class AnthropicProvider(HttpProvider):
             elif item.event == "message_delta":
                 usage.update(as_dict(data.get("usage")))
             elif item.event == "message_stop":
-                yield Complete(response="".join(parts), usage=usage)
+                yield _end(request, "".join(parts), calls, usage)
                 return
             elif item.event == "content_block_start":
-                if as_dict(data.get("content_block")).get("type") == "thinking":
+                block = as_dict(data.get("content_block"))
+                if block.get("type") == "thinking":
                     yield Status(THINKING)
+                calls.start(data.get("index"), block)
             elif (delta := as_dict(data.get("delta"))).get("type") == "text_delta":
                 if isinstance(text := delta.get("text"), str) and text:
                     parts.append(text)
                     yield Chunk(text)
+            elif delta.get("type") == "input_json_delta":
+                calls.delta(data.get("index"), delta)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
 
 
-def _message(data: Any) -> Complete:
+def _end(
+    request: GenerationRequest, text: str, calls: anthropic_format.CallAssembler, usage: dict[str, Any]
+) -> Complete | ToolUse:
+    """The round's last event: the tool calls it asked for, when the tenant has tools; else the answer."""
+    if request.tools and (asked := calls.calls()):
+        return ToolUse(asked, text, usage)
+    return Complete(response=text, usage=usage)
+
+
+def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise UpstreamError("The AI service answered with JSON that is not a message.")
-    text = "".join(
-        block["text"]
-        for block in data["content"]
-        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
-    )
-    return Complete(response=text, usage=as_dict(data.get("usage")))
+    blocks = [block for block in data["content"] if isinstance(block, dict)]
+    text = "".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
+    calls = anthropic_format.CallAssembler()
+    for index, block in enumerate(blocks):
+        calls.start(index, block)
+    return text, calls, as_dict(data.get("usage"))

@@ -18,12 +18,14 @@ from workers.providers.events import (
 )
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
 from workers.providers.upstream import JsonBody, event_object, post_events, sentence
+from workers.tools.apollo_steps import ApolloToolUse
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE = "job_chat"
 CHANGE_KEYS = ("code", "code_edits", "yaml")
-IGNORED = frozenset({"message_start", "message_delta", "message_stop", "content_block_stop", "ping"})
+IGNORED = frozenset({"message_start", "message_delta", "message_stop", "ping"})
+BLOCK_EVENTS = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -41,9 +43,11 @@ class ApolloProvider(HttpProvider):
             "api_key": request.api_key or self.api_key,
         }
         url = f"{self.base_url}/services/{service}/stream"
+        tools = ApolloToolUse()  # Apollo's own tool use, shown as steps
         async for item in post_events(self.client, url, body, {}, self.limits):
             if isinstance(item, JsonBody):
-                for event in json_answer(_complete(item.data, "answer")):
+                complete = _complete(item.data, "answer")
+                for event in json_answer(complete.response, complete):
                     yield event
                 return
             if item.event in IGNORED:
@@ -54,7 +58,14 @@ class ApolloProvider(HttpProvider):
             if item.event not in HANDLERS:
                 logger.info("ignoring unknown apollo event %r", item.event)
                 continue
-            event = HANDLERS[item.event](event_object(item))
+            data = event_object(item)
+            if item.event in BLOCK_EVENTS:
+                for step in tools.observe(item.event, data):
+                    yield step
+            event = HANDLERS[item.event](data)
+            if isinstance(event, Complete):
+                for step in tools.finish_all():
+                    yield step
             if event is not None:
                 yield event
             if isinstance(event, Complete):
@@ -118,6 +129,7 @@ def _complete(data: Any, what: str = "'complete' event") -> Complete:
 
 HANDLERS = {
     "content_block_start": _block_start,
+    "content_block_stop": lambda data: None,
     "content_block_delta": _block_delta,
     "changes": _changes,
     "error": _error,

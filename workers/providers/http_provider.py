@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from .events import Chunk, Complete, ProviderEvent
+from .events import Chunk, ProviderEvent
 from .upstream import MAX_EVENT_BYTES, StreamLimits
 
 THINKING = "Thinking…"  # the status shown while the upstream thinks without saying what about
@@ -32,9 +32,9 @@ class HttpProvider:
         self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
 
 
-def json_answer(complete: Complete) -> list[ProviderEvent]:
-    """The events of an answer that came as one JSON body: its text as one chunk, then the end."""
-    return [Chunk(complete.response), complete] if complete.response else [complete]
+def json_answer(text: str, end: ProviderEvent) -> list[ProviderEvent]:
+    """The events of an answer that came as one JSON body: its text as one chunk, then its last event."""
+    return [Chunk(text), end] if text else [end]
 
 
 def as_dict(value: Any) -> dict[str, Any]:
