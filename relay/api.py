@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from .auth import Claims, InvalidToken, verify
 from .errors import ChatError, bad_request, translate
 from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
 MAX_BODY_BYTES = 1024 * 1024

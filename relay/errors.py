@@ -7,7 +7,9 @@ reads the same everywhere.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+import logging
+
+from schema.db import database_unreachable
 
 from .broker.base import BrokerUnavailable
 
@@ -48,12 +50,18 @@ def unavailable(what: str) -> ChatError:
     return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
 
 
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = unavailable("the database")
+
+
 def translate(exc: BaseException) -> ChatError | None:
     """The `ChatError` a client is told for `exc`; None for a failure that is a bug, not an answer."""
     if isinstance(exc, ChatError):
         return exc
     if isinstance(exc, BrokerUnavailable):
         return unavailable("the message broker")
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError):
-        return unavailable("the database")
+    if database_unreachable(exc):
+        log.warning("answered 'unavailable': the database is unreachable (%s)", exc)
+        return DATABASE_DOWN
     return None

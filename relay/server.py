@@ -24,6 +24,8 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "http": head_deadline_protocol(settings.request_read_timeout_seconds),
         "ws": WebSocketConnection,
         "ws_max_size": WS_MAX_SIZE,
+        # SIGTERM: stop accepting, close WebSockets (1012), give open requests (SSE, ?wait=true) this long
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "log_level": "info",
         "log_config": None,  # logging is ours: see `configure_logging`
     }

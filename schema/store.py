@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .models import PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+from .models import INTERRUPTED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
 
 HISTORY_LIMIT = 50  # messages a client is sent on join, and an upstream is given as history
+WORKER_LOST = "The worker generating this response stopped unexpectedly."  # the error of a takeover's ending
 
 
 class UnknownMessage(LookupError):
@@ -99,12 +100,20 @@ async def persist_final(
     changes: list[dict[str, Any]],
     usage: dict[str, Any],
     error: str | None,
+    replaces_takeover: bool = False,
 ) -> dict[str, Any] | None:
-    """Persist the final message once: the `new_message` payload for the finisher that wins, else None."""
+    """Persist the final message once: the `new_message` payload for the finisher that wins, else None.
+
+    The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
+    message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
+    """
+    finishable = ChatMessage.status == PROCESSING
+    if replaces_takeover:
+        finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
     async with db.begin() as session:
         won = await session.execute(
             update(ChatMessage)
-            .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
+            .where(ChatMessage.id == message_id, finishable)
             .values(
                 status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
             )

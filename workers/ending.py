@@ -15,9 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from relay.broker.log import EventLog
 from schema import events
 from schema.models import ERROR, INTERRUPTED
-from schema.store import persist_final, persisted_final
-
-WORKER_LOST = "The worker generating this response stopped unexpectedly."
+from schema.store import WORKER_LOST, persist_final, persisted_final
 
 Publish = Callable[[str, dict[str, Any]], Awaitable[object]]
 

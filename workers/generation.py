@@ -26,6 +26,7 @@ from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
 from schema.store import generation_start, persist_final
 
+from .durable import until_it_lands
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_LOST, patiently
@@ -201,11 +202,15 @@ class Generation:
             usage = outcome.complete.usage
         else:
             content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
-        async with self.sql_turns:
-            final = await persist_final(
-                self.db, self.message_id,
-                status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
-            )  # fmt: skip
+
+        async def write() -> dict[str, Any] | None:
+            async with self.sql_turns:
+                return await persist_final(
+                    self.db, self.message_id, replaces_takeover=True,
+                    status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+                )  # fmt: skip
+
+        final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")
         if final is not None:  # else finished by a worker that took the job over
             GENERATIONS.labels(outcome.status).inc()
             await announce_end(self._publish, final)

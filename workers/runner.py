@@ -25,6 +25,7 @@ from schema import keys
 from schema.models import CANCELLED, INTERRUPTED, utcnow
 from schema.store import stale_generations
 
+from .admission import LoopLag
 from .ending import finish_lost
 from .generation import Generation
 from .providers.events import ProviderFor
@@ -57,6 +58,7 @@ class Worker:
         self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
         self.free = asyncio.Semaphore(settings.worker_concurrency)
         self.sql_turns = asyncio.Semaphore(SQL_TURNS)
+        self.admission = LoopLag(settings.worker_max_loop_lag)
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
         self.chores: set[asyncio.Task[None]] = set()
@@ -90,6 +92,7 @@ class Worker:
         self.chores |= {
             asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
             asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
+            asyncio.create_task(self.admission.run(), name="probe the loop's lag"),
         }
         try:
             await self._take_jobs()
@@ -108,6 +111,8 @@ class Worker:
     async def _take_jobs(self) -> None:
         while not self.stopping.is_set():
             await self.free.acquire()
+            if not self.admission.admitting:  # out of CPU: leave the job to another worker, or to a later moment
+                await self._admitted_or_stopping()
             if self.stopping.is_set():
                 self.free.release()
                 return
@@ -122,6 +127,14 @@ class Worker:
                 self.free.release()
                 continue
             self._start(jobs[0])
+
+    async def _admitted_or_stopping(self) -> None:
+        waits = {asyncio.ensure_future(self.admission.ready()), asyncio.ensure_future(self.stopping.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _start(self, job: Job) -> None:
         generation = Generation(
