@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from workers.providers.base import Chunk, Complete
 
 from relay.settings import Settings
 from workers.http import upstream_clients
 from workers.providers.apollo import ApolloProvider
+from workers.providers.events import Chunk, Complete
 
 from .faults.upstreams import STREAM_HEAD, chunked, complete, stream, text_delta
 from .test_providers import collect, raw_server
