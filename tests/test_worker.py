@@ -148,7 +148,7 @@ async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persi
         session.add(message)
     broker = MemoryBroker()
 
-    assert await finish_lost(chat.id, message.id, broker, db)  # the takeover: interrupted, "the worker … stopped unexpectedly"
+    assert await finish_lost(chat.id, message.id, broker, db)  # the takeover: interrupted, "the worker … stopped"
     answer = {"status": SUCCESS, "content": "The whole answer.", "changes": [], "usage": {"input_tokens": 3}}
     final = await persist_final(db, message.id, replaces_takeover=True, error=None, **answer)
     assert final is not None
