@@ -20,9 +20,13 @@ already stale: a page older than its tag is never used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from .auth import Claims
+    from .gateway import Gateway
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,41 @@ def decode(data: bytes | None) -> Page | None:
     if not (isinstance(session, dict) and isinstance(messages, list)):
         return None
     return Page(epoch, page_seq, tenant, session, messages)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a join's access check found: the cached page when it was current, else the session read from SQL
+    under `tag`, the (epoch, page_seq) read before it (None: the session has no epoch yet, store nothing)."""
+
+    page: Page | None
+    session: dict[str, Any] | None
+    tag: tuple[str, int] | None
+
+
+async def enter(gateway: Gateway, claims: Claims, session_id: str) -> Entry:
+    """The join's access check, refusing as `Chat.session(assistant=True)` does; from the page when current."""
+    read = await gateway.broker.page(session_id)
+    page = decode(read.data)
+    if page is not None and read.epoch is not None and page.current(read.epoch, read.page_seq):
+        if page.tenant == claims.tenant:
+            await gateway.tenants.require_assistant(claims)
+            return Entry(page, None, None)
+    session = await gateway.chat.session(claims, session_id, assistant=True)
+    return Entry(None, session, (read.epoch, read.page_seq) if read.epoch is not None else None)
+
+
+async def contents(
+    gateway: Gateway, claims: Claims, session_id: str, entry: Entry, epoch: str, page_seq: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The reply's session and messages at the join's position (`epoch`, `page_seq`, read after `enter`)."""
+    if entry.page is not None and entry.page.current(epoch, page_seq):
+        return entry.page.session, entry.page.messages
+    session = entry.session
+    if session is None:  # the page went stale between the access check and the position
+        session = await gateway.chat.session(claims, session_id)
+    messages = await gateway.chat.history(session_id)
+    if entry.tag is not None and entry.session is not None:
+        page = Page(entry.tag[0], entry.tag[1], claims.tenant, session, messages)
+        await gateway.broker.store_page(session_id, page.encode())
+    return session, messages
