@@ -183,9 +183,15 @@ def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 @dataclass
 class Delivery:
-    body: dict[str, Any]
+    """One call the webhook received (signature verified)."""
+
+    raw: bytes
     headers: dict[str, str]
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.raw)
 
 
 def _response(status: str, body: bytes, content_type: str = "application/json") -> bytes:
@@ -243,7 +249,7 @@ class Webhook:
             if not verified(self.secret, headers, raw):
                 writer.write(_response("401 Unauthorized", b'{"error": "bad signature"}'))
                 return
-            delivery = Delivery(json.loads(raw), headers)
+            delivery = Delivery(raw, headers)
             async with self.arrived:
                 self.deliveries.append(delivery)
                 self.arrived.notify_all()
