@@ -1,4 +1,4 @@
-"""SQLAlchemy models: tenants, chat sessions, chat messages, claimed changes."""
+"""SQLAlchemy models: tenants, chat sessions, chat messages, claimed changes, monthly usage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,14 +52,19 @@ class ChatSession(Base):
     user_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(500), default="")
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(default=1)  # +1 on every change of title or context
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, last_message: dict[str, Any] | None = None, message_count: int = 0) -> dict[str, Any]:
         return {
             "id": self.id,
+            "user_id": self.user_id,
             "title": self.title,
             "context": self.context,
+            "revision": self.revision,
+            "last_message": last_message,
+            "message_count": message_count,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -124,3 +129,28 @@ class AppliedChange(Base):
     change_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantUsage(Base):
+    """A tenant's tokens in one month (`YYYY-MM`, UTC), added to by each generation's final write."""
+
+    __tablename__ = "tenant_usage"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    generations: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UserUsage(Base):
+    """One user's share of `TenantUsage` (the user whose message started each generation)."""
+
+    __tablename__ = "user_usage"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    generations: Mapped[int] = mapped_column(BigInteger, default=0)
