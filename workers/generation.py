@@ -38,6 +38,8 @@ from schema.models import (
 )
 
 from .providers.base import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
+from .tools.calls import ToolStep
+from .tools.history import ToolRecord, history_entry
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +54,14 @@ ProviderFor = Callable[[dict[str, Any]], Provider]
 
 # Built once: a generation's start reads plain columns, not ORM objects (100 generations may start at once).
 GENERATION_START = (
-    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, Tenant.settings)
+    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, ChatSession.tenant_id, Tenant.settings)
     .select_from(ChatMessage)
     .join(ChatSession, ChatSession.id == bindparam("session_id"))
     .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
     .where(ChatMessage.id == bindparam("message_id"))
 )
 EARLIER_MESSAGES = (
-    select(ChatMessage.role, ChatMessage.content)
+    select(ChatMessage.role, ChatMessage.content, ChatMessage.user_id, ChatMessage.tool_calls)
     .where(
         ChatMessage.session_id == bindparam("session_id"),
         ChatMessage.created_at < bindparam("before"),
@@ -104,6 +106,7 @@ class Generation:
         self.db = db
         self.provider_for = provider_for
         self.outcome = Outcome()
+        self.tools = ToolRecord()
         self.ending: tuple[str, str | None] | None = None
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
@@ -166,9 +169,11 @@ class Generation:
         question, history = earlier[-1], earlier[:-1]
         request = GenerationRequest(
             content=question.content,
-            history=[{"role": m.role, "content": m.content} for m in history],
+            history=[history_entry(m.role, m.content, m.tool_calls) for m in history],
             context=found.context or {},
             meta=dict(ids),
+            tenant=found.tenant_id,
+            user_id=question.user_id,
         )
         return request, (found.settings or {})
 
@@ -196,6 +201,9 @@ class Generation:
                     entry = {"change_id": change_id(event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                elif isinstance(event, ToolStep):
+                    self.tools.note(event)
+                    await self._publish_live(events.STREAMING_TOOL, event.payload())
                 elif isinstance(event, Complete):
                     outcome.complete = event
                     return
@@ -248,10 +256,13 @@ class Generation:
             usage = outcome.complete.usage
         else:
             content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
+        for step in self.tools.unfinished_steps():  # stopped or failed mid-call: the call ends too
+            await self._publish(events.STREAMING_TOOL, step.payload())
         async with self.sql_turns:
             final = await persist_final(
                 self.db, self.session_id, self.message_id,
                 status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+                tool_calls=self.tools.final(),
             )  # fmt: skip
         if final is not None:  # else finished by a worker that took the job over
             GENERATIONS.labels(outcome.status).inc()
@@ -268,15 +279,17 @@ async def persist_final(
     changes: list[dict[str, Any]],
     usage: dict[str, Any],
     error: str | None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
     """Persist the final message once: the `new_message` payload for the finisher that wins, else None."""
+    values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
+    if tool_calls is not None:  # a takeover knows none: the column keeps its default
+        values["tool_calls"] = tool_calls
     async with db.begin() as session:
         won = await session.execute(
             update(ChatMessage)
             .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
-            .values(
-                status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
-            )
+            .values(**values, completed_at=utcnow())
         )
         if won.rowcount != 1:  # type: ignore[attr-defined]
             return None
