@@ -223,3 +223,29 @@ async def test_stopping_during_a_call_hangs_up_on_the_webhook(
         await task
     await asyncio.wait_for(delivery.hung_up.wait(), 10)
     assert steps(seen) == [("slow", "started", steps(seen)[0][2])]
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_a_later_turn_keeps_earlier_rounds_in_order(
+    wire: str, model: FakeModel, webhook: Webhook, client: httpx.AsyncClient
+) -> None:
+    record = ToolRecord()
+    events = await run(loop(wire, model, webhook, client), "Two steps")
+    for event in events:
+        if isinstance(event, ToolStep):
+            record.note(event)
+    assert [(c["name"], c["round"]) for c in record.final()] == [("get_order_status", 1), ("get_weather", 2)]
+    history = [
+        {"role": "user", "content": "Two steps"},
+        {"role": "assistant", "content": events[-1].response, "tool_calls": record.final()},
+    ]
+    await run(loop(wire, model, webhook, client), "Thanks", history)
+    sent = model.requests[-1]["messages"]
+    if wire == "openai":
+        called = [m["tool_calls"][0]["function"]["name"] for m in sent if m.get("tool_calls")]
+    else:
+        called = [
+            b["name"] for m in sent if isinstance(m["content"], list) for b in m["content"] if b["type"] == "tool_use"
+        ]
+    assert called == ["get_order_status", "get_weather"]
+    assert [m["role"] for m in sent][-2:] == ["assistant", "user"]
