@@ -249,3 +249,16 @@ async def test_a_later_turn_keeps_earlier_rounds_in_order(
         ]
     assert called == ["get_order_status", "get_weather"]
     assert [m["role"] for m in sent][-2:] == ["assistant", "user"]
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_arguments_that_are_not_json_fail_without_reaching_the_webhook(
+    wire: str, model: FakeModel, webhook: Webhook, client: httpx.AsyncClient
+) -> None:
+    events = await run(loop(wire, model, webhook, client), "Garbled arguments")
+    [started, ended] = [e for e in events if isinstance(e, ToolStep)]
+    assert started.call.arguments == '{"order_id": "A'
+    assert ended.status == "failed" and ended.result
+    assert ended.result.error == "The assistant sent arguments that are not a JSON object."
+    assert webhook.deliveries == []
+    assert isinstance(events[-1], Complete)

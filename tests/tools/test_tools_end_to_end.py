@@ -57,8 +57,12 @@ async def give_tools(system: System, webhook: Webhook, *definitions: dict[str, A
     engine = create_engine(system.settings.database_url)
     async with session_factory(engine).begin() as db:
         tenant = await db.get(Tenant, "acme")
-        patch = apply_patch(tenant.settings, {"tools": tools}, system.settings.outbound_policy, system.settings.credentials)
-        await db.execute(update(Tenant).where(Tenant.id == "acme").values(settings={**tenant.settings, **stored_form(patch)}))
+        patch = apply_patch(
+            tenant.settings, {"tools": tools}, system.settings.outbound_policy, system.settings.credentials
+        )
+        await db.execute(
+            update(Tenant).where(Tenant.id == "acme").values(settings={**tenant.settings, **stored_form(patch)})
+        )
     await engine.dispose()
 
 
