@@ -41,10 +41,13 @@ class Settings:
     generation_max_seconds: float = 1800.0
     tool_timeout_seconds: float = 30.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
     port: int = 8000
     host: str = "0.0.0.0"
     socket_queue_bytes: int = 1024 * 1024
     socket_idle_seconds: float = 60.0
+    request_read_timeout_seconds: float = 10.0
     max_frame_bytes: int = 1024 * 1024
     max_message_chars: int = 100_000
     log_maxlen: int = 2000
@@ -154,9 +157,12 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         generation_max_seconds=_float(env, "GENERATION_MAX_SECONDS", 1800.0),
         tool_timeout_seconds=_float(env, "TOOL_TIMEOUT_SECONDS", 30.0),
         metrics_port=_int(env, "METRICS_PORT", 0, minimum=0) or None,
+        metrics_host=env.get("METRICS_HOST") or "127.0.0.1",
+        metrics_token=env.get("METRICS_TOKEN") or None,
         port=_int(env, "PORT", 8000, minimum=0),
-        host=env.get("HOST", "0.0.0.0"),
+        host=env.get("HOST") or ("127.0.0.1" if dev else "0.0.0.0"),
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
+        request_read_timeout_seconds=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0),
         log_maxlen=_int(env, "LOG_MAXLEN", 2000),
         tenant_allowed_hosts=allowed_hosts,
         tenant_keys_required=_flag(env, "TENANT_KEYS_REQUIRED"),

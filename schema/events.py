@@ -19,6 +19,8 @@ STREAMING_CHUNK = "streaming_chunk"
 STREAMING_ERROR = "streaming_error"
 STREAMING_TOOL = "streaming_tool"
 NEW_MESSAGE = "new_message"
+SESSION_UPDATED = "session_updated"
+SESSION_DELETED = "session_deleted"
 
 EVENTS = frozenset(
     {
@@ -30,6 +32,8 @@ EVENTS = frozenset(
         STREAMING_ERROR,
         STREAMING_TOOL,
         NEW_MESSAGE,
+        SESSION_UPDATED,
+        SESSION_DELETED,
     }
 )
 

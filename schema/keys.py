@@ -48,3 +48,5 @@ STOP_TOPIC = "relay:stop"
 def stop_key(message_id: str) -> str:
     """Set when a generation should stop, for a worker that had not yet started it."""
     return f"relay:stop:{message_id}"
+
+SETTINGS_TOPIC = "relay:tenant_settings"  # a tenant id: its settings changed, drop them from every cache
