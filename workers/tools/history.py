@@ -50,14 +50,6 @@ class ToolRecord:
         return [dict(entry) for entry in self._entries]
 
 
-def history_entry(role: str, content: str, tool_calls: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """An earlier message as `GenerationRequest.history` holds it: its tool calls only when it had some."""
-    entry: dict[str, Any] = {"role": role, "content": content}
-    if tool_calls:
-        entry["tool_calls"] = tool_calls
-    return entry
-
-
 def rounds_of(entries: list[dict[str, Any]]) -> list[ToolRound]:
     """Persisted calls back into rounds, for the history sent upstream on later turns."""
     rounds: dict[int, ToolRound] = {}
