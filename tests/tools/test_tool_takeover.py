@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from schema.credentials import generate_key
-from workers.generation import WORKER_LOST
+from schema.store import WORKER_LOST
 
 from ..faults.processes import ProcessSystem
 from ..services import RedisServer
