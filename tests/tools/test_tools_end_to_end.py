@@ -143,4 +143,7 @@ async def test_stop_during_a_tool_call_cancels_it_and_ends_the_call_failed(
         final = events[-1][1]["message"]
         assert final["status"] == "cancelled"
         assert [c["status"] for c in final["tool_calls"]] == ["failed"]
+        # the round that asked for the call was reported: it counts, not an estimate
+        reported = {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}
+        assert generation_usage(final["usage"], "", "") == reported
         assert len(webhook.deliveries) == 1
