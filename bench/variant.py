@@ -89,9 +89,13 @@ def no_join_page() -> None:
     from relay import join_page
 
     async def enter(gateway: Any, claims: Any, session_id: str) -> join_page.Entry:
-        return join_page.Entry(None, await gateway.chat.session(claims, session_id, assistant=True), None)
+        return join_page.Entry(None, await gateway.chat.session(claims, session_id, assistant=True))
+
+    async def contents(gateway: Any, claims: Any, session_id: str, entry: join_page.Entry, *_: Any) -> Any:
+        return entry.session, await gateway.chat.history(session_id)
 
     join_page.enter = enter  # type: ignore[assignment]
+    join_page.contents = contents  # type: ignore[assignment]
 
 
 LEVERS: dict[str, tuple[Callable[[], None], str]] = {
