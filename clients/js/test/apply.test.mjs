@@ -7,6 +7,15 @@ after(disconnectAll);
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"];
 
+/** Resolves with the first `count` payloads of `event`. */
+function collect(session, event, count) {
+  const seen = [];
+  return new Promise((resolve) => session.on(event, (payload) => {
+    seen.push(payload);
+    if (seen.length === count) resolve(seen);
+  }));
+}
+
 /** A tab with an apply handler that records into `applied` as [tab, change_id]. */
 function tab(user, id, applied, name, storage = memoryStorage()) {
   const session = client(user).session(id, { storage });
@@ -26,6 +35,7 @@ test("five tabs race to apply: each change runs one handler, including a final c
   const id = await newSession({ context: { demo: { revise: true } } });
   const applied = [];
   const tabs = USERS.map((user, i) => tab(user, id, applied, `tab${i}`));
+  const announced = tabs.map((s) => collect(s, "changes_applied", 2));
   await Promise.all(tabs.map((s) => s.join()));
   const early = next(tabs[0], "streaming_changes");
   const finals = tabs.map((s) => next(s, "new_message"));
@@ -40,6 +50,12 @@ test("five tabs race to apply: each change runs one handler, including a final c
   const ids = applied.map(([, changeId]) => changeId).sort();
   assert.deepEqual(ids, [earlyId, finalIds[0]].sort(), JSON.stringify(applied));
   assert.deepEqual((await persistedChanges(id)).map((c) => c.applied), [true]);
+
+  // Every tab learns who applied each change.
+  const appliedBy = Object.fromEntries(applied.map(([name, changeId]) => [changeId, USERS[Number(name.slice(3))]]));
+  for (const events of await Promise.all(announced)) {
+    assert.deepEqual(Object.fromEntries(events.map((e) => [e.change_id, e.user_id])), appliedBy);
+  }
 
   // A reload of a tab and a tab that comes late apply nothing again.
   const reloaded = tab("alice", id, applied, "reloaded");

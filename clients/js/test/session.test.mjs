@@ -55,3 +55,29 @@ test("joining another tenant's session is refused with not_found", { skip }, asy
   const session = client("alice").session(id, { storage: memoryStorage() });
   await assert.rejects(session.join(), (error) => error.reason === "not_found");
 });
+
+/** Resolves once the session's presence satisfies `predicate` (now or at a later change). */
+function presenceWhere(session, predicate) {
+  if (predicate(session.presence())) return Promise.resolve(session.presence());
+  return next(session, "presence", predicate);
+}
+
+const names = (list) => list.map((p) => `${p.user_id}:${p.metas.length}`).sort().join(" ");
+
+test("presence counts tabs and people up and down, as phoenix.js Presence sees them", { skip }, async () => {
+  const id = await newSession();
+  const alice = client("alice").session(id, { storage: memoryStorage() });
+  await alice.join();
+  await presenceWhere(alice, (list) => names(list) === "alice:1");
+  const bob = client("bob").session(id, { storage: memoryStorage() });
+  const aliceAgain = client("alice").session(id, { storage: memoryStorage() }); // a second tab of hers
+  await Promise.all([bob.join(), aliceAgain.join()]);
+  await presenceWhere(alice, (list) => names(list) === "alice:2 bob:1");
+  await presenceWhere(bob, (list) => names(list) === "alice:2 bob:1");
+  const [meta] = (await presenceWhere(bob, () => true)).find((p) => p.user_id === "bob").metas;
+  assert.ok(meta.phx_ref && meta.joined_at, JSON.stringify(meta));
+  assert.equal(meta.seq, undefined, "presence is not a numbered session event");
+  await bob.leave();
+  await aliceAgain.leave();
+  await presenceWhere(alice, (list) => names(list) === "alice:1");
+});
