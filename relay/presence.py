@@ -30,6 +30,8 @@ INTERVAL_SECONDS = 5.0
 @dataclass(frozen=True, slots=True)
 class Tab:
     session_id: str
+    user_id: str
+    meta: dict[str, Any]
     last_heard: Callable[[], float]  # loop time of the client's last frame
 
 
@@ -49,20 +51,23 @@ class PresenceTracker:
         meta: dict[str, Any] = {"phx_ref": ref, "joined_at": datetime.now(UTC).isoformat()}
         if name:
             meta["name"] = name
-        self.tabs[ref] = Tab(session_id, last_heard)
-        await self.store.track(session_id, ref, user_id, meta, self.ttl)
-        return ref, await self.store.list(session_id)
+        self.tabs[ref] = Tab(session_id, user_id, meta, last_heard)
+        try:
+            return ref, await self.store.track(session_id, ref, user_id, meta, self.ttl)
+        except BaseException:
+            self.tabs.pop(ref, None)
+            raise
 
     def leave(self, ref: str) -> None:
         tab = self.tabs.pop(ref, None)
         if tab is not None:
-            task = asyncio.create_task(self._untrack(tab.session_id, ref), name=f"presence leave {ref}")
+            task = asyncio.create_task(self._untrack(ref, tab), name=f"presence leave {ref}")
             self.leaving.add(task)
             task.add_done_callback(self.leaving.discard)
 
-    async def _untrack(self, session_id: str, ref: str) -> None:
+    async def _untrack(self, ref: str, tab: Tab) -> None:
         try:
-            await self.store.untrack(session_id, ref)
+            await self.store.untrack(tab.session_id, ref, tab.user_id, tab.meta)
         except BrokerUnavailable as exc:
             log.warning("presence: %s stays until it expires: %s", ref, exc)
 
