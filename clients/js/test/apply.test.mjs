@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
-import { api, client, disconnectAll, memoryStorage, newSession, next, skip } from "./gateway.mjs";
+import { api, client, disconnectAll, memoryStorage, newSession, next, live } from "./gateway.mjs";
 
 after(disconnectAll);
 
@@ -31,7 +31,7 @@ async function persistedChanges(id) {
   return messages.filter((m) => m.role === "assistant").flatMap((m) => m.changes);
 }
 
-test("five tabs race to apply: each change runs one handler, including a final change that differs", { skip }, async () => {
+test("five tabs race to apply: each change runs one handler, including a final change that differs", live, async () => {
   const id = await newSession({ context: { demo: { revise: true } } });
   const applied = [];
   const tabs = USERS.map((user, i) => tab(user, id, applied, `tab${i}`));
@@ -65,7 +65,7 @@ test("five tabs race to apply: each change runs one handler, including a final c
   assert.equal(applied.length, 2, JSON.stringify(applied));
 });
 
-test("a change in the history that no tab applied is applied once by the tabs that open later", { skip }, async () => {
+test("a change in the history that no tab applied is applied once by the tabs that open later", live, async () => {
   const id = await newSession();
   const { message } = await api("POST", `/api/sessions/${id}/messages?wait=true`, { content: "Build it" });
   assert.deepEqual(message.changes.map((c) => c.applied), [false]);
@@ -76,7 +76,7 @@ test("a change in the history that no tab applied is applied once by the tabs th
   assert.deepEqual(applied.map(([, changeId]) => changeId), [message.changes[0].change_id]);
 });
 
-test("a tab that joins mid-stream applies the early change from the snapshot, once", { skip }, async () => {
+test("a tab that joins mid-stream applies the early change from the snapshot, once", live, async () => {
   const id = await newSession({ context: { demo: { chunks: 200, delay: 0.01 } } });
   const watcher = client("alice").session(id, { storage: memoryStorage() }); // no handler: it never claims
   await watcher.join();

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
 import { EVENTS, SessionError } from "../src/index.js";
-import { client, disconnectAll, memoryStorage, newSession, next, record, skip } from "./gateway.mjs";
+import { client, disconnectAll, memoryStorage, newSession, next, record, live } from "./gateway.mjs";
 
 after(disconnectAll);
 
-test("a session streams an answer: every event once, in order, and the final message", { skip }, async () => {
+test("a session streams an answer: every event once, in order, and the final message", live, async () => {
   const id = await newSession();
   const session = client().session(id, { storage: memoryStorage() });
   const events = record(session, EVENTS);
@@ -26,7 +26,7 @@ test("a session streams an answer: every event once, in order, and the final mes
   assert.ok(events.some((e) => e.event === "streaming_changes"));
 });
 
-test("a second message while one streams is refused with reason busy", { skip }, async () => {
+test("a second message while one streams is refused with reason busy", live, async () => {
   const id = await newSession();
   const session = client().session(id, { storage: memoryStorage() });
   await session.join();
@@ -36,7 +36,7 @@ test("a second message while one streams is refused with reason busy", { skip },
   await done;
 });
 
-test("stop ends the answer as cancelled, keeping the text so far", { skip }, async () => {
+test("stop ends the answer as cancelled, keeping the text so far", live, async () => {
   const id = await newSession({ context: { demo: { chunks: 400, delay: 0.02 } } });
   const session = client().session(id, { storage: memoryStorage() });
   await session.join();
@@ -50,7 +50,7 @@ test("stop ends the answer as cancelled, keeping the text so far", { skip }, asy
   assert.ok(final.message.content.length > 0);
 });
 
-test("joining another tenant's session is refused with not_found", { skip }, async () => {
+test("joining another tenant's session is refused with not_found", live, async () => {
   const id = await newSession({}, "mallory");
   const session = client("alice").session(id, { storage: memoryStorage() });
   await assert.rejects(session.join(), (error) => error.reason === "not_found");
@@ -64,7 +64,7 @@ function presenceWhere(session, predicate) {
 
 const names = (list) => list.map((p) => `${p.user_id}:${p.metas.length}`).sort().join(" ");
 
-test("presence counts tabs and people up and down, as phoenix.js Presence sees them", { skip }, async () => {
+test("presence counts tabs and people up and down, as phoenix.js Presence sees them", live, async () => {
   const id = await newSession();
   const alice = client("alice").session(id, { storage: memoryStorage() });
   await alice.join();
