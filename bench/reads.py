@@ -19,7 +19,7 @@ import httpx
 import uvloop
 
 from workers.http import operator_client, pool_limits
-from workers.providers.sse import StreamLimits, post_events
+from workers.providers.upstream import StreamLimits, post_events
 
 EVENT = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
          b'"delta":{"type":"text_delta","text":"1764300000.123456 lorem ipsum dolor"}}\n\n')  # fmt: skip

@@ -22,10 +22,10 @@ from typing import Any
 
 
 def _uvicorn_option(name: str, value: str) -> None:
-    from relay import cli
+    from relay import server
 
-    options = cli.uvicorn_options
-    cli.uvicorn_options = lambda settings: {**options(settings), name: value}  # type: ignore[assignment]
+    options = server.uvicorn_options
+    server.uvicorn_options = lambda settings: {**options(settings), name: value}  # type: ignore[assignment]
 
 
 def asyncio_loop() -> None:

@@ -3,7 +3,7 @@
 httpx's default pool holds 100 connections: a worker running more generations
 than that would make the rest wait for a connection. The pools follow
 `WORKER_CONCURRENCY` instead, and that wait is never counted against the
-upstream (`providers.sse.post_events` starts the first-byte clock when the
+upstream (`providers.upstream.post_events` starts the first-byte clock when the
 request goes out).
 
 Reads without a timeout (the providers keep their own deadlines) skip
