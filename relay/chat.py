@@ -8,6 +8,7 @@ status and code, or a channel error reason.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ from .broker.signals import Signals
 from .errors import ChatError, bad_request, busy, conflict, not_found
 from .session_list import MAX_PAGE, session_page
 from .tenants import require_assistant, tenant_of
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 500  # as stored
 
@@ -213,4 +216,9 @@ class Chat:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
             return False  # claimed before Redis lost its keys
+        try:
+            applied = {"change_id": change_id, "user_id": claims.user}
+            await self.log.publish(session_id, events.CHANGES_APPLIED, "", applied)
+        except BrokerUnavailable:
+            log.warning("%s: change %s applied but not announced (the broker is unavailable)", session_id, change_id)
         return True

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schema.presence import Presences
+from schema.presence import PRESENCE_DIFF, Presences
 
-from .broker.base import BrokerUnavailable, unique_id
+from .broker.base import BrokerUnavailable
+from .broker.log import unique_id
 from .broker.presence import PresenceStore
+from .serializer import Serializer
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +30,29 @@ TTL_SECONDS = 45.0
 INTERVAL_SECONDS = 5.0
 
 
+class PresenceDiff:
+    """A presence diff on its way to this process's tabs of a session; frames are encoded on first use."""
+
+    __slots__ = ("diff", "frames", "topic")
+
+    def __init__(self, topic: str, diff: dict[str, Presences]) -> None:
+        self.topic = topic
+        self.diff = diff
+        self.frames: dict[Serializer, bytes] = {}
+
+    def frame(self, serializer: Serializer) -> bytes:
+        frame = self.frames.get(serializer)
+        if frame is None:
+            frame = self.frames[serializer] = serializer.encode(None, None, self.topic, PRESENCE_DIFF, self.diff)
+        return frame
+
+
 @dataclass(frozen=True, slots=True)
 class Tab:
     session_id: str
     user_id: str
     meta: dict[str, Any]
-    last_heard: Callable[[], float]  # loop time of the client's last frame
+    last_heard: Callable[[], float]  # time.monotonic() of the client's last frame
 
 
 class PresenceTracker:
@@ -81,7 +101,7 @@ class PresenceTracker:
                 log.warning("presence: refresh failed, retrying in %g s: %s", self.interval, exc)
 
     async def tick(self) -> None:
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         sessions: dict[str, dict[str, float]] = {}
         for ref, tab in list(self.tabs.items()):
             sessions.setdefault(tab.session_id, {})[ref] = self.ttl - (now - tab.last_heard())

@@ -19,6 +19,7 @@ STREAMING_CHUNK = "streaming_chunk"
 STREAMING_ERROR = "streaming_error"
 STREAMING_TOOL = "streaming_tool"
 NEW_MESSAGE = "new_message"
+CHANGES_APPLIED = "changes_applied"
 SESSION_UPDATED = "session_updated"
 SESSION_DELETED = "session_deleted"
 
@@ -32,6 +33,7 @@ EVENTS = frozenset(
         STREAMING_ERROR,
         STREAMING_TOOL,
         NEW_MESSAGE,
+        CHANGES_APPLIED,
         SESSION_UPDATED,
         SESSION_DELETED,
     }

@@ -72,7 +72,7 @@ async def test_presence_is_neither_numbered_nor_replayed(system: System) -> None
     reply = (await alice.join(topic))["response"]
     bob = await system.client("bob")
     await bob.join(topic)
-    await diff(alice, topic), await diff(alice, topic)  # her join, bob's
+    await presence_state(alice, topic), await diff(alice, topic), await diff(alice, topic)  # her join, bob's
     await system.post_message(session_id, "hello")
     events = await alice.events_until(topic)
     assert [payload["seq"] for _, payload in events] == list(range(reply["seq"] + 1, reply["seq"] + 1 + len(events)))

@@ -24,6 +24,7 @@ from .log import (
     new_epoch,
     replay_from,
 )
+from .presence_memory import MemoryPresence
 
 
 @dataclass
@@ -44,6 +45,7 @@ class MemoryBroker(Broker):
         self.log_maxlen = log_maxlen
         self.sessions: dict[str, _Session] = {}
         self.topics: set[str] = set()
+        self.presence = MemoryPresence(self._broadcast)
         self.jobs: deque[Job] = deque()
         self.pending: dict[str, Job] = {}
         self.job_ids = itertools.count(1)
@@ -87,6 +89,10 @@ class MemoryBroker(Broker):
         if topic in self.topics:
             self._deliver(topic, data)
         return session.seq, session.epoch
+
+    def _broadcast(self, topic: str, data: bytes) -> None:
+        if topic in self.topics:
+            self._deliver(topic, data)
 
     async def subscribe(self, topic: str) -> None:
         self.topics.add(topic)
