@@ -15,6 +15,7 @@ from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
 from schema import events, keys
 
+from .fake_redis import FakeRedisServer
 from .services import RedisCluster, RedisServer
 
 
@@ -43,10 +44,14 @@ class Collector:
         return [events.decode(data) for _, data in await self.wait_for(count)]
 
 
-@pytest.fixture(params=["memory", "redis", "cluster"])
+@pytest.fixture(params=["memory", "fakeredis", "redis", "cluster"])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    """Each contract test on each broker; on fakeredis too, so that it runs where no `redis-server` does."""
     if request.param == "memory":
         chosen: Broker = MemoryBroker(log_maxlen=50)
+    elif request.param == "fakeredis":
+        fake = FakeRedisServer()
+        chosen = RedisBroker(fake.url, log_maxlen=50, client_class=fake.client_class())
     else:
         server: RedisServer | RedisCluster = request.getfixturevalue(
             "redis_cluster" if request.param == "cluster" else "redis_server"
