@@ -68,7 +68,7 @@ async def test_a_worker_keeps_no_task_per_broker_reconnect(tmp_path) -> None:
     worker = Worker(settings, MemoryBroker(), session_factory(engine), lambda _: None)  # type: ignore[arg-type,return-value]
     for _ in range(50):
         worker.resubscribed()  # each looks up stop requests for running generations: none here
-    await asyncio.sleep(0.05)
+    await asyncio.gather(*worker.chores)
     assert worker.chores == set()
     await engine.dispose()
 
