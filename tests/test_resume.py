@@ -34,9 +34,10 @@ async def test_five_tabs_joining_at_random_moments_of_a_600_chunk_stream_see_eve
     session_id = await system.new_session()
     topic = f"ai_session:{session_id}"
     rng = random.Random(7)
+    watcher = await system.client()  # tells where the stream is: tabs join at drawn points of it
+    await watcher.join(topic)
 
-    async def late_tab(delay: float) -> tuple[dict, list]:
-        await asyncio.sleep(delay)
+    async def late_tab() -> tuple[dict, list]:
         tab = await system.client()
         reply = await tab.join(topic)
         assert reply["status"] == "ok"
@@ -44,7 +45,11 @@ async def test_five_tabs_joining_at_random_moments_of_a_600_chunk_stream_see_eve
 
     posted = await system.post_message(session_id, "Stream a long answer")
     assert posted.status_code == 202
-    results = await asyncio.gather(*(late_tab(rng.uniform(0.05, 0.5)) for _ in range(5)))
+    tabs = []
+    for point in sorted(rng.randint(3, 500) for _ in range(5)):
+        await until_seq(watcher, topic, point)
+        tabs.append(asyncio.create_task(late_tab()))
+    results = await asyncio.gather(*tabs)
     contents = set()
     for reply, events in results:
         assert_contiguous(reply["seq"] + 1, events)
