@@ -216,9 +216,10 @@ class Chat:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
             return False  # claimed before Redis lost its keys
+        # every tab learns the change is applied (and stored messages' `applied` flags changed: a page event)
+        applied = {"change_id": change_id, "user_id": claims.user}
         try:
-            applied = {"change_id": change_id, "user_id": claims.user}
             await self.log.publish(session_id, events.CHANGES_APPLIED, "", applied)
-        except BrokerUnavailable:
-            log.warning("%s: change %s applied but not announced (the broker is unavailable)", session_id, change_id)
+        except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
+            log.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True

@@ -19,9 +19,9 @@ STREAMING_CHUNK = "streaming_chunk"
 STREAMING_ERROR = "streaming_error"
 STREAMING_TOOL = "streaming_tool"
 NEW_MESSAGE = "new_message"
-CHANGES_APPLIED = "changes_applied"
 SESSION_UPDATED = "session_updated"
 SESSION_DELETED = "session_deleted"
+CHANGES_APPLIED = "changes_applied"
 
 EVENTS = frozenset(
     {
@@ -33,11 +33,16 @@ EVENTS = frozenset(
         STREAMING_ERROR,
         STREAMING_TOOL,
         NEW_MESSAGE,
-        CHANGES_APPLIED,
         SESSION_UPDATED,
         SESSION_DELETED,
+        CHANGES_APPLIED,
     }
 )
+
+# Events that follow a change of the session's row or of its stored messages (a join reply's page):
+# publishing one makes every cached join page of the session stale (relay/join_page.py).
+# CHANGES_APPLIED (a claim granted) changes the stored messages' `applied` flags.
+PAGE_EVENTS = frozenset({USER_MESSAGE, NEW_MESSAGE, SESSION_UPDATED, SESSION_DELETED, CHANGES_APPLIED})
 
 MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
 

@@ -30,7 +30,16 @@ from .durable import until_it_lands
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_LOST, patiently
-from .providers.events import Changes, Chunk, Complete, GenerationRequest, ProviderFor, Status, UpstreamError
+from .providers.events import (
+    Changes,
+    Chunk,
+    Complete,
+    GenerationRequest,
+    ProviderFor,
+    Status,
+    UpstreamError,
+    Usage,
+)
 from .tools.calls import ToolStep
 from .tools.history import ToolRecord
 
@@ -48,6 +57,7 @@ class Outcome:
     content: list[str] = field(default_factory=list)
     early_changes: list[dict[str, Any]] = field(default_factory=list)
     complete: Complete | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # reported before the end (tool rounds)
 
 
 class Generation:
@@ -167,6 +177,8 @@ class Generation:
                     entry = {"change_id": change_id(event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                elif isinstance(event, Usage):
+                    outcome.usage = event.usage
                 elif isinstance(event, ToolStep):
                     self.tools.note(event)
                     await self._publish_live(events.STREAMING_TOOL, event.payload())
@@ -209,7 +221,7 @@ class Generation:
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
             usage = outcome.complete.usage
         else:
-            content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
+            content, changes, usage = "".join(outcome.content), outcome.early_changes, outcome.usage
         for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
             await self._publish(events.STREAMING_TOOL, step.payload())
         tool_calls = self.tools.final()
