@@ -27,6 +27,7 @@ from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .jobs import Job
 from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .presence_redis import RedisPresence
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -35,8 +36,14 @@ T = TypeVar("T")
 
 class RedisBroker(Broker):
     def __init__(
-        self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600, cluster: bool = False
+        self,
+        url: str,
+        log_maxlen: int = 2000,
+        ttl_seconds: int = 24 * 3600,
+        cluster: bool = False,
+        client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
+        """`client_class` makes the connections of a single server (the tests run the contract on fakeredis)."""
         self.url = url
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
@@ -53,9 +60,10 @@ class RedisBroker(Broker):
                 self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
             )
         else:
-            self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
-            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
+            self.redis = client_class.from_url(url, health_check_interval=30, **options)
+            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
+        self.presence = RedisPresence(self.redis, self._call, cluster)
 
     # lifecycle
 
