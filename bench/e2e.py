@@ -75,6 +75,8 @@ async def e2e(
             latency_ms_steady=percentiles_ms(steady_latencies(stats, margin=1.0)),
             generations=config.generations,
             finished=stats.finals,
+            final_statuses=stats.final_statuses,
+            failed_generations=sum(n for s, n in stats.final_statuses.items() if s != "success") // config.tabs,
             worker_us_per_chunk=round(1e6 * cpu["workers"] / chunks, 1),
             chunks_per_s_per_worker=round(chunks / wall / config.workers, 1),
             worker_capacity_chunks_per_s=round(chunks / cpu["workers"], 0) if cpu["workers"] else None,

@@ -37,7 +37,7 @@ from .targets import TARGETS, known
 from .ttft import TtftConfig, ttft
 
 RESULTS = Path(__file__).with_name("results")
-WORKLOADS = ("fixed", "ladder", "idle", "joins", "e2e", "e2e-1w", "e2e-light", "ttft", "long")
+WORKLOADS = ("fixed", "ladder", "idle", "joins", "e2e", "e2e-1w", "e2e-light", "ttft", "long", "overload")
 REDIS_WORKLOADS = ("long",)  # Redis and the publish path alone: run once, under "streamrelay"
 STEAL_LIMIT_PCT = 10  # a window with more vCPU steal than this is measured again (up to `steal_redos` times)
 log = logging.getLogger("bench")
@@ -57,6 +57,10 @@ class Plan:
     e2e: E2EConfig = field(default_factory=E2EConfig)
     e2e_1w: E2EConfig = field(default_factory=lambda: E2EConfig(workers=1))
     e2e_light: E2EConfig = field(default_factory=lambda: E2EConfig(generations=20))
+    # past one worker's capacity: 400 generations at once, 8,000 chunks/s offered to 1 worker
+    overload: E2EConfig = field(
+        default_factory=lambda: E2EConfig(generations=400, tabs=1, workers=1, worker_concurrency=400)
+    )
     ttft: TtftConfig = field(default_factory=TtftConfig)
     long: LongConfig = field(default_factory=LongConfig)
 
@@ -93,7 +97,7 @@ async def run_workload(workload: str, target: str, redis: Redis, workdir: Path, 
         return await ttft(redis, workdir, plan.ttft, target)
     if workload == "long":
         return await long(redis, workdir, plan.long)
-    config = {"e2e": plan.e2e, "e2e-1w": plan.e2e_1w, "e2e-light": plan.e2e_light}[workload]
+    config = {"e2e": plan.e2e, "e2e-1w": plan.e2e_1w, "e2e-light": plan.e2e_light, "overload": plan.overload}[workload]
     return await e2e(redis, workdir, config, target=target)
 
 

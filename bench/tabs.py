@@ -24,6 +24,7 @@ MAX_ERRORS = 20
 class Stats:
     received: int = 0
     finals: int = 0
+    final_statuses: dict[str, int] = field(default_factory=dict)  # the final messages' status, per tab
     gaps: int = 0
     duplicates: int = 0
     disconnects: int = 0
@@ -40,6 +41,8 @@ class Stats:
     def merge(self, other: Stats) -> None:
         self.received += other.received
         self.finals += other.finals
+        for status, count in other.final_statuses.items():
+            self.final_statuses[status] = self.final_statuses.get(status, 0) + count
         self.gaps += other.gaps
         self.duplicates += other.duplicates
         self.disconnects += other.disconnects
@@ -112,6 +115,8 @@ class Tab(WebSocketClient):
                 stats.sent.append(sent)
         elif event == "new_message":
             stats.finals += 1
+            status = str((payload.get("message") or {}).get("status"))
+            stats.final_statuses[status] = stats.final_statuses.get(status, 0) + 1
 
     def confirm_join(self, ok: bool, detail: Any, seq: Any = None, epoch: Any = None) -> None:
         if self.joined.done():
