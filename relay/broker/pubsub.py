@@ -20,7 +20,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from .base import BrokerUnavailable
@@ -43,8 +43,12 @@ class Subscriptions:
         sharded: bool = False,
         ping_every: float = PING_EVERY,
         silence_limit: float = SILENCE_LIMIT,
+        on_moved: Callable[[Subscriptions, set[str], bool], None] | None = None,
     ) -> None:
         self.url = url
+        # Redis Cluster: told of topics that may have moved to another node (see `ClusterSubscriptions`)
+        self.on_moved = on_moved
+        self.unsubscribing: dict[str, int] = {}  # our own unsubscribes not yet confirmed, by topic
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
         self.sharded = sharded
@@ -85,6 +89,8 @@ class Subscriptions:
 
     async def unsubscribe(self, topic: str) -> None:
         self.topics.discard(topic)
+        if self.sharded:
+            self.unsubscribing[topic] = self.unsubscribing.get(topic, 0) + 1
         pending = self.confirmations.pop(topic, None)
         if pending is not None and not pending.done():
             pending.cancel()
@@ -120,6 +126,8 @@ class Subscriptions:
                 await self._read_until_broken()
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
+                if self.on_moved is not None and self.topics:
+                    self.on_moved(self, set(self.topics), False)  # the node may be gone for good (failed over)
             self.connected.clear()
             await self._drop()
             await asyncio.sleep(delay)
@@ -131,6 +139,7 @@ class Subscriptions:
         async with self.lock:
             self.client, self.pubsub = client, pubsub
             self.broken.clear()
+            self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
             await pubsub.ping()
             for topic in self.topics:
                 if topic not in self.confirmations or self.confirmations[topic].done():
@@ -178,6 +187,16 @@ class Subscriptions:
                 confirmed = self.confirmations.get(message["channel"].decode())
                 if confirmed is not None and not confirmed.done():
                     confirmed.set_result(None)
+            elif kind == "sunsubscribe" and self.on_moved is not None:
+                topic = message["channel"].decode()
+                if self.unsubscribing.get(topic, 0) > 0:  # ours
+                    self.unsubscribing[topic] -= 1
+                    if not self.unsubscribing[topic]:
+                        del self.unsubscribing[topic]
+                elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
+                    log.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
+                    self.topics.discard(topic)
+                    self.on_moved(self, {topic}, True)
 
     async def _watch(self, pubsub: PubSub) -> None:
         """Ping now and then; give the connection up when it stays silent or a subscription failed on it."""
@@ -193,7 +212,12 @@ class Subscriptions:
 
 
 class ClusterSubscriptions:
-    """Redis Cluster: each session topic on the node that owns its slot (SSUBSCRIBE); the rest on one node."""
+    """Redis Cluster: each session topic on the node that owns its slot (SSUBSCRIBE); the rest on one node.
+
+    When a node stops serving a topic (a failover made it a replica and it dropped the
+    subscription, or its connection broke), the slot map is read again and the topic is
+    subscribed where it lives now; then `on_resubscribed`, since events may have been missed.
+    """
 
     def __init__(
         self,
@@ -207,11 +231,17 @@ class ClusterSubscriptions:
         self.on_resubscribed = on_resubscribed
         self.broadcast_topics = broadcast_topics
         self.by_node: dict[str, Subscriptions] = {}
+        self.moved: dict[str, Subscriptions] = {}  # topic → the connection that lost it
+        self.dropped: set[str] = set()  # moved topics whose node said it no longer serves them
+        self.rerouting: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Connections open on first use, once the cluster's slot map is known."""
 
     async def close(self) -> None:
+        if self.rerouting is not None:
+            self.rerouting.cancel()
+            await asyncio.gather(self.rerouting, return_exceptions=True)
         for subscriptions in self.by_node.values():
             await subscriptions.close()
 
@@ -222,7 +252,9 @@ class ClusterSubscriptions:
         subscriptions = self.by_node.get(name)
         if subscriptions is None:
             url = node_url(self.cluster, node.host, node.port)
-            subscriptions = Subscriptions(url, self.on_message, self.on_resubscribed, sharded=sharded)
+            subscriptions = Subscriptions(
+                url, self.on_message, self.on_resubscribed, sharded=sharded, on_moved=self._moved
+            )
             subscriptions.start()
             self.by_node[name] = subscriptions
         return subscriptions
@@ -231,7 +263,70 @@ class ClusterSubscriptions:
         await self._connection_for(topic).subscribe(topic)
 
     async def unsubscribe(self, topic: str) -> None:
+        self.moved.pop(topic, None)
+        self.dropped.discard(topic)
         await self._connection_for(topic).unsubscribe(topic)
+
+    def _moved(self, source: Subscriptions, topics: set[str], dropped: bool) -> None:
+        for topic in topics:
+            self.moved[topic] = source
+            if dropped:
+                self.dropped.add(topic)
+        if self.rerouting is None or self.rerouting.done():
+            self.rerouting = asyncio.create_task(self._reroute(), name="re-route cluster subscriptions")
+
+    async def _reroute(self) -> None:
+        delay = 0.1
+        while self.moved:
+            try:
+                await self.cluster.nodes_manager.initialize()  # the slot map as the cluster sees it now
+                self._move_broadcasts_off_lost_nodes()
+                rerouted = await self._resubscribe_moved()
+            except (RedisError, RedisClusterException, OSError, BrokerUnavailable) as exc:
+                log.warning("cannot re-route cluster subscriptions yet (%s)", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if rerouted:
+                self.on_resubscribed()
+            await self._close_unused()
+            if self.moved:  # the slot map does not show the new owner yet: look again shortly
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _move_broadcasts_off_lost_nodes(self) -> None:
+        """Classic topics live on the default node: if its connection broke, make another primary the default."""
+        lost = {self.moved[topic].url for topic in self.moved if topic in self.broadcast_topics}
+        default = self.cluster.get_default_node()
+        if node_url(self.cluster, default.host, default.port) in lost:
+            others = [n for n in self.cluster.get_primaries() if node_url(self.cluster, n.host, n.port) not in lost]
+            if others:
+                self.cluster.set_default_node(others[0])
+
+    async def _resubscribe_moved(self) -> bool:
+        """Subscribe each moved topic where its slot lives now; True if any changed connection."""
+        rerouted = False
+        for topic, source in list(self.moved.items()):
+            target = self._connection_for(topic)
+            if target is source and topic in self.dropped:
+                continue  # the node dropped it, yet the map still names it: not updated everywhere yet
+            if target is not source:
+                source.topics.discard(topic)
+                await target.subscribe(topic)
+                rerouted = True
+            # (the same node after a lost connection: it resubscribes by itself when it is back)
+            self.moved.pop(topic, None)
+            self.dropped.discard(topic)
+        return rerouted
+
+    async def _close_unused(self) -> None:
+        """Close connections to nodes that no longer serve slots and carry no topics (a failed primary
+        would otherwise be redialled forever); a live node's connection stays, a subscribe may be under way."""
+        serving = {node_url(self.cluster, n.host, n.port) for n in self.cluster.get_primaries()}
+        for name, subscriptions in list(self.by_node.items()):
+            if subscriptions.url not in serving and not subscriptions.topics:
+                del self.by_node[name]
+                await subscriptions.close()
 
 
 def node_url(cluster: RedisCluster, host: str, port: int) -> str:

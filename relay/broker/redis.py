@@ -16,8 +16,8 @@ import orjson
 import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import AskError, ClusterDownError, RedisClusterException, RedisError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -27,6 +27,8 @@ from .base import Broker, BrokerUnavailable, Job, Replay, Snapshot, Streaming, d
 from .batcher import ScriptBatcher
 from .pubsub import ClusterSubscriptions, Subscriptions
 
+# A failover under way or just done (MovedError is an AskError): transient, like a dropped connection.
+CLUSTER_IN_FLUX = (ClusterDownError, TryAgainError, AskError)
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
 T = TypeVar("T")
 
@@ -83,14 +85,18 @@ class RedisBroker(Broker):
         try:
             try:
                 return await command()
-            except (ConnectionError, RedisConnectionError, RedisTimeoutError):
+            except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                if isinstance(exc, ResponseError) and not _in_flux(exc):
+                    raise
                 await asyncio.sleep(0.05)
+                if self.cluster:  # a failover may have moved slots: read the cluster's map again
+                    await self.redis.nodes_manager.initialize()
                 return await command()
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError from exc  # redis-py may turn a cancellation into a connection error
-            if isinstance(exc, ResponseError):
+            if isinstance(exc, ResponseError) and not _in_flux(exc):
                 raise
             raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc
 
@@ -254,6 +260,12 @@ class RedisBroker(Broker):
             return await self._call(counts)
         except ResponseError:
             return 0, 0
+
+
+def _in_flux(exc: ResponseError) -> bool:
+    """A failover under way: the cluster is down for a moment, a slot moved, or the node we were blocked
+    on (XREADGROUP) just became a replica."""
+    return isinstance(exc, CLUSTER_IN_FLUX) or str(exc).startswith("UNBLOCKED")
 
 
 def _session_keys(session_id: str) -> tuple[str, str, str, str]:
