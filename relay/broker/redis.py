@@ -223,11 +223,14 @@ class RedisBroker(Broker):
         return job_id.decode()
 
     async def _on_group(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL)."""
+        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL).
+
+        A read blocked on the stream when it vanished is answered `UNBLOCKED`: the same loss.
+        """
         try:
             return await self._call(command)
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
             await self._call(self._create_group)
             return await self._call(command)
