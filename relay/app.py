@@ -12,7 +12,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from schema.db import create_engine, session_factory
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/", index),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *api.routes(gateway),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

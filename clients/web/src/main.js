@@ -1,0 +1,256 @@
+// The web app at `/`: /?token=<jwt> (session list) and /?session=<id>&token=<jwt> (a chat).
+// Layout: session list | chat | documents; Settings (admins) at #settings; Quick Ask on Ctrl/⌘+↑.
+import { connect, memoryStorage } from "streamrelay-client";
+import { Api } from "./api.js";
+import { ChatPanel } from "./chat.js";
+import { claimsOf, h } from "./dom.js";
+import { DocumentsPane } from "./editor.js";
+import { PresenceBadge } from "./presence.js";
+import { QuickAsk } from "./quickask.js";
+import { explain } from "./reasons.js";
+import { SessionList } from "./sessions.js";
+import { SettingsPage } from "./settings.js";
+
+const OFF = "The AI assistant is turned off for your organisation.";
+const NOT_CONFIGURED = "AI not configured: the assistant has no AI provider yet. An admin can set one up in Settings.";
+
+/** One open session: its channel, chat panel and documents. */
+class SessionView {
+  constructor(app, id, assistantOn) {
+    this.app = app;
+    this.id = id;
+    this.docs = new DocumentsPane(app.api, id);
+    this.notice = h("div", { class: "assistant-off", "data-testid": "assistant-off", role: "status", hidden: true });
+    this.el = h("div", { class: "session-view" }, this.notice, this.docs.el);
+    this.session = null;
+    this.chat = null;
+    if (assistantOn) this.open();
+    else this.off();
+  }
+
+  open() {
+    // The page keeps what it shows in memory, so it resumes (`since`) only within its own life:
+    // a reloaded page joins afresh and gets the snapshot of the answer in flight.
+    const session = (this.session = this.app.client.session(this.id, { storage: memoryStorage() }));
+    this.chat = new ChatPanel(session, this.docs);
+    this.el.insertBefore(this.chat.el, this.docs.el);
+    session.onApply((change) => this.apply(change));
+    session.on("join", (reply) => {
+      this.docs.load(reply.session);
+      this.app.showTitle(reply.session);
+      const assistant = reply.assistant || { enabled: true, configured: true };
+      if (!assistant.configured) this.chat.disable(NOT_CONFIGURED);
+    });
+    session.on("session_updated", ({ session: updated }) => {
+      this.docs.load(updated);
+      this.app.showTitle(updated);
+      this.app.sessions.refresh();
+    });
+    session.on("user_message", () => this.app.sessions.refresh());
+    session.on("new_message", () => this.app.sessions.refresh());
+    session.on("session_deleted", () => this.gone("This chat was deleted."));
+    session.on("presence", (entries) => this.app.presence.show(entries));
+    session.on("error", (error) => this.refused(error));
+    this.ready = session.join().catch((error) => {
+      this.refused(error);
+      throw error;
+    });
+    this.ready.catch(() => {});
+  }
+
+  /** The assistant is off: the documents stay readable, the chat is hidden. */
+  async off() {
+    this.notice.hidden = false;
+    this.notice.replaceChildren(
+      OFF,
+      this.app.admin ? h("span", {}, " ", h("a", { href: "#settings" }, "Turn it on in Settings"), ".") : " Ask an admin to turn it on.",
+    );
+    try {
+      const { session } = await this.app.api.get(`/api/sessions/${this.id}`);
+      this.docs.load(session);
+      this.app.showTitle(session);
+    } catch (error) {
+      this.gone(explain(error));
+    }
+  }
+
+  /** This tab was granted the claim on a change: write the documents it replaces, once for everyone. */
+  async apply({ changes }) {
+    const update = {};
+    if (typeof changes.yaml === "string") update.workflow_yaml = changes.yaml;
+    if (typeof changes.code === "string") update.job_code = changes.code;
+    if (!Object.keys(update).length) return; // code edits wait for a person's Accept
+    try {
+      await this.docs.write(update);
+    } catch (error) {
+      this.docs.showError(`The change could not be applied: ${explain(error)}`);
+    }
+  }
+
+  refused(error) {
+    if (error.reason === "ai_assistant_disabled") {
+      this.chat?.el.remove();
+      this.off();
+    } else if (error.reason === "not_found") this.gone("This chat does not exist any more.");
+    else this.chat?.disable(explain(error));
+  }
+
+  gone(text) {
+    this.app.presence.show([]);
+    this.el.replaceChildren(h("div", { class: "gone", "data-testid": "session-gone" }, text));
+    this.close();
+  }
+
+  close() {
+    this.session?.leave();
+    this.session = null;
+    this.chat?.destroy();
+    this.docs.destroy();
+  }
+}
+
+class App {
+  constructor(token) {
+    this.api = new Api(token);
+    this.token = token;
+    this.claims = claimsOf(token);
+    this.admin = this.claims.role === "admin";
+    this.client = connect({ url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/socket`, token });
+    this.assistantOn = false;
+    this.view = null;
+    this.title = h("span", { class: "session-title", "data-testid": "session-title" });
+    this.presence = new PresenceBadge();
+    this.connection = h("span", { class: "connection", "data-testid": "connection" }, "connecting…");
+    this.sessions = new SessionList(this.api, {
+      onOpen: (id) => this.navigate(id),
+      onDeleted: (id) => id === this.sessionId() && this.navigate(null),
+    });
+    this.main = h("main", { class: "workspace" });
+    this.settings = this.admin
+      ? new SettingsPage(this.api, { onSaved: () => this.assistantChanged(), onClose: () => { location.hash = ""; } })
+      : null;
+    this.quickAsk = new QuickAsk({ available: () => this.assistantOn && !this.view?.chat?.input.disabled, ask: (text) => this.ask(text) });
+    document.body.append(
+      h(
+        "header",
+        { class: "topbar" },
+        h("a", { class: "brand", href: this.url(null) }, "streamrelay"),
+        this.title,
+        this.presence.el,
+        h("span", { class: "spacer" }),
+        this.connection,
+        this.admin ? h("a", { href: "#settings", "data-testid": "settings" }, "Settings") : null,
+      ),
+      h("div", { class: "layout" }, this.sessions.el, this.main),
+      this.quickAsk.el,
+    );
+    this.client.socket.onOpen(() => this.connected("live"));
+    this.client.socket.onClose(() => this.connected("reconnecting…"));
+    window.addEventListener("hashchange", () => this.route());
+    window.addEventListener("popstate", () => this.route());
+  }
+
+  async start() {
+    await this.readAssistant();
+    this.sessions.refresh();
+    this.route();
+  }
+
+  connected(state) {
+    this.connection.textContent = state;
+    this.connection.dataset.state = state === "live" ? "live" : "down";
+  }
+
+  sessionId() {
+    return new URLSearchParams(location.search).get("session");
+  }
+
+  url(sessionId) {
+    const params = new URLSearchParams();
+    if (sessionId) params.set("session", sessionId);
+    params.set("token", this.token);
+    return `/?${params}`;
+  }
+
+  navigate(sessionId) {
+    history.pushState(null, "", this.url(sessionId));
+    this.route();
+  }
+
+  async readAssistant() {
+    try {
+      const { features } = await this.api.get("/api/tenant/features");
+      this.assistantOn = Boolean(features.find((feature) => feature.key === "ai_assistant")?.enabled);
+    } catch {
+      this.assistantOn = true; // the join says otherwise if it is off
+    }
+  }
+
+  async assistantChanged() {
+    const before = this.assistantOn;
+    await this.readAssistant();
+    if (before !== this.assistantOn) this.closeView();
+  }
+
+  /** Show what the URL names: Settings, a session, or the list alone. */
+  route() {
+    if (location.hash === "#settings" && this.settings) {
+      this.main.replaceChildren(this.settings.el);
+      this.settings.open();
+      return;
+    }
+    const id = this.sessionId();
+    this.sessions.select(id);
+    if (this.view && this.view.id === id) {
+      this.main.replaceChildren(this.view.el);
+      return;
+    }
+    this.closeView();
+    if (!id) {
+      this.showTitle(null);
+      this.main.replaceChildren(
+        h("div", { class: "welcome" }, h("h2", {}, "Pick a chat or start a new one"), h("p", { class: "muted" }, this.assistantOn ? "Tip: Ctrl+↑ (⌘+↑) opens Quick Ask anywhere." : OFF)),
+      );
+      return;
+    }
+    this.view = new SessionView(this, id, this.assistantOn);
+    this.main.replaceChildren(this.view.el);
+  }
+
+  closeView() {
+    this.view?.close();
+    this.view = null;
+    this.presence.show([]);
+  }
+
+  showTitle(session) {
+    this.title.textContent = session ? session.title || "Untitled chat" : "";
+    document.title = session ? `${this.title.textContent} · streamrelay` : "streamrelay";
+  }
+
+  /** Quick Ask: into the open chat, or a new one. */
+  async ask(text) {
+    if (!this.view?.chat) {
+      const session = await this.api.post("/api/sessions", { title: text.slice(0, 60) }).catch((error) => {
+        throw new Error(explain(error));
+      });
+      this.sessions.refresh();
+      this.navigate(session.id);
+    }
+    try {
+      await this.view.ready;
+      await this.view.session.send(text);
+    } catch (error) {
+      throw new Error(explain(error));
+    }
+  }
+}
+
+const token = new URLSearchParams(location.search).get("token");
+if (token) {
+  new App(token).start();
+} else {
+  document.body.append(
+    h("div", { class: "welcome" }, h("h2", {}, "streamrelay"), h("p", {}, "Open this page with a token: the link that `make dev` prints, or one your application makes.")),
+  );
+}

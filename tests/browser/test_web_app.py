@@ -1,0 +1,264 @@
+"""The web app (clients/web, served at `/`) in Debian's Chromium, driven by Playwright.
+
+Every test opens the page as a person would, from the link `streamrelay dev`
+prints (`/?session=<id>&token=<jwt>`), on a whole system (demo upstream,
+gateway, worker, Redis, PostgreSQL), and types, clicks and presses keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from workers.providers.demo import WORKFLOW_YAML
+
+from ..system import System
+from .proxy import Proxy
+from .tabs import Tab, Tabs
+
+Systems = Callable[..., Awaitable[System]]
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+QUESTION = "How do I load records from an HTTP API into PostgreSQL?"
+# Markup that must never reach the screen as text while an answer streams in.
+RAW_MARKUP = ("**", "``", "##", "](")
+JOINED = "document.querySelector('[data-testid=chat]')?.dataset.joined === 'true'"
+
+
+def link(base: str, system: System, session_id: str | None = None, user: str = "alice", role: str = "member") -> str:
+    session = f"session={session_id}&" if session_id else ""
+    return f"{base}/?{session}token={system.token(user, 'acme', role)}"
+
+
+async def open_chat(tabs: Tabs, system: System, session_id: str, name: str, base: str | None = None) -> Tab:
+    tab = await tabs.open(link(base or system.url, system, session_id, user=name), name)
+    await tab.wait_for(JOINED)
+    return tab
+
+
+async def stored_session(system: System, session_id: str) -> dict[str, Any]:
+    response = await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())
+    response.raise_for_status()
+    return response.json()["session"]
+
+
+async def stored_messages(system: System, session_id: str) -> list[dict[str, Any]]:
+    response = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
+    response.raise_for_status()
+    return response.json()["messages"]
+
+
+def squashed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+async def test_two_tabs_stream_one_answer_as_markdown_and_a_cut_off_tab_resumes_without_gap(
+    systems: Systems, tabs: Tabs
+) -> None:
+    system = await systems(chunk_delay=0.05)
+    async with Proxy(system.url) as proxy:
+        session_id = await system.new_session()
+        writer = await open_chat(tabs, system, session_id, "alice")
+        watcher = await open_chat(tabs, system, session_id, "bob", base=proxy.url)
+        assert await writer.by("stop").is_disabled(), "Stop is enabled only while an answer streams"
+
+        await writer.ask(QUESTION)
+        await watcher.wait_streaming(chars=40)
+        for tab in (writer, watcher):
+            assert await tab.by("stop").is_enabled(), tab.name
+            assert await tab.by("streaming-indicator").count() == 1, f"{tab.name}: a blinking cursor while streaming"
+        proxy.open.clear()
+        proxy.cut()  # the watcher's connection drops mid-stream, and the gateway is out of reach for a while
+        await watcher.wait_for("document.querySelector('[data-testid=connection]').dataset.state === 'down'")
+        await writer.wait_streaming(chars=400)  # the answer goes on without the watcher
+        proxy.open.set()
+        for tab in (writer, watcher):
+            await tab.wait_answer("success")
+
+        stored = await stored_messages(system, session_id)
+        assert [m["status"] for m in stored] == ["success", "success"]
+        shown = {tab.name: await tab.messages() for tab in (writer, watcher)}
+        assert shown["alice"] == shown["bob"], "both tabs show the same conversation"
+        question, answer = shown["alice"]
+        assert (question["role"], question["text"]) == ("user", QUESTION)
+        assert question["time"] and answer["time"], "messages carry their time"
+        assert "Fetch the source records" in answer["text"] and answer["banner"] is None
+        assert squashed(answer["text"]).endswith(squashed("checked a manual run.")), "the whole answer, rendered"
+        for tab in (writer, watcher):
+            assert await tab.by("streaming-indicator").count() == 0, f"{tab.name}: no cursor once the answer ended"
+            assert await tab.by("stop").is_disabled(), tab.name
+            assert await tab.page.locator("[data-testid=message-content] pre code.hljs .hljs-keyword").count() > 0, (
+                f"{tab.name}: the code block is highlighted"
+            )
+            seen = await tab.seen()
+            growing = [text for text in seen if 0 < len(text) < len(answer["text"])]
+            assert len(growing) > 10, f"{tab.name}: showed the answer growing"
+            raw = [text for text in seen if any(markup in text for markup in RAW_MARKUP)]
+            assert raw == [], f"{tab.name}: raw markup on screen: {raw[:3]}"
+            final = squashed(answer["text"])
+            broken = [text for text in seen if not final.startswith(squashed(text))]
+            assert broken == [], f"{tab.name}: text not beginning the answer (gap or repeat): {broken[:2]}"
+        writer.assert_healthy()
+        watcher.assert_healthy(expected="WebSocket connection to")  # while the gateway was out of reach
+
+
+async def test_three_tabs_one_reloading_mid_stream_apply_the_workflow_change_once(systems: Systems, tabs: Tabs) -> None:
+    system = await systems(chunk_delay=0.05)
+    session_id = await system.new_session()
+    before = await stored_session(system, session_id)
+    trio = [await open_chat(tabs, system, session_id, name) for name in ("alice", "bob", "carol")]
+    await trio[0].ask(QUESTION)
+    reloading = trio[2]
+    await reloading.wait_streaming(chars=100)
+    await reloading.page.reload()  # joins afresh mid-stream: the snapshot, then the rest
+    await reloading.wait_for(JOINED)
+    for tab in trio:
+        await tab.wait_answer("success")
+        await tab.wait_for("document.querySelector('[data-testid=documents]').dataset.revision !== undefined")
+
+    after = await stored_session(system, session_id)
+    assert after["revision"] == before["revision"] + 1, "the change was written once"
+    assert after["context"]["workflow_yaml"] == WORKFLOW_YAML
+    patches = [url for tab in trio for method, url in tab.requests if method == "PATCH"]
+    assert len(patches) == 1, patches
+    for tab in trio:
+        revision = "document.querySelector('[data-testid=documents]').dataset.revision"
+        await tab.wait_for(f"{revision} === '{after['revision']}'")
+        assert await tab.editor("editor-yaml") == WORKFLOW_YAML.rstrip("\n"), tab.name
+        assert await tab.page.locator("[data-testid=change][data-applied=true]").count() == 1, tab.name
+        tab.assert_healthy()
+    answer = (await stored_messages(system, session_id))[-1]
+    assert [change["applied"] for change in answer["changes"]] == [True]
+
+
+async def test_a_burst_of_text_is_revealed_over_many_frames(systems: Systems, tabs: Tabs) -> None:
+    """The upstream sends the whole answer at once (no delay between chunks): the page paces it."""
+    system = await systems(chunk_delay=0)
+    session_id = await system.new_session()
+    tab = await open_chat(tabs, system, session_id, "alice")
+    await tab.ask(QUESTION)
+    await tab.wait_answer("success")
+    final = len((await tab.messages())[-1]["text"])
+    frames = await tab.frames()
+    growing = sorted({length for length in frames if 0 < length < final})
+    assert len(growing) >= 8, f"the burst appeared in {len(growing)} frames: {growing}"
+    tab.assert_healthy()
+
+
+async def test_stop_ends_the_answer_in_every_tab_and_keeps_the_partial_text(systems: Systems, tabs: Tabs) -> None:
+    system = await systems(chunk_delay=0.1)
+    session_id = await system.new_session()
+    writer = await open_chat(tabs, system, session_id, "alice")
+    stopper = await open_chat(tabs, system, session_id, "bob")
+    await writer.ask(QUESTION)
+    await stopper.wait_streaming(chars=60)
+    await stopper.by("stop").click()
+    for tab in (writer, stopper):
+        await tab.wait_answer("cancelled")
+
+    stored = (await stored_messages(system, session_id))[-1]
+    assert stored["status"] == "cancelled" and stored["content"]
+    assert (await writer.messages()) == (await stopper.messages())
+    for tab in (writer, stopper):
+        answer = (await tab.messages())[-1]
+        assert answer["text"] and "checked a manual run" not in answer["text"], (tab.name, answer["text"])
+        assert answer["banner"] == "Stopped. The answer so far is kept above.", tab.name
+        assert await tab.by("stop").is_disabled(), tab.name
+        assert await tab.by("streaming-indicator").count() == 0, tab.name
+        tab.assert_healthy()
+    # the composer works again at once
+    await writer.ask("And with a cron trigger?")
+    await writer.wait_answer("success", count=2)
+
+
+async def test_presence_counts_people_up_and_down(systems: Systems, tabs: Tabs) -> None:
+    system = await systems()
+    session_id = await system.new_session()
+    alice = await open_chat(tabs, system, session_id, "alice")
+    await alice.wait_for("document.querySelector('[data-testid=presence]').dataset.count === '1'")
+    bob = await open_chat(tabs, system, session_id, "bob")
+    carol = await open_chat(tabs, system, session_id, "carol")
+    for tab in (alice, bob, carol):
+        await tab.wait_for("document.querySelector('[data-testid=presence]').dataset.count === '3'")
+    assert await alice.by("presence").inner_text() == "3 people viewing"
+    await tabs.close_tab(carol)
+    for tab in (alice, bob):
+        await tab.wait_for("document.querySelector('[data-testid=presence]').dataset.count === '2'")
+    assert await bob.by("presence").inner_text() == "2 people viewing"
+    for tab in (alice, bob):
+        tab.assert_healthy()
+
+
+async def test_turning_the_assistant_off_in_settings_hides_the_chat_and_quick_ask_until_it_is_on_again(
+    systems: Systems, tabs: Tabs
+) -> None:
+    system = await systems()
+    session_id = await system.new_session()
+    admin = await tabs.open(link(system.url, system, session_id, user="admin", role="admin"), "admin")
+    await admin.wait_for(JOINED)
+
+    await admin.by("settings").click()
+    toggle = admin.by("feature-ai_assistant")
+    assert await toggle.is_checked()
+    await admin.page.get_by_text("Experimental features may change or be removed without notice.").wait_for()
+    await toggle.uncheck()
+    await admin.by("save-settings").click()
+    await admin.wait_for("document.querySelector('[data-testid=save-note]').textContent === 'Saved.'")
+    await admin.by("close-settings").click()
+    await admin.by("assistant-off").wait_for()
+    assert await admin.by("chat").count() == 0, "no chat while the assistant is off"
+    await admin.page.keyboard.press("Control+ArrowUp")
+    assert await admin.by("quick-ask").is_hidden(), "Quick Ask does nothing while the assistant is off"
+
+    await admin.by("settings").click()
+    await admin.by("feature-ai_assistant").check()
+    await admin.by("save-settings").click()
+    await admin.wait_for("document.querySelector('[data-testid=save-note]').textContent === 'Saved.'")
+    await admin.by("close-settings").click()
+    await admin.wait_for(JOINED)
+    assert await admin.by("assistant-off").count() == 0
+    await admin.page.keyboard.press("Control+ArrowUp")
+    await admin.by("quick-ask-input").fill(QUESTION)
+    await admin.by("quick-ask-input").press("Enter")
+    await admin.wait_answer("success")
+    assert await admin.by("quick-ask").is_hidden()
+    admin.assert_healthy()
+
+
+async def test_the_session_list_creates_renames_and_deletes_chats(systems: Systems, tabs: Tabs) -> None:
+    system = await systems()
+    existing = await system.new_session(title="Salesforce sync")
+    await system.ask(existing, "How do I sync contacts?")
+    tab = await tabs.open(link(system.url, system), "alice")
+    item = tab.by("session-item").filter(has_text="Salesforce sync")
+    await item.filter(has_text="Assistant: ").wait_for()  # the last message's preview
+
+    await tab.by("new-session").click()
+    await tab.wait_for(JOINED)
+    created = tab.page.url.split("session=")[1].split("&")[0]
+    assert created != existing
+    await tab.by("session-item").filter(has_text="New chat").wait_for()
+    await tab.ask("Hello?")
+    await tab.wait_answer("success")
+
+    row = tab.page.locator(f"[data-testid=session-item][data-id='{created}']")
+    await row.hover()
+    await row.get_by_test_id("rename-session").click()
+    await tab.by("rename-input").fill("Cron questions")
+    await tab.by("rename-input").press("Enter")
+    await row.filter(has_text="Cron questions").wait_for()
+    await tab.by("session-title").filter(has_text="Cron questions").wait_for()
+    assert (await stored_session(system, created))["title"] == "Cron questions"
+
+    tab.page.once("dialog", lambda dialog: dialog.accept())
+    await row.hover()
+    await row.get_by_test_id("delete-session").click()
+    await row.wait_for(state="detached")
+    await tab.by("session-gone").wait_for()
+    response = await system.http.get(f"/api/sessions/{created}", headers=system.auth())
+    assert response.status_code == 404
+    tab.assert_healthy()
