@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +23,10 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "code": code}, status_code=status)
+    # A client too slow to send its body is not kept. (After a 413 uvicorn reads on and discards the
+    # rest of the body: closing with unread data would reset the connection and lose the answer.)
+    headers = {"connection": "close"} if status == 408 else None
+    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
 
 
 def claims_of(request: Request, gateway: Gateway) -> Claims:
@@ -33,10 +37,36 @@ def claims_of(request: Request, gateway: Gateway) -> Claims:
     return verify(gateway.settings.secret or "", token.strip())
 
 
+def too_large() -> ChatError:
+    return ChatError("too_large", f"The request body is larger than {MAX_BODY_BYTES} bytes.", 413)
+
+
+async def read_body(request: Request, read_timeout: float) -> bytes:
+    """The body, refused as soon as it is known to pass `MAX_BODY_BYTES`: never more is held.
+
+    Each piece must arrive within `read_timeout` seconds, so a trickling client is cut off.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large()
+    body = bytearray()
+    pieces = request.stream()
+    while True:
+        try:
+            async with asyncio.timeout(read_timeout):
+                piece = await anext(pieces, None)
+        except TimeoutError:
+            raise ChatError("timeout", "The request body took too long to arrive.", 408) from None
+        if piece is None:
+            return bytes(body)
+        body += piece
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large()
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ChatError("too_large", f"request body exceeds {MAX_BODY_BYTES} bytes", 413)
+    gateway: Gateway = request.app.state.gateway
+    body = await read_body(request, gateway.settings.request_read_timeout_seconds)
     if not body:
         return {}
     try:
@@ -55,7 +85,7 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
         try:
             claims = claims_of(request, gateway)
         except InvalidToken as exc:
-            return error(401, "unauthorized", str(exc))
+            return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:
             return await handler(request, gateway, claims)
         except ChatError as exc:
@@ -75,7 +105,20 @@ async def create_session(request: Request, gateway: Gateway, claims: Claims) -> 
 
 async def list_sessions(request: Request, gateway: Gateway, claims: Claims) -> Response:
     whole_tenant = request.query_params.get("scope") == "tenant"
-    return JSONResponse({"sessions": await gateway.chat.list_sessions(claims, whole_tenant)})
+    raw_limit = request.query_params.get("limit", "100")
+    if not raw_limit.isdigit():
+        raise bad_request("limit must be a whole number")
+    return JSONResponse({"sessions": await gateway.chat.list_sessions(claims, whole_tenant, int(raw_limit))})
+
+
+async def get_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse({"session": await gateway.chat.session(claims, request.path_params["session_id"])})
+
+
+async def patch_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    body = await json_body(request)
+    session = await gateway.chat.update_session(claims, request.path_params["session_id"], body)
+    return JSONResponse({"session": session})
 
 
 async def delete_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
@@ -119,6 +162,8 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
 
 
 async def session_events(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    # Checked before the stream starts, so that a session the caller cannot see is a 404, not an empty stream.
+    await gateway.chat.session(claims, request.path_params["session_id"], assistant=True)
     stream = EventStream(gateway, claims)
     params = parse_last_event_id(request.headers.get("last-event-id"))
     frames = stream.frames(request.path_params["session_id"], params)
@@ -144,6 +189,8 @@ def routes(gateway: Gateway) -> list[Route]:
     return [
         route("/api/sessions", create_session, "POST"),
         route("/api/sessions", list_sessions, "GET"),
+        route("/api/sessions/{session_id}", get_session, "GET"),
+        route("/api/sessions/{session_id}", patch_session, "PATCH"),
         route("/api/sessions/{session_id}", delete_session, "DELETE"),
         route("/api/sessions/{session_id}/messages", list_messages, "GET"),
         route("/api/sessions/{session_id}/messages", post_message, "POST"),

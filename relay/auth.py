@@ -8,10 +8,19 @@ from dataclasses import dataclass
 import jwt
 
 ROLES = ("member", "admin")
+MAX_ID_CHARS = 200  # user and tenant ids, as stored
 
 
 class InvalidToken(Exception):
     """Missing, malformed, badly signed or expired; the message says which."""
+
+    status = 401
+
+
+class UnusableClaims(InvalidToken):
+    """A valid token whose claims this service cannot store (bad input, not bad credentials)."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -46,4 +55,7 @@ def verify(secret: str, token: str | None) -> Claims:
         raise InvalidToken("invalid token: sub and tenant must be non-empty strings")
     if role not in ROLES:
         raise InvalidToken(f"invalid token: role must be one of {', '.join(ROLES)}")
+    for name, value in (("sub", user), ("tenant", tenant)):
+        if len(value) > MAX_ID_CHARS:
+            raise UnusableClaims(f"The token's {name} claim is longer than {MAX_ID_CHARS} characters.")
     return Claims(user, tenant, role)

@@ -11,7 +11,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,9 +20,11 @@ from schema.models import PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatS
 
 from .auth import Claims
 from .broker.base import Broker, BrokerUnavailable
+from .session_list import MAX_PAGE, session_page
 
 DEFAULT_TENANT_SETTINGS: dict[str, Any] = {"experimental_features": {"ai_assistant": False}, "ai_provider": {}}
 HISTORY_LIMIT = 50
+MAX_TITLE_CHARS = 500  # as stored
 
 
 class ChatError(Exception):
@@ -47,6 +49,10 @@ def assistant_disabled() -> ChatError:
 
 def busy() -> ChatError:
     return ChatError("busy", "a response is already being generated in this session", 409)
+
+
+def conflict(message: str) -> ChatError:
+    return ChatError("conflict", message, 409)
 
 
 def unavailable(what: str) -> ChatError:
@@ -118,6 +124,8 @@ class Chat:
     async def create_session(self, claims: Claims, title: Any = None, context: Any = None) -> dict[str, Any]:
         if title is not None and not isinstance(title, str):
             raise bad_request("title must be a string")
+        if title is not None and len(title) > MAX_TITLE_CHARS:
+            raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
         if context is not None and not isinstance(context, dict):
             raise bad_request("context must be an object")
         async with self.db.begin() as db:
@@ -128,13 +136,11 @@ class Chat:
             db.add(session)
         return session.to_dict()
 
-    async def list_sessions(self, claims: Claims, whole_tenant: bool = False) -> list[dict[str, Any]]:
-        query = select(ChatSession).where(ChatSession.tenant_id == claims.tenant)
-        if not whole_tenant:
-            query = query.where(ChatSession.user_id == claims.user)
+    async def list_sessions(self, claims: Claims, whole_tenant: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE}")
         async with self.db() as db:
-            sessions = (await db.scalars(query.order_by(ChatSession.updated_at.desc()))).all()
-        return [session.to_dict() for session in sessions]
+            return await session_page(db, claims.tenant, None if whole_tenant else claims.user, limit)
 
     async def _session(self, db: AsyncSession, claims: Claims, session_id: str) -> ChatSession:
         session = await db.get(ChatSession, session_id)
@@ -144,10 +150,41 @@ class Chat:
 
     async def session(self, claims: Claims, session_id: str, *, assistant: bool = False) -> dict[str, Any]:
         async with self.db() as db:
-            session = await self._session(db, claims, session_id)
             if assistant:
                 await self._require_assistant(db, claims)
-            return session.to_dict()
+            found = await session_page(db, claims.tenant, None, 1, session_id)
+        if not found:
+            raise not_found()  # another tenant's session does not exist, as far as they know
+        return found[0]
+
+    async def update_session(self, claims: Claims, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`PATCH`: title and/or context, if `revision` is still the session's; every tab hears of it."""
+        revision = body.get("revision")
+        if not isinstance(revision, int) or isinstance(revision, bool):
+            raise bad_request("revision must be the session's current revision, a whole number")
+        if unknown := set(body) - {"title", "context", "revision"}:
+            raise bad_request(f"a session has no field {sorted(unknown)[0]!r} to change")
+        changes: dict[str, Any] = {}
+        if "title" in body:
+            if not isinstance(body["title"], str) or len(body["title"]) > 500:
+                raise bad_request("title must be a string of at most 500 characters")
+            changes["title"] = body["title"]
+        if "context" in body:
+            if not isinstance(body["context"], dict):
+                raise bad_request("context must be an object")
+            changes["context"] = body["context"]
+        async with self.db.begin() as db:
+            await self._session(db, claims, session_id)
+            won = await db.execute(
+                update(ChatSession)
+                .where(ChatSession.id == session_id, ChatSession.revision == revision)
+                .values(**changes, revision=revision + 1, updated_at=utcnow())
+            )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                raise conflict("the session was changed meanwhile: reload it and apply your change again")
+        session = await self.session(claims, session_id)
+        await self.broker.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
+        return session
 
     async def delete_session(self, claims: Claims, session_id: str) -> None:
         async with self.db.begin() as db:

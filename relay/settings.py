@@ -8,7 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
+
+from schema.ai_config import Operator
+from schema.credentials import Credentials
+from schema.outbound import DEFAULT_ALLOWED_HOSTS, OutboundPolicy
 
 PROVIDERS = ("apollo", "openai", "anthropic", "demo")
 
@@ -29,19 +34,42 @@ class Settings:
     upstream_model: str = ""
     upstream_first_byte_timeout: float = 30.0
     upstream_idle_timeout: float = 60.0
+    upstream_max_event_bytes: int = 16 * 1024 * 1024
     worker_concurrency: int = 16
     job_claim_idle_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     generation_max_seconds: float = 1800.0
+    tool_timeout_seconds: float = 30.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
     port: int = 8000
     host: str = "0.0.0.0"
     socket_queue_bytes: int = 1024 * 1024
     socket_idle_seconds: float = 60.0
+    request_read_timeout_seconds: float = 10.0
     max_frame_bytes: int = 1024 * 1024
     max_message_chars: int = 100_000
     log_maxlen: int = 2000
     history_ttl_seconds: int = 24 * 3600
+    tenant_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
+    tenant_keys_required: bool = False
+    credentials_key: str | None = None
+
+    @cached_property
+    def outbound_policy(self) -> OutboundPolicy:
+        return OutboundPolicy.parse(self.tenant_allowed_hosts)
+
+    @cached_property
+    def credentials(self) -> Credentials:
+        return Credentials(self.credentials_key)
+
+    @property
+    def operator(self) -> Operator:
+        return Operator(
+            self.upstream_provider, self.upstream_url, self.upstream_api_key, self.upstream_model,
+            self.tenant_keys_required,
+        )  # fmt: skip
 
     @property
     def memory_broker(self) -> bool:
@@ -101,6 +129,16 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         raise ConfigError(
             "DATABASE_URL must name an async driver, e.g. postgresql+asyncpg://… or sqlite+aiosqlite:///…"
         )
+    allowed_hosts = env.get("TENANT_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)
+    try:
+        OutboundPolicy.parse(allowed_hosts)
+    except ValueError as exc:
+        raise ConfigError(f"TENANT_ALLOWED_HOSTS: {exc}") from None
+    credentials_key = env.get("CREDENTIALS_KEY") or None
+    try:
+        Credentials(credentials_key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         redis_url=redis_url,
         redis_cluster=_flag(env, "REDIS_CLUSTER"),
@@ -112,13 +150,21 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         upstream_model=env.get("UPSTREAM_MODEL", ""),
         upstream_first_byte_timeout=_float(env, "UPSTREAM_FIRST_BYTE_TIMEOUT", 30.0),
         upstream_idle_timeout=_float(env, "UPSTREAM_IDLE_TIMEOUT", 60.0),
+        upstream_max_event_bytes=_int(env, "UPSTREAM_MAX_EVENT_BYTES", 16 * 1024 * 1024),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 16),
         job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
         generation_max_seconds=_float(env, "GENERATION_MAX_SECONDS", 1800.0),
+        tool_timeout_seconds=_float(env, "TOOL_TIMEOUT_SECONDS", 30.0),
         metrics_port=_int(env, "METRICS_PORT", 0, minimum=0) or None,
+        metrics_host=env.get("METRICS_HOST") or "127.0.0.1",
+        metrics_token=env.get("METRICS_TOKEN") or None,
         port=_int(env, "PORT", 8000, minimum=0),
-        host=env.get("HOST", "0.0.0.0"),
+        host=env.get("HOST") or ("127.0.0.1" if dev else "0.0.0.0"),
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
+        request_read_timeout_seconds=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0),
         log_maxlen=_int(env, "LOG_MAXLEN", 2000),
+        tenant_allowed_hosts=allowed_hosts,
+        tenant_keys_required=_flag(env, "TENANT_KEYS_REQUIRED"),
+        credentials_key=credentials_key,
     )

@@ -17,7 +17,10 @@ STREAMING_STATUS = "streaming_status"
 STREAMING_CHANGES = "streaming_changes"
 STREAMING_CHUNK = "streaming_chunk"
 STREAMING_ERROR = "streaming_error"
+STREAMING_TOOL = "streaming_tool"
 NEW_MESSAGE = "new_message"
+SESSION_UPDATED = "session_updated"
+SESSION_DELETED = "session_deleted"
 
 EVENTS = frozenset(
     {
@@ -27,7 +30,10 @@ EVENTS = frozenset(
         STREAMING_CHANGES,
         STREAMING_CHUNK,
         STREAMING_ERROR,
+        STREAMING_TOOL,
         NEW_MESSAGE,
+        SESSION_UPDATED,
+        SESSION_DELETED,
     }
 )
 

@@ -28,8 +28,23 @@ def live_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:live"
 
 
+def content_key(session_id: str) -> str:
+    """The in-flight message's text so far: a string of its own, grown by APPEND (O(1) per chunk)."""
+    return f"{{{topic(session_id)}}}:content"
+
+
+def changes_key(session_id: str) -> str:
+    """The in-flight message's early changes, concatenated msgpack maps grown by APPEND."""
+    return f"{{{topic(session_id)}}}:changes"
+
+
 def applied_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:applied"
+
+
+def presence_keys(session_id: str) -> tuple[str, str]:
+    """A session's presence: a hash of tabs (phx_ref -> entry) and a sorted set of their expiries."""
+    return f"{{{topic(session_id)}}}:presence", f"{{{topic(session_id)}}}:presence_expiry"
 
 
 STOP_TOPIC = "relay:stop"
@@ -38,3 +53,5 @@ STOP_TOPIC = "relay:stop"
 def stop_key(message_id: str) -> str:
     """Set when a generation should stop, for a worker that had not yet started it."""
     return f"relay:stop:{message_id}"
+
+SETTINGS_TOPIC = "relay:tenant_settings"  # a tenant id: its settings changed, drop them from every cache

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: tenants, chat sessions, chat messages, claimed changes."""
+"""SQLAlchemy models: tenants, chat sessions, chat messages, claimed changes, monthly usage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,6 +24,8 @@ ERROR = "error"
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
 FINAL_STATUSES = frozenset({SUCCESS, ERROR, CANCELLED, INTERRUPTED})
+# What clients see of a tool call; the stored entry also keeps its round and the result the model was told.
+TOOL_CALL_FIELDS = ("call_id", "name", "arguments", "status", "result_preview", "error")
 
 
 class Base(DeclarativeBase):
@@ -50,14 +52,19 @@ class ChatSession(Base):
     user_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(500), default="")
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(default=1)  # +1 on every change of title or context
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, last_message: dict[str, Any] | None = None, message_count: int = 0) -> dict[str, Any]:
         return {
             "id": self.id,
+            "user_id": self.user_id,
             "title": self.title,
             "context": self.context,
+            "revision": self.revision,
+            "last_message": last_message,
+            "message_count": message_count,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -86,6 +93,7 @@ class ChatMessage(Base):
     status: Mapped[str] = mapped_column(String(20))
     changes: Mapped[list[Any]] = mapped_column(default=list)
     usage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tool_calls: Mapped[list[Any] | None] = mapped_column(default=list)  # NULL in rows older than tools
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
@@ -102,6 +110,7 @@ class ChatMessage(Base):
                 {"change_id": c["change_id"], "changes": c["changes"], "applied": c["change_id"] in applied}
                 for c in self.changes or []
             ],
+            "tool_calls": [{key: call.get(key) for key in TOOL_CALL_FIELDS} for call in self.tool_calls or []],
             "usage": self.usage or {},
             "error": self.error,
             "created_at": self.created_at.isoformat(),
@@ -120,3 +129,28 @@ class AppliedChange(Base):
     change_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantUsage(Base):
+    """A tenant's tokens in one month (`YYYY-MM`, UTC), added to by each generation's final write."""
+
+    __tablename__ = "tenant_usage"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    generations: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UserUsage(Base):
+    """One user's share of `TenantUsage` (the user whose message started each generation)."""
+
+    __tablename__ = "user_usage"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    generations: Mapped[int] = mapped_column(BigInteger, default=0)

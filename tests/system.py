@@ -22,8 +22,10 @@ from relay.server import EmbeddedServer
 from relay.settings import Settings
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
+from schema.outbound import guarded_client
 from workers.providers.demo import DemoUpstream
-from workers.runner import Worker, provider_factory
+from workers.runner import Worker
+from workers.upstreams import provider_factory
 
 from .phoenix import PhoenixClient
 
@@ -85,6 +87,7 @@ class System:
         await self.start_gateway()
         self.http = await self.stack.enter_async_context(httpx.AsyncClient(base_url=self.url, timeout=30))
         self.upstream_client = await self.stack.enter_async_context(httpx.AsyncClient())
+        self.tenant_client = await self.stack.enter_async_context(guarded_client(self.settings.outbound_policy))
         await self.start_worker()
         return self
 
@@ -117,7 +120,8 @@ class System:
             await broker.start()
         engine = create_engine(settings.database_url)
         self.stack.push_async_callback(engine.dispose)
-        worker = Worker(settings, broker, session_factory(engine), provider_factory(settings, self.upstream_client))
+        providers = provider_factory(settings, self.upstream_client, self.tenant_client)
+        worker = Worker(settings, broker, session_factory(engine), providers)
         self.workers.append((worker, asyncio.create_task(worker.run())))
         return worker
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 import pytest
 
 from .browser.proxy import Proxy
-from .services import unavailable
+from .node import node_for
 from .system import Backend, System
 
 JS = Path(__file__).parent / "js"
@@ -34,35 +32,10 @@ GENERATION = re.compile(
 )
 
 
-def _installed() -> bool:
-    """Whether node_modules holds exactly what package-lock.json pins."""
-    lock = json.loads((JS / "package-lock.json").read_text())
-    for path, entry in lock["packages"].items():
-        if not path:
-            continue
-        manifest = JS / path / "package.json"
-        if not manifest.exists() or json.loads(manifest.read_text()).get("version") != entry["version"]:
-            return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def node() -> str:
-    """The node binary, with tests/js installed (`npm ci`, only when node_modules is missing or stale)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        unavailable("node and npm are not installed (needed to run the official Phoenix JS client)")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 20:
-        unavailable(f"node {version} is too old: tests/js needs node 20 or newer")
-    if not _installed():
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        if done.returncode != 0 or not _installed():
-            unavailable(f"`npm ci` in tests/js failed: {done.stderr.strip()[-2000:]}")
-    return node
+    """The node binary, with tests/js installed."""
+    return node_for(JS)
 
 
 async def run_client(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy import event
@@ -91,3 +92,33 @@ async def test_generations_starting_together_take_turns_at_sql(backend: Backend)
         answers = await asyncio.gather(*(system.ask(session_id, "hello") for session_id in sessions))
         assert {answer["status"] for answer in answers} == {SUCCESS}
         assert in_use["peak"] <= SQL_TURNS + 1  # + a chore of the worker's (the lifetime sweep)
+
+
+
+class BuggyProvider:
+    """A provider with a bug in it: what it raises is no `UpstreamError`."""
+
+    async def stream(self, request: object) -> AsyncIterator[object]:
+        raise AttributeError("'int' object has no attribute 'startswith'")
+        yield
+
+
+async def test_a_bug_in_the_worker_is_shown_as_a_sentence_and_logged_with_its_traceback(tmp_path, caplog) -> None:
+    from workers.runner import Worker
+
+    backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{tmp_path}/streamrelay.db")
+    async with System(backend) as system:
+        session_id = await system.new_session()
+        worker, task = system.workers.pop()
+        worker.shutdown()
+        await task
+        engine = create_engine(system.settings.database_url)
+        buggy = Worker(system.settings, worker.broker, session_factory(engine), lambda _: BuggyProvider())  # type: ignore[arg-type,return-value]
+        running = asyncio.create_task(buggy.run())
+        final = await system.ask(session_id, "hello")
+        buggy.shutdown()
+        await running
+        await engine.dispose()
+    assert (final["status"], final["error"]) == ("error", "The worker failed unexpectedly.")
+    failures = [record for record in caplog.records if record.getMessage() == f"generation {final['id']} failed"]
+    assert failures and failures[0].exc_info is not None

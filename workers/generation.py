@@ -47,6 +47,7 @@ BROKER_LOST = (
     f"The message broker was unreachable for {BROKER_PATIENCE_SECONDS:g} seconds, so the response was abandoned."
 )
 WORKER_LOST = "The worker generating this response stopped unexpectedly."
+WORKER_FAILED = "The worker failed unexpectedly."
 
 ProviderFor = Callable[[dict[str, Any]], Provider]
 
@@ -149,9 +150,9 @@ class Generation:
             self.outcome.status, self.outcome.error = exc.status, exc.message
         except BrokerUnavailable:
             self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
-        except Exception as exc:
+        except Exception:
             log.exception("generation %s failed", self.message_id)
-            self.outcome.status, self.outcome.error = ERROR, f"The worker failed while streaming: {exc}"
+            self.outcome.status, self.outcome.error = ERROR, WORKER_FAILED  # the details are in the log
         finally:
             deadline.cancel()
 

@@ -15,9 +15,7 @@ import os
 import secrets
 import socket
 from datetime import timedelta
-from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import Broker, BrokerUnavailable, Job
@@ -26,12 +24,9 @@ from schema import keys
 from schema.models import CANCELLED, INTERRUPTED, utcnow
 
 from .generation import Generation, ProviderFor, finish_lost, stale_generations
-from .providers import create_provider
-from .providers.base import Provider
 
 log = logging.getLogger(__name__)
 
-MODEL_PROVIDERS = ("openai", "anthropic")
 SHUT_DOWN = "The worker shut down before the response was complete."
 READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
 SQL_TURNS = 2  # generations of one worker at SQL at once (their start and end); see `Generation.sql_turns`
@@ -39,25 +34,6 @@ SQL_TURNS = 2  # generations of one worker at SQL at once (their start and end);
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def provider_factory(settings: Settings, client: httpx.AsyncClient) -> ProviderFor:
-    """Providers per tenant: the tenant's `ai_provider` settings override the environment's."""
-
-    def provider_for(tenant_settings: dict[str, Any]) -> Provider:
-        chosen = tenant_settings.get("ai_provider") or {}
-        name = chosen.get("provider") or settings.upstream_provider
-        options: dict[str, Any] = {
-            "client": client,
-            "first_byte_timeout": settings.upstream_first_byte_timeout,
-            "idle_timeout": settings.upstream_idle_timeout,
-        }
-        if name in MODEL_PROVIDERS:
-            options["model"] = chosen.get("model") or settings.upstream_model
-        base_url = chosen.get("url") or settings.upstream_url or ""
-        return create_provider(name, base_url, chosen.get("api_key") or settings.upstream_api_key, **options)
-
-    return provider_for
 
 
 class Worker:

@@ -1,19 +1,21 @@
--- Store and publish one event of a session, atomically.
--- KEYS[1] live hash (epoch, seq, in-flight message), KEYS[2] log stream
+-- Store and publish one event of a session, atomically, at a cost that does not grow with the answer.
+-- KEYS[1] live hash (epoch, seq, publish_id, the in-flight message's id and status), KEYS[2] log stream,
+-- KEYS[3] the in-flight message's content so far, KEYS[4] its changes (concatenated msgpack maps):
+-- strings that grow by APPEND, never read back here.
 -- ARGV[1] channel, ARGV[2] envelope head (msgpack, lacking seq and epoch),
 -- ARGV[3] epoch to start if the session has none, ARGV[4] log length,
 -- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,
 -- ARGV[9] 's' to publish with SPUBLISH (cluster), anything else PUBLISH
 -- ARGV[10] id of this publish: a retry after a lost reply must not publish twice
-local live, log = KEYS[1], KEYS[2]
+local live, log, content, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HGET', live, 'publish_id') == ARGV[10] then
   return redis.call('HMGET', live, 'seq', 'epoch')
 end
 local epoch = redis.call('HGET', live, 'epoch')
 if not epoch then
-  -- History was lost (or never was): a new epoch, and no stale log under it.
+  -- History was lost (or never was): a new epoch, and nothing stale under it.
   epoch = ARGV[3]
-  redis.call('DEL', log)
+  redis.call('DEL', log, content, changes)
   redis.call('HSET', live, 'epoch', epoch)
 end
 local seq = redis.call('HINCRBY', live, 'seq', 1)
@@ -23,18 +25,21 @@ redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], seq .. '-0', 'e', data)
 
 local op, value = ARGV[6], ARGV[8]
 if op == 'start' then
-  redis.call('HSET', live, 'message_id', ARGV[7], 'status', value, 'content', '', 'changes', '')
+  redis.call('HSET', live, 'message_id', ARGV[7], 'status', value)
+  redis.call('DEL', content, changes)
 elseif op == 'chunk' then
-  redis.call('HSET', live, 'content', (redis.call('HGET', live, 'content') or '') .. value)
+  redis.call('APPEND', content, value)
 elseif op == 'status' then
   redis.call('HSET', live, 'status', value)
 elseif op == 'change' then
-  redis.call('HSET', live, 'changes', (redis.call('HGET', live, 'changes') or '') .. value)
+  redis.call('APPEND', changes, value)
 elseif op == 'finish' then
-  redis.call('HDEL', live, 'message_id', 'status', 'content', 'changes')
+  redis.call('HDEL', live, 'message_id', 'status')
+  redis.call('DEL', content, changes)
 end
-redis.call('EXPIRE', live, ARGV[5])
-redis.call('EXPIRE', log, ARGV[5])
+for _, key in ipairs(KEYS) do
+  redis.call('EXPIRE', key, ARGV[5])
+end
 if ARGV[9] == 's' then
   redis.call('SPUBLISH', ARGV[1], data)
 else

@@ -111,12 +111,20 @@ class RedisBroker(Broker):
             "s" if self.cluster else "p",
             publish_id,
         ]
-        seq, epoch = await self.publishes.call([2, keys.live_key(session_id), keys.log_key(session_id), *args])
+        seq, epoch = await self.publishes.call([4, *_session_keys(session_id), *args])
         return int(seq), epoch.decode()
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        live = keys.live_key(session_id)
-        raw: dict[bytes, bytes] = await self._call(lambda: self.redis.hgetall(live))
+        live, _, content_key, changes_key = _session_keys(session_id)
+
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(live)
+                pipe.get(content_key)
+                pipe.get(changes_key)
+                return await pipe.execute()
+
+        raw, content, changes = await self._call(read)
         if b"epoch" not in raw:
             # Never published, or expired: start the epoch now, so that the
             # position a joining tab is given stays valid when events follow.
@@ -132,9 +140,9 @@ class RedisBroker(Broker):
         if b"message_id" in raw:
             streaming = Streaming(
                 raw[b"message_id"].decode(),
-                raw.get(b"content", b"").decode(),
+                (content or b"").decode(errors="replace"),
                 raw.get(b"status", b"").decode(),
-                decode_changes(raw.get(b"changes", b"")),
+                decode_changes(changes or b""),
             )
         return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming)
 
@@ -246,6 +254,16 @@ class RedisBroker(Broker):
             return await self._call(counts)
         except ResponseError:
             return 0, 0
+
+
+def _session_keys(session_id: str) -> tuple[str, str, str, str]:
+    """The publish script's keys, in its order: live hash, log, content, changes (one cluster slot)."""
+    return (
+        keys.live_key(session_id),
+        keys.log_key(session_id),
+        keys.content_key(session_id),
+        keys.changes_key(session_id),
+    )
 
 
 def _job(entry_id: bytes, fields: dict[bytes, bytes]) -> Job:

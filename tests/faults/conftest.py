@@ -16,13 +16,14 @@ import pytest
 import pytest_asyncio
 
 from ..conftest import BACKENDS
-from ..services import PostgresDatabase
+from ..services import PostgresDatabase, free_port
 from ..system import Backend, System
 from .upstreams import Script, ScriptedUpstream, counting
 
 ENDLESS = "Keep talking until I stop you."
 BRIEF = "Answer in three chunks."
-TIMEOUTS = {"upstream_first_byte_timeout": 1.0, "upstream_idle_timeout": 1.0}
+REFUSED_PORT = free_port()  # nothing listens there; tenants may point at it (TENANT_ALLOWED_HOSTS)
+TIMEOUTS = {"upstream_first_byte_timeout": 1.0, "upstream_idle_timeout": 1.0, "request_read_timeout_seconds": 1.0}
 
 
 class FaultySystem(System):
@@ -72,7 +73,7 @@ async def faulty(
     """One system per backend for the whole module, with short upstream timeouts."""
     async with (
         module_backend(request, tmp_path_factory.mktemp("faults")) as backend,
-        FaultySystem(backend, upstream.url, **TIMEOUTS) as system,
+        FaultySystem(backend, upstream.url, tenant_allowed_hosts=f"127.0.0.1:{REFUSED_PORT}", **TIMEOUTS) as system,
     ):
         yield system
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ..services import free_port
-from .conftest import FaultySystem
+from .conftest import REFUSED_PORT, FaultySystem
 from .sessions import WatchedSession
 from .upstreams import (
     Script,
@@ -112,9 +111,9 @@ FAULTS = {
     ),
     "oversized_event": Fault(
         "oversized",
-        stream(*PARTIAL, text_delta("x" * 1_100_000)),
+        stream(*PARTIAL, text_delta("x" * 16 * 1024 * 1024)),
         "error",
-        "The AI service sent an event larger than 1000000 bytes.",
+        "The AI service sent an event larger than 16777216 bytes.",
         "Partial answer",
     ),
 }
@@ -151,7 +150,7 @@ async def test_upstream_fault_ends_with_a_specific_error_and_keeps_the_partial_c
 
 async def test_connection_refused_ends_with_an_error_naming_it(faulty: FaultySystem) -> None:
     admin = faulty.auth("admin", "nowhere", "admin")
-    unreachable = {"ai_provider": {"url": f"http://127.0.0.1:{free_port()}"}}
+    unreachable = {"ai_provider": {"url": f"http://127.0.0.1:{REFUSED_PORT}"}}
     assert (await faulty.http.put("/api/tenant/settings", json=unreachable, headers=admin)).status_code == 200
     watched = await WatchedSession.open(faulty, tenant="nowhere")
     message_id = await watched.ask("anyone there?")

@@ -6,10 +6,11 @@ from typing import Any
 
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
+from workers.providers.azure_openai import AzureOpenAIProvider
 from workers.providers.base import Provider
 from workers.providers.openai import OpenAIProvider
 
-PROVIDERS = ("apollo", "openai", "anthropic", "demo")
+PROVIDERS = ("apollo", "openai", "azure_openai", "anthropic", "demo")
 
 
 def create_provider(name: str, base_url: str, api_key: str | None, **options: Any) -> Provider:
@@ -20,6 +21,8 @@ def create_provider(name: str, base_url: str, api_key: str | None, **options: An
         raise ValueError(f"The {name} upstream provider needs an http(s) base URL, got {base_url!r}.")
     if name in ("apollo", "demo"):
         return ApolloProvider(base_url, api_key, **options)
+    if name == "azure_openai":
+        return AzureOpenAIProvider(base_url, api_key, **options)
     if not options.get("model"):
         raise ValueError(f"The {name} upstream provider needs a model name.")
     if name == "openai":

@@ -8,7 +8,17 @@ from typing import Any
 import httpx
 
 from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
-from workers.providers.sse import JsonBody, StreamLimits, error_message, event_object, post_events, sentence
+from workers.providers.sse import (
+    MAX_EVENT_BYTES,
+    JsonBody,
+    StreamLimits,
+    error_message,
+    event_object,
+    post_events,
+    sentence,
+)
+from workers.tools import anthropic_format
+from workers.tools.calls import ToolUse
 
 API_VERSION = "2023-06-01"
 THINKING = "Thinking…"
@@ -27,7 +37,7 @@ class AnthropicProvider:
         max_tokens: int = 4096,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -40,41 +50,45 @@ class AnthropicProvider:
         body = {
             "model": self.model,
             "max_tokens": self.max_tokens,
-            "messages": [*request.history, {"role": "user", "content": request.content}],
+            "messages": anthropic_format.messages(request),
             "stream": True,
+            **anthropic_format.tool_fields(request),
         }
         headers = {"x-api-key": request.api_key or self.api_key or "", "anthropic-version": API_VERSION}
         parts: list[str] = []
         usage: dict[str, Any] = {}
+        calls = anthropic_format.CallAssembler()
         url = f"{self.base_url}/v1/messages"
         async for item in post_events(self.client, url, body, headers, self.limits):
             if isinstance(item, JsonBody):
-                complete = _message(item.data)
-                if complete.response:
-                    yield Chunk(complete.response)
-                yield complete
+                text, calls, usage = _message(item.data)
+                if text:
+                    yield Chunk(text)
+                yield _end(request, text, calls, usage)
                 return
             if item.event not in HANDLED:
                 continue  # ping, content_block_stop, and event types added later
             data = event_object(item)
             if item.event == "error":
-                raise UpstreamError(
-                    f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}"
-                )
+                raise UpstreamError(f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}")
             if item.event == "message_start":
                 usage.update(_dict(_dict(data.get("message")).get("usage")))
             elif item.event == "message_delta":
                 usage.update(_dict(data.get("usage")))
             elif item.event == "message_stop":
-                yield Complete(response="".join(parts), usage=usage)
+                yield _end(request, "".join(parts), calls, usage)
                 return
             elif item.event == "content_block_start":
-                if _dict(data.get("content_block")).get("type") == "thinking":
+                block = _dict(data.get("content_block"))
+                if block.get("type") == "thinking":
                     yield Status(THINKING)
+                calls.start(data.get("index"), block)
             elif (delta := _dict(data.get("delta"))).get("type") == "text_delta":
                 if isinstance(text := delta.get("text"), str) and text:
                     parts.append(text)
                     yield Chunk(text)
+            elif delta.get("type") == "input_json_delta":
+                calls.delta(data.get("index"), delta)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
 
 
@@ -82,12 +96,21 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _message(data: Any) -> Complete:
+def _end(
+    request: GenerationRequest, text: str, calls: anthropic_format.CallAssembler, usage: dict[str, Any]
+) -> Complete | ToolUse:
+    """The round's last event: the tool calls it asked for, when the tenant has tools; else the answer."""
+    if request.tools and (asked := calls.calls()):
+        return ToolUse(asked, text, usage)
+    return Complete(response=text, usage=usage)
+
+
+def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise UpstreamError("The AI service answered with JSON that is not a message.")
-    text = "".join(
-        block["text"]
-        for block in data["content"]
-        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
-    )
-    return Complete(response=text, usage=_dict(data.get("usage")))
+    blocks = [block for block in data["content"] if isinstance(block, dict)]
+    text = "".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
+    calls = anthropic_format.CallAssembler()
+    for index, block in enumerate(blocks):
+        calls.start(index, block)
+    return text, calls, _dict(data.get("usage"))

@@ -18,14 +18,16 @@ from workers.providers.base import (
     Status,
     UpstreamError,
 )
-from workers.providers.sse import JsonBody, StreamLimits, event_object, post_events, sentence
+from workers.providers.sse import MAX_EVENT_BYTES, JsonBody, StreamLimits, event_object, post_events, sentence
+from workers.tools.apollo_steps import ApolloToolUse
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE = "job_chat"
 THINKING = "Thinking…"
 CHANGE_KEYS = ("code", "code_edits", "yaml")
-IGNORED = frozenset({"message_start", "message_delta", "message_stop", "content_block_stop", "ping"})
+IGNORED = frozenset({"message_start", "message_delta", "message_stop", "ping"})
+BLOCK_EVENTS = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -37,7 +39,7 @@ class ApolloProvider:
         client: httpx.AsyncClient | None = None,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -57,6 +59,7 @@ class ApolloProvider:
             "api_key": request.api_key or self.api_key,
         }
         url = f"{self.base_url}/services/{service}/stream"
+        tools = ApolloToolUse()  # Apollo's own tool use, shown as steps
         async for item in post_events(self.client, url, body, {}, self.limits):
             if isinstance(item, JsonBody):
                 complete = _complete(item.data, "answer")
@@ -72,7 +75,14 @@ class ApolloProvider:
             if item.event not in HANDLERS:
                 logger.info("ignoring unknown apollo event %r", item.event)
                 continue
-            event = HANDLERS[item.event](event_object(item))
+            data = event_object(item)
+            if item.event in BLOCK_EVENTS:
+                for step in tools.observe(item.event, data):
+                    yield step
+            event = HANDLERS[item.event](data)
+            if isinstance(event, Complete):
+                for step in tools.finish_all():
+                    yield step
             if event is not None:
                 yield event
             if isinstance(event, Complete):
@@ -144,6 +154,7 @@ def _complete(data: Any, what: str = "'complete' event") -> Complete:
 
 HANDLERS = {
     "content_block_start": _block_start,
+    "content_block_stop": lambda data: None,
     "content_block_delta": _block_delta,
     "changes": _changes,
     "error": _error,

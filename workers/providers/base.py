@@ -11,14 +11,24 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from workers.tools.calls import ToolRound, ToolStep, ToolUse
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
     content: str
-    history: list[dict[str, str]]  # [{"role": "user"|"assistant", "content": ...}]
+    # [{"role": "user"|"assistant", "content": ..., "tool_calls"?: [the message's persisted tool calls]}]
+    history: list[dict[str, Any]]
     context: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     api_key: str | None = None
+    tenant: str = ""
+    user_id: str | None = None
+    # Tool calling (providers that support it): the tenant's definitions, this answer's rounds so far,
+    # and whether the model must now answer without calling more.
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_rounds: list[ToolRound] = field(default_factory=list)
+    tool_choice_none: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class Complete:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-ProviderEvent = Status | Chunk | Changes | Complete
+ProviderEvent = Status | Chunk | Changes | Complete | ToolUse | ToolStep
 
 
 class UpstreamError(Exception):

@@ -1,8 +1,9 @@
 """The built-in scripted upstream: a real HTTP server speaking the apollo SSE format.
 
-The request's `meta.demo` may override the script per request:
-`{"chunks": N, "delay": seconds, "error_after": K, "drop_after": K}`, where the last two
-end the stream after K text chunks with an apollo `error` event, or with no `complete`.
+The request's `meta.demo` (or the session context's `demo`) may override the script:
+`{"chunks": N, "delay": seconds, "error_after": K, "drop_after": K, "revise": true}`, where
+`error_after` and `drop_after` end the stream after K text chunks with an apollo `error`
+event, or with no `complete`, and `revise` makes the final workflow differ from the early one.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ edges:
     condition_type: on_job_success
 """
 
+REVISED_YAML = WORKFLOW_YAML.replace("enabled: false", "enabled: true")
+
 ANSWER = """\
 ## {topic}
 
@@ -102,8 +105,9 @@ def create_demo_app(chunk_delay: float = 0.05, chunks: int = 40) -> Starlette:
 def _script(body: Any, chunk_delay: float, chunks: int) -> dict[str, Any]:
     if not isinstance(body.get("content"), str):
         raise ValueError("content must be a string")
-    demo = (body.get("meta") or {}).get("demo") or {}
+    demo = (body.get("meta") or {}).get("demo") or (body.get("context") or {}).get("demo") or {}
     script = {
+        "revise": demo.get("revise") is True,
         "chunks": min(max(int(demo.get("chunks", chunks)), 1), MAX_CHUNKS),
         "delay": min(max(float(demo.get("delay", chunk_delay)), 0.0), MAX_DELAY),
     }
@@ -145,6 +149,7 @@ async def _events(
     delay: float,
     error_after: int | None,
     drop_after: int | None,
+    revise: bool,
 ) -> AsyncIterator[bytes]:
     question = body["content"]
     history = body.get("history") or []
@@ -184,7 +189,7 @@ async def _events(
         "complete",
         {
             "response": response,
-            "response_yaml": WORKFLOW_YAML,
+            "response_yaml": REVISED_YAML if revise else WORKFLOW_YAML,
             "history": [
                 *history,
                 {"role": "user", "content": question},

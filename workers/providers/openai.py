@@ -8,7 +8,17 @@ from typing import Any
 import httpx
 
 from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
-from workers.providers.sse import JsonBody, StreamLimits, error_message, event_object, post_events, sentence
+from workers.providers.sse import (
+    MAX_EVENT_BYTES,
+    JsonBody,
+    StreamLimits,
+    error_message,
+    event_object,
+    post_events,
+    sentence,
+)
+from workers.tools import openai_format
+from workers.tools.calls import ToolUse
 
 
 class OpenAIProvider:
@@ -20,41 +30,49 @@ class OpenAIProvider:
         client: httpx.AsyncClient | None = None,
         first_byte_timeout: float = 30.0,
         idle_timeout: float = 60.0,
-        max_event_bytes: int = 1_000_000,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.model = model
         self.client = client
         self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
+        self.url = f"{self.base_url}/chat/completions"
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"} if key else {}
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         body = {
             "model": self.model,
-            "messages": [*request.history, {"role": "user", "content": request.content}],
+            "messages": openai_format.messages(request),
             "stream": True,
             "stream_options": {"include_usage": True},
+            **openai_format.tool_fields(request),
         }
         key = request.api_key or self.api_key
-        headers = {"authorization": f"Bearer {key}"} if key else {}
+        headers = self.headers(key)
         parts: list[str] = []
         usage: dict[str, Any] = {}
-        url = f"{self.base_url}/chat/completions"
-        async for item in post_events(self.client, url, body, headers, self.limits):
+        calls = openai_format.CallAssembler()
+        async for item in post_events(self.client, self.url, body, headers, self.limits):
             if isinstance(item, JsonBody):
-                complete = _completion(item.data)
-                if complete.response:
-                    yield Chunk(complete.response)
-                yield complete
+                text, calls, usage = _completion(item.data)
+                if text:
+                    yield Chunk(text)
+                yield _end(request, text, calls, usage)
                 return
             if item.data.strip() == "[DONE]":
-                yield Complete(response="".join(parts), usage=usage)
+                yield _end(request, "".join(parts), calls, usage)
                 return
             data = event_object(item)
             _raise_if_error(data)
             if isinstance(data.get("usage"), dict):
                 usage = data["usage"]
-            if text := _content(_first_choice(data).get("delta")):
+            delta = _first_choice(data).get("delta")
+            if isinstance(delta, dict):
+                calls.feed(delta.get("tool_calls"))
+            if text := _content(delta):
                 parts.append(text)
                 yield Chunk(text)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
@@ -77,12 +95,23 @@ def _content(message: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _completion(data: Any) -> Complete:
+def _end(
+    request: GenerationRequest, text: str, calls: openai_format.CallAssembler, usage: dict[str, Any]
+) -> Complete | ToolUse:
+    """The round's last event: the tool calls it asked for, when the tenant has tools; else the answer."""
+    if request.tools and (asked := calls.calls()):
+        return ToolUse(asked, text, usage)
+    return Complete(response=text, usage=usage)
+
+
+def _completion(data: Any) -> tuple[str, openai_format.CallAssembler, dict[str, Any]]:
     if not isinstance(data, dict):
         raise UpstreamError("The AI service answered with JSON that is not a chat completion.")
     _raise_if_error(data)
     choice = _first_choice(data)
     if not isinstance(choice.get("message"), dict):
         raise UpstreamError("The AI service answered with JSON that is not a chat completion.")
+    calls = openai_format.CallAssembler()
+    calls.feed(choice["message"].get("tool_calls"))
     usage = data.get("usage")
-    return Complete(response=_content(choice["message"]), usage=usage if isinstance(usage, dict) else {})
+    return _content(choice["message"]), calls, usage if isinstance(usage, dict) else {}

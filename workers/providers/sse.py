@@ -7,6 +7,7 @@ sentence a user can read; providers only interpret the events.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import AsyncIterator
@@ -18,16 +19,20 @@ import httpx
 import orjson
 from httpx_sse import ServerSentEvent
 
+from schema.outbound import NOT_ALLOWED, AddressNotAllowed
 from workers.providers.base import UpstreamError
 
+log = logging.getLogger(__name__)
+
 ERROR_BODY_BYTES = 64 * 1024
+MAX_EVENT_BYTES = 16 * 1024 * 1024  # `complete` repeats the whole answer: a long one must fit
 
 
 @dataclass(frozen=True)
 class StreamLimits:
     first_byte_timeout: float = 30.0
     idle_timeout: float = 60.0
-    max_event_bytes: int = 1_000_000
+    max_event_bytes: int = MAX_EVENT_BYTES
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,9 @@ async def post_events(
                 response = await client.send(request, stream=True)
         except TimeoutError:
             raise _no_first_byte(limits) from None
+        except AddressNotAllowed as exc:
+            log.warning("refused to connect to a tenant's AI service: %s", exc.reason)
+            raise UpstreamError(sentence(NOT_ALLOWED[:1].upper() + NOT_ALLOWED[1:])) from None
         except httpx.ConnectError as exc:
             raise UpstreamError(f"Could not connect to the AI service: {_reason(exc)}.") from None
         except httpx.HTTPError:

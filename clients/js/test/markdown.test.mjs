@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { JSDOM } from "jsdom";
+
+import { renderMarkdown } from "../src/index.js";
+
+const { window } = new JSDOM("");
+
+/** The text a person sees in the rendered HTML. */
+function visible(html) {
+  const box = window.document.createElement("div");
+  box.innerHTML = html;
+  return box.textContent;
+}
+
+const ANSWER = `## Syncing records
+
+You asked: *how do I sync records?*
+
+1. **Fetch** the records with \`get()\`, paging until the list is empty.
+2. **Load** them with [upsert](https://docs.openfn.org/adaptors/postgresql) keyed on \`id\`.
+
+| step | adaptor |
+|------|---------|
+| fetch | http |
+| load | postgresql |
+
+\`\`\`js
+fn(state => {
+  state.data = state.data.map(r => ({ id: r.id, name: r.name.trim() }));
+  return state;
+});
+\`\`\`
+
+~~Old way~~ is **gone**. That's _all_.`;
+
+test("no prefix of a streamed answer shows raw markdown syntax", () => {
+  for (let end = 1; end <= ANSWER.length; end++) {
+    const prefix = ANSWER.slice(0, end);
+    const html = renderMarkdown(prefix, { streaming: true, window });
+    const text = visible(html);
+    const insideCode = /```js\n[^`]*$/.test(prefix); // inside the open fence the text is code, shown as typed
+    if (!insideCode) {
+      for (const syntax of ["**", "##", "~~", "](", "|---", "| step"]) {
+        assert.ok(!text.includes(syntax), `${JSON.stringify(syntax)} shown raw after ${JSON.stringify(prefix.slice(-30))}: ${text.slice(-80)}`);
+      }
+    }
+    assert.ok(!/`/.test(text.replace(/```js[\s\S]*/, "")) || insideCode, `a backtick shown after ${JSON.stringify(prefix.slice(-30))}`);
+  }
+});
+
+test("the whole answer renders headings, emphasis, lists, links, tables and code", () => {
+  const html = renderMarkdown(ANSWER, { window });
+  for (const tag of ["<h2>", "<em>", "<strong>", "<ol>", '<a href="https://docs.openfn.org/adaptors/postgresql">', "<table>", '<code class="language-js">', "<del>"]) {
+    assert.ok(html.includes(tag), `${tag} missing from ${html}`);
+  }
+});
+
+test("an open code fence renders as code while it streams", () => {
+  const html = renderMarkdown("Here:\n\n```yaml\nname: Demo\njobs:", { streaming: true, window });
+  assert.match(html, /<pre><code class="language-yaml">name: Demo\njobs:/);
+});
+
+test("streaming and final rendering agree once the text is complete", () => {
+  assert.equal(renderMarkdown(ANSWER, { streaming: true, window }), renderMarkdown(ANSWER, { window }));
+});
+
+const HOSTILE = [
+  "<script>window.pwned = 1</script>",
+  '<img src=x onerror="window.pwned = 1">',
+  "<svg onload=window.pwned=1>",
+  "[click](javascript:window.pwned=1)",
+  '<a href="javascript:window.pwned=1">click</a>',
+  '<iframe src="javascript:window.pwned=1"></iframe>',
+  "<div style=\"background:url(javascript:window.pwned=1)\" onmouseover='window.pwned=1'>hover</div>",
+];
+
+test("upstream HTML never becomes live: no script, no event handler, no javascript: URL", () => {
+  const dom = new JSDOM("<div id=out></div>", { runScripts: "dangerously" });
+  const out = dom.window.document.getElementById("out");
+  for (const attack of HOSTILE) {
+    for (const source of [attack, `Some **text** ${attack} and more`, `# Title\n\n${attack}`]) {
+      for (let end = 1; end <= source.length; end++) {
+        for (const streaming of [true, false]) {
+          out.innerHTML = renderMarkdown(source.slice(0, end), { streaming, window: dom.window });
+          assert.equal(out.querySelectorAll("script, iframe, object, embed, style").length, 0, out.innerHTML);
+          for (const element of out.querySelectorAll("*")) {
+            for (const attribute of element.attributes) {
+              assert.ok(!/^on/i.test(attribute.name), `${attribute.name} survived in ${out.innerHTML}`);
+              assert.ok(!/javascript:/i.test(attribute.value), `a javascript: URL survived in ${out.innerHTML}`);
+            }
+          }
+        }
+      }
+    }
+  }
+  assert.equal(dom.window.pwned, undefined);
+});
+
+test("rendering without a DOM to sanitise with is refused, not done unsafely", () => {
+  assert.throws(() => renderMarkdown("<script>x</script>"), /needs a DOM/);
+});

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+
+import { EVENTS, SessionError } from "../src/index.js";
+import { client, disconnectAll, memoryStorage, newSession, next, record, skip } from "./gateway.mjs";
+
+after(disconnectAll);
+
+test("a session streams an answer: every event once, in order, and the final message", { skip }, async () => {
+  const id = await newSession();
+  const session = client().session(id, { storage: memoryStorage() });
+  const events = record(session, EVENTS);
+  const reply = await session.join();
+  assert.equal(reply.recovered, false);
+  assert.equal(reply.session.id, id);
+  const done = next(session, "new_message");
+  const sent = await session.send("How do I sync records into PostgreSQL?");
+  const final = await done;
+
+  assert.equal(final.message.id, sent.response_message_id);
+  assert.equal(final.message.status, "success");
+  const seqs = events.map((e) => e.payload.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => reply.seq + 1 + i));
+  const text = events.filter((e) => e.event === "streaming_chunk").map((e) => e.payload.content).join("");
+  assert.equal(text, final.message.content);
+  assert.ok(events.some((e) => e.event === "streaming_changes"));
+});
+
+test("a second message while one streams is refused with reason busy", { skip }, async () => {
+  const id = await newSession();
+  const session = client().session(id, { storage: memoryStorage() });
+  await session.join();
+  const done = next(session, "new_message");
+  await session.send("first");
+  await assert.rejects(session.send("second"), (error) => error instanceof SessionError && error.reason === "busy");
+  await done;
+});
+
+test("stop ends the answer as cancelled, keeping the text so far", { skip }, async () => {
+  const id = await newSession({ context: { demo: { chunks: 400, delay: 0.02 } } });
+  const session = client().session(id, { storage: memoryStorage() });
+  await session.join();
+  const done = next(session, "new_message");
+  const streaming = next(session, "streaming_chunk");
+  await session.send("a long answer please");
+  await streaming;
+  await session.stop();
+  const final = await done;
+  assert.equal(final.message.status, "cancelled");
+  assert.ok(final.message.content.length > 0);
+});
+
+test("joining another tenant's session is refused with not_found", { skip }, async () => {
+  const id = await newSession({}, "mallory");
+  const session = client("alice").session(id, { storage: memoryStorage() });
+  await assert.rejects(session.join(), (error) => error.reason === "not_found");
+});

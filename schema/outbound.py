@@ -1,0 +1,214 @@
+"""Where a tenant may make the workers connect: its AI provider URL and its tool webhook.
+
+One policy, two checks. `OutboundPolicy.check_url` is the static rule (https, a
+host matching `TENANT_ALLOWED_HOSTS`), used when settings are saved and again on
+every request. `guarded_client` adds the connect-time rule: a host allowed only
+by a wildcard must resolve to public addresses, and the connection goes to the
+very address that was checked, so a DNS answer that changes between the check
+and the connect (rebinding) gains nothing. A host listed explicitly is trusted:
+it may use `http` and private addresses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+import httpcore
+import httpx
+
+NOT_ALLOWED = "the AI service address is not allowed"
+DEFAULT_ALLOWED_HOSTS = "api.openai.com,*.openai.azure.com,api.anthropic.com,openrouter.ai"
+DEFAULT_PORTS = {"https": 443, "http": 80}
+HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+Match = Literal["explicit", "wildcard"]
+
+
+class AddressNotAllowed(Exception):
+    """The policy refuses this address; `str()` is safe to show users, `reason` is for operators."""
+
+    def __init__(self, reason: str, message: str = NOT_ALLOWED) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class HostRule:
+    host: str  # lower case, without the `*.` of a wildcard
+    port: int | None  # None: the scheme's default port
+    wildcard: bool
+
+    def matches(self, host: str, port: int, scheme: str) -> bool:
+        if port != (self.port if self.port is not None else DEFAULT_PORTS.get(scheme)):
+            return False
+        if self.wildcard:
+            return host.endswith("." + self.host)
+        return host == self.host
+
+
+def parse_rule(entry: str) -> HostRule:
+    """`host`, `host:port`, `*.domain`, `*.domain:port`, `[v6]:port`; ValueError names a bad entry."""
+    text = entry.strip().lower()
+    wildcard = text.startswith("*.")
+    if wildcard:
+        text = text[2:]
+    try:
+        url = httpx.URL(f"//{text}")
+    except httpx.InvalidURL:
+        raise ValueError(f"{entry!r} is not a host or host:port") from None
+    bad_name = not HOSTNAME.fullmatch(url.host) and _ip(url.host) is None
+    if not url.host or url.path not in ("", "/") or url.query or url.userinfo or bad_name:
+        raise ValueError(f"{entry!r} is not a host or host:port")
+    if wildcard and _ip(url.host) is not None:
+        raise ValueError(f"{entry!r}: a wildcard needs a domain name, not an address")
+    return HostRule(url.host, url.port, wildcard)
+
+
+class OutboundPolicy:
+    def __init__(self, rules: Iterable[HostRule]) -> None:
+        self.rules = tuple(rules)
+
+    @classmethod
+    def parse(cls, allowed_hosts: str) -> OutboundPolicy:
+        return cls(parse_rule(entry) for entry in allowed_hosts.split(",") if entry.strip())
+
+    def match(self, host: str, port: int, scheme: str) -> Match | None:
+        """How (host, port) is allowed: listed explicitly, by a wildcard, or not at all."""
+        host = host.lower().rstrip(".")
+        found: Match | None = None
+        for rule in self.rules:
+            if rule.matches(host, port, scheme):
+                if not rule.wildcard:
+                    return "explicit"
+                found = "wildcard"
+        return found
+
+    def check_url(self, url: str | httpx.URL) -> Match:
+        """The static rule; raises AddressNotAllowed."""
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            raise AddressNotAllowed("not a URL") from None
+        if parsed.scheme not in DEFAULT_PORTS or not parsed.host:
+            raise AddressNotAllowed("not an http(s) URL")
+        if parsed.userinfo:
+            raise AddressNotAllowed("a URL with credentials in it")
+        port = parsed.port or DEFAULT_PORTS[parsed.scheme]
+        match = self.match(parsed.host, port, parsed.scheme)
+        if match is None:
+            raise AddressNotAllowed(f"{parsed.host}:{port} is not in TENANT_ALLOWED_HOSTS")
+        if parsed.scheme != "https" and match != "explicit":
+            raise AddressNotAllowed("http is allowed only for hosts listed explicitly in TENANT_ALLOWED_HOSTS")
+        return match
+
+
+def _ip(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]").partition("%")[0])
+    except ValueError:
+        return None
+
+
+def is_public(address: IPAddress) -> bool:
+    """Reachable on the internet: not loopback, private, link-local (metadata), shared, reserved or multicast."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is None and address in NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(embedded)
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only where the policy allows, to the address it checked."""
+
+    def __init__(self, policy: OutboundPolicy, resolver: Resolver = resolve) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        options = {"timeout": timeout, "local_address": local_address, "socket_options": socket_options}
+        matches = {self.policy.match(host, port, scheme) for scheme in DEFAULT_PORTS}  # the transport checked it
+        match: Match | None = "explicit" if "explicit" in matches else "wildcard" if "wildcard" in matches else None
+        if match == "explicit":
+            return await self.backend.connect_tcp(host, port, **options)
+        if match is None:
+            raise AddressNotAllowed(f"{host}:{port} is not in TENANT_ALLOWED_HOSTS")
+        try:
+            addresses = await self.resolver(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}")
+        for address in addresses:
+            ip = _ip(address)
+            if ip is None or not is_public(ip):
+                raise AddressNotAllowed(f"{host} resolves to {address}, which is not a public address")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.backend.connect_tcp(address, port, **options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, *args: object, **kwargs: object) -> httpcore.AsyncNetworkStream:
+        raise AddressNotAllowed("a unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.backend.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, on a connection pool whose network backend is `GuardedBackend`."""
+
+    def __init__(
+        self, policy: OutboundPolicy, limits: httpx.Limits | None = None, resolver: Resolver = resolve
+    ) -> None:
+        limits = limits or httpx.Limits()
+        super().__init__(limits=limits, trust_env=False)
+        self.policy = policy
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(policy, resolver),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.policy.check_url(request.url)
+        return await super().handle_async_request(request)
+
+
+def guarded_client(
+    policy: OutboundPolicy, limits: httpx.Limits | None = None, resolver: Resolver = resolve
+) -> httpx.AsyncClient:
+    """A client for tenant-chosen URLs: no proxies from the environment, no redirects followed."""
+    return httpx.AsyncClient(
+        transport=GuardedTransport(policy, limits, resolver), trust_env=False, follow_redirects=False
+    )

@@ -1,0 +1,110 @@
+"""Token usage: what a generation used (as reported, or estimated), and the monthly totals in SQL.
+
+The totals are added to inside the transaction that ends the generation, so
+a generation is counted exactly when its final message is written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import TenantUsage, UserUsage
+
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text and code
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def estimate_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def generation_usage(reported: dict[str, Any], prompt: str, answer: str) -> dict[str, Any]:
+    """`{input_tokens, output_tokens}` from what the upstream reported (Anthropic/apollo or OpenAI names);
+    where it reported nothing usable, an estimate from the text, flagged `estimated: true`."""
+    input_tokens = _count(reported.get("input_tokens"))
+    output_tokens = _count(reported.get("output_tokens"))
+    if input_tokens is None:
+        input_tokens = _count(reported.get("prompt_tokens"))
+    if output_tokens is None:
+        output_tokens = _count(reported.get("completion_tokens"))
+    if input_tokens is not None and output_tokens is not None:
+        return {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    return {
+        "input_tokens": input_tokens if input_tokens is not None else estimate_tokens(prompt),
+        "output_tokens": output_tokens if output_tokens is not None else estimate_tokens(answer),
+        "estimated": True,
+    }
+
+
+def month_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def resets_at(month: str) -> datetime:
+    """The first instant of the month after `month`, when its limit no longer applies."""
+    year, number = (int(part) for part in month.split("-"))
+    return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+
+
+async def add_usage(
+    db: AsyncSession, tenant_id: str, user_id: str, month: str, input_tokens: int, output_tokens: int
+) -> None:
+    """Add one generation to the month's totals of its tenant and user (an upsert each, in `db`'s transaction)."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    added = {"input_tokens": input_tokens, "output_tokens": output_tokens, "generations": 1}
+    for model, keys in (
+        (TenantUsage, {"tenant_id": tenant_id, "month": month}),
+        (UserUsage, {"tenant_id": tenant_id, "month": month, "user_id": user_id}),
+    ):
+        insert = dialect.insert(model).values(**keys, **added)
+        table = model.__table__.c  # type: ignore[attr-defined]
+        await db.execute(
+            insert.on_conflict_do_update(
+                index_elements=list(keys), set_={name: table[name] + value for name, value in added.items()}
+            )
+        )
+
+
+async def month_total(db: AsyncSession, tenant_id: str, month: str) -> int:
+    row = await db.get(TenantUsage, (tenant_id, month))
+    return 0 if row is None else row.input_tokens + row.output_tokens
+
+
+async def report(db: AsyncSession, tenant_id: str, month: str, monthly_tokens: int | None) -> dict[str, Any]:
+    """`GET /api/tenant/usage`."""
+    total = await db.get(TenantUsage, (tenant_id, month))
+    users = await db.scalars(
+        select(UserUsage).where(UserUsage.tenant_id == tenant_id, UserUsage.month == month).order_by(UserUsage.user_id)
+    )
+    input_tokens, output_tokens = (total.input_tokens, total.output_tokens) if total else (0, 0)
+    used = input_tokens + output_tokens
+    return {
+        "month": month,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": used,
+        "generations": total.generations if total else 0,
+        "limit": {
+            "monthly_tokens": monthly_tokens,
+            "remaining": None if monthly_tokens is None else max(monthly_tokens - used, 0),
+            "resets_at": resets_at(month).isoformat(),
+        },
+        "by_user": [_user(u) for u in users],
+    }
+
+
+def _user(row: UserUsage) -> dict[str, Any]:
+    return {
+        "user_id": row.user_id,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "generations": row.generations,
+    }

@@ -1,0 +1,40 @@
+"""Node.js for the JavaScript tests: the binary, and a package folder installed exactly as its lock pins."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from .services import unavailable
+
+
+def installed(folder: Path) -> bool:
+    """Whether node_modules holds exactly what package-lock.json pins."""
+    lock = json.loads((folder / "package-lock.json").read_text())
+    for path, entry in lock["packages"].items():
+        if not path or (entry.get("optional") and not (folder / path).exists()):
+            continue
+        manifest = folder / path / "package.json"
+        if not manifest.exists() or json.loads(manifest.read_text()).get("version") != entry["version"]:
+            return False
+    return True
+
+
+def node_for(folder: Path) -> str:
+    """The node binary, with `folder` installed (`npm ci`, only when node_modules is missing or stale)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        unavailable(f"node and npm are not installed (needed by {folder.name})")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < 20:
+        unavailable(f"node {version} is too old: {folder.name} needs node 20 or newer")
+    if not installed(folder):
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if done.returncode != 0 or not installed(folder):
+            unavailable(f"`npm ci` in {folder} failed: {done.stderr.strip()[-2000:]}")
+    return node

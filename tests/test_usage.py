@@ -1,0 +1,61 @@
+"""Token usage: reported or estimated per generation, added up per month for the tenant and each user."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from schema.db import create_engine, session_factory
+from schema.migrate import upgrade
+from schema.models import Tenant
+from schema.usage import add_usage, generation_usage, month_of, month_total, report, resets_at
+
+from .system import Backend
+
+
+def test_reported_usage_is_normalised_and_missing_usage_is_estimated_and_flagged() -> None:
+    reported = {"input_tokens": 5, "output_tokens": 7}
+    assert generation_usage(reported, "q", "a") == reported
+    assert generation_usage({"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}, "q", "a") == {
+        "input_tokens": 5, "output_tokens": 7,
+    }  # fmt: skip
+    assert generation_usage({}, "x" * 40, "y" * 9) == {"input_tokens": 10, "output_tokens": 3, "estimated": True}
+    assert generation_usage({"input_tokens": True, "output_tokens": "7"}, "", "") == {
+        "input_tokens": 0, "output_tokens": 0, "estimated": True,
+    }  # fmt: skip
+
+
+def test_a_month_resets_on_the_first_of_the_next_one_in_utc() -> None:
+    assert resets_at("2026-12") == datetime(2027, 1, 1, tzinfo=UTC)
+    assert resets_at("2026-02") == datetime(2026, 3, 1, tzinfo=UTC)
+    assert month_of(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == "2026-11"
+
+
+async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(backend: Backend) -> None:
+    engine = create_engine(backend.database_url)
+    await upgrade(engine)
+    db = session_factory(engine)
+    async with db.begin() as session:
+        session.add_all([Tenant(id="acme", settings={}), Tenant(id="other", settings={})])
+
+    async def generation(user: str, tokens: int, tenant: str = "acme") -> None:
+        async with db.begin() as session:
+            await add_usage(session, tenant, user, "2026-11", tokens, 1)
+
+    if backend.redis_url is None:  # SQLite serialises writers: one at a time
+        for user, tokens in [("alice", 10), ("bob", 20), ("alice", 30)]:
+            await generation(user, tokens)
+    else:
+        await asyncio.gather(generation("alice", 10), generation("bob", 20), generation("alice", 30))
+    await generation("mallory", 1000, tenant="other")
+    async with db() as session:
+        assert await month_total(session, "acme", "2026-11") == 63
+        assert await month_total(session, "acme", "2026-10") == 0
+        shown = await report(session, "acme", "2026-11", 100)
+    await engine.dispose()
+    assert shown["total_tokens"] == 63 and shown["generations"] == 3
+    assert shown["limit"] == {"monthly_tokens": 100, "remaining": 37, "resets_at": "2026-12-01T00:00:00+00:00"}
+    assert shown["by_user"] == [
+        {"user_id": "alice", "input_tokens": 40, "output_tokens": 2, "generations": 2},
+        {"user_id": "bob", "input_tokens": 20, "output_tokens": 1, "generations": 1},
+    ]

@@ -1,0 +1,63 @@
+"""A message's tool calls as persisted (`chat_messages.tool_calls`), and back into rounds for later turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.tools.calls import FAILED, STARTED, ToolCall, ToolResult, ToolRound, ToolStep
+
+HISTORY_RESULT_CHARS = 16_000  # what later turns tell the model of a result; the rest is cut
+UNFINISHED = "The response ended before the tool call did."
+
+
+class ToolRecord:
+    """The tool calls of one generation, kept up to date from its `ToolStep`s, in the order they started."""
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+
+    def note(self, step: ToolStep) -> None:
+        if step.status == STARTED:
+            call = step.call
+            self._entries.append(
+                {"call_id": call.call_id, "name": call.name, "arguments": call.arguments, "status": STARTED,
+                 "result_preview": None, "error": None, "round": step.round, "result": None}
+            )  # fmt: skip
+            return
+        for entry in reversed(self._entries):
+            if entry["call_id"] == step.call.call_id and entry["status"] == STARTED:
+                result = step.result
+                entry["status"] = step.status
+                if result is not None:
+                    entry["result_preview"], entry["error"] = result.preview, result.error
+                    entry["result"] = _cut(result.content)
+                return
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Calls still running (the generation was stopped or failed meanwhile)."""
+        return [entry for entry in self._entries if entry["status"] == STARTED]
+
+    def final(self) -> list[dict[str, Any]]:
+        """What is persisted: every call, the unfinished ones failed."""
+        for entry in self.unfinished():
+            entry["status"], entry["error"] = FAILED, UNFINISHED
+        return [dict(entry) for entry in self._entries]
+
+
+def rounds_of(entries: list[dict[str, Any]]) -> list[ToolRound]:
+    """Persisted calls back into rounds, for the history sent upstream on later turns."""
+    rounds: dict[int, ToolRound] = {}
+    for entry in entries:
+        if entry.get("status") == STARTED or not isinstance(entry.get("call_id"), str):
+            continue
+        call = ToolCall(entry["call_id"], entry.get("name", ""), entry.get("arguments"))
+        content = entry.get("result") or ""
+        result = ToolResult(call, "finished" if entry["status"] != FAILED else "failed", content)
+        round_ = rounds.setdefault(entry.get("round") or 1, ToolRound("", [], []))
+        round_.calls.append(call)
+        round_.results.append(result)
+    return [rounds[key] for key in sorted(rounds)]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= HISTORY_RESULT_CHARS else text[: HISTORY_RESULT_CHARS - 1] + "…"
