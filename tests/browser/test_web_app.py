@@ -128,7 +128,7 @@ async def test_three_tabs_one_reloading_mid_stream_apply_the_workflow_change_onc
     for tab in trio:
         revision = "document.querySelector('[data-testid=documents]').dataset.revision"
         await tab.wait_for(f"{revision} === '{after['revision']}'")
-        assert await tab.editor("editor-yaml") == WORKFLOW_YAML.rstrip("\n"), tab.name
+        assert (await tab.editor("editor-yaml")).rstrip() == WORKFLOW_YAML.rstrip(), tab.name
         assert await tab.page.locator("[data-testid=change][data-applied=true]").count() == 1, tab.name
         tab.assert_healthy()
     answer = (await stored_messages(system, session_id))[-1]

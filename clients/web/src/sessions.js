@@ -40,7 +40,8 @@ export class SessionList {
 
   item(session) {
     const title = h("span", { class: "title" }, session.title || "Untitled chat");
-    const preview = session.last_message ? `${session.last_message.role === "user" ? "" : "Assistant: "}${session.last_message.preview}` : "No messages yet";
+    const last = session.last_message;
+    const preview = !last ? "No messages yet" : last.role === "user" ? last.preview : `Assistant: ${last.preview || "…"}`;
     const li = h(
       "li",
       { "data-testid": "session-item", "data-id": session.id, class: session.id === this.active ? "active" : "" },
