@@ -59,6 +59,9 @@ def unavailable(what: str) -> ChatError:
     return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
 
 
+DATABASE_DOWN = unavailable("the database")
+
+
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in patch.items():

@@ -76,10 +76,8 @@ async def work(settings: Settings) -> None:
     """A worker process: generations until SIGTERM, then a graceful drain."""
     if settings.upstream_url is None and settings.upstream_provider != "demo":
         raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={settings.upstream_provider}")
-    import httpx
-
     from schema.db import create_engine, session_factory
-    from schema.outbound import guarded_client
+    from workers.http import upstream_clients
     from workers.runner import Worker
     from workers.upstreams import provider_factory
 
@@ -90,7 +88,7 @@ async def work(settings: Settings) -> None:
     broker = create_broker(settings)
     engine = create_engine(settings.database_url)
     await broker.start()
-    async with httpx.AsyncClient() as client, guarded_client(settings.outbound_policy) as tenant_client:
+    async with upstream_clients(settings) as (client, tenant_client):
         providers = provider_factory(settings, client, tenant_client)
         worker = Worker(settings, broker, session_factory(engine), providers)
         on_signals(asyncio.get_running_loop(), worker.shutdown)

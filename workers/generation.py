@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import Broker, BrokerUnavailable, Job, unique_id
@@ -37,6 +37,7 @@ from schema.models import (
     utcnow,
 )
 
+from .durable import until_it_lands
 from .providers.base import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -249,11 +250,15 @@ class Generation:
             usage = outcome.complete.usage
         else:
             content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
-        async with self.sql_turns:
-            final = await persist_final(
-                self.db, self.session_id, self.message_id,
-                status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
-            )  # fmt: skip
+
+        async def write() -> dict[str, Any] | None:
+            async with self.sql_turns:
+                return await persist_final(
+                    self.db, self.session_id, self.message_id, replaces_takeover=True,
+                    status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+                )  # fmt: skip
+
+        final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")
         if final is not None:  # else finished by a worker that took the job over
             GENERATIONS.labels(outcome.status).inc()
             await announce_end(self._publish, final)
@@ -269,12 +274,20 @@ async def persist_final(
     changes: list[dict[str, Any]],
     usage: dict[str, Any],
     error: str | None,
+    replaces_takeover: bool = False,
 ) -> dict[str, Any] | None:
-    """Persist the final message once: the `new_message` payload for the finisher that wins, else None."""
+    """Persist the final message once: the `new_message` payload for the finisher that wins, else None.
+
+    The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
+    message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
+    """
+    finishable = ChatMessage.status == PROCESSING
+    if replaces_takeover:
+        finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
     async with db.begin() as session:
         won = await session.execute(
             update(ChatMessage)
-            .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
+            .where(ChatMessage.id == message_id, finishable)
             .values(
                 status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
             )
