@@ -70,7 +70,7 @@ class Tab:
         return await self.page.evaluate(
             """[...document.querySelectorAll('[data-testid=message]')].map((el) => ({
               role: el.dataset.role, status: el.dataset.status,
-              text: el.querySelector('[data-testid=message-content]').textContent,
+              text: el.querySelector('[data-testid=message-content]').textContent.trim(),
               time: el.querySelector('time')?.getAttribute('datetime') || null,
               banner: el.querySelector('[data-testid=error-banner]:not([hidden])')?.textContent || null,
             }))"""

@@ -8,11 +8,17 @@ gateway, worker, Redis, PostgreSQL), and types, clicks and presses keys.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
 
+from relay.server import EmbeddedServer
 from workers.providers.demo import WORKFLOW_YAML
 
 from ..system import System
@@ -262,3 +268,50 @@ async def test_the_session_list_creates_renames_and_deletes_chats(systems: Syste
     response = await system.http.get(f"/api/sessions/{created}", headers=system.auth())
     assert response.status_code == 404
     tab.assert_healthy()
+
+
+def failing_upstream() -> Starlette:
+    """Proposes code edits, streams a little text, then reports an error: the page keeps the text."""
+
+    def sse(name: str, data: Any) -> bytes:
+        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+    async def events() -> AsyncIterator[bytes]:
+        yield sse("changes", {"code_edits": [{"old": "state => null", "new": "state => state"}]})
+        for text in ("The job returns ", "**nothing**, so ", "I changed it to return the state"):
+            yield sse("content_block_delta", {"delta": {"type": "text_delta", "text": text}})
+        yield sse("error", {"code": 502, "type": "OVERLOADED", "message": "The model is overloaded"})
+
+    async def answer(request: Request) -> StreamingResponse:
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/services/{service}/stream", answer, methods=["POST"])])
+
+
+async def test_a_failed_answer_keeps_its_text_and_its_code_edits_are_accepted_once(
+    systems: Systems, tabs: Tabs
+) -> None:
+    async with EmbeddedServer(failing_upstream()) as upstream:
+        system = await systems(upstream_url=upstream.url)
+        session_id = await system.new_session(context={"job_code": "fn(state => null);\n"})
+        alice = await open_chat(tabs, system, session_id, "alice")
+        bob = await open_chat(tabs, system, session_id, "bob")
+        await alice.ask("Why does my job return nothing?")
+        for tab in (alice, bob):
+            await tab.wait_answer("error")
+            answer = (await tab.messages())[-1]
+            assert answer["text"] == "The job returns nothing, so I changed it to return the state", tab.name
+            assert answer["banner"] and answer["banner"].endswith("The answer so far is kept above."), answer
+            assert await tab.by("code-diff").count() == 1, f"{tab.name}: the edits show as a diff"
+
+        before = (await stored_session(system, session_id))["revision"]
+        await alice.by("accept-edits").click()
+        for tab in (alice, bob):
+            await tab.wait_for("!document.querySelector('[data-testid=code-diff]')")
+            assert (await tab.editor("editor-code")).rstrip() == "fn(state => state);", tab.name
+            await tab.page.locator("[data-testid=change]").filter(has_text="accepted").wait_for()
+        after = await stored_session(system, session_id)
+        assert after["context"]["job_code"] == "fn(state => state);\n"
+        assert after["revision"] == before + 1
+        for tab in (alice, bob):
+            tab.assert_healthy()
