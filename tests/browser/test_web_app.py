@@ -226,7 +226,7 @@ async def test_turning_the_assistant_off_in_settings_hides_the_chat_and_quick_as
     await admin.wait_for("document.querySelector('[data-testid=save-note]').textContent === 'Saved.'")
     await admin.by("close-settings").click()
     await admin.wait_for(JOINED)
-    assert await admin.by("assistant-off").count() == 0
+    assert await admin.by("assistant-off").is_hidden()
     await admin.page.keyboard.press("Control+ArrowUp")
     await admin.by("quick-ask-input").fill(QUESTION)
     await admin.by("quick-ask-input").press("Enter")
@@ -260,14 +260,18 @@ async def test_the_session_list_creates_renames_and_deletes_chats(systems: Syste
     await tab.by("session-title").filter(has_text="Cron questions").wait_for()
     assert (await stored_session(system, created))["title"] == "Cron questions"
 
+    other = await open_chat(tabs, system, created, "bob")  # someone else has the chat open
     tab.page.once("dialog", lambda dialog: dialog.accept())
     await row.hover()
     await row.get_by_test_id("delete-session").click()
     await row.wait_for(state="detached")
-    await tab.by("session-gone").wait_for()
+    await tab.page.get_by_text("Pick a chat or start a new one").wait_for()
+    assert "session=" not in tab.page.url
+    await other.by("session-gone").filter(has_text="This chat was deleted.").wait_for()
     response = await system.http.get(f"/api/sessions/{created}", headers=system.auth())
     assert response.status_code == 404
     tab.assert_healthy()
+    other.assert_healthy()
 
 
 def failing_upstream() -> Starlette:
