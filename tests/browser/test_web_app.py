@@ -35,9 +35,11 @@ RAW_MARKUP = ("**", "``", "##", "](")
 JOINED = "document.querySelector('[data-testid=chat]')?.dataset.joined === 'true'"
 
 
-def link(base: str, system: System, session_id: str | None = None, user: str = "alice", role: str = "member") -> str:
+def link(
+    base: str, system: System, session_id: str | None = None, user: str = "alice", role: str = "member", tenant="acme"
+) -> str:
     session = f"session={session_id}&" if session_id else ""
-    return f"{base}/?{session}token={system.token(user, 'acme', role)}"
+    return f"{base}/?{session}token={system.token(user, tenant, role)}"
 
 
 async def open_chat(tabs: Tabs, system: System, session_id: str, name: str, base: str | None = None) -> Tab:
@@ -319,3 +321,36 @@ async def test_a_failed_answer_keeps_its_text_and_its_code_edits_are_accepted_on
         assert after["revision"] == before + 1
         for tab in (alice, bob):
             tab.assert_healthy()
+
+
+async def test_an_unconfigured_provider_and_a_spent_allowance_are_said_in_sentences(
+    systems: Systems, tabs: Tabs
+) -> None:
+    system = await systems()
+    unconfigured = await system.new_session(tenant="acme")
+    provider = {"provider": "openai", "url": "https://api.openai.com/v1", "model": "gpt-4o-mini"}  # but no key
+    put = await system.http.put(
+        "/api/tenant/settings", json={"ai_provider": provider}, headers=system.auth("admin", "acme", "admin")
+    )
+    put.raise_for_status()
+    tab = await open_chat(tabs, system, unconfigured, "alice")
+    await tab.by("composer-notice").filter(has_text="AI not configured").wait_for()
+    assert await tab.by("composer").is_disabled()
+    await tab.page.keyboard.press("Control+ArrowUp")
+    assert await tab.by("quick-ask").is_hidden(), "no Quick Ask while the assistant cannot answer"
+
+    spent = await system.new_session(user="carol", tenant="globex")
+    await system.ask(spent, "How do I sync contacts?", user="carol", tenant="globex")
+    limit = {"usage_limit": {"monthly_tokens": 1}}
+    put = await system.http.put("/api/tenant/settings", json=limit, headers=system.auth("boss", "globex", "admin"))
+    put.raise_for_status()
+    admin = await tabs.open(link(system.url, system, spent, user="boss", role="admin", tenant="globex"), "boss")
+    await admin.wait_for(JOINED)
+    await admin.ask("And every hour?")
+    await admin.by("composer-notice").filter(has_text="used this month's AI allowance").wait_for()
+    assert await admin.by("composer").input_value() == "And every hour?", "the question stays to send later"
+    await admin.by("settings").click()
+    await admin.by("settings-tab-usage").click()
+    await admin.by("usage").filter(has_text="tokens used this month (100%)").wait_for()
+    tab.assert_healthy()
+    admin.assert_healthy()
