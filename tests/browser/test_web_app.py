@@ -44,7 +44,7 @@ def link(
     tenant: str = "acme",
 ) -> str:
     session = f"session={session_id}&" if session_id else ""
-    return f"{base}/?{session}token={system.token(user, claims.get('tenant', 'acme'), claims.get('role', 'member'))}"
+    return f"{base}/?{session}token={system.token(user, tenant, role)}"
 
 
 async def open_chat(tabs: Tabs, system: System, session_id: str, name: str, base: str | None = None) -> Tab:
