@@ -121,7 +121,7 @@ export class SettingsPage {
       { "data-testid": "usage" },
       h("p", { class: "usage-total" }, limit ? `${number(used)} of ${number(limit)} tokens used this month (${share}%)` : `${number(used)} tokens used this month (no limit)`),
       limit ? h("div", { class: "meter" }, h("div", { style: `width: ${share}%` })) : null,
-      h("p", { class: "muted" }, `${number(usage.generations)} answers in ${usage.month}`, usage.limit?.resets_at ? `; the count resets on ${new Date(usage.limit.resets_at).toLocaleDateString()}` : "", "."),
+      h("p", { class: "muted" }, `${number(usage.generations)} ${usage.generations === 1 ? "answer" : "answers"} in ${usage.month}`, usage.limit?.resets_at ? `; the count resets on ${new Date(usage.limit.resets_at).toLocaleDateString()}` : "", "."),
       usage.by_user?.length
         ? h(
             "table",
