@@ -102,6 +102,8 @@ class SessionView {
   }
 
   close() {
+    if (this.closed) return;
+    this.closed = true;
     this.session?.leave();
     this.session = null;
     this.chat?.destroy();
@@ -186,10 +188,10 @@ class App {
     }
   }
 
+  /** Settings were saved: back from Settings, the chat joins afresh (enabled? configured?). */
   async assistantChanged() {
-    const before = this.assistantOn;
     await this.readAssistant();
-    if (before !== this.assistantOn) this.closeView();
+    this.closeView();
   }
 
   /** Show what the URL names: Settings, a session, or the list alone. */
