@@ -148,17 +148,18 @@ async def test_three_tabs_one_reloading_mid_stream_apply_the_workflow_change_onc
     assert [change["applied"] for change in answer["changes"]] == [True]
 
 
-async def test_a_burst_of_text_is_revealed_over_many_frames(systems: Systems, tabs: Tabs) -> None:
-    """The upstream sends the whole answer at once (no delay between chunks): the page paces it."""
-    system = await systems(chunk_delay=0)
+async def test_a_burst_of_text_is_revealed_in_many_steps(systems: Systems, tabs: Tabs) -> None:
+    """The upstream sends the whole answer at once, in three chunks: the page reveals it in many more steps."""
+    system = await systems(chunk_delay=0, chunks=3)
     session_id = await system.new_session()
     tab = await open_chat(tabs, system, session_id, "alice")
     await tab.ask(QUESTION)
     await tab.wait_answer("success")
     final = len((await tab.messages())[-1]["text"])
-    frames = await tab.frames()
-    growing = sorted({length for length in frames if 0 < length < final})
-    assert len(growing) >= 8, f"the burst appeared in {len(growing)} frames: {growing}"
+    steps = sorted({len(text.strip()) for text in await tab.seen() if 0 < len(text.strip()) < final})
+    assert len(steps) >= 6, f"three chunks shown in {len(steps)} steps: {steps}"
+    frames = sorted({length for length in await tab.frames() if 0 < length})
+    assert len(frames) >= 3, f"the answer grew over {len(frames)} animation frames only"
     tab.assert_healthy()
 
 
