@@ -26,13 +26,22 @@ export function showMarkdown(el, text, { streaming = false } = {}) {
   if (streaming) lastTextBlock(el).append(cursor());
 }
 
+const highlighted = new Map(); // language + code -> HTML: a streaming answer re-renders every frame
+const MAX_HIGHLIGHTED = 200;
+
 function highlight(code) {
   const language = [...code.classList].find((name) => name.startsWith("language-"))?.slice(9);
-  if (language && hljs.getLanguage(language)) {
+  if (!language || !hljs.getLanguage(language)) return;
+  const key = `${language}\n${code.textContent}`;
+  let html = highlighted.get(key);
+  if (html === undefined) {
     // highlight.js escapes the text it is given, so the result is as safe as the text node was
-    code.innerHTML = hljs.highlight(code.textContent, { language, ignoreIllegals: true }).value;
-    code.classList.add("hljs");
+    html = hljs.highlight(code.textContent, { language, ignoreIllegals: true }).value;
+    if (highlighted.size >= MAX_HIGHLIGHTED) highlighted.clear();
+    highlighted.set(key, html);
   }
+  code.innerHTML = html;
+  code.classList.add("hljs");
 }
 
 function cursor() {
