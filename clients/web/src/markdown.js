@@ -23,7 +23,13 @@ hljs.registerAliases(["py"], { languageName: "python" });
 export function showMarkdown(el, text, { streaming = false } = {}) {
   el.innerHTML = renderMarkdown(text, { streaming });
   for (const code of el.querySelectorAll("pre code")) highlight(code);
-  if (streaming) lastTextBlock(el).append(cursor());
+  if (streaming) {
+    const block = lastTextBlock(el);
+    const last = block.lastChild;
+    // a code block's text ends with its newline: the cursor belongs at the end of its last line
+    if (block.tagName === "CODE" && last?.nodeType === Node.TEXT_NODE) last.textContent = last.textContent.replace(/\n$/, "");
+    block.append(cursor());
+  }
 }
 
 const highlighted = new Map(); // language + code -> HTML: a streaming answer re-renders every frame
