@@ -12,13 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from schema.db import database_unreachable
+from schema.store import HISTORY_LIMIT
 
 from .auth import Claims, InvalidToken, verify
-from .broker.base import BrokerUnavailable
-from .chat import DATABASE_DOWN, HISTORY_LIMIT, ChatError, bad_request, unavailable
+from .errors import ChatError, bad_request, translate
+from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
-from .sse import EventStream, GenerationWatch, parse_last_event_id
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +92,11 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
             return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:
             return await handler(request, gateway, claims)
-        except ChatError as exc:
-            return error(exc.status, exc.code, exc.message)
-        except BrokerUnavailable:
-            exc = unavailable("the message broker")
-            return error(exc.status, exc.code, exc.message)
         except Exception as exc:
-            if not database_unreachable(exc):
+            answer = translate(exc)
+            if answer is None:
                 raise
-            log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, exc)
-            return error(DATABASE_DOWN.status, DATABASE_DOWN.code, DATABASE_DOWN.message)
+            return error(answer.status, answer.code, answer.message)
 
     return run
 
@@ -185,11 +179,11 @@ async def stop(request: Request, gateway: Gateway, claims: Claims) -> Response:
 
 
 async def get_tenant_settings(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    return JSONResponse(await gateway.chat.tenant_settings(claims))
+    return JSONResponse(await gateway.tenants.settings(claims))
 
 
 async def put_tenant_settings(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    return JSONResponse(await gateway.chat.update_tenant_settings(claims, await json_body(request)))
+    return JSONResponse(await gateway.tenants.update_settings(claims, await json_body(request)))
 
 
 def routes(gateway: Gateway) -> list[Route]:

@@ -26,6 +26,7 @@ from .fanout import Fanout
 from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .settings import Settings
+from .tenants import Tenants
 
 STATIC = Path(__file__).with_name("static")
 
@@ -57,7 +58,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     broker = broker or create_broker(settings)
     engine = create_engine(settings.database_url)
     db = session_factory(engine)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), Chat(db, broker, settings.max_message_chars))
+    chat = Chat(db, log=broker, jobs=broker, signals=broker, max_message_chars=settings.max_message_chars)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, Tenants(db))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
@@ -93,7 +95,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         if refusal is not None:
             return refusal
         try:
-            waiting, pending = await broker.job_counts()
+            waiting, pending = await broker.counts()
             JOBS_WAITING.set(waiting)
             JOBS_PENDING.set(pending)
         except BrokerUnavailable:

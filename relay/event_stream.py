@@ -24,6 +24,7 @@ from .gateway import Gateway
 from .metrics import SLOW_SOCKET_CLOSES
 from .outbox import Outbox
 from .serializer import Message
+from .transport import JoinedTopic
 
 KEEP_ALIVE_SECONDS = 15.0
 CLOSE = b""  # queued to end the stream
@@ -85,10 +86,10 @@ class EventStream:
         if status != "ok":
             self.close()
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: JoinedTopic) -> None:
         pass
 
-    def rejoin_needed(self, channel: Channel) -> None:
+    def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.close()  # EventSource reconnects with Last-Event-ID and resumes
 
     async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
@@ -129,7 +130,7 @@ class GenerationWatch:
     def receive(self, delivery: Delivery) -> None:
         self.events.put_nowait(delivery.envelope)
 
-    def broker_lost(self) -> None:
+    def resync(self) -> None:
         self.events.put_nowait(None)
 
     async def _until_final(self, message_id: str) -> AsyncIterator[Envelope]:
