@@ -19,7 +19,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from relay.server import EmbeddedServer
-from workers.providers.demo import WORKFLOW_YAML
+from relay.demo_upstream import WORKFLOW_YAML
 
 from ..system import System
 from .proxy import Proxy
