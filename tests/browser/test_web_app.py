@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from relay.server import EmbeddedServer
 from relay.demo_upstream import WORKFLOW_YAML
+from relay.server import EmbeddedServer
 
 from ..system import System
 from .proxy import Proxy
