@@ -285,13 +285,22 @@ async def test_the_session_list_creates_renames_and_deletes_chats(systems: Syste
 
 
 def failing_upstream() -> Starlette:
-    """Proposes code edits, streams a little text, then reports an error: the page keeps the text."""
+    """Proposes code edits, runs a tool (Apollo runs its own), streams a little text, then reports an error."""
 
     def sse(name: str, data: Any) -> bytes:
         return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
     async def events() -> AsyncIterator[bytes]:
         yield sse("changes", {"code_edits": [{"old": "state => null", "new": "state => state"}]})
+        tool = {"type": "tool_use", "id": "toolu_1", "name": "search_docs", "input": {}}
+        yield sse("content_block_start", {"index": 0, "content_block": tool})
+        arguments = {"type": "input_json_delta", "partial_json": '{"query": "fn returns state"}'}
+        yield sse("content_block_delta", {"index": 0, "delta": arguments})
+        yield sse("content_block_stop", {"index": 0})
+        found = [{"type": "text", "text": "fn() passes on the state its callback returns"}]
+        result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": found}
+        yield sse("content_block_start", {"index": 1, "content_block": result})
+        yield sse("content_block_stop", {"index": 1})
         for text in ("The job returns ", "**nothing**, so ", "I changed it to return the state"):
             yield sse("content_block_delta", {"delta": {"type": "text_delta", "text": text}})
         yield sse("error", {"code": 502, "type": "OVERLOADED", "message": "The model is overloaded"})
@@ -302,7 +311,7 @@ def failing_upstream() -> Starlette:
     return Starlette(routes=[Route("/services/{service}/stream", answer, methods=["POST"])])
 
 
-async def test_a_failed_answer_keeps_its_text_and_its_code_edits_are_accepted_once(
+async def test_a_failed_answer_keeps_its_text_and_tool_steps_and_its_code_edits_are_accepted_once(
     systems: Systems, tabs: Tabs
 ) -> None:
     async with EmbeddedServer(failing_upstream()) as upstream:
@@ -317,6 +326,12 @@ async def test_a_failed_answer_keeps_its_text_and_its_code_edits_are_accepted_on
             assert answer["text"] == "The job returns nothing, so I changed it to return the state", tab.name
             assert answer["banner"] and answer["banner"].endswith("The answer so far is kept above."), answer
             assert await tab.by("code-diff").count() == 1, f"{tab.name}: the edits show as a diff"
+        step = tab.by("tool-step")
+        assert await step.get_attribute("data-status") == "finished", tab.name
+        assert not await step.get_attribute("open"), f"{tab.name}: tool steps start collapsed"
+        await step.locator("summary").click()
+        assert "search_docs" in await step.inner_text() and "fn returns state" in await step.inner_text()
+        assert "passes on the state" in await step.inner_text(), f"{tab.name}: the result preview"
 
         before = (await stored_session(system, session_id))["revision"]
         await alice.by("accept-edits").click()
