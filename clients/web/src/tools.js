@@ -20,14 +20,12 @@ export class ToolSteps {
       h("span", { class: `tool-status ${status}` }, LABEL[status] || status),
     );
     const body = step.querySelector(".tool-body");
-    body.replaceChildren(
-      h("div", { class: "tool-label" }, "Arguments"),
-      h("pre", {}, pretty(call.arguments)),
-      call.result_preview !== undefined && call.result_preview !== null
-        ? [h("div", { class: "tool-label" }, "Result"), h("pre", {}, pretty(call.result_preview))]
-        : null,
-      call.error ? h("div", { class: "tool-error" }, String(call.error)) : null,
-    );
+    const parts = [h("div", { class: "tool-label" }, "Arguments"), h("pre", {}, pretty(call.arguments))];
+    if (call.result_preview !== undefined && call.result_preview !== null && call.result_preview !== "") {
+      parts.push(h("div", { class: "tool-label" }, "Result"), h("pre", {}, pretty(call.result_preview)));
+    }
+    if (call.error) parts.push(h("div", { class: "tool-error" }, String(call.error)));
+    body.replaceChildren(...parts);
   }
 
   add(callId) {
