@@ -6,19 +6,17 @@ import contextlib
 import gc
 import hmac
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from schema.db import create_engine, session_factory
 
-from . import api
+from . import api, static_files
 from .broker import create_broker
 from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
@@ -27,9 +25,6 @@ from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .settings import Settings
 from .tenants import Tenants
-
-STATIC = Path(__file__).with_name("static")
-
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
@@ -102,15 +97,12 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html")
-
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/", index),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/", static_files.index),
+        Mount("/static", static_files.WebApp(), name="static"),
         *api.routes(gateway),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

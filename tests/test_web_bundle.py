@@ -34,8 +34,12 @@ async def test_the_gateway_serves_the_page_and_its_bundle(tmp_path: Path) -> Non
     async with System(backend) as system:
         page = await system.http.get("/?session=s&token=t")
         assert page.status_code == 200 and '<script type="module" src="/static/app.js">' in page.text
+        assert page.headers["cache-control"] == "no-cache", "a new release's page is not served from a stale cache"
         for name, kind in (("app.js", "javascript"), ("app.css", "text/css")):
             served = await system.http.get(f"/static/{name}")
             assert served.status_code == 200 and kind in served.headers["content-type"], name
             assert served.content == (STATIC / name).read_bytes()
+            assert served.headers["cache-control"] == "no-cache", name
+            again = await system.http.get(f"/static/{name}", headers={"If-None-Match": served.headers["etag"]})
+            assert again.status_code == 304, f"{name}: an unchanged file is revalidated, not sent again"
         assert (await system.http.get("/static/../app.py")).status_code == 404
