@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from schema.events import Envelope, EnvelopeError, decode
 
+from . import join_page
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .fanout import Delivery
@@ -81,35 +82,39 @@ class Channel:
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.transport.gateway
         since = parse_since(params)
-        session = await gateway.chat.session(self.transport.claims, self.session_id, assistant=True)
+        entry = await join_page.enter(gateway, self.transport.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
-            return await self._read_position(session, since)
+            return await self._read_position(entry, since)
         except BaseException:
             self.leave()
             raise
 
     async def _read_position(
-        self, session: dict[str, Any], since: tuple[str, int] | None
+        self, entry: join_page.Entry, since: tuple[str, int] | None
     ) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.transport.gateway
         missed: list[Envelope] = []
         streaming = None
         recovered = False
+        page_seq = 0
         if since is not None:
             replay = await gateway.broker.replay(self.session_id, *since)
             if replay.events is not None:
                 recovered = True
                 missed = [_decode_logged(data) for data in replay.events]
                 self.epoch, self.seq = since
+                page_seq = replay.page_seq
         if not recovered:
             snapshot = await gateway.broker.snapshot(self.session_id)
             self.epoch, self.seq = snapshot.epoch, snapshot.seq
+            page_seq = snapshot.page_seq
             if snapshot.streaming is not None:
                 streaming = snapshot.streaming.to_dict(snapshot.seq)
         # Read after the position: a message that completes in between shows up
         # here and as a later event, never in neither (clients upsert by id).
-        messages = await gateway.chat.history(self.session_id)
+        claims = self.transport.claims
+        session, messages = await join_page.contents(gateway, claims, self.session_id, entry, self.epoch, page_seq)
         response = {
             "epoch": self.epoch,
             "seq": self.seq,

@@ -64,6 +64,10 @@ class Tenants:
     def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
         self.db = db
 
+    async def require_assistant(self, claims: Claims) -> None:
+        async with self.db() as db:
+            await require_assistant(db, claims)
+
     async def settings(self, claims: Claims) -> dict[str, Any]:
         async with self.db.begin() as db:
             return public_settings((await tenant_of(db, claims)).settings)

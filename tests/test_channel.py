@@ -70,6 +70,10 @@ class SeamBroker(MemoryBroker):
         await self.step()
         return await super().replay(session_id, since_epoch, since_seq)
 
+    async def page(self, session_id: str):  # type: ignore[override]
+        await self.step()
+        return await super().page(session_id)
+
 
 class FakeChat:
     """The SQL reads of a join, which also take time while events flow."""
@@ -88,7 +92,7 @@ class FakeChat:
 
 class RecordingSocket:
     serializer = V2Serializer
-    claims = None
+    claims = SimpleNamespace(tenant="acme")
 
     def __init__(self, broker: SeamBroker) -> None:
         self.gateway = SimpleNamespace(broker=broker, fanout=Fanout(broker), chat=FakeChat(broker))

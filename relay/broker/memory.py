@@ -17,6 +17,7 @@ from .log import (
     SNAPSHOT_FINISH,
     SNAPSHOT_START,
     SNAPSHOT_STATUS,
+    PageRead,
     Replay,
     Snapshot,
     Streaming,
@@ -37,6 +38,8 @@ class _Session:
     changes: bytes = b""
     applied: set[str] = field(default_factory=set)
     publish_id: str = ""
+    page_seq: int = 0
+    page: bytes | None = None
 
 
 class MemoryBroker(Broker):
@@ -63,13 +66,15 @@ class MemoryBroker(Broker):
         return session
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
     ) -> tuple[int, str]:
         session = self._session(session_id)
         if session.publish_id == publish_id:
             return session.seq, session.epoch
         session.publish_id = publish_id
         session.seq += 1
+        if page:
+            session.page_seq = session.seq
         data = head + events.encode_tail(session.seq, session.epoch)
         session.log.append((session.seq, data))
         if op == SNAPSHOT_START:
@@ -101,11 +106,20 @@ class MemoryBroker(Broker):
             streaming = Streaming(
                 session.message_id, "".join(session.content), session.status, decode_changes(session.changes)
             )
-        return Snapshot(session.epoch, session.seq, streaming)
+        return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 
     async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
         session = self._session(session_id)
-        return replay_from(session.epoch, session.seq, since_epoch, since_seq, list(session.log))
+        return replay_from(session.epoch, session.seq, since_epoch, since_seq, list(session.log), session.page_seq)
+
+    async def page(self, session_id: str) -> PageRead:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return PageRead(None, 0, None)
+        return PageRead(session.epoch, session.page_seq, session.page)
+
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        self._session(session_id).page = data
 
     async def claim(self, session_id: str, change_id: str) -> bool:
         applied = self._session(session_id).applied

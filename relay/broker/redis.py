@@ -26,7 +26,7 @@ from schema import keys
 from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .jobs import Job
-from .log import Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -99,7 +99,7 @@ class RedisBroker(Broker):
     # events
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
     ) -> tuple[int, str]:
         args = [
             keys.topic(session_id),
@@ -112,6 +112,7 @@ class RedisBroker(Broker):
             value,
             "s" if self.cluster else "p",
             publish_id,
+            "1" if page else "0",
         ]
         seq, epoch = await self.publishes.call([4, *_session_keys(session_id), *args])
         return int(seq), epoch.decode()
@@ -146,20 +147,33 @@ class RedisBroker(Broker):
                 raw.get(b"status", b"").decode(),
                 decode_changes(changes or b""),
             )
-        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming)
+        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming, int(raw.get(b"pseq", 0)))
 
     async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
         async def read() -> list[Any]:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.live_key(session_id), "epoch", "seq")
+                pipe.hmget(keys.live_key(session_id), "epoch", "seq", "pseq")
                 pipe.xrange(keys.log_key(session_id), f"{since_seq + 1}-0", "+")
                 return await pipe.execute()
 
-        (epoch, seq), entries = await self._call(read)
+        (epoch, seq, page_seq), entries = await self._call(read)
         if epoch is None:
             return Replay("", 0, None)
         log_ = [(int(entry_id.split(b"-")[0]), fields[b"e"]) for entry_id, fields in entries]
-        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_)
+        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_, int(page_seq or 0))
+
+    async def page(self, session_id: str) -> PageRead:
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.live_key(session_id), "epoch", "pseq")
+                pipe.get(keys.page_key(session_id))
+                return await pipe.execute()
+
+        (epoch, page_seq), data = await self._call(read)
+        return PageRead(epoch.decode() if epoch else None, int(page_seq or 0), data)
+
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))
 
     async def claim(self, session_id: str, change_id: str) -> bool:
         async def add() -> list[Any]:

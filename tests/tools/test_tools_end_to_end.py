@@ -147,3 +147,23 @@ async def test_stop_during_a_tool_call_cancels_it_and_ends_the_call_failed(
         reported = {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}
         assert generation_usage(final["usage"], "", "") == reported
         assert len(webhook.deliveries) == 1
+
+
+async def test_apollos_own_tool_use_reaches_the_tabs_as_steps_without_any_webhook(system: System) -> None:
+    """The demo upstream (apollo format) with `demo.tools`: a `tool_use` block Apollo runs itself."""
+    session_id = await system.new_session(context={"demo": {"tools": True, "chunks": 3}})
+    topic = f"ai_session:{session_id}"
+    tab = await system.client()
+    await tab.join(topic)
+    await system.post_message(session_id, "Sync patients from DHIS2")
+    events = await tab.events_until(topic)
+    steps = [p for e, p in events if e == "streaming_tool"]
+    assert [(p["name"], p["status"], p["arguments"]) for p in steps] == [
+        ("search_docs", "started", {"query": "Sync patients from DHIS2"}),
+        ("search_docs", "finished", {"query": "Sync patients from DHIS2"}),
+    ]
+    assert steps[1]["result_preview"] == "3 pages: HTTP adaptor, PostgreSQL adaptor, cron triggers"
+    assert ("streaming_status", "Calling search_docs…") in [(e, p.get("text")) for e, p in events]
+    final = events[-1][1]["message"]
+    assert final["status"] == "success"
+    assert [(c["name"], c["status"]) for c in final["tool_calls"]] == [("search_docs", "finished")]
