@@ -20,6 +20,7 @@ from ..system import Backend, System
 from .conftest import FLAGS, chromium_binary
 
 QUESTION = "How do I sync new Salesforce contacts into PostgreSQL every hour?"
+DEMO_TOOLS = {"demo": {"tools": True}}  # the demo upstream plays Apollo running a tool of its own
 MID_STREAM = (
     "(() => { const a = [...document.querySelectorAll('[data-testid=message][data-role=assistant]')].pop();"
     " return a && a.dataset.status === 'processing'"
@@ -33,7 +34,7 @@ async def shoot(path: Path, width: int = 1400, height: int = 860) -> None:
         backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{folder}/streamrelay.db")
         async with System(backend, chunk_delay=0.08) as system, async_playwright() as playwright:
             await system.new_session("demo-user", title="Salesforce → PostgreSQL")
-            session_id = await system.new_session("demo-user", title="Hourly contact sync")
+            session_id = await system.new_session("demo-user", title="Hourly contact sync", context=DEMO_TOOLS)
             browser = await playwright.chromium.launch(executable_path=chromium_binary(), args=FLAGS)
             page = await browser.new_page(viewport={"width": width, "height": height})
             await page.goto(f"{system.url}/?session={session_id}&token={system.token('demo-user', role='admin')}")
