@@ -35,8 +35,14 @@ T = TypeVar("T")
 
 class RedisBroker(Broker):
     def __init__(
-        self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600, cluster: bool = False
+        self,
+        url: str,
+        log_maxlen: int = 2000,
+        ttl_seconds: int = 24 * 3600,
+        cluster: bool = False,
+        client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
+        """`client_class` makes the connections of a single server (the tests run the contract on fakeredis)."""
         self.url = url
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
@@ -53,8 +59,8 @@ class RedisBroker(Broker):
                 self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
             )
         else:
-            self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
-            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
+            self.redis = client_class.from_url(url, health_check_interval=30, **options)
+            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
 
     # lifecycle
