@@ -66,6 +66,7 @@ export class MessageView {
     this.time = time;
     this.showStatus("");
     this.tools.show(message.tool_calls);
+    this.tools.endRunning();
     for (const change of message.changes || []) this.cards.show(change);
     this.showText(message.content || "", false);
     if (message.status === "cancelled") {

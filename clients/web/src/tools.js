@@ -38,6 +38,17 @@ export class ToolSteps {
   show(calls) {
     for (const call of calls || []) this.update(call);
   }
+
+  /** The answer is over: a call still shown running will never report (its worker was lost). */
+  endRunning() {
+    for (const step of this.steps.values()) {
+      if (step.dataset.status !== "started") continue;
+      step.dataset.status = "failed";
+      const status = step.querySelector(".tool-status");
+      status.className = "tool-status failed";
+      status.textContent = "did not finish";
+    }
+  }
 }
 
 function pretty(value) {
