@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import hmac
@@ -23,6 +24,7 @@ from .chat import Chat
 from .fanout import Fanout
 from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
+from .presence import PresenceTracker
 from .settings import Settings
 from .tenants import Tenants
 
@@ -54,7 +56,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     engine = create_engine(settings.database_url)
     db = session_factory(engine)
     chat = Chat(db, log=broker, jobs=broker, signals=broker, max_message_chars=settings.max_message_chars)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, Tenants(db))
+    presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, Tenants(db), presence)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
@@ -63,9 +66,11 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
+        keeping_presence = asyncio.create_task(presence.run(), name="presence")
         try:
             yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
         finally:
+            keeping_presence.cancel()
             if owns_broker:
                 await broker.close()
             await engine.dispose()

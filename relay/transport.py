@@ -35,3 +35,6 @@ class Transport(Protocol):
 
     def rejoin_needed(self, channel: JoinedTopic) -> None:
         """Events may have been missed: have the client rejoin with `since`."""
+
+    def last_heard(self) -> float | None:
+        """`time.monotonic()` of the client's last frame; None: this transport takes no part in presence."""

@@ -25,6 +25,7 @@ from .log import (
     new_epoch,
     replay_from,
 )
+from .presence_memory import MemoryPresence
 
 
 @dataclass
@@ -47,6 +48,7 @@ class MemoryBroker(Broker):
         self.log_maxlen = log_maxlen
         self.sessions: dict[str, _Session] = {}
         self.topics: set[str] = set()
+        self.presence = MemoryPresence(self._broadcast)
         self.jobs: deque[Job] = deque()
         self.pending: dict[str, Job] = {}
         self.job_ids = itertools.count(1)
@@ -92,6 +94,10 @@ class MemoryBroker(Broker):
         if topic in self.topics:
             self._deliver(topic, data)
         return session.seq, session.epoch
+
+    def _broadcast(self, topic: str, data: bytes) -> None:
+        if topic in self.topics:
+            self._deliver(topic, data)
 
     async def subscribe(self, topic: str) -> None:
         self.topics.add(topic)

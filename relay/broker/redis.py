@@ -27,6 +27,7 @@ from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .jobs import Job
 from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .presence_redis import RedisPresence
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -62,6 +63,7 @@ class RedisBroker(Broker):
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
+        self.presence = RedisPresence(self.redis, self._call, cluster)
 
     # lifecycle
 
