@@ -71,8 +71,9 @@ export class ChatPanel {
     }
     const live = reply.streaming;
     if (live) {
+      const fresh = !this.stream || this.stream.id !== live.message_id;
       const stream = this.streaming(live.message_id);
-      if (!reply.recovered) {
+      if (!reply.recovered || fresh) {
         // the snapshot stands in for what this tab may have missed: show exactly it
         stream.pacer.clear();
         stream.text = live.content || "";
