@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from schema import keys
 from schema.db import create_engine, session_factory
 
 from . import api
@@ -24,8 +26,19 @@ from .fanout import Fanout
 from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .settings import Settings
+from .settings_cache import SettingsCache
+from .tenants import Tenants
 
 STATIC = Path(__file__).with_name("static")
+
+
+async def subscribe_patiently(broker: Broker, topic: str) -> None:
+    while True:
+        try:
+            await broker.subscribe(topic)
+            return
+        except BrokerUnavailable:
+            await asyncio.sleep(1.0)
 
 
 def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
@@ -34,18 +47,27 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     broker = broker or create_broker(settings)
     engine = create_engine(settings.database_url)
     db = session_factory(engine)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), Chat(db, broker, settings.max_message_chars))
+    cache = SettingsCache(db)
+    broker.attach(cache)
+    tenants = Tenants(
+        db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
+    )
+    chat = Chat(db, broker, tenants, settings.max_message_chars)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
         if owns_broker:
             await broker.start()
+        # Settings announcements; until Redis answers, the cache's age bound stands in for them.
+        announcements = asyncio.create_task(subscribe_patiently(broker, keys.SETTINGS_TOPIC))
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
         try:
             yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
         finally:
+            announcements.cancel()
             if owns_broker:
                 await broker.close()
             await engine.dispose()

@@ -12,10 +12,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schema.events import Envelope, EnvelopeError, decode
+from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
 
 from .broker.base import BrokerUnavailable
-from .chat import ChatError, bad_request, unavailable
+from .errors import ChatError, bad_request, unavailable
 from .fanout import Delivery
 from .serializer import Message
 
@@ -81,10 +81,13 @@ class Channel:
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.socket.gateway
         since = parse_since(params)
-        session = await gateway.chat.session(self.socket.claims, self.session_id, assistant=True)
+        settings = await gateway.tenants.require_assistant(self.socket.claims)
+        session = await gateway.chat.session(self.socket.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
-            return await self._read_position(session, since)
+            response, missed = await self._read_position(session, since)
+            response["assistant"] = gateway.tenants.assistant(settings)
+            return response, missed
         except BaseException:
             self.leave()
             raise
@@ -129,6 +132,9 @@ class Channel:
     def receive(self, delivery: Delivery) -> None:
         if self.state == JOINED:
             self._push(delivery.seq, delivery.epoch, delivery.frame(self.socket.serializer))
+            if delivery.envelope.event == SESSION_DELETED and self.state == JOINED:
+                self.leave()
+                self.socket.closed_by_server(self)
         elif self.state == JOINING:
             self.buffer.append(delivery)
 

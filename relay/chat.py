@@ -11,113 +11,32 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
-from schema.models import PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
+from schema.usage import count_generation, generation_usage
 
 from .auth import Claims
 from .broker.base import Broker, BrokerUnavailable
+from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found, unavailable
 from .session_list import MAX_PAGE, session_page
+from .tenants import Tenants, tenant_of
 
-DEFAULT_TENANT_SETTINGS: dict[str, Any] = {"experimental_features": {"ai_assistant": False}, "ai_provider": {}}
 HISTORY_LIMIT = 50
 MAX_TITLE_CHARS = 500  # as stored
 
 
-class ChatError(Exception):
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def not_found() -> ChatError:
-    return ChatError("not_found", "no such session", 404)
-
-
-def bad_request(message: str) -> ChatError:
-    return ChatError("bad_request", message, 400)
-
-
-def assistant_disabled() -> ChatError:
-    return ChatError("ai_assistant_disabled", "the AI assistant is not enabled for this tenant", 403)
-
-
-def busy() -> ChatError:
-    return ChatError("busy", "a response is already being generated in this session", 409)
-
-
-def conflict(message: str) -> ChatError:
-    return ChatError("conflict", message, 409)
-
-
-def unavailable(what: str) -> ChatError:
-    return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
-
-
-def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Tenant settings as shown to clients: API keys are write-only."""
-    shown = merge(DEFAULT_TENANT_SETTINGS, settings)
-    provider = dict(shown.get("ai_provider") or {})
-    provider["api_key_set"] = bool(provider.pop("api_key", None))
-    shown["ai_provider"] = provider
-    return shown
-
-
 class Chat:
-    def __init__(self, db: async_sessionmaker[AsyncSession], broker: Broker, max_message_chars: int) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], broker: Broker, tenants: Tenants, max_message_chars: int
+    ) -> None:
         self.db = db
         self.broker = broker
+        self.tenants = tenants
         self.max_message_chars = max_message_chars
-
-    # tenants
-
-    async def _tenant(self, db: AsyncSession, claims: Claims) -> Tenant:
-        tenant = await db.get(Tenant, claims.tenant)
-        if tenant is None:
-            try:
-                async with db.begin_nested():
-                    tenant = Tenant(id=claims.tenant, settings={})
-                    db.add(tenant)
-            except IntegrityError:  # created at the same moment by another request
-                tenant = await db.get(Tenant, claims.tenant, populate_existing=True)
-                if tenant is None:
-                    raise
-        return tenant
-
-    async def tenant_settings(self, claims: Claims) -> dict[str, Any]:
-        async with self.db.begin() as db:
-            return public_settings((await self._tenant(db, claims)).settings)
-
-    async def update_tenant_settings(self, claims: Claims, patch: Any) -> dict[str, Any]:
-        if not claims.is_admin:
-            raise ChatError("forbidden", "only tenant admins may change settings", 403)
-        if not isinstance(patch, dict):
-            raise bad_request("settings must be a JSON object")
-        async with self.db.begin() as db:
-            tenant = await self._tenant(db, claims)
-            tenant.settings = merge(tenant.settings or {}, patch)
-            return public_settings(tenant.settings)
-
-    async def _require_assistant(self, db: AsyncSession, claims: Claims) -> None:
-        tenant = await db.get(Tenant, claims.tenant)  # one that owns sessions exists; none: never enabled
-        settings = merge(DEFAULT_TENANT_SETTINGS, tenant.settings if tenant and tenant.settings else {})
-        if not settings["experimental_features"].get("ai_assistant"):
-            raise assistant_disabled()
 
     # sessions
 
@@ -128,8 +47,9 @@ class Chat:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
         if context is not None and not isinstance(context, dict):
             raise bad_request("context must be an object")
+        await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
-            await self._tenant(db, claims)
+            await tenant_of(db, claims)
             session = ChatSession(
                 tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}
             )
@@ -148,14 +68,18 @@ class Chat:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return session
 
-    async def session(self, claims: Claims, session_id: str, *, assistant: bool = False) -> dict[str, Any]:
+    async def session(self, claims: Claims, session_id: str) -> dict[str, Any]:
         async with self.db() as db:
-            if assistant:
-                await self._require_assistant(db, claims)
             found = await session_page(db, claims.tenant, None, 1, session_id)
         if not found:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return found[0]
+
+    async def check_streamable(self, claims: Claims, session_id: str) -> None:
+        """Before a stream starts: the assistant is on and the session is the caller's tenant's."""
+        await self.tenants.require_assistant(claims)
+        async with self.db() as db:
+            await self._session(db, claims, session_id)
 
     async def update_session(self, claims: Claims, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """`PATCH`: title and/or context, if `revision` is still the session's; every tab hears of it."""
@@ -186,9 +110,42 @@ class Chat:
         await self.broker.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session
 
+    async def deletable(self, claims: Claims, session_id: str) -> str | None:
+        """Check that the caller may delete the session; returns its running generation's message id, if any."""
+        async with self.db() as db:
+            session = await self._session(db, claims, session_id)
+            if session.user_id != claims.user and not claims.is_admin:
+                raise forbidden("only the session's owner or a tenant admin may delete it")
+            return await db.scalar(
+                select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
+            )
+
     async def delete_session(self, claims: Claims, session_id: str) -> None:
+        """Delete the session and its messages (see `relay.deletion`: a running generation is ended first)."""
         async with self.db.begin() as db:
-            await db.delete(await self._session(db, claims, session_id))
+            await self._session(db, claims, session_id)
+            await db.execute(delete(ChatSession).where(ChatSession.id == session_id))
+        await self.broker.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
+
+    async def cancel(self, session_id: str, message_id: str) -> None:
+        """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
+        snapshot = await self.broker.snapshot(session_id)
+        streaming = snapshot.streaming
+        partial = streaming.content if streaming is not None and streaming.message_id == message_id else ""
+        usage = generation_usage({}, "", partial)
+        async with self.db.begin() as db:
+            won = await db.execute(
+                update(ChatMessage)
+                .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
+                .values(status=CANCELLED, content=partial, usage=usage, completed_at=utcnow())
+            )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                return  # its worker ended it after all
+            message = await db.get(ChatMessage, message_id, populate_existing=True)
+            assert message is not None
+            await count_generation(db, message_id, usage)
+            final = {"message": message.to_dict(await applied_changes(db, session_id))}
+        await self.broker.publish(session_id, events.NEW_MESSAGE, message_id, final)
 
     async def messages(
         self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
@@ -213,14 +170,14 @@ class Chat:
         try:
             async with self.db.begin() as db:
                 session = await self._session(db, claims, session_id)
-                await self._require_assistant(db, claims)
+                await self.tenants.admit_generation(db, claims)
                 now = utcnow()
                 question = ChatMessage(
                     session_id=session_id, user_id=claims.user, role="user", content=content,
                     status=SUCCESS, changes=[], usage={}, created_at=now, completed_at=now,
                 )  # fmt: skip
-                answer = ChatMessage(
-                    session_id=session_id, role="assistant", content="", status=PROCESSING,
+                answer = ChatMessage(  # its user_id: whose tokens the generation spends
+                    session_id=session_id, user_id=claims.user, role="assistant", content="", status=PROCESSING,
                     changes=[], usage={}, created_at=now + timedelta(microseconds=1),
                 )  # fmt: skip
                 session.updated_at = now

@@ -1,4 +1,4 @@
-"""What every connection of one gateway process shares: broker, fan-out, chat, settings."""
+"""What every connection of one gateway process shares: broker, fan-out, chat, tenants, settings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .broker.base import Broker
 from .chat import Chat
 from .fanout import Fanout
 from .settings import Settings
+from .tenants import Tenants
 
 
 @dataclass
@@ -20,3 +21,4 @@ class Gateway:
     db: async_sessionmaker[AsyncSession]
     fanout: Fanout
     chat: Chat
+    tenants: Tenants

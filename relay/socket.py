@@ -181,3 +181,6 @@ class Socket:
 
     def rejoin_needed(self, channel: Channel) -> None:
         self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_error", {}))
+
+    def closed_by_server(self, channel: Channel) -> None:
+        self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_close", {}))

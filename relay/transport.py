@@ -28,3 +28,6 @@ class Transport(Protocol):
 
     def rejoin_needed(self, channel: Channel) -> None:
         """Events may have been missed: have the client rejoin with `since`."""
+
+    def closed_by_server(self, channel: Channel) -> None:
+        """The channel's topic is gone (its session was deleted): tell the client, after what was queued."""

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import TenantUsage, UserUsage
+from .models import ChatMessage, ChatSession, TenantUsage, UserUsage, utcnow
 
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text and code
 
@@ -71,6 +71,20 @@ async def add_usage(
                 index_elements=list(keys), set_={name: table[name] + value for name, value in added.items()}
             )
         )
+
+
+async def count_generation(db: AsyncSession, message_id: str, usage: dict[str, Any]) -> None:
+    """Add a generation that just ended to its month's totals, in the transaction of its final write.
+
+    The tokens are the asking user's (the assistant message's `user_id`; the session owner's for older ones).
+    """
+    message = await db.get(ChatMessage, message_id)
+    session = await db.get(ChatSession, message.session_id) if message is not None else None
+    if message is None or session is None:
+        return
+    user = message.user_id or session.user_id
+    tokens = (int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+    await add_usage(db, session.tenant_id, user, month_of(utcnow()), *tokens)
 
 
 async def month_total(db: AsyncSession, tenant_id: str, month: str) -> int:

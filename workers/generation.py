@@ -36,6 +36,7 @@ from schema.models import (
     Tenant,
     utcnow,
 )
+from schema.usage import count_generation, generation_usage
 
 from .providers.base import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
 
@@ -109,6 +110,7 @@ class Generation:
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
         self.epoch: str | None = None
+        self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
 
     def end_early(self, status: str, reason: str | None) -> None:
         """Stop the upstream now (user stop, worker shutdown) and finish with `status`.
@@ -126,6 +128,7 @@ class Generation:
         if loaded is None:
             return  # finished already: a duplicate or late job
         request, tenant_settings = loaded
+        self.prompt = "".join([*(m["content"] for m in request.history), request.content])
         if await self._patiently("check for a stop", lambda: self.broker.stop_requested(self.message_id)):
             self.end_early(CANCELLED, None)
         if self.ending is None:
@@ -246,9 +249,10 @@ class Generation:
         if outcome.complete is not None:
             content = outcome.complete.response
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
-            usage = outcome.complete.usage
+            reported = outcome.complete.usage
         else:
-            content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
+            content, changes, reported = "".join(outcome.content), outcome.early_changes, {}
+        usage = generation_usage(reported, self.prompt, content)
         async with self.sql_turns:
             final = await persist_final(
                 self.db, self.session_id, self.message_id,
@@ -281,7 +285,9 @@ async def persist_final(
         )
         if won.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        return await _final(session, message_id)
+        final = await _final(session, message_id)
+        await count_generation(session, message_id, usage)
+        return final
 
 
 async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:
@@ -326,7 +332,8 @@ async def finish_lost(job: Job, broker: Broker, db: async_sessionmaker[AsyncSess
         changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
     final = await persist_final(
         db, session_id, message_id,
-        status=INTERRUPTED, content=partial, changes=changes, usage={}, error=WORKER_LOST,
+        status=INTERRUPTED, content=partial, changes=changes, usage=generation_usage({}, "", partial),
+        error=WORKER_LOST,
     )  # fmt: skip
     if final is None and streaming is not None:
         final = await persisted_final(db, message_id)

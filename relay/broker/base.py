@@ -202,6 +202,10 @@ class Broker(abc.ABC):
     async def stop_requested(self, message_id: str) -> bool: ...
 
     @abc.abstractmethod
+    async def settings_changed(self, tenant_id: str) -> None:
+        """Announce on `keys.SETTINGS_TOPIC` to every subscriber, in every process, that a tenant's settings changed."""
+
+    @abc.abstractmethod
     async def enqueue(self, fields: dict[str, str]) -> str: ...
 
     @abc.abstractmethod
