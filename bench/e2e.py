@@ -38,14 +38,18 @@ class E2EConfig:
 
 
 async def e2e(
-    redis: Redis, workdir: Path, config: E2EConfig, on_start: Callable[[targets.Server], None] | None = None
+    redis: Redis,
+    workdir: Path,
+    config: E2EConfig,
+    on_start: Callable[[targets.Server], None] | None = None,
+    target: str = "streamrelay",
 ) -> dict[str, Any]:
     """`on_start(server)` is called just before the messages are posted (bench.profile attaches py-spy)."""
     pipeline = targets.E2E(config.workers, config.worker_concurrency, config.chunks, config.rate)
-    server = await targets.start("streamrelay", redis.url, workdir, pipeline)
+    server = await targets.start(target, redis.url, workdir, pipeline)
     fleet: Fleet | None = None
     try:
-        await _workers_ready(server)
+        await workers_ready(server)
         ids = await server.create_sessions(config.generations)
         fleet = Fleet(config.generators)
         tabs = [s for s in ids for _ in range(config.tabs)]
@@ -84,7 +88,7 @@ async def e2e(
         redis.flush()
 
 
-async def _workers_ready(server: targets.Server, within: float = 30.0) -> None:
+async def workers_ready(server: targets.Server, within: float = 30.0) -> None:
     workers = [child for child in server.children if child.name.startswith("worker")]
     deadline = time.monotonic() + within
     while not all(WORKER_READY in child.log_path.read_bytes() for child in workers):

@@ -66,13 +66,20 @@ class Fleet:
             for i in range(share)
         ]  # fmt: skip
         asks = [g.ask("connect", spec) for g, spec in zip(self.generators, specs, strict=True)]
-        reports = await asyncio.gather(*asks)
-        return {
-            "joined": sum(r["joined"] for r in reports),
-            "failed": sum(r["failed"] for r in reports),
-            "errors": [e for r in reports for e in r["errors"]][:5],
-            "join_ms": percentiles_ms([d for r in reports for d in r["durations"]]),
-        }
+        return _joins(await asyncio.gather(*asks))
+
+    async def drop(self) -> None:
+        """Every tab's socket closed at once, as when its gateway goes away; `rejoin` reconnects them."""
+        await asyncio.gather(*(g.ask("drop") for g in self.generators))
+
+    async def rejoin(self, concurrency: int) -> dict[str, Any]:
+        """Each dropped tab reconnects and joins with `since`, `concurrency` at a time per generator."""
+        return _joins(await asyncio.gather(*(g.ask("rejoin", concurrency) for g in self.generators)))
+
+    async def streaming(self) -> tuple[int, float]:
+        """(tabs that received an event since their join, the latest such first event's `time.time()`)."""
+        parts = await asyncio.gather(*(g.ask("streaming") for g in self.generators))
+        return sum(p[0] for p in parts), max(p[1] for p in parts)
 
     async def count(self) -> tuple[int, int]:
         counts = await asyncio.gather(*(g.ask("count") for g in self.generators))
@@ -101,6 +108,16 @@ class Fleet:
 
     async def close(self) -> None:
         await asyncio.gather(*(g.close() for g in self.generators))
+
+
+def _joins(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "joined": sum(r["joined"] for r in reports),
+        "failed": sum(r["failed"] for r in reports),
+        "recovered": sum(r["recovered"] for r in reports),
+        "errors": [e for r in reports for e in r["errors"]][:5],
+        "join_ms": percentiles_ms([d for r in reports for d in r["durations"]]),
+    }
 
 
 class Injector(Child):

@@ -4,6 +4,7 @@
     python -m bench.profile --target raw --rate 4000 --sessions 10 --tabs 10
     python -m bench.profile --e2e                    # the e2e workload, profiling gateway and workers
     python -m bench.profile --e2e --gil              # only samples holding the GIL: CPU, not waits
+    python -m bench.profile --joins --seconds 5      # the gateway during a reconnect storm (bench.joins)
 
 Without `--gil`, py-spy also counts a thread that is runnable but not running (preempted,
 e.g. right after a socket write woke Redis on a busy machine) and some time uvloop spends
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from .e2e import E2EConfig, e2e
 from .fanout import rig
+from .joins import JoinsConfig, joins
 from .services import Redis
 from .targets import Server
 
@@ -109,20 +111,48 @@ async def profile_e2e(args: argparse.Namespace, out: Path) -> list[Path]:
     return [path for _, path in spies]
 
 
+async def profile_joins(args: argparse.Namespace, out: Path) -> list[Path]:
+    redis = Redis(out)
+    spies: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def attach(server: Server) -> None:
+        path = out / f"joins-{args.target}-gateway.collapsed.txt"
+        spies.append((record(server.pids["gateway"][0], path, args.seconds, args.gil), path))
+
+    try:
+        config = JoinsConfig(sessions=args.sessions * 10, tabs=args.tabs)
+        report = await joins(args.target, redis, out, config, on_storm=attach)
+        print(f"storm of {report['tabs']}: {report['joins_per_s']} joins/s, p99 {report['join_ms']['p99']} ms, "
+              f"{report['gateway_ms_per_join']} ms of gateway CPU per join")  # fmt: skip
+    finally:
+        for spy, _ in spies:
+            await asyncio.to_thread(spy.wait)
+        redis.stop()
+    return [path for _, path in spies]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("--target", default="streamrelay", choices=("streamrelay", "raw", "socketio"))
+    parser.add_argument("--target", default="streamrelay",
+                        choices=("streamrelay", "streamrelay-pg", "raw", "socketio"))  # fmt: skip
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--tabs", type=int, default=2)
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--e2e", action="store_true", help="profile gateway and workers under the e2e workload")
     parser.add_argument("--generations", type=int, default=100, help="concurrent generations in --e2e")
+    parser.add_argument("--joins", action="store_true", help="profile the gateway in a reconnect storm of "
+                        "sessions × 10 sessions × tabs tabs")  # fmt: skip
     parser.add_argument("--gil", action="store_true", help="sample only threads holding the GIL (py-spy --gil)")
     args = parser.parse_args(argv)
     out = RESULTS / time.strftime("profile-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
-    paths = asyncio.run(profile_e2e(args, out) if args.e2e else profile_fanout(args, out))
+    if args.e2e:
+        paths = asyncio.run(profile_e2e(args, out))
+    elif args.joins:
+        paths = asyncio.run(profile_joins(args, out))
+    else:
+        paths = asyncio.run(profile_fanout(args, out))
     for path in paths:
         summary = hot_spots(path)
         path.with_suffix(".top.txt").write_text(summary)

@@ -30,11 +30,16 @@ from . import report
 from .e2e import E2EConfig, e2e
 from .fanout import FixedConfig, LadderConfig, fixed, ladder
 from .idle import IdleConfig, idle
+from .joins import JoinsConfig, joins
+from .long import LongConfig, long
 from .services import Redis
 from .targets import TARGETS, known
+from .ttft import TtftConfig, ttft
 
 RESULTS = Path(__file__).with_name("results")
-WORKLOADS = ("fixed", "ladder", "idle", "e2e", "e2e-light")
+WORKLOADS = ("fixed", "ladder", "idle", "joins", "e2e", "e2e-1w", "e2e-light", "ttft", "long")
+PIPELINE_WORKLOADS = ("e2e", "e2e-1w", "e2e-light", "ttft")  # streamrelay and streamrelay-pg: they need workers
+REDIS_WORKLOADS = ("long",)  # Redis and the publish path alone: run once, under "streamrelay"
 STEAL_LIMIT_PCT = 10  # a window with more vCPU steal than this is measured again (up to `steal_redos` times)
 log = logging.getLogger("bench")
 
@@ -44,24 +49,31 @@ class Plan:
     runs: int = 3
     targets: tuple[str, ...] = TARGETS
     workloads: tuple[str, ...] = WORKLOADS
-    peer_workloads: tuple[str, ...] = ("fixed", "ladder", "idle")  # the peers are relays: no workers, no e2e
+    peer_workloads: tuple[str, ...] = ("fixed", "ladder", "idle", "joins")  # the peers are relays: no workers
     steal_redos: int = 2
     fixed: FixedConfig = field(default_factory=FixedConfig)
     ladder: LadderConfig = field(default_factory=LadderConfig)
     idle: IdleConfig = field(default_factory=IdleConfig)
+    joins: JoinsConfig = field(default_factory=JoinsConfig)
     e2e: E2EConfig = field(default_factory=E2EConfig)
+    e2e_1w: E2EConfig = field(default_factory=lambda: E2EConfig(workers=1))
     e2e_light: E2EConfig = field(default_factory=lambda: E2EConfig(generations=20))
+    ttft: TtftConfig = field(default_factory=TtftConfig)
+    long: LongConfig = field(default_factory=LongConfig)
 
 
 SMOKE = Plan(
     runs=1,
-    workloads=("fixed", "ladder", "idle", "e2e"),
+    workloads=("fixed", "ladder", "idle", "joins", "e2e", "ttft", "long"),
     peer_workloads=("fixed",),
     steal_redos=0,
     fixed=FixedConfig(sessions=3, tabs=2, rate=60, seconds=1.5, warmup_seconds=0, generators=1),
     ladder=LadderConfig(sessions=2, tabs=2, start_rate=40, max_rate=40, seconds=1, generators=1),
     idle=IdleConfig(sessions=10, tabs=2, warmup_sessions=2, settle_seconds=0.2, quiet_seconds=0.3, generators=1),
+    joins=JoinsConfig(sessions=10, tabs=2, concurrency=10, rate=40, down_seconds=0.3, generators=1),
     e2e=E2EConfig(generations=2, tabs=2, chunks=20, rate=20, workers=1, worker_concurrency=4, generators=1),
+    ttft=TtftConfig(generations=5, starts_per_s=10, chunks=3),
+    long=LongConfig(answer_bytes=64 * 1024, chunk_bytes=1024, window=16),
 )
 
 
@@ -76,7 +88,23 @@ async def run_workload(workload: str, target: str, redis: Redis, workdir: Path, 
         return await ladder(target, redis, workdir, plan.ladder)
     if workload == "idle":
         return await idle(target, redis, workdir, plan.idle)
-    return await e2e(redis, workdir, plan.e2e if workload == "e2e" else plan.e2e_light)
+    if workload == "joins":
+        return await joins(target, redis, workdir, plan.joins)
+    if workload == "ttft":
+        return await ttft(redis, workdir, plan.ttft, target)
+    if workload == "long":
+        return await long(redis, workdir, plan.long)
+    config = {"e2e": plan.e2e, "e2e-1w": plan.e2e_1w, "e2e-light": plan.e2e_light}[workload]
+    return await e2e(redis, workdir, config, target=target)
+
+
+def applies(workload: str, target: str, plan: Plan) -> bool:
+    """Lever variants and the peers run the relay workloads; the pipeline ones need streamrelay's workers."""
+    if workload in REDIS_WORKLOADS:
+        return target == "streamrelay"
+    if workload in PIPELINE_WORKLOADS:
+        return target in ("streamrelay", "streamrelay-pg")
+    return target in ("streamrelay", "streamrelay-pg") or workload in plan.peer_workloads
 
 
 async def measure_window(workload: str, target: str, redis: Redis, workdir: Path, plan: Plan) -> dict[str, Any]:
@@ -103,7 +131,7 @@ async def run_once(plan: Plan, workdir: Path) -> dict[str, Any]:
     try:
         for workload in plan.workloads:
             for target in plan.targets:
-                if target != "streamrelay" and workload not in plan.peer_workloads:
+                if not applies(workload, target, plan):
                     continue
                 began = time.monotonic()
                 result = await measure_window(workload, target, redis, workdir, plan)
@@ -125,6 +153,16 @@ def _headline(workload: str, result: dict[str, Any]) -> str:
         return f"saturation {result['saturation_delivered_per_s']}/s, stopped by {result['stopped_by']}"
     if workload == "idle":
         return f"{result['kib_per_connection']} KiB/connection, {result['sockets']} sockets"
+    if workload == "joins":
+        return (f"storm of {result['tabs']}: {result['joins_per_s']} joins/s, p99 {result['join_ms']['p99']} ms, "
+                f"all joined {result['all_joined_s']} s, streaming {result['all_streaming_s']} s")  # fmt: skip
+    if workload == "ttft":
+        return (f"accepted → upstream p50/p99 {result['accepted_to_upstream_ms']['p50']}/"
+                f"{result['accepted_to_upstream_ms']['p99']} ms, first chunk added p50/p99 "
+                f"{result['added_first_chunk_ms']['p50']}/{result['added_first_chunk_ms']['p99']} ms")  # fmt: skip
+    if workload == "long":
+        return (f"Redis µs per publish {result['redis_us_per_publish_start']} at the start, "
+                f"{result['redis_us_per_publish_end']} at {result['answer_mib']} MiB")  # fmt: skip
     return (f"p99 {result['latency_ms']['p99']} ms, worker {result['worker_us_per_chunk']} µs/chunk, "
             f"lost {result['lost']}")  # fmt: skip
 

@@ -30,6 +30,7 @@ class Stats:
     per_session: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     sent: list[float] = field(default_factory=list)  # each latency sample's send time, in the same order
+    first_chunk: dict[str, float] = field(default_factory=dict)  # session → time.time() of its first text chunk
     errors: list[str] = field(default_factory=list)
 
     def error(self, message: str) -> None:
@@ -46,6 +47,8 @@ class Stats:
             self.per_session[session] = self.per_session.get(session, 0) + count
         self.latencies += other.latencies
         self.sent += other.sent
+        for session, at in other.first_chunk.items():
+            self.first_chunk[session] = min(at, self.first_chunk.get(session, at))
         self.errors += other.errors[: MAX_ERRORS - len(self.errors)]
 
 
@@ -63,14 +66,26 @@ class Tab(WebSocketClient):
 
     path = "/"
 
-    def __init__(self, host: str, port: int, session_id: str, stats: Stats, token: str = "") -> None:
+    def __init__(
+        self, host: str, port: int, session_id: str, stats: Stats, token: str = "", since: tuple[str, int] | None = None
+    ) -> None:
         super().__init__(host, port, self.path.format(token=token))
         self.session_id = session_id
         self.stats = stats
         self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.last_seq: int | None = None
+        self.since = since  # (epoch, seq) of a previous socket: rejoin with resume (a reconnect)
+        self.epoch: str | None = None
+        self.last_seq: int | None = since[1] if since else None
+        self.first_event_at: float | None = None  # time.time() of the first event after the join
+        self.recovered = False  # the join reply said the missed events follow (resume from the log)
         self.closing = False
         stats.per_session.setdefault(session_id, 0)
+
+    def position(self) -> tuple[str, int] | None:
+        """Where this tab is in its session's history, for a rejoin with `since`."""
+        if self.epoch is None or self.last_seq is None:
+            return None
+        return self.epoch, self.last_seq
 
     def event(self, event: str, payload: dict[str, Any]) -> None:
         stats = self.stats
@@ -86,19 +101,24 @@ class Tab(WebSocketClient):
             self.last_seq = seq
         stats.received += 1
         stats.per_session[self.session_id] += 1
+        if self.first_event_at is None:
+            self.first_event_at = time.time()
         if event == "streaming_chunk":
+            now = time.time()
+            stats.first_chunk.setdefault(self.session_id, now)
             sent = timestamp_of(payload.get("content", ""))
             if sent is not None:
-                stats.latencies.append(time.time() - sent)
+                stats.latencies.append(now - sent)
                 stats.sent.append(sent)
         elif event == "new_message":
             stats.finals += 1
 
-    def confirm_join(self, ok: bool, detail: Any, seq: Any = None) -> None:
+    def confirm_join(self, ok: bool, detail: Any, seq: Any = None, epoch: Any = None) -> None:
         if self.joined.done():
             return
         if ok:
             self.last_seq = seq if isinstance(seq, int) else None
+            self.epoch = epoch if isinstance(epoch, str) else None
             self.joined.set_result(None)
         else:
             self.joined.set_exception(RuntimeError(f"join refused: {detail}"))
@@ -129,14 +149,17 @@ class PhoenixTab(Tab):
 
     def on_open(self) -> None:
         self.topic = f"ai_session:{self.session_id}"
-        self.send_text(orjson.dumps(["1", "1", self.topic, "phx_join", {}]))
+        params = {"since": {"epoch": self.since[0], "seq": self.since[1]}} if self.since else {}
+        self.send_text(orjson.dumps(["1", "1", self.topic, "phx_join", params]))
 
     def on_text(self, data: bytes) -> None:
         _, ref, _, event, payload = orjson.loads(data)
         if event == "phx_reply":
             if ref == "1":
                 response = payload.get("response") or {}
-                self.confirm_join(payload.get("status") == "ok", response, response.get("seq"))
+                ok = payload.get("status") == "ok"
+                self.recovered = response.get("recovered") is True
+                self.confirm_join(ok, response, response.get("seq"), response.get("epoch"))
             elif payload.get("status") != "ok":
                 self.stats.error(f"error reply: {payload}")
         elif event in ("phx_error", "phx_close"):

@@ -5,6 +5,8 @@
 - `raw`: `bench.peers.raw_relay`.
 - `socketio`: `bench.peers.socketio_relay`.
 - `streamrelay~<lever>`: streamrelay with one performance lever undone (`bench.variant`).
+- `streamrelay-pg`: streamrelay on a fresh PostgreSQL database (`BENCH_POSTGRES_URL`, default
+  `postgresql://postgres@127.0.0.1:5432/postgres`: where to create it) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,8 @@ from .variant import LEVERS
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
 TENANT = "bench"
 TARGETS = ("streamrelay", "raw", "socketio")
+STREAMRELAYS = ("streamrelay", "streamrelay-pg")
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass
@@ -34,10 +39,11 @@ class Server:
     dialect: str  # how the load generator speaks to it (bench.tabs.DIALECTS)
     publisher: str  # how the injector publishes to it (bench.injector.PUBLISHERS)
     port: int
-    children: list[Child]
+    children: list[Child | PostgresDatabase]
     pids: dict[str, list[int]]  # "gateway", and for e2e "workers", "upstream"
     token: str = ""
     http: str = ""
+    upstream: str = ""  # e2e: the bench upstream's base URL
 
     async def create_sessions(self, count: int) -> list[str]:
         if not self.http:
@@ -67,17 +73,44 @@ class E2E:
     concurrency: int
     chunks: int
     rate: float
+    phase: bool = True  # False: the upstream sends its first text delta at once (time to first token)
+
+
+class PostgresDatabase:
+    """A database of its own for one server under test, dropped when the server stops."""
+
+    def __init__(self) -> None:
+        self.name = f"bench_{uuid.uuid4().hex[:12]}"
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        self.url = base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + self.name
+
+    async def create(self) -> None:
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+
+    def stop(self) -> None:
+        runner = threading.Thread(target=asyncio.run, args=(self._admin(f'DROP DATABASE IF EXISTS "{self.name}"'),))
+        runner.start()
+        runner.join()
+
+    async def _admin(self, statement: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
 
 
 def known(name: str) -> bool:
     base, _, lever = name.partition("~")
-    return name in TARGETS or (base == "streamrelay" and lever in LEVERS)
+    return name in TARGETS or name == "streamrelay-pg" or (base == "streamrelay" and lever in LEVERS)
 
 
 async def start(name: str, redis_url: str, workdir: Path, e2e: E2E | None = None) -> Server:
     base, _, lever = name.partition("~")
-    if base == "streamrelay":
-        return await _start_streamrelay(redis_url, workdir, e2e, lever)
+    if base in STREAMRELAYS:
+        return await _start_streamrelay(name, redis_url, workdir, e2e, lever)
     port = free_port()
     module = {"raw": "bench.peers.raw_relay", "socketio": "bench.peers.socketio_relay"}[name]
     child = Child(name, python(module, "--port", str(port), "--redis-url", redis_url), workdir)
@@ -90,28 +123,36 @@ async def start(name: str, redis_url: str, workdir: Path, e2e: E2E | None = None
     return Server(name, dialect, publisher, port, [child], {"gateway": [child.pid]})
 
 
-async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None, lever: str = "") -> Server:
+async def _start_streamrelay(name: str, redis_url: str, workdir: Path, e2e: E2E | None, lever: str = "") -> Server:
     def command(*args: str) -> list[str]:
         return python("bench.variant", lever, *args) if lever else streamrelay(*args)
 
+    children: list[Child | PostgresDatabase] = []
+    database_url = f"sqlite+aiosqlite:///{workdir / f'streamrelay-{uuid.uuid4().hex[:8]}.db'}"
+    if name.startswith("streamrelay-pg"):
+        database = PostgresDatabase()
+        await database.create()
+        children.append(database)
+        database_url = database.url
     port = free_port()
     env = {
         "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'streamrelay-{uuid.uuid4().hex[:8]}.db'}",
+        "DATABASE_URL": database_url,
         "RELAY_SECRET": SECRET,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "UPSTREAM_PROVIDER": "demo",  # the gateway insists on a provider; it never calls it
     }
-    migrate = streamrelay("migrate")
-    await asyncio.to_thread(subprocess.run, migrate, env={**os.environ, **env}, check=True, capture_output=True)
-    children: list[Child] = []
     pids: dict[str, list[int]] = {}
+    upstream_url = ""
     try:
+        migrate = streamrelay("migrate")
+        await asyncio.to_thread(subprocess.run, migrate, env={**os.environ, **env}, check=True, capture_output=True)
         if e2e is not None:
             upstream_port = free_port()
-            upstream = Child("upstream", python("bench.upstream", "--port", str(upstream_port), "--chunks",
-                                                str(e2e.chunks), "--rate", str(e2e.rate)), workdir)  # fmt: skip
+            argv = python("bench.upstream", "--port", str(upstream_port), "--chunks", str(e2e.chunks),
+                          "--rate", str(e2e.rate), *([] if e2e.phase else ["--no-phase"]))  # fmt: skip
+            upstream = Child("upstream", argv, workdir)
             children.append(upstream)
             wait_for_port(upstream_port, upstream.process)
             worker_env = {**env, "UPSTREAM_PROVIDER": "apollo", "UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}",
@@ -119,13 +160,14 @@ async def _start_streamrelay(redis_url: str, workdir: Path, e2e: E2E | None, lev
             workers = [Child(f"worker-{i}", command("worker"), workdir, worker_env) for i in range(e2e.workers)]
             children += workers
             pids["upstream"] = [upstream.pid]
+            upstream_url = f"http://127.0.0.1:{upstream_port}"
             pids["workers"] = [worker.pid for worker in workers]
         gateway = Child("gateway", command("serve"), workdir, env)
         children.append(gateway)
         pids["gateway"] = [gateway.pid]
         wait_for_port(port, gateway.process)
-        return Server("streamrelay" + (f"~{lever}" if lever else ""), "phoenix", "broker", port, children, pids,
-                      *await enable_assistant(f"http://127.0.0.1:{port}"))  # fmt: skip
+        token, http = await enable_assistant(f"http://127.0.0.1:{port}")
+        return Server(name, "phoenix", "broker", port, children, pids, token, http, upstream_url)
     except BaseException:
         for child in reversed(children):
             child.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,13 +12,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from schema.db import database_unreachable
+
 from . import deletion
 from .auth import Claims, InvalidToken, verify
 from .broker.base import BrokerUnavailable
 from .chat import HISTORY_LIMIT
-from .errors import ChatError, bad_request, unavailable
+from .errors import DATABASE_DOWN, ChatError, bad_request, unavailable
 from .gateway import Gateway
 from .sse import EventStream, GenerationWatch, parse_last_event_id
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
 MAX_BODY_BYTES = 1024 * 1024
@@ -95,6 +100,11 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
         except BrokerUnavailable:
             exc = unavailable("the message broker")
             return error(exc.status, exc.code, exc.message)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, exc)
+            return error(DATABASE_DOWN.status, DATABASE_DOWN.code, DATABASE_DOWN.message)
 
     return run
 

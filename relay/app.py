@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -39,6 +40,27 @@ async def subscribe_patiently(broker: Broker, topic: str) -> None:
             return
         except BrokerUnavailable:
             await asyncio.sleep(1.0)
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def metrics_refusal(request: Request, token: str | None) -> Response | None:
+    """`/metrics` tells a lot about the service: only to loopback, or to whoever has `METRICS_TOKEN`.
+
+    A request relayed by a proxy on this host arrives from loopback too, but names its client.
+    """
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        return JSONResponse({"error": "Metrics need the metrics token.", "code": "unauthorized"}, status_code=401)
+    client = request.client.host if request.client else ""
+    if client in LOOPBACK and not any(header in request.headers for header in PROXY_HEADERS):
+        return None
+    message = "Metrics are served only on loopback unless METRICS_TOKEN is set."
+    return JSONResponse({"error": message, "code": "forbidden"}, status_code=403)
 
 
 def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
@@ -88,6 +110,9 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             return False
 
     async def metrics(request: Request) -> Response:
+        refusal = metrics_refusal(request, settings.metrics_token)
+        if refusal is not None:
+            return refusal
         try:
             waiting, pending = await broker.job_counts()
             JOBS_WAITING.set(waiting)

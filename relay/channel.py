@@ -12,10 +12,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from schema.db import database_unreachable
 from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
 
 from .broker.base import BrokerUnavailable
-from .errors import ChatError, bad_request, unavailable
+from .errors import DATABASE_DOWN, ChatError, bad_request, unavailable
 from .fanout import Delivery
 from .serializer import Message
 
@@ -67,6 +68,12 @@ class Channel:
             return
         except TimeoutError:
             self._refuse(message, "unavailable", f"the join took longer than {JOIN_TIMEOUT:g} s, retry shortly")
+            return
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            log.warning("%s: join refused, the database is unreachable (%s)", self.topic, exc)
+            self._refuse(message, DATABASE_DOWN.code, DATABASE_DOWN.message)
             return
         if self.state == CLOSED:  # left while joining
             return
@@ -180,6 +187,11 @@ class Channel:
         except BrokerUnavailable:
             exc = unavailable("the message broker")
             return "error", {"reason": exc.code, "message": exc.message}
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            log.warning("%s: %s refused, the database is unreachable (%s)", self.topic, event, exc)
+            return "error", {"reason": DATABASE_DOWN.code, "message": DATABASE_DOWN.message}
         return "error", {"reason": "unknown_event", "message": f"unknown event {event!r}"}
 
 

@@ -26,6 +26,8 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "http": head_deadline_protocol(settings.request_read_timeout_seconds),
         "ws": WebSocketConnection,
         "ws_max_size": WS_MAX_SIZE,
+        # SIGTERM: stop accepting, close WebSockets (1012), give open requests (SSE, ?wait=true) this long
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "log_level": "info",
         "log_config": None,  # logging is ours: see `configure_logging`
     }
@@ -62,27 +64,31 @@ def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Non
         loop.add_signal_handler(signum, stop)
 
 
+def serve_worker_metrics(settings: Settings) -> Any:
+    """A worker's Prometheus endpoint, on `METRICS_HOST` (loopback unless the operator opens it)."""
+    from prometheus_client import start_http_server
+
+    server, _ = start_http_server(settings.metrics_port or 0, addr=settings.metrics_host)
+    return server
+
+
 async def work(settings: Settings) -> None:
     """A worker process: generations until SIGTERM, then a graceful drain."""
     if settings.upstream_url is None and settings.upstream_provider != "demo":
         raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={settings.upstream_provider}")
-    import httpx
-
     from schema.db import create_engine, session_factory
-    from schema.outbound import guarded_client
+    from workers.http import upstream_clients
     from workers.runner import Worker
     from workers.upstreams import provider_factory
 
     from .broker import create_broker
 
     if settings.metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port)
+        serve_worker_metrics(settings)
     broker = create_broker(settings)
     engine = create_engine(settings.database_url)
     await broker.start()
-    async with httpx.AsyncClient() as client, guarded_client(settings.outbound_policy) as tenant_client:
+    async with upstream_clients(settings) as (client, tenant_client):
         providers = provider_factory(settings, client, tenant_client)
         worker = Worker(settings, broker, session_factory(engine), providers)
         on_signals(asyncio.get_running_loop(), worker.shutdown)

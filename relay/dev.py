@@ -10,14 +10,13 @@ import asyncio
 import contextlib
 import secrets
 
-import httpx
 from sqlalchemy import select
 
 from schema.credentials import generate_key
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.models import ChatSession, Tenant
-from schema.outbound import guarded_client
+from workers.http import upstream_clients
 from workers.providers.demo import DemoUpstream
 from workers.runner import Worker
 from workers.upstreams import provider_factory
@@ -66,7 +65,7 @@ async def run_dev(settings: Settings) -> None:
         broker = MemoryBroker(log_maxlen=settings.log_maxlen)
         app = create_app(settings, broker)
         gateway = EmbeddedServer(app, settings.host, settings.port, **uvicorn_options(settings))
-        async with gateway, httpx.AsyncClient() as client, guarded_client(settings.outbound_policy) as tenant_client:
+        async with gateway, upstream_clients(settings) as (client, tenant_client):
             providers = provider_factory(settings, client, tenant_client)
             worker = Worker(settings, broker, app.state.gateway.db, providers, name="dev")
             working = asyncio.create_task(worker.run())

@@ -51,3 +51,6 @@ def busy() -> ChatError:
 
 def unavailable(what: str) -> ChatError:
     return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
+
+
+DATABASE_DOWN = unavailable("the database")

@@ -36,11 +36,14 @@ class Settings:
     upstream_idle_timeout: float = 60.0
     upstream_max_event_bytes: int = 16 * 1024 * 1024
     worker_concurrency: int = 16
+    worker_max_loop_lag: float = 0.05  # seconds; past it a worker takes no new job (workers/admission.py)
     job_claim_idle_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     generation_max_seconds: float = 1800.0
     tool_timeout_seconds: float = 30.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
     port: int = 8000
     host: str = "0.0.0.0"
     socket_queue_bytes: int = 1024 * 1024
@@ -150,13 +153,16 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         upstream_idle_timeout=_float(env, "UPSTREAM_IDLE_TIMEOUT", 60.0),
         upstream_max_event_bytes=_int(env, "UPSTREAM_MAX_EVENT_BYTES", 16 * 1024 * 1024),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 16),
+        worker_max_loop_lag=_int(env, "WORKER_MAX_LOOP_LAG_MS", 50) / 1000,
         job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),
         generation_max_seconds=_float(env, "GENERATION_MAX_SECONDS", 1800.0),
         tool_timeout_seconds=_float(env, "TOOL_TIMEOUT_SECONDS", 30.0),
         metrics_port=_int(env, "METRICS_PORT", 0, minimum=0) or None,
+        metrics_host=env.get("METRICS_HOST") or "127.0.0.1",
+        metrics_token=env.get("METRICS_TOKEN") or None,
         port=_int(env, "PORT", 8000, minimum=0),
-        host=env.get("HOST", "0.0.0.0"),
+        host=env.get("HOST") or ("127.0.0.1" if dev else "0.0.0.0"),
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
         request_read_timeout_seconds=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0),
         log_maxlen=_int(env, "LOG_MAXLEN", 2000),

@@ -5,12 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+CONNECT_TIMEOUT_SECONDS = 5.0  # asyncpg waits 60 s by default for an address that does not answer
+# SQLSTATE classes meaning "cannot be reached now": connection exception, operator intervention (shutting down)
+UNREACHABLE_SQLSTATES = ("08", "57")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when `exc` means SQL cannot be reached right now (worth a retry, or a 503), not a bad statement."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            return True
+        exc = exc.orig or exc
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in UNREACHABLE_SQLSTATES:
+        return True
+    return isinstance(exc, (OSError, TimeoutError, sa_exc.TimeoutError, sa_exc.DisconnectionError))
 
 
 def create_engine(url: str) -> AsyncEngine:
     options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql+asyncpg"):
+        options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
     if url.startswith("sqlite"):
         options = {"connect_args": {"timeout": 30}}
     engine = create_async_engine(url, **options)

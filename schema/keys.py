@@ -42,6 +42,11 @@ def applied_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:applied"
 
 
+def presence_keys(session_id: str) -> tuple[str, str]:
+    """A session's presence: a hash of tabs (phx_ref -> entry) and a sorted set of their expiries."""
+    return f"{{{topic(session_id)}}}:presence", f"{{{topic(session_id)}}}:presence_expiry"
+
+
 STOP_TOPIC = "relay:stop"
 
 

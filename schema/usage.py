@@ -55,11 +55,17 @@ def resets_at(month: str) -> datetime:
 
 
 async def add_usage(
-    db: AsyncSession, tenant_id: str, user_id: str, month: str, input_tokens: int, output_tokens: int
+    db: AsyncSession,
+    tenant_id: str,
+    user_id: str,
+    month: str,
+    input_tokens: int,
+    output_tokens: int,
+    generations: int = 1,
 ) -> None:
-    """Add one generation to the month's totals of its tenant and user (an upsert each, in `db`'s transaction)."""
+    """Add to the month's totals of a tenant and user (an upsert each, in `db`'s transaction)."""
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    added = {"input_tokens": input_tokens, "output_tokens": output_tokens, "generations": 1}
+    added = {"input_tokens": input_tokens, "output_tokens": output_tokens, "generations": generations}
     for model, keys in (
         (TenantUsage, {"tenant_id": tenant_id, "month": month}),
         (UserUsage, {"tenant_id": tenant_id, "month": month, "user_id": user_id}),
@@ -73,18 +79,22 @@ async def add_usage(
         )
 
 
-async def count_generation(db: AsyncSession, message_id: str, usage: dict[str, Any]) -> None:
+async def count_generation(
+    db: AsyncSession, message_id: str, usage: dict[str, Any], replaced: dict[str, Any] | None = None
+) -> None:
     """Add a generation that just ended to its month's totals, in the transaction of its final write.
 
     The tokens are the asking user's (the assistant message's `user_id`; the session owner's for older ones).
+    `replaced`: the usage of an earlier final record this one replaces, which was counted already.
     """
     message = await db.get(ChatMessage, message_id)
     session = await db.get(ChatSession, message.session_id) if message is not None else None
     if message is None or session is None:
         return
     user = message.user_id or session.user_id
-    tokens = (int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
-    await add_usage(db, session.tenant_id, user, month_of(utcnow()), *tokens)
+    before = replaced or {}
+    tokens = [int(usage.get(key, 0)) - int(before.get(key, 0)) for key in ("input_tokens", "output_tokens")]
+    await add_usage(db, session.tenant_id, user, month_of(utcnow()), *tokens, 0 if replaced is not None else 1)
 
 
 async def month_total(db: AsyncSession, tenant_id: str, month: str) -> int:

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from .services import PostgresDatabase, RedisCluster, RedisServer
+from .services import PostgresCluster, PostgresDatabase, RedisCluster, RedisServer
 from .system import Backend, System
 
 BACKENDS = ["memory-sqlite", "redis-postgres"]
@@ -32,6 +32,16 @@ async def postgres_url() -> AsyncIterator[str]:
     await database.create()
     yield database.url
     await database.drop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server of the tests' own, which a test may stop and start (start it again when done)."""
+    server = PostgresCluster()
+    server.init()
+    server.start()
+    yield server
+    server.destroy()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ and say why; with CI=true they fail loudly instead.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import shutil
 import socket
@@ -167,3 +169,48 @@ class RedisCluster:
     def flush(self) -> None:
         for node in self.nodes:
             node.flush()
+
+
+class PostgresCluster:
+    """A PostgreSQL server of the test's own (initdb, pg_ctl) on a free loopback port, to stop and start at will.
+
+    As root (CI), the server runs as the `postgres` user, which initdb requires.
+    """
+
+    def __init__(self) -> None:
+        found = shutil.which("pg_ctl") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))), None)
+        self.bin = os.path.dirname(found) if found else None
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="streamrelay-pg-")
+        self.data = os.path.join(self.dir, "data")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, program: str, *args: str) -> None:
+        assert self.bin is not None
+        command = [os.path.join(self.bin, program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def init(self) -> None:
+        if self.bin is None:
+            unavailable("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        """As abruptly as a crash: connections are cut, nothing waits."""
+        self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

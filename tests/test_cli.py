@@ -77,3 +77,20 @@ def test_python_m_workers_is_streamrelay_worker() -> None:
     result = subprocess.run([sys.executable, "-m", "workers"], env=clean, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "REDIS_URL is required" in result.stderr
+
+
+def test_dev_listens_on_loopback_and_serve_on_every_address_unless_host_says_otherwise() -> None:
+    assert from_env({}, dev=True).host == "127.0.0.1"
+    assert from_env({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s"}).host == "0.0.0.0"
+    assert from_env({"HOST": "0.0.0.0"}, dev=True).host == "0.0.0.0"
+
+
+def test_a_workers_metrics_port_listens_on_loopback_by_default() -> None:
+    from relay.cli import serve_worker_metrics
+
+    server = serve_worker_metrics(from_env({}, dev=True))  # METRICS_PORT unset here: any free port
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.shutdown()
+        server.server_close()

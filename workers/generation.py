@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import Broker, BrokerUnavailable, Job, unique_id
@@ -38,6 +38,7 @@ from schema.models import (
 )
 from schema.usage import count_generation, generation_usage
 
+from .durable import until_it_lands
 from .providers.base import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -253,11 +254,15 @@ class Generation:
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, {}
         usage = generation_usage(reported, self.prompt, content)
-        async with self.sql_turns:
-            final = await persist_final(
-                self.db, self.session_id, self.message_id,
-                status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
-            )  # fmt: skip
+
+        async def write() -> dict[str, Any] | None:
+            async with self.sql_turns:
+                return await persist_final(
+                    self.db, self.session_id, self.message_id, replaces_takeover=True,
+                    status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+                )  # fmt: skip
+
+        final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")
         if final is not None:  # else finished by a worker that took the job over
             GENERATIONS.labels(outcome.status).inc()
             await announce_end(self._publish, final)
@@ -273,12 +278,27 @@ async def persist_final(
     changes: list[dict[str, Any]],
     usage: dict[str, Any],
     error: str | None,
+    replaces_takeover: bool = False,
 ) -> dict[str, Any] | None:
-    """Persist the final message once: the `new_message` payload for the finisher that wins, else None."""
+    """Persist the final message once: the `new_message` payload for the finisher that wins, else None.
+
+    The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
+    message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
+    """
+    finishable = ChatMessage.status == PROCESSING
+    if replaces_takeover:
+        finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
     async with db.begin() as session:
+        replaced = None  # a takeover's record this replaces: its usage was counted already
+        if replaces_takeover:
+            prior = await session.execute(
+                select(ChatMessage.status, ChatMessage.usage).where(ChatMessage.id == message_id).with_for_update()
+            )
+            row = prior.first()
+            replaced = row.usage if row is not None and row.status == INTERRUPTED else None
         won = await session.execute(
             update(ChatMessage)
-            .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
+            .where(ChatMessage.id == message_id, finishable)
             .values(
                 status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
             )
@@ -286,7 +306,7 @@ async def persist_final(
         if won.rowcount != 1:  # type: ignore[attr-defined]
             return None
         final = await _final(session, message_id)
-        await count_generation(session, message_id, usage)
+        await count_generation(session, message_id, usage, replaced)
         return final
 
 

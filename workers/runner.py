@@ -23,6 +23,7 @@ from relay.settings import Settings
 from schema import keys
 from schema.models import CANCELLED, INTERRUPTED, utcnow
 
+from .admission import LoopLag
 from .generation import Generation, ProviderFor, finish_lost, stale_generations
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Worker:
         self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
         self.free = asyncio.Semaphore(settings.worker_concurrency)
         self.sql_turns = asyncio.Semaphore(SQL_TURNS)
+        self.admission = LoopLag(settings.worker_max_loop_lag)
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
         self.chores: set[asyncio.Task[None]] = set()
@@ -86,6 +88,7 @@ class Worker:
         self.chores |= {
             asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
             asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
+            asyncio.create_task(self.admission.run(), name="probe the loop's lag"),
         }
         try:
             await self._take_jobs()
@@ -104,6 +107,8 @@ class Worker:
     async def _take_jobs(self) -> None:
         while not self.stopping.is_set():
             await self.free.acquire()
+            if not self.admission.admitting:  # out of CPU: leave the job to another worker, or to a later moment
+                await self._admitted_or_stopping()
             if self.stopping.is_set():
                 self.free.release()
                 return
@@ -118,6 +123,14 @@ class Worker:
                 self.free.release()
                 continue
             self._start(jobs[0])
+
+    async def _admitted_or_stopping(self) -> None:
+        waits = {asyncio.ensure_future(self.admission.ready()), asyncio.ensure_future(self.stopping.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _start(self, job: Job) -> None:
         generation = Generation(

@@ -48,9 +48,9 @@ class Deployment:
         self.processes.append(process)
         return process
 
-    async def gateway(self) -> tuple[str, asyncio.subprocess.Process]:
+    async def gateway(self, **env: str) -> tuple[str, asyncio.subprocess.Process]:
         port = free_port()
-        process = await self._start("serve", PORT=str(port), HOST="127.0.0.1")
+        process = await self._start("serve", PORT=str(port), HOST="127.0.0.1", **env)
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as client:
             for _ in range(300):

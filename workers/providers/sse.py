@@ -52,24 +52,38 @@ async def post_events(
     """POST `body` and yield the answer's SSE events, or one `JsonBody`.
 
     Timeouts are the provider's own (asyncio deadlines), whatever `client` is configured
-    with: `first_byte_timeout` runs from sending the request to the first byte of the
-    stream, `idle_timeout` bounds every later gap, so a slow consumer never counts.
+    with: `first_byte_timeout` runs from the moment the request starts going out on its
+    connection to the first byte of the stream — waiting for a connection of the pool is
+    local and never counts as the upstream's silence; connecting is bounded by the same
+    number of seconds on its own — and `idle_timeout` bounds every later gap, so a slow
+    consumer never counts.
     """
     async with AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(httpx.AsyncClient())
+        loop = asyncio.get_running_loop()
+        first_byte = asyncio.timeout(None)
+
+        async def trace(name: str, info: dict[str, Any]) -> None:
+            if name.endswith("send_request_headers.started"):  # http11.… or http2.…: on the wire from now
+                first_byte.reschedule(loop.time() + limits.first_byte_timeout)
+
         request = client.build_request(
-            "POST", url, json=body, headers={"accept": "text/event-stream", **headers}, timeout=None
-        )
-        deadline = asyncio.get_running_loop().time() + limits.first_byte_timeout
+            "POST", url, json=body, headers={"accept": "text/event-stream", **headers},
+            timeout=httpx.Timeout(None, connect=limits.first_byte_timeout), extensions={"trace": trace},
+        )  # fmt: skip
         try:
-            async with asyncio.timeout_at(deadline):
+            async with first_byte:
                 response = await client.send(request, stream=True)
         except TimeoutError:
             raise _no_first_byte(limits) from None
         except AddressNotAllowed as exc:
             log.warning("refused to connect to a tenant's AI service: %s", exc.reason)
             raise UpstreamError(sentence(NOT_ALLOWED[:1].upper() + NOT_ALLOWED[1:])) from None
+        except httpx.ConnectTimeout:
+            raise UpstreamError(
+                f"Could not connect to the AI service within {seconds(limits.first_byte_timeout)}."
+            ) from None
         except httpx.ConnectError as exc:
             raise UpstreamError(f"Could not connect to the AI service: {_reason(exc)}.") from None
         except httpx.HTTPError:
@@ -89,6 +103,7 @@ async def post_events(
         chunks = response.aiter_bytes()
         parser = _EventParser(limits.max_event_bytes)
         started = False
+        deadline = first_byte.when() or loop.time() + limits.first_byte_timeout
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
@@ -104,7 +119,7 @@ async def post_events(
             for event in parser.feed(chunk):
                 yield event
             started = True
-            deadline = asyncio.get_running_loop().time() + limits.idle_timeout
+            deadline = loop.time() + limits.idle_timeout
 
 
 def event_object(event: ServerSentEvent) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""Presence, the broker's part: which tabs have a session open, on every gateway.
+
+Each tab is an entry (its `phx_ref`, user and meta) with an expiry. Gateways
+add their tabs, keep them alive while the tabs show life, and remove them when
+they leave; an entry whose gateway vanished expires, and whichever gateway
+reaps it tells the session's subscribers. Every change is broadcast on the
+session's topic as a presence diff (`schema.presence`), never logged or
+numbered. Memory and Redis implement it and pass one contract suite.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from schema.presence import Presences
+
+
+class PresenceStore(abc.ABC):
+    @abc.abstractmethod
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
+        """Add a tab for `ttl` seconds and broadcast its join."""
+
+    @abc.abstractmethod
+    async def untrack(self, session_id: str, ref: str) -> None:
+        """Remove a tab and broadcast its leave (nothing if it was gone already)."""
+
+    @abc.abstractmethod
+    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
+        """Give tabs that are still present `ttl` more seconds from now; gone ones stay gone."""
+
+    @abc.abstractmethod
+    async def reap(self, session_id: str) -> None:
+        """Remove expired tabs and broadcast their leaves, once, whichever gateway reaps."""
+
+    @abc.abstractmethod
+    async def list(self, session_id: str) -> Presences:
+        """The tabs present now, as phoenix `presence_state`."""

@@ -1,0 +1,57 @@
+"""Presence across gateways, in Redis: one Lua script per change keeps each session's tabs consistent."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from schema import keys
+from schema.presence import Presences, encode_diff, encode_entry, group
+
+from .presence import PresenceStore
+
+SCRIPT = (Path(__file__).with_name("presence.lua")).read_text()
+KEY_TTL_SECONDS = 24 * 3600  # presence of a session nobody touches any more disappears with it
+T = TypeVar("T")
+
+
+class RedisPresence(PresenceStore):
+    """`call` runs a Redis command with the broker's retry and error translation."""
+
+    def __init__(self, redis: Any, call: Callable[[Callable[[], Awaitable[T]]], Awaitable[T]], cluster: bool) -> None:
+        self.redis = redis
+        self.call = call
+        self.cluster = cluster
+        self.script = redis.register_script(SCRIPT)
+
+    async def _run(self, session_id: str, *args: Any) -> Any:
+        return await self.call(lambda: self.script(keys=keys.presence_keys(session_id), args=args))
+
+    async def _announce(self, session_id: str, joins: list[bytes], leaves: list[bytes]) -> None:
+        diff = encode_diff(group(joins), group(leaves))
+        topic = keys.topic(session_id)
+        publish = self.redis.spublish if self.cluster else self.redis.publish
+        await self.call(lambda: publish(topic, diff))
+
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
+        entry = encode_entry(user_id, meta)
+        await self._run(session_id, "track", ref, entry, int(ttl * 1000), KEY_TTL_SECONDS)
+        await self._announce(session_id, joins=[entry], leaves=[])
+
+    async def untrack(self, session_id: str, ref: str) -> None:
+        gone = await self._run(session_id, "untrack", ref)
+        if gone is not None:
+            await self._announce(session_id, joins=[], leaves=[gone])
+
+    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
+        pairs = [value for ref, ttl in ttls.items() for value in (ref, int(ttl * 1000))]
+        await self._run(session_id, "refresh", KEY_TTL_SECONDS, *pairs)
+
+    async def reap(self, session_id: str) -> None:
+        gone = await self._run(session_id, "reap")
+        if gone:
+            await self._announce(session_id, joins=[], leaves=gone)
+
+    async def list(self, session_id: str) -> Presences:
+        return group(await self._run(session_id, "list"))

@@ -1,0 +1,140 @@
+"""PostgreSQL goes away for a while: requests get a clear 503 or `unavailable`, sockets stay open,
+and an answer the worker already has is persisted once the database is back, never lost.
+
+The test's own PostgreSQL server (initdb, pg_ctl) is stopped as abruptly as a crash and started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+
+import pytest
+import pytest_asyncio
+
+from ..services import PostgresCluster, RedisServer
+from ..system import Backend
+from .conftest import BRIEF, FaultySystem
+from .upstreams import STREAM_HEAD, Script, ScriptedUpstream, chunked, counting, sse, text_delta
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CLAIM_IDLE_SECONDS = 1.0
+DATABASE_DOWN = {
+    "status": "error",
+    "response": {"reason": "unavailable", "message": "the database is unavailable, try again shortly"},
+}
+HELD = "Answer, then finish while the database is down."
+
+
+class Gate:
+    """The upstream holds its `complete` event until the test opens this."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+
+
+@pytest.fixture(scope="module")
+def gate() -> Gate:
+    return Gate()
+
+
+@pytest.fixture(scope="module")
+def scripts(gate: Gate) -> Mapping[str, Script]:
+    async def held_answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(STREAM_HEAD + chunked(text_delta("The whole ")) + chunked(text_delta("answer.")))
+        await writer.drain()
+        await gate.open.wait()
+        complete = {
+            "response": "The whole answer.",
+            "suggested_code": "fn(state => state)",
+            "history": [],
+            "usage": {"input_tokens": 11, "output_tokens": 7},
+            "meta": {},
+        }
+        writer.write(chunked(sse("complete", complete)) + b"0\r\n\r\n")
+        await writer.drain()
+
+    return {BRIEF: counting(every=0.01, chunks=3), HELD: held_answer}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def system(
+    redis_server: RedisServer, postgres_cluster: PostgresCluster, upstream: ScriptedUpstream
+) -> AsyncIterator[FaultySystem]:
+    redis_server.flush()
+    backend = Backend("redis-postgres", redis_server.url, postgres_cluster.url)
+    async with FaultySystem(backend, upstream.url, job_claim_idle_seconds=CLAIM_IDLE_SECONDS) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def database_down(cluster: PostgresCluster) -> Iterator[None]:
+    cluster.stop()
+    try:
+        yield
+    finally:
+        cluster.start()
+
+
+async def test_with_sql_down_http_requests_get_503_json_and_succeed_once_it_is_back(
+    system: FaultySystem, postgres_cluster: PostgresCluster
+) -> None:
+    session_id = await system.new_session()
+    with database_down(postgres_cluster):
+        answers = [
+            await system.post_message(session_id, BRIEF),
+            await system.http.get("/api/sessions", headers=system.auth()),
+            await system.http.post("/api/sessions", json={}, headers=system.auth()),
+            await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth()),
+        ]
+    for response in answers:
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {"error": DATABASE_DOWN["response"]["message"], "code": "unavailable"}
+    assert (await system.ask(session_id, BRIEF))["status"] == "success"
+
+
+async def test_with_sql_down_joins_and_pushes_are_refused_unavailable_and_the_socket_stays_open(
+    system: FaultySystem, postgres_cluster: PostgresCluster
+) -> None:
+    joined, other = await system.new_session(), await system.new_session()
+    tab = await system.client()
+    assert (await tab.join(f"ai_session:{joined}"))["status"] == "ok"
+    with database_down(postgres_cluster):
+        assert await tab.push(f"ai_session:{joined}", "new_message", {"content": BRIEF}) == DATABASE_DOWN
+        assert await tab.push(f"ai_session:{joined}", "stop") == DATABASE_DOWN
+        assert await tab.join(f"ai_session:{other}") == DATABASE_DOWN
+        assert (await tab.heartbeat())["status"] == "ok"
+    posted = await tab.push(f"ai_session:{joined}", "new_message", {"content": BRIEF})
+    assert posted["status"] == "ok", posted
+    events = await tab.events_until(f"ai_session:{joined}")
+    assert events[-1][1]["message"]["status"] == "success"
+    assert (await tab.join(f"ai_session:{other}"))["status"] == "ok"
+
+
+async def test_an_answer_finished_while_sql_is_down_is_persisted_whole_once_it_is_back(
+    system: FaultySystem, postgres_cluster: PostgresCluster, gate: Gate
+) -> None:
+    await system.start_worker()  # a second worker, that would take the job over if it went silent
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    tab = await system.client()
+    assert (await tab.join(topic))["status"] == "ok"
+    posted = await system.post_message(session_id, HELD)
+    assert posted.status_code == 202
+    while (await tab.next_event(topic))[0] != "streaming_chunk":
+        pass
+    with database_down(postgres_cluster):
+        gate.open.set()
+        # The outage outlasts a takeover's patience several times over.
+        await asyncio.sleep(3 * CLAIM_IDLE_SECONDS)
+    events = await tab.events_until(topic, within=30)
+    assert [event for event, _ in events if event in ("streaming_error", "new_message")] == ["new_message"]
+    final = events[-1][1]["message"]
+    assert (final["status"], final["content"], final["error"]) == ("success", "The whole answer.", None)
+    assert [change["changes"] for change in final["changes"]] == [{"code": "fn(state => state)"}]
+    assert final["usage"]["input_tokens"] == 11 and final["usage"]["output_tokens"] == 7
+    history = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
+    assert history.json()["messages"][-1] == final
