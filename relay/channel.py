@@ -183,10 +183,10 @@ class Channel:
             if event == "claim_changes":
                 return "ok", {"granted": await chat.claim(claims, self.session_id, payload.get("change_id"))}
         except ChatError as exc:
-            return "error", {"reason": exc.code, "message": exc.message}
+            return "error", {"reason": exc.code, "message": exc.message, **exc.extra}
         except BrokerUnavailable:
             exc = unavailable("the message broker")
-            return "error", {"reason": exc.code, "message": exc.message}
+            return "error", {"reason": exc.code, "message": exc.message, **exc.extra}
         except Exception as exc:
             if not database_unreachable(exc):
                 raise
