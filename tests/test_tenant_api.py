@@ -165,6 +165,11 @@ async def test_at_the_monthly_limit_posting_is_429_and_a_running_generation_fini
         refused = await system.post_message(second, "one more")
         assert refused.status_code == 429
         assert refused.json()["code"] == "usage_limit" and refused.json()["resets_at"]
+        tab = await system.client()
+        await tab.join(keys.topic(second))
+        pushed = await tab.push(keys.topic(second), "new_message", {"content": "over the channel"})
+        assert pushed["status"] == "error" and pushed["response"]["reason"] == "usage_limit"
+        assert pushed["response"]["resets_at"] == refused.json()["resets_at"]
         report = (await system.http.get("/api/tenant/usage", headers=admin(system))).json()
         assert report["limit"]["remaining"] == 0 and report["limit"]["resets_at"] == refused.json()["resets_at"]
         raised = await system.http.put(
