@@ -12,15 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from schema.db import database_unreachable
+from schema.store import HISTORY_LIMIT
 
 from . import deletion
 from .auth import Claims, InvalidToken, verify
-from .broker.base import BrokerUnavailable
-from .chat import HISTORY_LIMIT
-from .errors import DATABASE_DOWN, ChatError, bad_request, unavailable
+from .errors import ChatError, bad_request, translate
+from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
-from .sse import EventStream, GenerationWatch, parse_last_event_id
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +93,11 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
             return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:
             return await handler(request, gateway, claims)
-        except ChatError as exc:
-            return error(exc.status, exc.code, exc.message, exc.extra)
-        except BrokerUnavailable:
-            exc = unavailable("the message broker")
-            return error(exc.status, exc.code, exc.message)
         except Exception as exc:
-            if not database_unreachable(exc):
+            answer = translate(exc)
+            if answer is None:
                 raise
-            log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, exc)
-            return error(DATABASE_DOWN.status, DATABASE_DOWN.code, DATABASE_DOWN.message)
+            return error(answer.status, answer.code, answer.message, answer.extra)
 
     return run
 

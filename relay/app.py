@@ -74,7 +74,9 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     tenants = Tenants(
         db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
     )
-    chat = Chat(db, broker, tenants, settings.max_message_chars)
+    chat = Chat(
+        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
+    )
     gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants)
 
     @contextlib.asynccontextmanager
@@ -114,7 +116,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         if refusal is not None:
             return refusal
         try:
-            waiting, pending = await broker.job_counts()
+            waiting, pending = await broker.counts()
             JOBS_WAITING.set(waiting)
             JOBS_PENDING.set(pending)
         except BrokerUnavailable:

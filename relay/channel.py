@@ -12,11 +12,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schema.db import database_unreachable
 from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
 
 from .broker.base import BrokerUnavailable
-from .errors import DATABASE_DOWN, ChatError, bad_request, unavailable
+from .errors import bad_request, translate
 from .fanout import Delivery
 from .serializer import Message
 
@@ -42,10 +41,10 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 
 class Channel:
-    __slots__ = ("buffer", "epoch", "join_ref", "seq", "session_id", "socket", "state", "topic")
+    __slots__ = ("buffer", "epoch", "join_ref", "seq", "session_id", "state", "topic", "transport")
 
-    def __init__(self, socket: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
-        self.socket = socket
+    def __init__(self, transport: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
+        self.transport = transport
         self.topic = topic
         self.session_id = session_id
         self.join_ref = join_ref
@@ -60,36 +59,30 @@ class Channel:
         try:
             async with asyncio.timeout(JOIN_TIMEOUT):
                 response, missed = await self._prepare(message.payload)
-        except ChatError as exc:
-            self._refuse(message, exc.code, exc.message)
-            return
-        except BrokerUnavailable:
-            self._refuse(message, "unavailable", "the message broker is unavailable, retry shortly")
-            return
         except TimeoutError:
             self._refuse(message, "unavailable", f"the join took longer than {JOIN_TIMEOUT:g} s, retry shortly")
             return
         except Exception as exc:
-            if not database_unreachable(exc):
+            refusal = translate(exc)
+            if refusal is None:
                 raise
-            log.warning("%s: join refused, the database is unreachable (%s)", self.topic, exc)
-            self._refuse(message, DATABASE_DOWN.code, DATABASE_DOWN.message)
+            self._refuse(message, refusal.code, refusal.message)
             return
         if self.state == CLOSED:  # left while joining
             return
-        self.socket.reply(message, "ok", response)
+        self.transport.reply(message, "ok", response)
         for envelope in missed:
-            self._push(envelope.seq, envelope.epoch, self.socket.serializer.encode_event(self.topic, envelope))
+            self._push(envelope.seq, envelope.epoch, self.transport.serializer.encode_event(self.topic, envelope))
         buffered, self.buffer = self.buffer, []
         self.state = JOINED
         for delivery in buffered:
             self.receive(delivery)
 
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway = self.socket.gateway
+        gateway = self.transport.gateway
         since = parse_since(params)
-        settings = await gateway.tenants.require_assistant(self.socket.claims)
-        session = await gateway.chat.session(self.socket.claims, self.session_id)
+        settings = await gateway.tenants.require_assistant(self.transport.claims)
+        session = await gateway.chat.session(self.transport.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
             response, missed = await self._read_position(session, since)
@@ -102,7 +95,7 @@ class Channel:
     async def _read_position(
         self, session: dict[str, Any], since: tuple[str, int] | None
     ) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway = self.socket.gateway
+        gateway = self.transport.gateway
         missed: list[Envelope] = []
         streaming = None
         recovered = False
@@ -132,16 +125,16 @@ class Channel:
 
     def _refuse(self, message: Message, reason: str, detail: str) -> None:
         self.leave()
-        self.socket.reply(message, "error", {"reason": reason, "message": detail})
+        self.transport.reply(message, "error", {"reason": reason, "message": detail})
 
     # live events
 
     def receive(self, delivery: Delivery) -> None:
         if self.state == JOINED:
-            self._push(delivery.seq, delivery.epoch, delivery.frame(self.socket.serializer))
+            self._push(delivery.seq, delivery.epoch, delivery.frame(self.transport.serializer))
             if delivery.envelope.event == SESSION_DELETED and self.state == JOINED:
                 self.leave()
-                self.socket.closed_by_server(self)
+                self.transport.closed_by_server(self)
         elif self.state == JOINING:
             self.buffer.append(delivery)
 
@@ -150,30 +143,31 @@ class Channel:
             return  # already covered by the join reply or the replay
         if epoch != self.epoch or seq != self.seq + 1:
             log.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
-            self.broker_lost()
+            self.resync()
             return
         self.seq = seq
-        self.socket.send(frame)
+        self.transport.send(frame)
 
-    def broker_lost(self) -> None:
-        """Events may be lost: make the client rejoin (phoenix.js does) with `since`."""
+    def resync(self) -> None:
+        """Events may be lost (a `seq` gap, a new epoch, a broker reconnect): make the client
+        rejoin (phoenix.js does) with `since`."""
         if self.state == CLOSED:
             return
         self.leave()
-        self.socket.rejoin_needed(self)
+        self.transport.rejoin_needed(self)
 
     def leave(self) -> None:
         if self.state == CLOSED:
             return
         self.state = CLOSED
         self.buffer = []
-        self.socket.gateway.fanout.leave(self.topic, self)
-        self.socket.forget(self)
+        self.transport.gateway.fanout.leave(self.topic, self)
+        self.transport.forget(self)
 
     # client pushes
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        chat, claims = self.socket.gateway.chat, self.socket.claims
+        chat, claims = self.transport.gateway.chat, self.transport.claims
         try:
             if event == "new_message":
                 question, answer = await chat.send_message(claims, self.session_id, payload.get("content"))
@@ -182,16 +176,11 @@ class Channel:
                 return "ok", {"message_id": await chat.stop(claims, self.session_id)}
             if event == "claim_changes":
                 return "ok", {"granted": await chat.claim(claims, self.session_id, payload.get("change_id"))}
-        except ChatError as exc:
-            return "error", {"reason": exc.code, "message": exc.message, **exc.extra}
-        except BrokerUnavailable:
-            exc = unavailable("the message broker")
-            return "error", {"reason": exc.code, "message": exc.message, **exc.extra}
         except Exception as exc:
-            if not database_unreachable(exc):
+            refusal = translate(exc)
+            if refusal is None:
                 raise
-            log.warning("%s: %s refused, the database is unreachable (%s)", self.topic, event, exc)
-            return "error", {"reason": DATABASE_DOWN.code, "message": DATABASE_DOWN.message}
+            return "error", {"reason": refusal.code, "message": refusal.message, **refusal.extra}
         return "error", {"reason": "unknown_event", "message": f"unknown event {event!r}"}
 
 

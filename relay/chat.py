@@ -1,8 +1,8 @@
 """Chat sessions as the gateway serves them, over HTTP and the channel alike.
 
 Access checks, history, starting and stopping generations, claiming changes.
-Errors are `ChatError`s that both transports translate: an HTTP status and
-code, or a channel error reason.
+Errors are `relay.errors.ChatError`s that both transports translate: an HTTP
+status and code, or a channel error reason.
 """
 
 from __future__ import annotations
@@ -17,24 +17,35 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
 from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
-from schema.usage import count_generation, generation_usage
+from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
+from schema.usage import generation_usage
 
 from .auth import Claims
-from .broker.base import Broker, BrokerUnavailable
-from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found, unavailable
+from .broker.base import BrokerUnavailable
+from .broker.jobs import JobQueue
+from .broker.log import EventLog
+from .broker.signals import Signals
+from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .session_list import MAX_PAGE, session_page
 from .tenants import Tenants, tenant_of
 
-HISTORY_LIMIT = 50
 MAX_TITLE_CHARS = 500  # as stored
 
 
 class Chat:
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], broker: Broker, tenants: Tenants, max_message_chars: int
+        self,
+        db: async_sessionmaker[AsyncSession],
+        log: EventLog,
+        jobs: JobQueue,
+        signals: Signals,
+        tenants: Tenants,
+        max_message_chars: int,
     ) -> None:
         self.db = db
-        self.broker = broker
+        self.log = log
+        self.jobs = jobs
+        self.signals = signals
         self.tenants = tenants
         self.max_message_chars = max_message_chars
 
@@ -107,7 +118,7 @@ class Chat:
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 raise conflict("the session was changed meanwhile: reload it and apply your change again")
         session = await self.session(claims, session_id)
-        await self.broker.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
+        await self.log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session
 
     async def deletable(self, claims: Claims, session_id: str) -> str | None:
@@ -125,34 +136,32 @@ class Chat:
         async with self.db.begin() as db:
             await self._session(db, claims, session_id)
             await db.execute(delete(ChatSession).where(ChatSession.id == session_id))
-        await self.broker.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
+        await self.log.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
 
     async def cancel(self, session_id: str, message_id: str) -> None:
         """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
-        snapshot = await self.broker.snapshot(session_id)
-        streaming = snapshot.streaming
-        partial = streaming.content if streaming is not None and streaming.message_id == message_id else ""
-        usage = generation_usage({}, "", partial)
-        async with self.db.begin() as db:
-            won = await db.execute(
-                update(ChatMessage)
-                .where(ChatMessage.id == message_id, ChatMessage.status == PROCESSING)
-                .values(status=CANCELLED, content=partial, usage=usage, completed_at=utcnow())
-            )
-            if won.rowcount != 1:  # type: ignore[attr-defined]
-                return  # its worker ended it after all
-            message = await db.get(ChatMessage, message_id, populate_existing=True)
-            assert message is not None
-            await count_generation(db, message_id, usage)
-            final = {"message": message.to_dict(await applied_changes(db, session_id))}
-        await self.broker.publish(session_id, events.NEW_MESSAGE, message_id, final)
+        snapshot = await self.log.snapshot(session_id)
+        streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
+        partial, changes = "", []
+        if streaming is not None:
+            partial = streaming.content
+            changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
+        final = await persist_final(
+            self.db, message_id, status=CANCELLED, content=partial, changes=changes,
+            usage=generation_usage({}, "", partial), error=None,
+        )  # fmt: skip
+        if final is not None:  # else its worker ended it after all
+            await self.log.publish(session_id, events.NEW_MESSAGE, message_id, final)
 
     async def messages(
         self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
     ) -> list[dict[str, Any]]:
         async with self.db() as db:
             await self._session(db, claims, session_id)
-            return await recent_messages(db, session_id, limit, before)
+            try:
+                return await recent_messages(db, session_id, limit, before)
+            except UnknownMessage:
+                raise bad_request("before must be a message id of this session") from None
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The recent messages of a session whose access was checked already (a channel's join)."""
@@ -185,17 +194,17 @@ class Chat:
         except IntegrityError:
             raise busy() from None
         try:
-            await self.broker.publish(session_id, events.USER_MESSAGE, question.id, {"message": question.to_dict()})
+            await self.log.publish(session_id, events.USER_MESSAGE, question.id, {"message": question.to_dict()})
             job = {
                 "session_id": session_id,
                 "message_id": answer.id,
                 "user_message_id": question.id,
                 "tenant": claims.tenant,
             }
-            await self.broker.enqueue(job)
+            await self.jobs.enqueue(job)
         except BrokerUnavailable:
             await self._fail(answer.id, "the generation could not be queued: the message broker is unavailable")
-            raise unavailable("the message broker") from None
+            raise
         return question.id, answer.id
 
     async def _fail(self, message_id: str, error: str) -> None:
@@ -212,10 +221,7 @@ class Chat:
                 select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
             )
         if running is not None:
-            try:
-                await self.broker.request_stop(running)
-            except BrokerUnavailable:
-                raise unavailable("the message broker") from None
+            await self.signals.request_stop(running)
         return running
 
     async def wait_final(
@@ -236,34 +242,11 @@ class Chat:
         """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
         if not isinstance(change_id, str) or len(change_id) != 64:
             raise bad_request("change_id must be a 64-character hex string")
-        try:
-            if not await self.broker.claim(session_id, change_id):
-                return False
-        except BrokerUnavailable:
-            raise unavailable("the message broker") from None
+        if not await self.signals.claim(session_id, change_id):
+            return False
         try:
             async with self.db.begin() as db:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
             return False  # claimed before Redis lost its keys
         return True
-
-
-async def applied_changes(db: AsyncSession, session_id: str) -> set[str]:
-    rows = await db.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
-    return set(rows)
-
-
-async def recent_messages(
-    db: AsyncSession, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
-) -> list[dict[str, Any]]:
-    """Up to `limit` messages, oldest first; `before` is a message id to page back from."""
-    query = select(ChatMessage).where(ChatMessage.session_id == session_id)
-    if before is not None:
-        pivot = await db.get(ChatMessage, before)
-        if pivot is None or pivot.session_id != session_id:
-            raise bad_request("before must be a message id of this session")
-        query = query.where(ChatMessage.created_at < pivot.created_at)
-    rows = (await db.scalars(query.order_by(ChatMessage.created_at.desc()).limit(limit))).all()
-    applied = await applied_changes(db, session_id)
-    return [message.to_dict(applied) for message in reversed(rows)]

@@ -17,15 +17,15 @@ from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.models import ChatSession, Tenant
 from workers.http import upstream_clients
-from workers.providers.demo import DemoUpstream
+from workers.main import on_signals
 from workers.runner import Worker
 from workers.upstreams import provider_factory
 
 from .app import create_app
 from .auth import mint
 from .broker.memory import MemoryBroker
-from .cli import on_signals, uvicorn_options
-from .server import EmbeddedServer
+from .demo_upstream import DemoUpstream
+from .server import EmbeddedServer, uvicorn_options
 from .settings import Settings
 
 DEMO_TENANT, DEMO_USER = "demo", "demo-user"

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from schema.events import Envelope, EnvelopeError, decode
 
-from .broker.base import Broker
+from .broker.log import EventLog
 from .metrics import EVENTS_IN, EVENTS_OUT, JOINED_TOPICS
 from .serializer import Serializer
 
@@ -50,8 +50,8 @@ class Subscriber(Protocol):
     def receive(self, delivery: Delivery) -> None:
         """An event for the subscribed topic; must not block."""
 
-    def broker_lost(self) -> None:
-        """The broker connection was lost and restored: events may have been missed."""
+    def resync(self) -> None:
+        """Events may have been missed (the broker connection was lost and restored): catch up."""
 
 
 @dataclass
@@ -61,11 +61,11 @@ class _Topic:
 
 
 class Fanout:
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
         self.topics: dict[str, _Topic] = {}
         self.unsubscribing: set[asyncio.Task[None]] = set()
-        broker.attach(self)
+        log.attach(self)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Add a subscriber; returns once the process receives the topic's events.
@@ -75,7 +75,7 @@ class Fanout:
         """
         state = self.topics.get(topic)
         if state is None:
-            state = _Topic(asyncio.create_task(self.broker.subscribe(topic), name=f"subscribe {topic}"))
+            state = _Topic(asyncio.create_task(self.log.subscribe(topic), name=f"subscribe {topic}"))
             self.topics[topic] = state
             JOINED_TOPICS.set(len(self.topics))
         state.subscribers.add(subscriber)
@@ -101,7 +101,7 @@ class Fanout:
 
     async def _unsubscribe(self, topic: str) -> None:
         try:
-            await self.broker.unsubscribe(topic)
+            await self.log.unsubscribe(topic)
         except Exception:
             log.exception("unsubscribing %s failed", topic)
 
@@ -129,4 +129,4 @@ class Fanout:
             if not state.ready.done():
                 continue  # first confirmed on the new connection: nothing was missed yet
             for subscriber in list(state.subscribers):
-                subscriber.broker_lost()
+                subscriber.resync()

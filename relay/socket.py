@@ -17,6 +17,7 @@ from .auth import Claims, InvalidToken, verify
 from .channel import Channel
 from .gateway import Gateway
 from .serializer import FrameError, Message, Serializer, reply
+from .transport import JoinedTopic
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +176,12 @@ class Socket:
 
     # Transport, for channels
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: JoinedTopic) -> None:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
 
-    def rejoin_needed(self, channel: Channel) -> None:
+    def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_error", {}))
 
-    def closed_by_server(self, channel: Channel) -> None:
+    def closed_by_server(self, channel: JoinedTopic) -> None:
         self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_close", {}))

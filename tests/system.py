@@ -17,14 +17,13 @@ from relay.app import create_app
 from relay.auth import mint
 from relay.broker import create_broker
 from relay.broker.base import Broker
-from relay.cli import uvicorn_options
-from relay.server import EmbeddedServer
+from relay.demo_upstream import DemoUpstream
+from relay.server import EmbeddedServer, uvicorn_options
 from relay.settings import Settings
 from schema.credentials import generate_key
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.outbound import guarded_client
-from workers.providers.demo import DemoUpstream
 from workers.runner import Worker
 from workers.upstreams import provider_factory
 

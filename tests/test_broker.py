@@ -139,12 +139,12 @@ async def test_claims_grant_once_per_session_and_change(broker: Broker) -> None:
 
 async def test_jobs_are_delivered_once_and_acknowledged(broker: Broker) -> None:
     job_id = await broker.enqueue({"session_id": "s", "message_id": "m"})
-    [job] = await broker.next_jobs("w1", 10, block_seconds=1)
+    [job] = await broker.take("w1", 10, block_seconds=1)
     assert job.id == job_id and job.fields == {"session_id": "s", "message_id": "m"}
-    assert await broker.next_jobs("w2", 10, block_seconds=0.1) == []
-    assert await broker.job_counts() == (0, 1)
+    assert await broker.take("w2", 10, block_seconds=0.1) == []
+    assert await broker.counts() == (0, 1)
     await broker.ack(job.id)
-    assert await broker.job_counts() == (0, 0)
+    assert await broker.counts() == (0, 0)
 
 
 async def test_stop_requests_are_remembered_and_announced(broker: Broker) -> None:
@@ -164,7 +164,7 @@ async def test_redis_jobs_of_a_silent_worker_are_taken_over(redis_server: RedisS
     await broker.start()
     try:
         await broker.enqueue({"session_id": "s", "message_id": "m"})
-        [job] = await broker.next_jobs("lost-worker", 1, block_seconds=1)
+        [job] = await broker.take("lost-worker", 1, block_seconds=1)
         assert await broker.take_over("rescuer", 0.5, 10) == []
         await asyncio.sleep(0.6)
         await broker.keep_alive("lost-worker", [job.id])  # still alive after all

@@ -86,7 +86,7 @@ def test_dev_listens_on_loopback_and_serve_on_every_address_unless_host_says_oth
 
 
 def test_a_workers_metrics_port_listens_on_loopback_by_default() -> None:
-    from relay.cli import serve_worker_metrics
+    from workers.main import serve_worker_metrics
 
     server = serve_worker_metrics(from_env({}, dev=True))  # METRICS_PORT unset here: any free port
     try:

@@ -127,10 +127,10 @@ async def test_a_bug_in_the_worker_is_shown_as_a_sentence_and_logged_with_its_tr
 async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persists(tmp_path) -> None:
     """Its worker silent too long (its final write waiting for SQL, say), a generation is ended as lost by
     another worker; the answer its own worker then persists wins, and no later takeover undoes it."""
-    from relay.broker.base import Job
     from relay.broker.memory import MemoryBroker
     from schema.models import ChatSession, Tenant
-    from workers.generation import finish_lost, persist_final
+    from schema.store import persist_final
+    from workers.ending import finish_lost
 
     from .system import migrate
 
@@ -146,14 +146,13 @@ async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persi
     async with db.begin() as session:
         message = ChatMessage(session_id=chat.id, role="assistant", content="", status=PROCESSING, created_at=utcnow())
         session.add(message)
-    job = Job("1-0", {"session_id": chat.id, "message_id": message.id})
     broker = MemoryBroker()
 
-    assert await finish_lost(job, broker, db)  # the takeover: interrupted, "the worker … stopped unexpectedly"
+    assert await finish_lost(chat.id, message.id, broker, db)  # the takeover: interrupted, "the worker … stopped"
     answer = {"status": SUCCESS, "content": "The whole answer.", "changes": [], "usage": {"input_tokens": 3}}
-    final = await persist_final(db, chat.id, message.id, replaces_takeover=True, error=None, **answer)
+    final = await persist_final(db, message.id, replaces_takeover=True, error=None, **answer)
     assert final is not None
-    assert not await finish_lost(job, broker, db)  # a second takeover changes nothing
+    assert not await finish_lost(chat.id, message.id, broker, db)  # a second takeover changes nothing
     async with db() as session:
         stored = await session.get(ChatMessage, message.id)
         assert (stored.status, stored.content, stored.error, stored.usage) == (

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 
 from schema import events, keys
 
-from .base import (
+from .base import Broker
+from .jobs import Job
+from .log import (
     SNAPSHOT_CHANGE,
     SNAPSHOT_CHUNK,
     SNAPSHOT_FINISH,
     SNAPSHOT_START,
     SNAPSHOT_STATUS,
-    Broker,
-    Job,
     Replay,
     Snapshot,
     Streaming,
@@ -132,7 +132,7 @@ class MemoryBroker(Broker):
         self.job_ready.set()
         return job.id
 
-    async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
+    async def take(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
         if not self.jobs:
             self.job_ready.clear()
             try:
@@ -155,5 +155,5 @@ class MemoryBroker(Broker):
     async def take_over(self, consumer: str, min_idle_seconds: float, count: int) -> list[Job]:
         return []
 
-    async def job_counts(self) -> tuple[int, int]:
+    async def counts(self) -> tuple[int, int]:
         return len(self.jobs), len(self.pending)

@@ -23,8 +23,10 @@ from redis.retry import Retry
 
 from schema import keys
 
-from .base import Broker, BrokerUnavailable, Job, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
+from .jobs import Job
+from .log import Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -214,7 +216,7 @@ class RedisBroker(Broker):
             await self._call(self._create_group)
             return await self._call(command)
 
-    async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
+    async def take(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
         async def read() -> Any:
             return await self.redis.xreadgroup(
                 keys.JOBS_GROUP, consumer, {keys.JOBS_STREAM: ">"}, count=count, block=int(block_seconds * 1000)
@@ -246,7 +248,7 @@ class RedisBroker(Broker):
         )
         return [_job(entry_id, fields) for entry_id, fields in answer[1] if fields]
 
-    async def job_counts(self) -> tuple[int, int]:
+    async def counts(self) -> tuple[int, int]:
         async def counts() -> tuple[int, int]:
             groups = await self.redis.xinfo_groups(keys.JOBS_STREAM)
             for group in groups:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from workers.providers.anthropic import AnthropicProvider
-from workers.providers.base import Chunk, Complete, GenerationRequest, Provider, Status
+from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, Status
 from workers.providers.openai import OpenAIProvider
 from workers.tools.calls import ToolStep
 from workers.tools.history import ToolRecord

@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from workers.providers.base import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status
+from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status
 from workers.tools.calls import FAILED, STARTED, ToolResult, ToolRound, ToolStep, ToolUse, add_usage, failed
 from workers.tools.executor import ToolExecutor
 from workers.tools.webhook import Caller, ToolWebhook

@@ -7,7 +7,7 @@ events, so providers never touch the broker or the database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -88,3 +88,6 @@ class Provider(Protocol):
     def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         """Yield events until `Complete`; raise `UpstreamError` on failure."""
         ...
+
+
+ProviderFor = Callable[[dict[str, Any]], Provider]  # the provider for a tenant's stored settings

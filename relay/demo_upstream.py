@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from relay.server import EmbeddedServer
+from .server import EmbeddedServer
 
 MODEL = "demo-1"
 PACE = (0.6, 1.3, 0.9, 1.1, 0.7, 1.4, 1.0)  # scripted variation of chunk_delay, deterministic

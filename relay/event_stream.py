@@ -24,6 +24,7 @@ from .gateway import Gateway
 from .metrics import SLOW_SOCKET_CLOSES
 from .outbox import Outbox
 from .serializer import Message
+from .transport import JoinedTopic
 
 KEEP_ALIVE_SECONDS = 15.0
 CLOSE = b""  # queued to end the stream
@@ -85,13 +86,13 @@ class EventStream:
         if status != "ok":
             self.close()
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: JoinedTopic) -> None:
         pass
 
-    def rejoin_needed(self, channel: Channel) -> None:
+    def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.close()  # EventSource reconnects with Last-Event-ID and resumes
 
-    def closed_by_server(self, channel: Channel) -> None:
+    def closed_by_server(self, channel: JoinedTopic) -> None:
         if not self.closed:  # end the stream after what is queued (the `session_deleted` event)
             self.closed = True
             self.outbox.put(CLOSE)
@@ -134,7 +135,7 @@ class GenerationWatch:
     def receive(self, delivery: Delivery) -> None:
         self.events.put_nowait(delivery.envelope)
 
-    def broker_lost(self) -> None:
+    def resync(self) -> None:
         self.events.put_nowait(None)
 
     async def _until_final(self, message_id: str) -> AsyncIterator[Envelope]:
