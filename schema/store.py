@@ -47,14 +47,14 @@ async def recent_messages(
 
 # Built once: a generation's start reads plain columns, not ORM objects (100 generations may start at once).
 GENERATION_START = (
-    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, Tenant.settings)
+    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, ChatSession.tenant_id, Tenant.settings)
     .select_from(ChatMessage)
     .join(ChatSession, ChatSession.id == bindparam("session_id"))
     .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
     .where(ChatMessage.id == bindparam("message_id"))
 )
 EARLIER_MESSAGES = (
-    select(ChatMessage.role, ChatMessage.content)
+    select(ChatMessage.role, ChatMessage.content, ChatMessage.user_id, ChatMessage.tool_calls)
     .where(
         ChatMessage.session_id == bindparam("session_id"),
         ChatMessage.created_at < bindparam("before"),
@@ -70,9 +70,11 @@ class GenerationStart:
     """What a generation needs from SQL to ask the upstream."""
 
     question: str
-    history: list[dict[str, str]]
+    history: list[dict[str, Any]]  # {role, content, tool_calls?}: an answer's tool calls, where it made some
     context: dict[str, Any]
     tenant_settings: dict[str, Any]
+    tenant: str
+    user_id: str | None  # who asked
 
 
 async def generation_start(db: AsyncSession, session_id: str, message_id: str) -> GenerationStart | None:
@@ -86,10 +88,19 @@ async def generation_start(db: AsyncSession, session_id: str, message_id: str) -
     question, history = earlier[-1], earlier[:-1]
     return GenerationStart(
         question=question.content,
-        history=[{"role": m.role, "content": m.content} for m in history],
+        history=[_history_entry(m.role, m.content, m.tool_calls) for m in history],
         context=found.context or {},
         tenant_settings=found.settings or {},
+        tenant=found.tenant_id,
+        user_id=question.user_id,
     )
+
+
+def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"role": role, "content": content}
+    if tool_calls:
+        entry["tool_calls"] = tool_calls
+    return entry
 
 
 async def persist_final(
@@ -101,13 +112,18 @@ async def persist_final(
     changes: list[dict[str, Any]],
     usage: dict[str, Any],
     error: str | None,
+    tool_calls: list[dict[str, Any]] | None = None,
     replaces_takeover: bool = False,
 ) -> dict[str, Any] | None:
     """Persist the final message once: the `new_message` payload for the finisher that wins, else None.
 
     The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
     message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
+    A takeover knows no `tool_calls` (None): the column keeps what it holds.
     """
+    values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
+    if tool_calls is not None:
+        values["tool_calls"] = tool_calls
     finishable = ChatMessage.status == PROCESSING
     if replaces_takeover:
         finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
@@ -122,9 +138,7 @@ async def persist_final(
         won = await session.execute(
             update(ChatMessage)
             .where(ChatMessage.id == message_id, finishable)
-            .values(
-                status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
-            )
+            .values(**values, completed_at=utcnow())
         )
         if won.rowcount != 1:  # type: ignore[attr-defined]
             return None

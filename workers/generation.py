@@ -31,7 +31,18 @@ from .durable import until_it_lands
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_LOST, patiently
-from .providers.events import Changes, Chunk, Complete, GenerationRequest, ProviderFor, Status, UpstreamError
+from .providers.events import (
+    Changes,
+    Chunk,
+    Complete,
+    GenerationRequest,
+    ProviderFor,
+    Status,
+    UpstreamError,
+    Usage,
+)
+from .tools.calls import ToolStep
+from .tools.history import ToolRecord
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +58,7 @@ class Outcome:
     content: list[str] = field(default_factory=list)
     early_changes: list[dict[str, Any]] = field(default_factory=list)
     complete: Complete | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # reported before the end (tool rounds)
 
 
 class Generation:
@@ -72,6 +84,7 @@ class Generation:
         self.db = db
         self.provider_for = provider_for
         self.outcome = Outcome()
+        self.tools = ToolRecord()
         self.ending: tuple[str, str | None] | None = None
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
@@ -138,6 +151,8 @@ class Generation:
             history=start.history,
             context=start.context,
             meta={"session_id": self.session_id, "message_id": self.message_id},
+            tenant=start.tenant,
+            user_id=start.user_id,
         )
         return request, start.tenant_settings
 
@@ -165,6 +180,11 @@ class Generation:
                     entry = {"change_id": change_id(event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                elif isinstance(event, Usage):
+                    outcome.usage = event.usage
+                elif isinstance(event, ToolStep):
+                    self.tools.note(event)
+                    await self._publish_live(events.STREAMING_TOOL, event.payload())
                 elif isinstance(event, Complete):
                     outcome.complete = event
                     return
@@ -204,14 +224,18 @@ class Generation:
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
             reported = outcome.complete.usage
         else:
-            content, changes, reported = "".join(outcome.content), outcome.early_changes, {}
+            content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
+        for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
+            await self._publish(events.STREAMING_TOOL, step.payload())
+        tool_calls = self.tools.final()
 
         async def write() -> dict[str, Any] | None:
             async with self.sql_turns:
                 return await persist_final(
                     self.db, self.message_id, replaces_takeover=True,
                     status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+                    tool_calls=tool_calls,
                 )  # fmt: skip
 
         final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")

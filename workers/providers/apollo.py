@@ -36,7 +36,7 @@ class ApolloProvider(HttpProvider):
             raise UpstreamError(f"The assistant service {service!r} is not a valid service name.")
         body = {
             "content": request.content,
-            "history": request.history,
+            "history": [{"role": m["role"], "content": m["content"]} for m in request.history],
             "context": request.context,
             "meta": request.meta,
             "stream": True,

@@ -67,7 +67,15 @@ class Complete:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-ProviderEvent = Status | Chunk | Changes | Complete | ToolUse | ToolStep
+@dataclass(frozen=True)
+class Usage:
+    """What the upstream reported using so far, for an answer of several requests (tool rounds) that may
+    still break off; `Complete.usage` has the total."""
+
+    usage: dict[str, Any]
+
+
+ProviderEvent = Status | Chunk | Changes | Complete | Usage | ToolUse | ToolStep
 
 
 class UpstreamError(Exception):
