@@ -26,6 +26,7 @@ from .chat import Chat
 from .fanout import Fanout
 from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
+from .presence import PresenceTracker
 from .settings import Settings
 from .settings_cache import SettingsCache
 from .tenants import Tenants
@@ -77,7 +78,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     chat = Chat(
         db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
     )
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants)
+    presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
@@ -88,10 +90,12 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
+        keeping_presence = asyncio.create_task(presence.run(), name="presence")
         try:
             yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
         finally:
             announcements.cancel()
+            keeping_presence.cancel()
             if owns_broker:
                 await broker.close()
             await engine.dispose()

@@ -13,10 +13,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
+from schema.presence import PRESENCE_STATE
 
+from . import join_page
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .fanout import Delivery
+from .presence import PresenceDiff
 from .serializer import Message
 
 if TYPE_CHECKING:
@@ -41,7 +44,10 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 
 class Channel:
-    __slots__ = ("buffer", "epoch", "join_ref", "seq", "session_id", "state", "topic", "transport")
+    __slots__ = (
+        "buffer", "epoch", "join_ref", "presence_pending", "presence_ref", "seq", "session_id", "state", "topic",
+        "transport",
+    )  # fmt: skip
 
     def __init__(self, transport: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
         self.transport = transport
@@ -52,6 +58,8 @@ class Channel:
         self.epoch = ""
         self.seq = 0
         self.buffer: list[Delivery] = []
+        self.presence_ref: str | None = None  # this tab's phx_ref once it is in the session's presence
+        self.presence_pending: list[bytes] | None = None  # diffs that come while the presence_state is read
 
     # joining
 
@@ -77,15 +85,16 @@ class Channel:
         self.state = JOINED
         for delivery in buffered:
             self.receive(delivery)
+        await self._enter_presence()
 
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.transport.gateway
         since = parse_since(params)
         settings = await gateway.tenants.require_assistant(self.transport.claims)
-        session = await gateway.chat.session(self.transport.claims, self.session_id)
+        entry = await join_page.enter(gateway, self.transport.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
-            response, missed = await self._read_position(session, since)
+            response, missed = await self._read_position(entry, since)
             response["assistant"] = gateway.tenants.assistant(settings)
             return response, missed
         except BaseException:
@@ -93,26 +102,30 @@ class Channel:
             raise
 
     async def _read_position(
-        self, session: dict[str, Any], since: tuple[str, int] | None
+        self, entry: join_page.Entry, since: tuple[str, int] | None
     ) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.transport.gateway
         missed: list[Envelope] = []
         streaming = None
         recovered = False
+        page_seq = 0
         if since is not None:
             replay = await gateway.broker.replay(self.session_id, *since)
             if replay.events is not None:
                 recovered = True
                 missed = [_decode_logged(data) for data in replay.events]
                 self.epoch, self.seq = since
+                page_seq = replay.page_seq
         if not recovered:
             snapshot = await gateway.broker.snapshot(self.session_id)
             self.epoch, self.seq = snapshot.epoch, snapshot.seq
+            page_seq = snapshot.page_seq
             if snapshot.streaming is not None:
                 streaming = snapshot.streaming.to_dict(snapshot.seq)
         # Read after the position: a message that completes in between shows up
         # here and as a later event, never in neither (clients upsert by id).
-        messages = await gateway.chat.history(self.session_id)
+        claims = self.transport.claims
+        session, messages = await join_page.contents(gateway, claims, self.session_id, entry, self.epoch, page_seq)
         response = {
             "epoch": self.epoch,
             "seq": self.seq,
@@ -161,8 +174,45 @@ class Channel:
             return
         self.state = CLOSED
         self.buffer = []
+        self.presence_pending = None
+        if self.presence_ref is not None:
+            self.transport.gateway.presence.leave(self.presence_ref)
         self.transport.gateway.fanout.leave(self.topic, self)
         self.transport.forget(self)
+
+    # presence: not session events (no seq, not logged); WebSocket tabs only
+
+    async def _enter_presence(self) -> None:
+        """Add this tab to the session's presence and send `presence_state`; diffs follow it."""
+        transport = self.transport
+        if transport.last_heard() is None:
+            return
+        tracker = transport.gateway.presence
+        self.presence_pending = []
+        try:
+            ref, state = await tracker.join(
+                self.session_id, transport.claims.user, transport.claims.name, transport.last_heard
+            )
+        except BrokerUnavailable as exc:
+            log.warning("%s: joined without presence: %s", self.topic, exc)
+            self.presence_pending = None
+            return
+        if self.state == CLOSED:  # left meanwhile
+            tracker.leave(ref)
+            return
+        self.presence_ref = ref
+        transport.send(transport.serializer.encode(None, None, self.topic, PRESENCE_STATE, state))
+        pending, self.presence_pending = self.presence_pending, None
+        for frame in pending:
+            transport.send(frame)
+
+    def presence(self, diff: PresenceDiff) -> None:
+        if self.state != JOINED:
+            return
+        if self.presence_pending is not None:
+            self.presence_pending.append(diff.frame(self.transport.serializer))
+        elif self.presence_ref is not None:
+            self.transport.send(diff.frame(self.transport.serializer))
 
     # client pushes
 

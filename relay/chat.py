@@ -8,6 +8,7 @@ status and code, or a channel error reason.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,8 @@ from .broker.signals import Signals
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .session_list import MAX_PAGE, session_page
 from .tenants import Tenants, tenant_of
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 500  # as stored
 
@@ -249,4 +252,10 @@ class Chat:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
             return False  # claimed before Redis lost its keys
+        # every tab learns the change is applied (and stored messages' `applied` flags changed: a page event)
+        applied = {"change_id": change_id, "user_id": claims.user}
+        try:
+            await self.log.publish(session_id, events.CHANGES_APPLIED, "", applied)
+        except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
+            log.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True

@@ -23,6 +23,7 @@ from .fanout import Delivery
 from .gateway import Gateway
 from .metrics import SLOW_SOCKET_CLOSES
 from .outbox import Outbox
+from .presence import PresenceDiff
 from .serializer import Message
 from .transport import JoinedTopic
 
@@ -97,6 +98,9 @@ class EventStream:
             self.closed = True
             self.outbox.put(CLOSE)
 
+    def last_heard(self) -> float | None:
+        return None  # an SSE stream is not a tab in presence
+
     async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
         topic = keys.topic(session_id)
         channel = Channel(self, topic, session_id, None)
@@ -137,6 +141,9 @@ class GenerationWatch:
 
     def resync(self) -> None:
         self.events.put_nowait(None)
+
+    def presence(self, diff: PresenceDiff) -> None:
+        """A generation's stream carries no presence."""
 
     async def _until_final(self, message_id: str) -> AsyncIterator[Envelope]:
         """This generation's events up to its `new_message`; ends early if the broker was lost."""

@@ -38,6 +38,11 @@ def changes_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:changes"
 
 
+def page_key(session_id: str) -> str:
+    """The join reply's page (session and recent messages), cached; see relay/join_page.py."""
+    return f"{{{topic(session_id)}}}:page"
+
+
 def applied_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:applied"
 

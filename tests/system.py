@@ -93,20 +93,26 @@ class System:
         await self.start_worker()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        """Stop everything; a worker that raised (or would not stop) fails a test that passed so far."""
         for client in self.clients:
             with contextlib.suppress(Exception):
                 await client.close()
+        failures = []
         for worker, task in self.workers:
             worker.shutdown()
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(task, 10)
+            except Exception as exc:
+                failures.append(f"worker {worker.name}: {exc!r}")
         for worker, _ in self.workers:
             if self.shared_broker is None:
                 await worker.broker.close()
         for gateway in self.gateways:
             await gateway.stop()
         await self.stack.aclose()
+        if failures and exc_type is None:
+            raise AssertionError("an in-process worker failed: " + "; ".join(failures))
 
     async def start_gateway(self) -> EmbeddedServer:
         app = create_app(self.settings, self.shared_broker)

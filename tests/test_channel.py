@@ -70,6 +70,10 @@ class SeamBroker(MemoryBroker):
         await self.step()
         return await super().replay(session_id, since_epoch, since_seq)
 
+    async def page(self, session_id: str):  # type: ignore[override]
+        await self.step()
+        return await super().page(session_id)
+
 
 class FakeChat:
     """The SQL reads of a join, which also take time while events flow."""
@@ -98,7 +102,7 @@ class FakeTenants:
 
 class RecordingSocket:
     serializer = V2Serializer
-    claims = None
+    claims = SimpleNamespace(tenant="acme")
 
     def __init__(self, broker: SeamBroker) -> None:
         self.gateway = SimpleNamespace(
@@ -115,6 +119,9 @@ class RecordingSocket:
 
     def forget(self, channel: Channel) -> None:
         pass
+
+    def last_heard(self) -> None:
+        return None  # no presence here (tests/test_presence.py covers it)
 
 
 steps = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 6)), max_size=8)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event
 
 from schema.db import create_engine, session_factory
@@ -67,7 +68,7 @@ async def test_a_worker_keeps_no_task_per_broker_reconnect(tmp_path) -> None:
     worker = Worker(settings, MemoryBroker(), session_factory(engine), lambda _: None)  # type: ignore[arg-type,return-value]
     for _ in range(50):
         worker.resubscribed()  # each looks up stop requests for running generations: none here
-    await asyncio.sleep(0.05)
+    await asyncio.gather(*worker.chores)
     assert worker.chores == set()
     await engine.dispose()
 
@@ -159,3 +160,17 @@ async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persi
             SUCCESS, "The whole answer.", None, {"input_tokens": 3},
         )  # fmt: skip
     await engine.dispose()
+
+
+async def test_an_in_process_worker_that_raised_fails_the_test_at_teardown(tmp_path) -> None:
+    """The harness's promise: a worker's crash in a `System` is never swallowed by its teardown."""
+    backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{tmp_path}/crash.db")
+
+    async def a_bug(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("a bug in the job loop")
+
+    with pytest.raises(AssertionError, match=r"an in-process worker failed: .*a bug in the job loop"):
+        async with System(backend) as system:
+            worker, task = system.workers[0]
+            worker.broker.take = a_bug  # type: ignore[method-assign]
+            await asyncio.wait([task])

@@ -3,7 +3,7 @@
 SQL is touched twice per generation (`schema.store`): its start is read when the
 job is taken; its final message is written once, guarded by `status = 'processing'`
 so that exactly one finisher (this worker, or one that took the job over)
-publishes `new_message`. Broker outages are ridden out by `workers.patience`.
+publishes `new_message`. Broker and database outages are ridden out by `workers.patience`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
 from schema.store import generation_start, persist_final
 from schema.usage import generation_usage
 
-from .durable import until_it_lands
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
-from .patience import BROKER_LOST, patiently
+from .patience import BROKER_LOST, patiently, until_it_lands
 from .providers.events import (
     Changes,
     Chunk,

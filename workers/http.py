@@ -4,7 +4,10 @@ httpx's default pool holds 100 connections: a worker running more generations
 than that would make the rest wait for a connection. The pools follow
 `WORKER_CONCURRENCY` instead, and that wait is never counted against the
 upstream (`providers.upstream.post_events` starts the first-byte clock when the
-request goes out).
+request goes out). Idle connections are kept for a minute, so that a quiet
+worker's next generation does not pay a new TCP and TLS handshake before its
+first token (a connection the upstream closed meanwhile is noticed and
+replaced by httpcore before it is reused).
 
 Reads without a timeout (the providers keep their own deadlines) skip
 httpcore's per-read anyio cancel scope and exception-mapping context manager:
@@ -60,8 +63,13 @@ class DirectReadsBackend(AnyIOBackend):
         return _DirectReads(stream._stream)
 
 
+KEEPALIVE_SECONDS = 60.0  # httpx keeps an idle connection 5 s: a new TCP + TLS handshake before most first tokens
+
+
 def pool_limits(concurrency: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=KEEPALIVE_SECONDS
+    )
 
 
 def operator_client(limits: httpx.Limits) -> httpx.AsyncClient:

@@ -51,11 +51,15 @@ class Streaming:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A session's position (`epoch`, `seq`) and its in-flight message, read atomically."""
+    """A session's position (`epoch`, `seq`) and its in-flight message, read atomically.
+
+    `page_seq`: the seq of the session's last page-changing event (`events.PAGE_EVENTS`), 0 if none.
+    """
 
     epoch: str
     seq: int
     streaming: Streaming | None = None
+    page_seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,16 @@ class Replay:
     epoch: str
     seq: int
     events: list[bytes] | None = None
+    page_seq: int = 0
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """The cached join page (`relay.join_page`) with the session's live tag, read atomically."""
+
+    epoch: str | None
+    page_seq: int
+    data: bytes | None
 
 
 # How each event changes the snapshot of the in-flight message.
@@ -112,16 +126,18 @@ def new_epoch() -> str:
     return unique_id()
 
 
-def replay_from(epoch: str, seq: int, since_epoch: str, since_seq: int, log: list[tuple[int, bytes]]) -> Replay:
+def replay_from(
+    epoch: str, seq: int, since_epoch: str, since_seq: int, log: list[tuple[int, bytes]], page_seq: int = 0
+) -> Replay:
     """Decide whether `log` (ascending (seq, data)) still holds everything after `since_seq`."""
     if since_epoch != epoch or since_seq > seq or since_seq < 0:
-        return Replay(epoch, seq, None)
+        return Replay(epoch, seq, None, page_seq)
     missed = [(s, data) for s, data in log if s > since_seq]
     if since_seq == seq:
-        return Replay(epoch, seq, [])
+        return Replay(epoch, seq, [], page_seq)
     if not missed or missed[0][0] != since_seq + 1:
-        return Replay(epoch, seq, None)
-    return Replay(epoch, seq, [data for _, data in missed])
+        return Replay(epoch, seq, None, page_seq)
+    return Replay(epoch, seq, [data for _, data in missed], page_seq)
 
 
 class EventLog(abc.ABC):
@@ -150,12 +166,14 @@ class EventLog(abc.ABC):
         """
         head = events.encode_head(event, message_id, time.time(), payload)
         op, value = snapshot_op(event, payload)
-        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id())
+        page = event in events.PAGE_EVENTS
+        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id(), page)
 
     @abc.abstractmethod
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
-    ) -> tuple[int, str]: ...
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
+    ) -> tuple[int, str]:
+        """`page`: the event is page-changing; its seq becomes the session's `page_seq`."""
 
     @abc.abstractmethod
     async def subscribe(self, topic: str) -> None:
@@ -169,3 +187,11 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay: ...
+
+    @abc.abstractmethod
+    async def page(self, session_id: str) -> PageRead:
+        """The cached join page and the session's current (epoch, page_seq); never starts an epoch."""
+
+    @abc.abstractmethod
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        """Cache a join page (its tag is inside: readers compare it with the live one)."""

@@ -18,12 +18,12 @@ from schema.presence import Presences
 
 class PresenceStore(abc.ABC):
     @abc.abstractmethod
-    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
-        """Add a tab for `ttl` seconds and broadcast its join."""
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> Presences:
+        """Add a tab for `ttl` seconds and broadcast its join; returns who is present now, this tab included."""
 
     @abc.abstractmethod
-    async def untrack(self, session_id: str, ref: str) -> None:
-        """Remove a tab and broadcast its leave (nothing if it was gone already)."""
+    async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
+        """Remove a tab (as tracked) and broadcast its leave; nothing if it was gone already."""
 
     @abc.abstractmethod
     async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:

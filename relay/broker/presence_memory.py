@@ -18,12 +18,13 @@ class MemoryPresence(PresenceStore):
         self.clock = clock
         self.sessions: dict[str, dict[str, tuple[bytes, float]]] = {}  # session -> ref -> (entry, expires at)
 
-    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> Presences:
         entry = encode_entry(user_id, meta)
-        self.sessions.setdefault(session_id, {})[ref] = (entry, self.clock() + ttl)
         self._announce(session_id, joins=[entry], leaves=[])
+        self.sessions.setdefault(session_id, {})[ref] = (entry, self.clock() + ttl)
+        return await self.list(session_id)
 
-    async def untrack(self, session_id: str, ref: str) -> None:
+    async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
         tabs = self.sessions.get(session_id, {})
         gone = tabs.pop(ref, None)
         if not tabs:

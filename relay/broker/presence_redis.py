@@ -1,4 +1,4 @@
-"""Presence across gateways, in Redis: one Lua script per change keeps each session's tabs consistent."""
+"""Presence across gateways, in Redis: one script call per join or leave stores it and publishes its diff."""
 
 from __future__ import annotations
 
@@ -34,15 +34,19 @@ class RedisPresence(PresenceStore):
         publish = self.redis.spublish if self.cluster else self.redis.publish
         await self.call(lambda: publish(topic, diff))
 
-    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
-        entry = encode_entry(user_id, meta)
-        await self._run(session_id, "track", ref, entry, int(ttl * 1000), KEY_TTL_SECONDS)
-        await self._announce(session_id, joins=[entry], leaves=[])
+    def _publishing(self, session_id: str, joins: list[bytes], leaves: list[bytes]) -> list[Any]:
+        """The script arguments that make it publish a diff on the session's channel."""
+        command = "SPUBLISH" if self.cluster else "PUBLISH"
+        return [command, keys.topic(session_id), encode_diff(group(joins), group(leaves))]
 
-    async def untrack(self, session_id: str, ref: str) -> None:
-        gone = await self._run(session_id, "untrack", ref)
-        if gone is not None:
-            await self._announce(session_id, joins=[], leaves=[gone])
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> Presences:
+        entry = encode_entry(user_id, meta)
+        publish = self._publishing(session_id, joins=[entry], leaves=[])
+        return group(await self._run(session_id, "track", *publish, KEY_TTL_SECONDS, ref, entry, int(ttl * 1000)))
+
+    async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
+        publish = self._publishing(session_id, joins=[], leaves=[encode_entry(user_id, meta)])
+        await self._run(session_id, "untrack", *publish, ref)
 
     async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
         pairs = [value for ref, ttl in ttls.items() for value in (ref, int(ttl * 1000))]

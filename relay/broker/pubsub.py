@@ -43,8 +43,10 @@ class Subscriptions:
         sharded: bool = False,
         ping_every: float = PING_EVERY,
         silence_limit: float = SILENCE_LIMIT,
+        client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
         self.url = url
+        self.client_class = client_class
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
         self.sharded = sharded
@@ -126,7 +128,7 @@ class Subscriptions:
             delay = min(delay * 2, 2.0)
 
     async def _connect(self) -> None:
-        client = redis.Redis.from_url(self.url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
+        client = self.client_class.from_url(self.url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
         pubsub = client.pubsub()
         async with self.lock:
             self.client, self.pubsub = client, pubsub

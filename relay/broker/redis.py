@@ -26,7 +26,8 @@ from schema import keys
 from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .jobs import Job
-from .log import Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .presence_redis import RedisPresence
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -35,8 +36,14 @@ T = TypeVar("T")
 
 class RedisBroker(Broker):
     def __init__(
-        self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600, cluster: bool = False
+        self,
+        url: str,
+        log_maxlen: int = 2000,
+        ttl_seconds: int = 24 * 3600,
+        cluster: bool = False,
+        client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
+        """`client_class` makes the connections of a single server (the tests run the contract on fakeredis)."""
         self.url = url
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
@@ -54,9 +61,10 @@ class RedisBroker(Broker):
                 broadcast_topics=frozenset({keys.STOP_TOPIC, keys.SETTINGS_TOPIC}),
             )
         else:
-            self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
-            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
+            self.redis = client_class.from_url(url, health_check_interval=30, **options)
+            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
+        self.presence = RedisPresence(self.redis, self._call, cluster)
 
     # lifecycle
 
@@ -100,7 +108,7 @@ class RedisBroker(Broker):
     # events
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
     ) -> tuple[int, str]:
         args = [
             keys.topic(session_id),
@@ -113,6 +121,7 @@ class RedisBroker(Broker):
             value,
             "s" if self.cluster else "p",
             publish_id,
+            "1" if page else "0",
         ]
         seq, epoch = await self.publishes.call([4, *_session_keys(session_id), *args])
         return int(seq), epoch.decode()
@@ -147,20 +156,33 @@ class RedisBroker(Broker):
                 raw.get(b"status", b"").decode(),
                 decode_changes(changes or b""),
             )
-        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming)
+        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming, int(raw.get(b"pseq", 0)))
 
     async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
         async def read() -> list[Any]:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.live_key(session_id), "epoch", "seq")
+                pipe.hmget(keys.live_key(session_id), "epoch", "seq", "pseq")
                 pipe.xrange(keys.log_key(session_id), f"{since_seq + 1}-0", "+")
                 return await pipe.execute()
 
-        (epoch, seq), entries = await self._call(read)
+        (epoch, seq, page_seq), entries = await self._call(read)
         if epoch is None:
             return Replay("", 0, None)
         log_ = [(int(entry_id.split(b"-")[0]), fields[b"e"]) for entry_id, fields in entries]
-        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_)
+        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_, int(page_seq or 0))
+
+    async def page(self, session_id: str) -> PageRead:
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.live_key(session_id), "epoch", "pseq")
+                pipe.get(keys.page_key(session_id))
+                return await pipe.execute()
+
+        (epoch, page_seq), data = await self._call(read)
+        return PageRead(epoch.decode() if epoch else None, int(page_seq or 0), data)
+
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))
 
     async def claim(self, session_id: str, change_id: str) -> bool:
         async def add() -> list[Any]:

@@ -51,6 +51,7 @@ async def test_a_call_is_one_signed_post_the_receiver_verifies(receiver: Webhook
     }  # fmt: skip
     assert before <= int(delivery.headers["x-streamrelay-timestamp"]) <= int(time.time())
     assert delivery.headers["x-streamrelay-signature"].startswith("sha256=")
+    assert delivery.headers["accept-encoding"] == "identity"
 
 
 async def test_a_wrong_secret_fails_verification(receiver: Webhook, client: httpx.AsyncClient) -> None:

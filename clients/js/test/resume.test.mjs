@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
 import { EVENTS } from "../src/index.js";
-import { client, disconnectAll, memoryStorage, newSession, next, record, skip } from "./gateway.mjs";
+import { client, disconnectAll, memoryStorage, newSession, next, record, live } from "./gateway.mjs";
 
 after(disconnectAll);
 
@@ -21,7 +21,7 @@ function checkWhole(first, events, final) {
   assert.equal(text, final.content);
 }
 
-test("a reload mid-stream resumes from the stored position: nothing missed, nothing twice", { skip }, async () => {
+test("a reload mid-stream resumes from the stored position: nothing missed, nothing twice", live, async () => {
   const id = await newSession(SLOW);
   const storage = memoryStorage(); // the tab's sessionStorage, which survives the reload
   const before = client().session(id, { storage });
@@ -44,7 +44,7 @@ test("a reload mid-stream resumes from the stored position: nothing missed, noth
   assert.equal(final.status, "success");
 });
 
-test("a dropped connection reconnects and resumes with since", { skip }, async () => {
+test("a dropped connection reconnects and resumes with since", live, async () => {
   const id = await newSession(SLOW);
   const tab = client();
   const session = tab.session(id, { storage: memoryStorage() });
@@ -64,7 +64,7 @@ test("a dropped connection reconnects and resumes with since", { skip }, async (
   checkWhole(first, events, final);
 });
 
-test("a stored position from a lost history falls back to the snapshot, flagged", { skip }, async () => {
+test("a stored position from a lost history falls back to the snapshot, flagged", live, async () => {
   const id = await newSession();
   const storage = memoryStorage();
   storage.setItem(`streamrelay:position:${id}`, JSON.stringify({ seq: 7, epoch: "a-history-that-is-gone" }));
