@@ -98,7 +98,7 @@ async def test_an_expired_tab_is_not_listed_and_is_reaped_once(store: tuple[Pres
     await presence.track(SESSION, "here", "bob", meta("here"), ttl=60)
     await diffs.next(), await diffs.next()
     assert await presence.list(SESSION) == {"bob": {"metas": [meta("here")]}}
-    await asyncio.gather(presence.reap(SESSION), presence.reap(SESSION))
+    await asyncio.gather(presence.keep({SESSION: {}}), presence.keep({SESSION: {}}))
     await presence.untrack(SESSION, "here", "bob", meta("here"))
     assert await diffs.next() == {"joins": {}, "leaves": {"alice": {"metas": [meta("gone")]}}}
     assert (await diffs.next())["leaves"] == {"bob": {"metas": [meta("here")]}}, "the expired tab left only once"
@@ -109,6 +109,5 @@ async def test_refresh_keeps_a_present_tab_but_never_revives_a_gone_one(store: t
     await presence.track(SESSION, "kept", "alice", meta("kept"), ttl=0)
     await presence.track(SESSION, "gone", "bob", meta("gone"), ttl=60)
     await presence.untrack(SESSION, "gone", "bob", meta("gone"))
-    await presence.refresh(SESSION, {"kept": 60, "gone": 60})
-    await presence.reap(SESSION)
+    await presence.keep({SESSION: {"kept": 60, "gone": 60}, "another-session": {}})
     assert await presence.list(SESSION) == {"alice": {"metas": [meta("kept")]}}

@@ -29,14 +29,14 @@ elseif op == 'untrack' then -- publish command, channel, leave diff, ref; the di
     redis.call(ARGV[2], ARGV[3], ARGV[4])
   end
   return 1
-elseif op == 'refresh' then -- key ttl s, then ref, ttl ms pairs; only refs still present
-  for i = 3, #ARGV, 2 do
+elseif op == 'keep' then -- key ttl s, then ref, ttl ms pairs; returns the expired entries it removed
+  for i = 3, #ARGV, 2 do -- tabs still present get more time; gone ones stay gone
     redis.call('ZADD', KEYS[2], 'XX', now + tonumber(ARGV[i + 1]), ARGV[i])
   end
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-  return 1
-elseif op == 'reap' then -- returns the entries it removed
+  if #ARGV > 2 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    redis.call('EXPIRE', KEYS[2], ARGV[2])
+  end
   local refs = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
   if #refs == 0 then return {} end
   local entries = redis.call('HMGET', KEYS[1], unpack(refs))

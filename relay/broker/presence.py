@@ -26,12 +26,9 @@ class PresenceStore(abc.ABC):
         """Remove a tab (as tracked) and broadcast its leave; nothing if it was gone already."""
 
     @abc.abstractmethod
-    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
-        """Give tabs that are still present `ttl` more seconds from now; gone ones stay gone."""
-
-    @abc.abstractmethod
-    async def reap(self, session_id: str) -> None:
-        """Remove expired tabs and broadcast their leaves, once, whichever gateway reaps."""
+    async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
+        """For each session: give its tabs still present `ttl` more seconds from now (gone ones stay gone),
+        then remove its expired tabs and broadcast their leaves, once, whichever gateway removes them."""
 
     @abc.abstractmethod
     async def list(self, session_id: str) -> Presences:

@@ -32,21 +32,18 @@ class MemoryPresence(PresenceStore):
         if gone is not None:
             self._announce(session_id, joins=[], leaves=[gone[0]])
 
-    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
-        tabs = self.sessions.get(session_id, {})
+    async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
         now = self.clock()
-        for ref, ttl in ttls.items():
-            if ref in tabs:
-                tabs[ref] = (tabs[ref][0], now + ttl)
-
-    async def reap(self, session_id: str) -> None:
-        tabs = self.sessions.get(session_id, {})
-        now = self.clock()
-        expired = [ref for ref, (_, expires) in tabs.items() if expires <= now]
-        if expired:
-            self._announce(session_id, joins=[], leaves=[tabs.pop(ref)[0] for ref in expired])
-        if not tabs:
-            self.sessions.pop(session_id, None)
+        for session_id, ttls in sessions.items():
+            tabs = self.sessions.get(session_id, {})
+            for ref, ttl in ttls.items():
+                if ref in tabs:
+                    tabs[ref] = (tabs[ref][0], now + ttl)
+            expired = [ref for ref, (_, expires) in tabs.items() if expires <= now]
+            if expired:
+                self._announce(session_id, joins=[], leaves=[tabs.pop(ref)[0] for ref in expired])
+            if not tabs:
+                self.sessions.pop(session_id, None)
 
     async def list(self, session_id: str) -> Presences:
         now = self.clock()

@@ -33,12 +33,15 @@ test("a reload mid-stream resumes from the stored position: nothing missed, noth
   await before.leave();
   const seen = events.at(-1).payload.seq;
 
+  const shown = events.filter((e) => e.event === "streaming_chunk").map((e) => e.payload.content).join("");
   const after = client().session(id, { storage });
   const resumed = record(after, EVENTS);
   const done = next(after, "new_message");
   const reply = await after.join();
   assert.equal(reply.recovered, true);
   assert.equal(reply.seq, seen);
+  assert.equal(reply.streaming.content, shown, "the reloaded page has the text that came before its position");
+  assert.equal(reply.streaming.message_id, events.at(-1).payload.message_id);
   const final = (await done).message;
   checkWhole(first, [...events, ...resumed], final);
   assert.equal(final.status, "success");
@@ -71,5 +74,6 @@ test("a stored position from a lost history falls back to the snapshot, flagged"
   const reply = await client().session(id, { storage }).join();
   assert.equal(reply.recovered, false);
   assert.notEqual(reply.epoch, "a-history-that-is-gone");
-  assert.deepEqual(JSON.parse(storage.getItem(`streamrelay:position:${id}`)), { seq: reply.seq, epoch: reply.epoch });
+  const stored = JSON.parse(storage.getItem(`streamrelay:position:${id}`));
+  assert.deepEqual([stored.seq, stored.epoch], [reply.seq, reply.epoch]);
 });
