@@ -3,6 +3,7 @@ the checks a generation must pass before it starts (feature on, AI configured, u
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,11 @@ from schema.outbound import OutboundPolicy
 from schema.tenant_settings import SettingsError, TenantSettings, apply_patch, load, public_view, stored_form
 
 from .auth import Claims
+from .broker.base import BrokerUnavailable
 from .errors import assistant_disabled, bad_request, forbidden, not_configured, usage_limit
 from .settings_cache import SettingsCache
+
+log = logging.getLogger(__name__)
 
 Announce = Callable[[str], Awaitable[None]]  # tell every gateway that a tenant's settings changed
 
@@ -82,7 +86,10 @@ class Tenants:
                 raise bad_request(exc.message) from None
             tenant.settings = stored_form(settings)
         self.cache.invalidate(claims.tenant)
-        await self.announce(claims.tenant)
+        try:
+            await self.announce(claims.tenant)
+        except BrokerUnavailable:  # stored all the same; other gateways' caches expire within their age bound
+            log.warning("could not announce the settings change of tenant %s: the broker is unavailable", claims.tenant)
         return self._shown(settings)
 
     async def features(self, claims: Claims) -> list[dict[str, object]]:

@@ -177,3 +177,15 @@ async def test_at_the_monthly_limit_posting_is_429_and_a_running_generation_fini
         )
         assert raised.status_code == 200
         assert (await system.post_message(second, "now it may")).status_code == 202
+
+
+async def test_a_settings_change_is_stored_while_the_broker_is_down(private_redis, postgres_url) -> None:
+    async with System(Backend("redis-postgres", private_redis.url, postgres_url)) as system:
+        private_redis.stop()
+        try:
+            limit = {"usage_limit": {"monthly_tokens": 5}}
+            put = await system.http.put("/api/tenant/settings", json=limit, headers=admin(system))
+            assert put.status_code == 200
+            assert (await settings(system))["usage_limit"] == {"monthly_tokens": 5}
+        finally:
+            private_redis.start()
