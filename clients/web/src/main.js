@@ -91,6 +91,7 @@ class App {
   async assistantChanged() {
     await this.readAssistant();
     this.closeView();
+    if (location.hash !== "#settings") this.route(); // already back from Settings: show the new state
   }
 
   /** Show what the URL names: Settings, a session, or the list alone. */
