@@ -57,7 +57,8 @@ class RedisBroker(Broker):
         if cluster:
             self.redis = RedisCluster.from_url(url, **options)
             self.subscriptions = ClusterSubscriptions(
-                self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
+                self.redis, self._deliver, self._resubscribed,
+                broadcast_topics=frozenset({keys.STOP_TOPIC, keys.SETTINGS_TOPIC}),
             )
         else:
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
@@ -210,6 +211,9 @@ class RedisBroker(Broker):
 
     async def stop_requested(self, message_id: str) -> bool:
         return bool(await self._call(lambda: self.redis.exists(keys.stop_key(message_id))))
+
+    async def settings_changed(self, tenant_id: str) -> None:
+        await self._call(lambda: self.redis.publish(keys.SETTINGS_TOPIC, tenant_id))
 
     # jobs
 
