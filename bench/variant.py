@@ -84,6 +84,20 @@ def anyio_reads() -> None:
     http.operator_client = lambda limits: httpx.AsyncClient(limits=limits)  # type: ignore[assignment]
 
 
+def no_join_page() -> None:
+    """Joins read the session and its messages from SQL every time, as before the page cache."""
+    from relay import join_page
+
+    async def enter(gateway: Any, claims: Any, session_id: str) -> join_page.Entry:
+        return join_page.Entry(None, await gateway.chat.session(claims, session_id, assistant=True))
+
+    async def contents(gateway: Any, claims: Any, session_id: str, entry: join_page.Entry, *_: Any) -> Any:
+        return entry.session, await gateway.chat.history(session_id)
+
+    join_page.enter = enter  # type: ignore[assignment]
+    join_page.contents = contents  # type: ignore[assignment]
+
+
 LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "asyncio-loop": (asyncio_loop, "asyncio's default event loop instead of uvloop"),
     "h11": (h11, "uvicorn's h11 HTTP parser instead of httptools"),
@@ -91,6 +105,7 @@ LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "python-redis-parser": (python_redis_parser, "redis-py's pure-Python RESP parser instead of hiredis"),
     "encode-per-socket": (encode_per_socket, "each event's frame encoded for every socket, not once per process"),
     "no-gc-freeze": (no_gc_freeze, "no gc.freeze() after start-up"),
+    "no-join-page": (no_join_page, "joins read the session and its messages from SQL (no cached join page)"),
     "anyio-reads": (anyio_reads, "workers read the upstream with a cancel scope per read (httpcore's anyio streams)"),
 }
 

@@ -12,12 +12,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schema.events import Envelope, EnvelopeError, decode
+from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
+from schema.presence import PRESENCE_STATE
 
 from . import join_page
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .fanout import Delivery
+from .presence import PresenceDiff
 from .serializer import Message
 
 if TYPE_CHECKING:
@@ -42,7 +44,10 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 
 class Channel:
-    __slots__ = ("buffer", "epoch", "join_ref", "seq", "session_id", "state", "topic", "transport")
+    __slots__ = (
+        "buffer", "epoch", "join_ref", "presence_pending", "presence_ref", "seq", "session_id", "state", "topic",
+        "transport",
+    )  # fmt: skip
 
     def __init__(self, transport: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
         self.transport = transport
@@ -53,6 +58,8 @@ class Channel:
         self.epoch = ""
         self.seq = 0
         self.buffer: list[Delivery] = []
+        self.presence_ref: str | None = None  # this tab's phx_ref once it is in the session's presence
+        self.presence_pending: list[bytes] | None = None  # diffs that come while the presence_state is read
 
     # joining
 
@@ -78,14 +85,18 @@ class Channel:
         self.state = JOINED
         for delivery in buffered:
             self.receive(delivery)
+        await self._enter_presence()
 
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.transport.gateway
         since = parse_since(params)
+        settings = await gateway.tenants.require_assistant(self.transport.claims)
         entry = await join_page.enter(gateway, self.transport.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
-            return await self._read_position(entry, since)
+            response, missed = await self._read_position(entry, since)
+            response["assistant"] = gateway.tenants.assistant(settings)
+            return response, missed
         except BaseException:
             self.leave()
             raise
@@ -134,6 +145,9 @@ class Channel:
     def receive(self, delivery: Delivery) -> None:
         if self.state == JOINED:
             self._push(delivery.seq, delivery.epoch, delivery.frame(self.transport.serializer))
+            if delivery.envelope.event == SESSION_DELETED and self.state == JOINED:
+                self.leave()
+                self.transport.closed_by_server(self)
         elif self.state == JOINING:
             self.buffer.append(delivery)
 
@@ -160,8 +174,45 @@ class Channel:
             return
         self.state = CLOSED
         self.buffer = []
+        self.presence_pending = None
+        if self.presence_ref is not None:
+            self.transport.gateway.presence.leave(self.presence_ref)
         self.transport.gateway.fanout.leave(self.topic, self)
         self.transport.forget(self)
+
+    # presence: not session events (no seq, not logged); WebSocket tabs only
+
+    async def _enter_presence(self) -> None:
+        """Add this tab to the session's presence and send `presence_state`; diffs follow it."""
+        transport = self.transport
+        if transport.last_heard() is None:
+            return
+        tracker = transport.gateway.presence
+        self.presence_pending = []
+        try:
+            ref, state = await tracker.join(
+                self.session_id, transport.claims.user, transport.claims.name, transport.last_heard
+            )
+        except BrokerUnavailable as exc:
+            log.warning("%s: joined without presence: %s", self.topic, exc)
+            self.presence_pending = None
+            return
+        if self.state == CLOSED:  # left meanwhile
+            tracker.leave(ref)
+            return
+        self.presence_ref = ref
+        transport.send(transport.serializer.encode(None, None, self.topic, PRESENCE_STATE, state))
+        pending, self.presence_pending = self.presence_pending, None
+        for frame in pending:
+            transport.send(frame)
+
+    def presence(self, diff: PresenceDiff) -> None:
+        if self.state != JOINED:
+            return
+        if self.presence_pending is not None:
+            self.presence_pending.append(diff.frame(self.transport.serializer))
+        elif self.presence_ref is not None:
+            self.transport.send(diff.frame(self.transport.serializer))
 
     # client pushes
 
@@ -179,7 +230,7 @@ class Channel:
             refusal = translate(exc)
             if refusal is None:
                 raise
-            return "error", {"reason": refusal.code, "message": refusal.message}
+            return "error", {"reason": refusal.code, "message": refusal.message, **refusal.extra}
         return "error", {"reason": "unknown_event", "message": f"unknown event {event!r}"}
 
 

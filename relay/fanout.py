@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from schema.events import Envelope, EnvelopeError, decode
+from schema.presence import decode_diff, is_diff
 
 from .broker.log import EventLog
 from .metrics import EVENTS_IN, EVENTS_OUT, JOINED_TOPICS
+from .presence import PresenceDiff
 from .serializer import Serializer
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ class Subscriber(Protocol):
 
     def resync(self) -> None:
         """Events may have been missed (the broker connection was lost and restored): catch up."""
+
+    def presence(self, diff: PresenceDiff) -> None:
+        """Tabs joined or left the topic (not a session event: no seq); must not block."""
 
 
 @dataclass
@@ -111,6 +116,9 @@ class Fanout:
         state = self.topics.get(topic)
         if state is None:
             return
+        if is_diff(data):
+            self._presence(topic, data, state.subscribers)
+            return
         try:
             envelope = decode(data)
         except EnvelopeError as exc:
@@ -123,6 +131,15 @@ class Fanout:
         EVENTS_OUT.inc(len(state.subscribers))
         for subscriber in list(state.subscribers):
             subscriber.receive(delivery)
+
+    def _presence(self, topic: str, data: bytes, subscribers: set[Subscriber]) -> None:
+        try:
+            diff = PresenceDiff(topic, decode_diff(data))
+        except ValueError as exc:
+            log.error("undecodable presence diff on %s: %s", topic, exc)
+            return
+        for subscriber in list(subscribers):
+            subscriber.presence(diff)
 
     def resubscribed(self) -> None:
         for state in list(self.topics.values()):

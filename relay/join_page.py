@@ -62,23 +62,25 @@ def decode(data: bytes | None) -> Page | None:
 @dataclass(frozen=True)
 class Entry:
     """What a join's access check found: the cached page when it was current, else the session read from SQL
-    under `tag`, the (epoch, page_seq) read before it (None: the session has no epoch yet, store nothing)."""
+    after `tag`, the (epoch, page_seq) read before it (epoch None: the session had no history yet)."""
 
     page: Page | None
     session: dict[str, Any] | None
-    tag: tuple[str, int] | None
+    tag: tuple[str | None, int] = (None, 0)
 
 
 async def enter(gateway: Gateway, claims: Claims, session_id: str) -> Entry:
-    """The join's access check, refusing as `Chat.session(assistant=True)` does; from the page when current."""
+    """The join's access check, refusing as `Chat.session` does; from the page when current.
+
+    The tenant's assistant flag is the caller's to check first (`Tenants.require_assistant`, cached).
+    """
     read = await gateway.broker.page(session_id)
     page = decode(read.data)
     if page is not None and read.epoch is not None and page.current(read.epoch, read.page_seq):
         if page.tenant == claims.tenant:
-            await gateway.tenants.require_assistant(claims)
-            return Entry(page, None, None)
-    session = await gateway.chat.session(claims, session_id, assistant=True)
-    return Entry(None, session, (read.epoch, read.page_seq) if read.epoch is not None else None)
+            return Entry(page, None)
+    session = await gateway.chat.session(claims, session_id)
+    return Entry(None, session, (read.epoch, read.page_seq))
 
 
 async def contents(
@@ -91,7 +93,12 @@ async def contents(
     if session is None:  # the page went stale between the access check and the position
         session = await gateway.chat.session(claims, session_id)
     messages = await gateway.chat.history(session_id)
-    if entry.tag is not None and entry.session is not None:
-        page = Page(entry.tag[0], entry.tag[1], claims.tenant, session, messages)
+    tag_epoch, tag_seq = entry.tag
+    if tag_epoch is None and page_seq == 0:
+        # The session had no history when its row was read, and no page-changing event has happened since
+        # (the position would show it): what was read is current at the position.
+        tag_epoch = epoch
+    if entry.session is not None and tag_epoch is not None:
+        page = Page(tag_epoch, tag_seq, claims.tenant, session, messages)
         await gateway.broker.store_page(session_id, page.encode())
     return session, messages

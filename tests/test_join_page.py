@@ -35,8 +35,7 @@ def touches(statements: list[str], table: str) -> bool:
 
 
 async def join_cached(system: System, topic: str) -> dict[str, Any]:
-    """Join so that the session's page is cached: a first join of a fresh session starts its epoch, and the
-    page is stored by the next one."""
+    """Join until the session's page is cached (a join that reads SQL stores it) and one join was served from it."""
     await (await system.client()).join(topic)
     return await (await system.client()).join(topic)
 
@@ -53,6 +52,20 @@ async def test_a_second_join_reads_no_session_or_message_from_sql(backend: Backe
     assert second["response"]["session"] == first["response"]["session"]
     assert second["response"]["messages"] == first["response"]["messages"]
     assert [m["role"] for m in second["response"]["messages"]] == ["user", "assistant"]
+    assert not touches(statements, "chat_sessions") and not touches(statements, "chat_messages")
+
+
+async def test_the_second_join_of_a_session_without_history_reads_no_session_or_message_from_sql(
+    backend: Backend,
+) -> None:
+    async with System(backend) as system:
+        session_id = await system.new_session(title="fresh")
+        topic = f"ai_session:{session_id}"
+        first = await (await system.client()).join(topic)  # the session has no epoch before this join
+        with sql_statements(system) as statements:
+            second = await (await system.client()).join(topic)
+    assert second["response"]["session"]["title"] == "fresh"
+    assert second["response"]["messages"] == first["response"]["messages"] == []
     assert not touches(statements, "chat_sessions") and not touches(statements, "chat_messages")
 
 

@@ -12,6 +12,7 @@ import abc
 
 from .jobs import JobQueue
 from .log import EventLog
+from .presence import PresenceStore
 from .signals import Signals
 
 
@@ -20,7 +21,9 @@ class BrokerUnavailable(Exception):
 
 
 class Broker(EventLog, JobQueue, Signals):
-    """One connection serving every role."""
+    """One connection serving every role; `presence` is the presence part, kept beside them."""
+
+    presence: PresenceStore
 
     async def start(self) -> None:
         """Connect; called once before use."""

@@ -25,6 +25,7 @@ from .log import (
     new_epoch,
     replay_from,
 )
+from .presence_memory import MemoryPresence
 
 
 @dataclass
@@ -47,6 +48,7 @@ class MemoryBroker(Broker):
         self.log_maxlen = log_maxlen
         self.sessions: dict[str, _Session] = {}
         self.topics: set[str] = set()
+        self.presence = MemoryPresence(self._broadcast)
         self.jobs: deque[Job] = deque()
         self.pending: dict[str, Job] = {}
         self.job_ids = itertools.count(1)
@@ -93,6 +95,10 @@ class MemoryBroker(Broker):
             self._deliver(topic, data)
         return session.seq, session.epoch
 
+    def _broadcast(self, topic: str, data: bytes) -> None:
+        if topic in self.topics:
+            self._deliver(topic, data)
+
     async def subscribe(self, topic: str) -> None:
         self.topics.add(topic)
 
@@ -135,6 +141,10 @@ class MemoryBroker(Broker):
 
     async def stop_requested(self, message_id: str) -> bool:
         return message_id in self.stops
+
+    async def settings_changed(self, tenant_id: str) -> None:
+        if keys.SETTINGS_TOPIC in self.topics:
+            self._deliver(keys.SETTINGS_TOPIC, tenant_id.encode())
 
     async def enqueue(self, fields: dict[str, str]) -> str:
         job = Job(f"{next(self.job_ids)}-0", dict(fields))

@@ -27,6 +27,7 @@ from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .jobs import Job
 from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .presence_redis import RedisPresence
 from .pubsub import ClusterSubscriptions, Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
@@ -56,12 +57,14 @@ class RedisBroker(Broker):
         if cluster:
             self.redis = RedisCluster.from_url(url, **options)
             self.subscriptions = ClusterSubscriptions(
-                self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
+                self.redis, self._deliver, self._resubscribed,
+                broadcast_topics=frozenset({keys.STOP_TOPIC, keys.SETTINGS_TOPIC}),
             )
         else:
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
+        self.presence = RedisPresence(self.redis, self._call, cluster)
 
     # lifecycle
 
@@ -208,6 +211,9 @@ class RedisBroker(Broker):
 
     async def stop_requested(self, message_id: str) -> bool:
         return bool(await self._call(lambda: self.redis.exists(keys.stop_key(message_id))))
+
+    async def settings_changed(self, tenant_id: str) -> None:
+        await self._call(lambda: self.redis.publish(keys.SETTINGS_TOPIC, tenant_id))
 
     # jobs
 
