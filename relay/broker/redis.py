@@ -229,10 +229,7 @@ class RedisBroker(Broker):
         return job_id.decode()
 
     async def _on_group(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL).
-
-        A read blocked on the stream when it vanished is answered `UNBLOCKED`: the same loss.
-        """
+        """Run a consumer-group command; recreate the group if Redis lost it (restart, FLUSHALL: NOGROUP/UNBLOCKED)."""
         try:
             return await self._call(command)
         except ResponseError as exc:
