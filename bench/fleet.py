@@ -13,6 +13,7 @@ from .tabs import Stats
 
 SPAWN = multiprocessing.get_context("spawn")
 REPLY_TIMEOUT = 120.0
+JOINS_TIMEOUT = 900.0  # thousands of tabs joining a slow server on a busy machine
 
 
 class Child:
@@ -27,10 +28,10 @@ class Child:
         assert self.process.pid is not None
         return self.process.pid
 
-    async def ask(self, command: str, argument: Any = None) -> Any:
+    async def ask(self, command: str, argument: Any = None, within: float = REPLY_TIMEOUT) -> Any:
         self.conn.send((command, argument))
-        if not await asyncio.to_thread(self.conn.poll, REPLY_TIMEOUT):
-            raise TimeoutError(f"{command!r}: no answer from pid {self.pid} within {REPLY_TIMEOUT:.0f}s")
+        if not await asyncio.to_thread(self.conn.poll, within):
+            raise TimeoutError(f"{command!r}: no answer from pid {self.pid} within {within:.0f}s")
         return self.conn.recv()
 
     async def close(self) -> None:
@@ -65,7 +66,7 @@ class Fleet:
              "sessions": sessions[i::share], "concurrency": concurrency}
             for i in range(share)
         ]  # fmt: skip
-        asks = [g.ask("connect", spec) for g, spec in zip(self.generators, specs, strict=True)]
+        asks = [g.ask("connect", spec, JOINS_TIMEOUT) for g, spec in zip(self.generators, specs, strict=True)]
         return _joins(await asyncio.gather(*asks))
 
     async def drop(self) -> None:
@@ -74,7 +75,7 @@ class Fleet:
 
     async def rejoin(self, concurrency: int) -> dict[str, Any]:
         """Each dropped tab reconnects and joins with `since`, `concurrency` at a time per generator."""
-        return _joins(await asyncio.gather(*(g.ask("rejoin", concurrency) for g in self.generators)))
+        return _joins(await asyncio.gather(*(g.ask("rejoin", concurrency, JOINS_TIMEOUT) for g in self.generators)))
 
     async def streaming(self) -> tuple[int, float]:
         """(tabs that received an event since their join, the latest such first event's `time.time()`)."""

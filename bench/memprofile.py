@@ -20,8 +20,7 @@ from pathlib import Path
 import uvloop
 
 from relay.app import create_app
-from relay.cli import uvicorn_options
-from relay.server import EmbeddedServer
+from relay.server import EmbeddedServer, uvicorn_options
 from relay.settings import Settings
 from schema.db import create_engine
 from schema.migrate import upgrade

@@ -5,6 +5,7 @@
     python -m bench.profile --e2e                    # the e2e workload, profiling gateway and workers
     python -m bench.profile --e2e --gil              # only samples holding the GIL: CPU, not waits
     python -m bench.profile --joins --seconds 5      # the gateway during a reconnect storm (bench.joins)
+    python -m bench.profile --ttft --seconds 8       # gateway and worker while generations start at 33/s
 
 Without `--gil`, py-spy also counts a thread that is runnable but not running (preempted,
 e.g. right after a socket write woke Redis on a busy machine) and some time uvloop spends
@@ -31,6 +32,7 @@ from .fanout import rig
 from .joins import JoinsConfig, joins
 from .services import Redis
 from .targets import Server
+from .ttft import TtftConfig, ttft
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -111,6 +113,27 @@ async def profile_e2e(args: argparse.Namespace, out: Path) -> list[Path]:
     return [path for _, path in spies]
 
 
+async def profile_ttft(args: argparse.Namespace, out: Path) -> list[Path]:
+    redis = Redis(out)
+    spies: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def attach(server: Server) -> None:
+        for name in ("gateway", "workers"):
+            for i, pid in enumerate(server.pids[name]):
+                path = out / f"ttft-{name}{i}.collapsed.txt"
+                spies.append((record(pid, path, args.seconds, args.gil), path))
+
+    try:
+        report = await ttft(redis, out, TtftConfig(), args.target, on_start=attach)
+        print(f"accepted → upstream {report['accepted_to_upstream_ms']}, worker {report['worker_ms_per_generation']} "
+              f"ms/generation, gateway {report['gateway_ms_per_generation']} ms/generation")  # fmt: skip
+    finally:
+        for spy, _ in spies:
+            await asyncio.to_thread(spy.wait)
+        redis.stop()
+    return [path for _, path in spies]
+
+
 async def profile_joins(args: argparse.Namespace, out: Path) -> list[Path]:
     redis = Redis(out)
     spies: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -143,12 +166,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generations", type=int, default=100, help="concurrent generations in --e2e")
     parser.add_argument("--joins", action="store_true", help="profile the gateway in a reconnect storm of "
                         "sessions × 10 sessions × tabs tabs")  # fmt: skip
+    parser.add_argument("--ttft", action="store_true", help="profile gateway and worker under the ttft workload")
     parser.add_argument("--gil", action="store_true", help="sample only threads holding the GIL (py-spy --gil)")
     args = parser.parse_args(argv)
     out = RESULTS / time.strftime("profile-%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
     if args.e2e:
         paths = asyncio.run(profile_e2e(args, out))
+    elif args.ttft:
+        paths = asyncio.run(profile_ttft(args, out))
     elif args.joins:
         paths = asyncio.run(profile_joins(args, out))
     else:

@@ -38,7 +38,6 @@ from .ttft import TtftConfig, ttft
 
 RESULTS = Path(__file__).with_name("results")
 WORKLOADS = ("fixed", "ladder", "idle", "joins", "e2e", "e2e-1w", "e2e-light", "ttft", "long")
-PIPELINE_WORKLOADS = ("e2e", "e2e-1w", "e2e-light", "ttft")  # streamrelay and streamrelay-pg: they need workers
 REDIS_WORKLOADS = ("long",)  # Redis and the publish path alone: run once, under "streamrelay"
 STEAL_LIMIT_PCT = 10  # a window with more vCPU steal than this is measured again (up to `steal_redos` times)
 log = logging.getLogger("bench")
@@ -99,12 +98,10 @@ async def run_workload(workload: str, target: str, redis: Redis, workdir: Path, 
 
 
 def applies(workload: str, target: str, plan: Plan) -> bool:
-    """Lever variants and the peers run the relay workloads; the pipeline ones need streamrelay's workers."""
+    """The peers run the relay workloads; the pipeline ones need streamrelay's workers (any variant of it)."""
     if workload in REDIS_WORKLOADS:
         return target == "streamrelay"
-    if workload in PIPELINE_WORKLOADS:
-        return target in ("streamrelay", "streamrelay-pg")
-    return target in ("streamrelay", "streamrelay-pg") or workload in plan.peer_workloads
+    return target.startswith("streamrelay") or workload in plan.peer_workloads
 
 
 async def measure_window(workload: str, target: str, redis: Redis, workdir: Path, plan: Plan) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,14 @@ class Post:
     first_chunk: float = 0.0
 
 
-async def ttft(redis: Redis, workdir: Path, config: TtftConfig, target: str = "streamrelay") -> dict[str, Any]:
+async def ttft(
+    redis: Redis,
+    workdir: Path,
+    config: TtftConfig,
+    target: str = "streamrelay",
+    on_start: Callable[[targets.Server], None] | None = None,
+) -> dict[str, Any]:
+    """`on_start(server)` is called just before the messages are posted (bench.profile attaches py-spy)."""
     pipeline = targets.E2E(config.workers, config.worker_concurrency, config.chunks, config.rate, phase=False)
     server = await targets.start(target, redis.url, workdir, pipeline)
     fleet: Fleet | None = None
@@ -65,6 +73,8 @@ async def ttft(redis: Redis, workdir: Path, config: TtftConfig, target: str = "s
         direct = await _direct(server.upstream, config)
         await fleet.stats(reset=True)
         window = meter(server.pids["gateway"], fleet.pids, workers=server.pids["workers"], redis=[redis.pid])
+        if on_start is not None:
+            on_start(server)
         began = time.monotonic()
         posts = await _post_all(server, ids, config.starts_per_s)
         await _until_finished(fleet, len(ids), limit=config.chunks / config.rate + 60)
@@ -94,6 +104,9 @@ async def ttft(redis: Redis, workdir: Path, config: TtftConfig, target: str = "s
             "disconnects": stats.disconnects,
             "gateway_cpu_pct": round(100 * cpu["gateway"] / wall, 1),
             "workers_cpu_pct": round(100 * cpu["workers"] / wall, 1),
+            # CPU per generation (its start, `chunks` chunks, its end): holds still when the machine is busy
+            "gateway_ms_per_generation": round(1000 * cpu["gateway"] / len(posts), 2),
+            "worker_ms_per_generation": round(1000 * cpu["workers"] / len(posts), 2),
             "steal_pct": cpu["steal_pct"],
             "machine_busy_pct": cpu["machine_busy_pct"],
             "other_cpu_pct": other_cpu_pct(cpu, wall),

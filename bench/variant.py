@@ -22,10 +22,10 @@ from typing import Any
 
 
 def _uvicorn_option(name: str, value: str) -> None:
-    from relay import cli
+    from relay import server
 
-    options = cli.uvicorn_options
-    cli.uvicorn_options = lambda settings: {**options(settings), name: value}  # type: ignore[assignment]
+    options = server.uvicorn_options
+    server.uvicorn_options = lambda settings: {**options(settings), name: value}  # type: ignore[assignment]
 
 
 def asyncio_loop() -> None:
@@ -75,6 +75,29 @@ def no_gc_freeze() -> None:
     gc.freeze = lambda: None
 
 
+def anyio_reads() -> None:
+    """Workers read the upstream through httpcore's own anyio streams (a cancel scope per read)."""
+    import httpx
+
+    from workers import http
+
+    http.operator_client = lambda limits: httpx.AsyncClient(limits=limits)  # type: ignore[assignment]
+
+
+def no_join_page() -> None:
+    """Joins read the session and its messages from SQL every time, as before the page cache."""
+    from relay import join_page
+
+    async def enter(gateway: Any, claims: Any, session_id: str) -> join_page.Entry:
+        return join_page.Entry(None, await gateway.chat.session(claims, session_id, assistant=True))
+
+    async def contents(gateway: Any, claims: Any, session_id: str, entry: join_page.Entry, *_: Any) -> Any:
+        return entry.session, await gateway.chat.history(session_id)
+
+    join_page.enter = enter  # type: ignore[assignment]
+    join_page.contents = contents  # type: ignore[assignment]
+
+
 LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "asyncio-loop": (asyncio_loop, "asyncio's default event loop instead of uvloop"),
     "h11": (h11, "uvicorn's h11 HTTP parser instead of httptools"),
@@ -82,6 +105,8 @@ LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "python-redis-parser": (python_redis_parser, "redis-py's pure-Python RESP parser instead of hiredis"),
     "encode-per-socket": (encode_per_socket, "each event's frame encoded for every socket, not once per process"),
     "no-gc-freeze": (no_gc_freeze, "no gc.freeze() after start-up"),
+    "no-join-page": (no_join_page, "joins read the session and its messages from SQL (no cached join page)"),
+    "anyio-reads": (anyio_reads, "workers read the upstream with a cancel scope per read (httpcore's anyio streams)"),
 }
 
 

@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from schema.db import database_unreachable
+from schema.store import HISTORY_LIMIT
 
+from . import deletion
 from .auth import Claims, InvalidToken, verify
-from .broker.base import BrokerUnavailable
-from .chat import DATABASE_DOWN, HISTORY_LIMIT, ChatError, bad_request, unavailable
+from .errors import ChatError, bad_request, translate
+from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
-from .sse import EventStream, GenerationWatch, parse_last_event_id
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ MAX_BODY_BYTES = 1024 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
+def error(status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     # A client too slow to send its body is not kept. (After a 413 uvicorn reads on and discards the
     # rest of the body: closing with unread data would reset the connection and lose the answer.)
     headers = {"connection": "close"} if status == 408 else None
-    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
+    return JSONResponse({"error": message, "code": code, **(extra or {})}, status_code=status, headers=headers)
 
 
 def claims_of(request: Request, gateway: Gateway) -> Claims:
@@ -93,16 +93,11 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
             return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:
             return await handler(request, gateway, claims)
-        except ChatError as exc:
-            return error(exc.status, exc.code, exc.message)
-        except BrokerUnavailable:
-            exc = unavailable("the message broker")
-            return error(exc.status, exc.code, exc.message)
         except Exception as exc:
-            if not database_unreachable(exc):
+            answer = translate(exc)
+            if answer is None:
                 raise
-            log.warning("%s %s: the database is unreachable (%s)", request.method, request.url.path, exc)
-            return error(DATABASE_DOWN.status, DATABASE_DOWN.code, DATABASE_DOWN.message)
+            return error(answer.status, answer.code, answer.message, answer.extra)
 
     return run
 
@@ -132,7 +127,7 @@ async def patch_session(request: Request, gateway: Gateway, claims: Claims) -> R
 
 
 async def delete_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    await gateway.chat.delete_session(claims, request.path_params["session_id"])
+    await deletion.delete_session(gateway, claims, request.path_params["session_id"])
     return Response(status_code=204)
 
 
@@ -155,7 +150,7 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
     if not streaming and not waiting:
         question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
         return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
-    await gateway.chat.session(claims, session_id, assistant=True)
+    await gateway.chat.check_streamable(claims, session_id)
     watch = GenerationWatch(gateway, claims, session_id)
     await watch.start()
     try:
@@ -173,7 +168,7 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
 
 async def session_events(request: Request, gateway: Gateway, claims: Claims) -> Response:
     # Checked before the stream starts, so that a session the caller cannot see is a 404, not an empty stream.
-    await gateway.chat.session(claims, request.path_params["session_id"], assistant=True)
+    await gateway.chat.check_streamable(claims, request.path_params["session_id"])
     stream = EventStream(gateway, claims)
     params = parse_last_event_id(request.headers.get("last-event-id"))
     frames = stream.frames(request.path_params["session_id"], params)
@@ -185,11 +180,19 @@ async def stop(request: Request, gateway: Gateway, claims: Claims) -> Response:
 
 
 async def get_tenant_settings(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    return JSONResponse(await gateway.chat.tenant_settings(claims))
+    return JSONResponse(await gateway.tenants.settings(claims))
 
 
 async def put_tenant_settings(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    return JSONResponse(await gateway.chat.update_tenant_settings(claims, await json_body(request)))
+    return JSONResponse(await gateway.tenants.update_settings(claims, await json_body(request)))
+
+
+async def tenant_features(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse({"features": await gateway.tenants.features(claims)})
+
+
+async def tenant_usage(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse(await gateway.tenants.usage(claims, request.query_params.get("month")))
 
 
 def routes(gateway: Gateway) -> list[Route]:
@@ -208,4 +211,6 @@ def routes(gateway: Gateway) -> list[Route]:
         route("/api/sessions/{session_id}/events", session_events, "GET"),
         route("/api/tenant/settings", get_tenant_settings, "GET"),
         route("/api/tenant/settings", put_tenant_settings, "PUT"),
+        route("/api/tenant/features", tenant_features, "GET"),
+        route("/api/tenant/usage", tenant_usage, "GET"),
     ]

@@ -28,6 +28,7 @@ class Claims:
     user: str
     tenant: str
     role: str
+    name: str | None = None  # a display name, shown in presence, when the host application gives one
 
     @property
     def is_admin(self) -> bool:
@@ -58,4 +59,5 @@ def verify(secret: str, token: str | None) -> Claims:
     for name, value in (("sub", user), ("tenant", tenant)):
         if len(value) > MAX_ID_CHARS:
             raise UnusableClaims(f"The token's {name} claim is longer than {MAX_ID_CHARS} characters.")
-    return Claims(user, tenant, role)
+    name = claims.get("name")
+    return Claims(user, tenant, role, name[:MAX_ID_CHARS] if isinstance(name, str) and name else None)

@@ -12,12 +12,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schema.db import database_unreachable
-from schema.events import Envelope, EnvelopeError, decode
+from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
+from schema.presence import PRESENCE_STATE
 
+from . import join_page
 from .broker.base import BrokerUnavailable
-from .chat import DATABASE_DOWN, ChatError, bad_request, unavailable
+from .errors import bad_request, translate
 from .fanout import Delivery
+from .presence import PresenceDiff
 from .serializer import Message
 
 if TYPE_CHECKING:
@@ -42,10 +44,13 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 
 class Channel:
-    __slots__ = ("buffer", "epoch", "join_ref", "seq", "session_id", "socket", "state", "topic")
+    __slots__ = (
+        "buffer", "epoch", "join_ref", "presence_pending", "presence_ref", "seq", "session_id", "state", "topic",
+        "transport",
+    )  # fmt: skip
 
-    def __init__(self, socket: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
-        self.socket = socket
+    def __init__(self, transport: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
+        self.transport = transport
         self.topic = topic
         self.session_id = session_id
         self.join_ref = join_ref
@@ -53,6 +58,8 @@ class Channel:
         self.epoch = ""
         self.seq = 0
         self.buffer: list[Delivery] = []
+        self.presence_ref: str | None = None  # this tab's phx_ref once it is in the session's presence
+        self.presence_pending: list[bytes] | None = None  # diffs that come while the presence_state is read
 
     # joining
 
@@ -60,63 +67,65 @@ class Channel:
         try:
             async with asyncio.timeout(JOIN_TIMEOUT):
                 response, missed = await self._prepare(message.payload)
-        except ChatError as exc:
-            self._refuse(message, exc.code, exc.message)
-            return
-        except BrokerUnavailable:
-            self._refuse(message, "unavailable", "the message broker is unavailable, retry shortly")
-            return
         except TimeoutError:
             self._refuse(message, "unavailable", f"the join took longer than {JOIN_TIMEOUT:g} s, retry shortly")
             return
         except Exception as exc:
-            if not database_unreachable(exc):
+            refusal = translate(exc)
+            if refusal is None:
                 raise
-            log.warning("%s: join refused, the database is unreachable (%s)", self.topic, exc)
-            self._refuse(message, DATABASE_DOWN.code, DATABASE_DOWN.message)
+            self._refuse(message, refusal.code, refusal.message)
             return
         if self.state == CLOSED:  # left while joining
             return
-        self.socket.reply(message, "ok", response)
+        self.transport.reply(message, "ok", response)
         for envelope in missed:
-            self._push(envelope.seq, envelope.epoch, self.socket.serializer.encode_event(self.topic, envelope))
+            self._push(envelope.seq, envelope.epoch, self.transport.serializer.encode_event(self.topic, envelope))
         buffered, self.buffer = self.buffer, []
         self.state = JOINED
         for delivery in buffered:
             self.receive(delivery)
+        await self._enter_presence()
 
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway = self.socket.gateway
+        gateway = self.transport.gateway
         since = parse_since(params)
-        session = await gateway.chat.session(self.socket.claims, self.session_id, assistant=True)
+        settings = await gateway.tenants.require_assistant(self.transport.claims)
+        entry = await join_page.enter(gateway, self.transport.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
-            return await self._read_position(session, since)
+            response, missed = await self._read_position(entry, since)
+            response["assistant"] = gateway.tenants.assistant(settings)
+            return response, missed
         except BaseException:
             self.leave()
             raise
 
     async def _read_position(
-        self, session: dict[str, Any], since: tuple[str, int] | None
+        self, entry: join_page.Entry, since: tuple[str, int] | None
     ) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway = self.socket.gateway
+        gateway = self.transport.gateway
         missed: list[Envelope] = []
         streaming = None
         recovered = False
+        page_seq = 0
         if since is not None:
             replay = await gateway.broker.replay(self.session_id, *since)
             if replay.events is not None:
                 recovered = True
                 missed = [_decode_logged(data) for data in replay.events]
                 self.epoch, self.seq = since
+                page_seq = replay.page_seq
         if not recovered:
             snapshot = await gateway.broker.snapshot(self.session_id)
             self.epoch, self.seq = snapshot.epoch, snapshot.seq
+            page_seq = snapshot.page_seq
             if snapshot.streaming is not None:
                 streaming = snapshot.streaming.to_dict(snapshot.seq)
         # Read after the position: a message that completes in between shows up
         # here and as a later event, never in neither (clients upsert by id).
-        messages = await gateway.chat.history(self.session_id)
+        claims = self.transport.claims
+        session, messages = await join_page.contents(gateway, claims, self.session_id, entry, self.epoch, page_seq)
         response = {
             "epoch": self.epoch,
             "seq": self.seq,
@@ -129,13 +138,16 @@ class Channel:
 
     def _refuse(self, message: Message, reason: str, detail: str) -> None:
         self.leave()
-        self.socket.reply(message, "error", {"reason": reason, "message": detail})
+        self.transport.reply(message, "error", {"reason": reason, "message": detail})
 
     # live events
 
     def receive(self, delivery: Delivery) -> None:
         if self.state == JOINED:
-            self._push(delivery.seq, delivery.epoch, delivery.frame(self.socket.serializer))
+            self._push(delivery.seq, delivery.epoch, delivery.frame(self.transport.serializer))
+            if delivery.envelope.event == SESSION_DELETED and self.state == JOINED:
+                self.leave()
+                self.transport.closed_by_server(self)
         elif self.state == JOINING:
             self.buffer.append(delivery)
 
@@ -144,30 +156,68 @@ class Channel:
             return  # already covered by the join reply or the replay
         if epoch != self.epoch or seq != self.seq + 1:
             log.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
-            self.broker_lost()
+            self.resync()
             return
         self.seq = seq
-        self.socket.send(frame)
+        self.transport.send(frame)
 
-    def broker_lost(self) -> None:
-        """Events may be lost: make the client rejoin (phoenix.js does) with `since`."""
+    def resync(self) -> None:
+        """Events may be lost (a `seq` gap, a new epoch, a broker reconnect): make the client
+        rejoin (phoenix.js does) with `since`."""
         if self.state == CLOSED:
             return
         self.leave()
-        self.socket.rejoin_needed(self)
+        self.transport.rejoin_needed(self)
 
     def leave(self) -> None:
         if self.state == CLOSED:
             return
         self.state = CLOSED
         self.buffer = []
-        self.socket.gateway.fanout.leave(self.topic, self)
-        self.socket.forget(self)
+        self.presence_pending = None
+        if self.presence_ref is not None:
+            self.transport.gateway.presence.leave(self.presence_ref)
+        self.transport.gateway.fanout.leave(self.topic, self)
+        self.transport.forget(self)
+
+    # presence: not session events (no seq, not logged); WebSocket tabs only
+
+    async def _enter_presence(self) -> None:
+        """Add this tab to the session's presence and send `presence_state`; diffs follow it."""
+        transport = self.transport
+        if transport.last_heard() is None:
+            return
+        tracker = transport.gateway.presence
+        self.presence_pending = []
+        try:
+            ref, state = await tracker.join(
+                self.session_id, transport.claims.user, transport.claims.name, transport.last_heard
+            )
+        except BrokerUnavailable as exc:
+            log.warning("%s: joined without presence: %s", self.topic, exc)
+            self.presence_pending = None
+            return
+        if self.state == CLOSED:  # left meanwhile
+            tracker.leave(ref)
+            return
+        self.presence_ref = ref
+        transport.send(transport.serializer.encode(None, None, self.topic, PRESENCE_STATE, state))
+        pending, self.presence_pending = self.presence_pending, None
+        for frame in pending:
+            transport.send(frame)
+
+    def presence(self, diff: PresenceDiff) -> None:
+        if self.state != JOINED:
+            return
+        if self.presence_pending is not None:
+            self.presence_pending.append(diff.frame(self.transport.serializer))
+        elif self.presence_ref is not None:
+            self.transport.send(diff.frame(self.transport.serializer))
 
     # client pushes
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        chat, claims = self.socket.gateway.chat, self.socket.claims
+        chat, claims = self.transport.gateway.chat, self.transport.claims
         try:
             if event == "new_message":
                 question, answer = await chat.send_message(claims, self.session_id, payload.get("content"))
@@ -176,16 +226,11 @@ class Channel:
                 return "ok", {"message_id": await chat.stop(claims, self.session_id)}
             if event == "claim_changes":
                 return "ok", {"granted": await chat.claim(claims, self.session_id, payload.get("change_id"))}
-        except ChatError as exc:
-            return "error", {"reason": exc.code, "message": exc.message}
-        except BrokerUnavailable:
-            exc = unavailable("the message broker")
-            return "error", {"reason": exc.code, "message": exc.message}
         except Exception as exc:
-            if not database_unreachable(exc):
+            refusal = translate(exc)
+            if refusal is None:
                 raise
-            log.warning("%s: %s refused, the database is unreachable (%s)", self.topic, event, exc)
-            return "error", {"reason": DATABASE_DOWN.code, "message": DATABASE_DOWN.message}
+            return "error", {"reason": refusal.code, "message": refusal.message, **refusal.extra}
         return "error", {"reason": "unknown_event", "message": f"unknown event {event!r}"}
 
 

@@ -1,126 +1,56 @@
 """Chat sessions as the gateway serves them, over HTTP and the channel alike.
 
 Access checks, history, starting and stopping generations, claiming changes.
-Errors are `ChatError`s that both transports translate: an HTTP status and
-code, or a channel error reason.
+Errors are `relay.errors.ChatError`s that both transports translate: an HTTP
+status and code, or a channel error reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
-from schema.models import PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
+from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
+from schema.usage import generation_usage
 
 from .auth import Claims
-from .broker.base import Broker, BrokerUnavailable
+from .broker.base import BrokerUnavailable
+from .broker.jobs import JobQueue
+from .broker.log import EventLog
+from .broker.signals import Signals
+from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .session_list import MAX_PAGE, session_page
+from .tenants import Tenants, tenant_of
 
-DEFAULT_TENANT_SETTINGS: dict[str, Any] = {"experimental_features": {"ai_assistant": False}, "ai_provider": {}}
-HISTORY_LIMIT = 50
+log = logging.getLogger(__name__)
+
 MAX_TITLE_CHARS = 500  # as stored
 
 
-class ChatError(Exception):
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def not_found() -> ChatError:
-    return ChatError("not_found", "no such session", 404)
-
-
-def bad_request(message: str) -> ChatError:
-    return ChatError("bad_request", message, 400)
-
-
-def assistant_disabled() -> ChatError:
-    return ChatError("ai_assistant_disabled", "the AI assistant is not enabled for this tenant", 403)
-
-
-def busy() -> ChatError:
-    return ChatError("busy", "a response is already being generated in this session", 409)
-
-
-def conflict(message: str) -> ChatError:
-    return ChatError("conflict", message, 409)
-
-
-def unavailable(what: str) -> ChatError:
-    return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
-
-
-DATABASE_DOWN = unavailable("the database")
-
-
-def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Tenant settings as shown to clients: API keys are write-only."""
-    shown = merge(DEFAULT_TENANT_SETTINGS, settings)
-    provider = dict(shown.get("ai_provider") or {})
-    provider["api_key_set"] = bool(provider.pop("api_key", None))
-    shown["ai_provider"] = provider
-    return shown
-
-
 class Chat:
-    def __init__(self, db: async_sessionmaker[AsyncSession], broker: Broker, max_message_chars: int) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        log: EventLog,
+        jobs: JobQueue,
+        signals: Signals,
+        tenants: Tenants,
+        max_message_chars: int,
+    ) -> None:
         self.db = db
-        self.broker = broker
+        self.log = log
+        self.jobs = jobs
+        self.signals = signals
+        self.tenants = tenants
         self.max_message_chars = max_message_chars
-
-    # tenants
-
-    async def _tenant(self, db: AsyncSession, claims: Claims) -> Tenant:
-        tenant = await db.get(Tenant, claims.tenant)
-        if tenant is None:
-            try:
-                async with db.begin_nested():
-                    tenant = Tenant(id=claims.tenant, settings={})
-                    db.add(tenant)
-            except IntegrityError:  # created at the same moment by another request
-                tenant = await db.get(Tenant, claims.tenant, populate_existing=True)
-                if tenant is None:
-                    raise
-        return tenant
-
-    async def tenant_settings(self, claims: Claims) -> dict[str, Any]:
-        async with self.db.begin() as db:
-            return public_settings((await self._tenant(db, claims)).settings)
-
-    async def update_tenant_settings(self, claims: Claims, patch: Any) -> dict[str, Any]:
-        if not claims.is_admin:
-            raise ChatError("forbidden", "only tenant admins may change settings", 403)
-        if not isinstance(patch, dict):
-            raise bad_request("settings must be a JSON object")
-        async with self.db.begin() as db:
-            tenant = await self._tenant(db, claims)
-            tenant.settings = merge(tenant.settings or {}, patch)
-            return public_settings(tenant.settings)
-
-    async def _require_assistant(self, db: AsyncSession, claims: Claims) -> None:
-        tenant = await db.get(Tenant, claims.tenant)  # one that owns sessions exists; none: never enabled
-        settings = merge(DEFAULT_TENANT_SETTINGS, tenant.settings if tenant and tenant.settings else {})
-        if not settings["experimental_features"].get("ai_assistant"):
-            raise assistant_disabled()
 
     # sessions
 
@@ -131,8 +61,9 @@ class Chat:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
         if context is not None and not isinstance(context, dict):
             raise bad_request("context must be an object")
+        await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
-            await self._tenant(db, claims)
+            await tenant_of(db, claims)
             session = ChatSession(
                 tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}
             )
@@ -151,14 +82,18 @@ class Chat:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return session
 
-    async def session(self, claims: Claims, session_id: str, *, assistant: bool = False) -> dict[str, Any]:
+    async def session(self, claims: Claims, session_id: str) -> dict[str, Any]:
         async with self.db() as db:
-            if assistant:
-                await self._require_assistant(db, claims)
             found = await session_page(db, claims.tenant, None, 1, session_id)
         if not found:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return found[0]
+
+    async def check_streamable(self, claims: Claims, session_id: str) -> None:
+        """Before a stream starts: the assistant is on and the session is the caller's tenant's."""
+        await self.tenants.require_assistant(claims)
+        async with self.db() as db:
+            await self._session(db, claims, session_id)
 
     async def update_session(self, claims: Claims, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """`PATCH`: title and/or context, if `revision` is still the session's; every tab hears of it."""
@@ -186,19 +121,50 @@ class Chat:
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 raise conflict("the session was changed meanwhile: reload it and apply your change again")
         session = await self.session(claims, session_id)
-        await self.broker.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
+        await self.log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session
 
+    async def deletable(self, claims: Claims, session_id: str) -> str | None:
+        """Check that the caller may delete the session; returns its running generation's message id, if any."""
+        async with self.db() as db:
+            session = await self._session(db, claims, session_id)
+            if session.user_id != claims.user and not claims.is_admin:
+                raise forbidden("only the session's owner or a tenant admin may delete it")
+            return await db.scalar(
+                select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
+            )
+
     async def delete_session(self, claims: Claims, session_id: str) -> None:
+        """Delete the session and its messages (see `relay.deletion`: a running generation is ended first)."""
         async with self.db.begin() as db:
-            await db.delete(await self._session(db, claims, session_id))
+            await self._session(db, claims, session_id)
+            await db.execute(delete(ChatSession).where(ChatSession.id == session_id))
+        await self.log.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
+
+    async def cancel(self, session_id: str, message_id: str) -> None:
+        """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
+        snapshot = await self.log.snapshot(session_id)
+        streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
+        partial, changes = "", []
+        if streaming is not None:
+            partial = streaming.content
+            changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
+        final = await persist_final(
+            self.db, message_id, status=CANCELLED, content=partial, changes=changes,
+            usage=generation_usage({}, "", partial), error=None,
+        )  # fmt: skip
+        if final is not None:  # else its worker ended it after all
+            await self.log.publish(session_id, events.NEW_MESSAGE, message_id, final)
 
     async def messages(
         self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
     ) -> list[dict[str, Any]]:
         async with self.db() as db:
             await self._session(db, claims, session_id)
-            return await recent_messages(db, session_id, limit, before)
+            try:
+                return await recent_messages(db, session_id, limit, before)
+            except UnknownMessage:
+                raise bad_request("before must be a message id of this session") from None
 
     async def history(self, session_id: str) -> list[dict[str, Any]]:
         """The recent messages of a session whose access was checked already (a channel's join)."""
@@ -216,14 +182,14 @@ class Chat:
         try:
             async with self.db.begin() as db:
                 session = await self._session(db, claims, session_id)
-                await self._require_assistant(db, claims)
+                await self.tenants.admit_generation(db, claims)
                 now = utcnow()
                 question = ChatMessage(
                     session_id=session_id, user_id=claims.user, role="user", content=content,
                     status=SUCCESS, changes=[], usage={}, created_at=now, completed_at=now,
                 )  # fmt: skip
-                answer = ChatMessage(
-                    session_id=session_id, role="assistant", content="", status=PROCESSING,
+                answer = ChatMessage(  # its user_id: whose tokens the generation spends
+                    session_id=session_id, user_id=claims.user, role="assistant", content="", status=PROCESSING,
                     changes=[], usage={}, created_at=now + timedelta(microseconds=1),
                 )  # fmt: skip
                 session.updated_at = now
@@ -231,17 +197,17 @@ class Chat:
         except IntegrityError:
             raise busy() from None
         try:
-            await self.broker.publish(session_id, events.USER_MESSAGE, question.id, {"message": question.to_dict()})
+            await self.log.publish(session_id, events.USER_MESSAGE, question.id, {"message": question.to_dict()})
             job = {
                 "session_id": session_id,
                 "message_id": answer.id,
                 "user_message_id": question.id,
                 "tenant": claims.tenant,
             }
-            await self.broker.enqueue(job)
+            await self.jobs.enqueue(job)
         except BrokerUnavailable:
             await self._fail(answer.id, "the generation could not be queued: the message broker is unavailable")
-            raise unavailable("the message broker") from None
+            raise
         return question.id, answer.id
 
     async def _fail(self, message_id: str, error: str) -> None:
@@ -258,10 +224,7 @@ class Chat:
                 select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
             )
         if running is not None:
-            try:
-                await self.broker.request_stop(running)
-            except BrokerUnavailable:
-                raise unavailable("the message broker") from None
+            await self.signals.request_stop(running)
         return running
 
     async def wait_final(
@@ -282,34 +245,17 @@ class Chat:
         """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
         if not isinstance(change_id, str) or len(change_id) != 64:
             raise bad_request("change_id must be a 64-character hex string")
-        try:
-            if not await self.broker.claim(session_id, change_id):
-                return False
-        except BrokerUnavailable:
-            raise unavailable("the message broker") from None
+        if not await self.signals.claim(session_id, change_id):
+            return False
         try:
             async with self.db.begin() as db:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
             return False  # claimed before Redis lost its keys
+        # every tab learns the change is applied (and stored messages' `applied` flags changed: a page event)
+        applied = {"change_id": change_id, "user_id": claims.user}
+        try:
+            await self.log.publish(session_id, events.CHANGES_APPLIED, "", applied)
+        except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
+            log.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True
-
-
-async def applied_changes(db: AsyncSession, session_id: str) -> set[str]:
-    rows = await db.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
-    return set(rows)
-
-
-async def recent_messages(
-    db: AsyncSession, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
-) -> list[dict[str, Any]]:
-    """Up to `limit` messages, oldest first; `before` is a message id to page back from."""
-    query = select(ChatMessage).where(ChatMessage.session_id == session_id)
-    if before is not None:
-        pivot = await db.get(ChatMessage, before)
-        if pivot is None or pivot.session_id != session_id:
-            raise bad_request("before must be a message id of this session")
-        query = query.where(ChatMessage.created_at < pivot.created_at)
-    rows = (await db.scalars(query.order_by(ChatMessage.created_at.desc()).limit(limit))).all()
-    applied = await applied_changes(db, session_id)
-    return [message.to_dict(applied) for message in reversed(rows)]

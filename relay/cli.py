@@ -6,37 +6,18 @@ import argparse
 import asyncio
 import logging
 import re
-import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from .settings import ConfigError, Settings, from_env
-
-WS_MAX_SIZE = 16 * 1024 * 1024
-
-
-def uvicorn_options(settings: Settings) -> dict[str, object]:
-    """WebSockets are served by `relay.websocket`, without per-message deflate (as in Phoenix:
-    it would compress every frame once per socket) and without pings (clients send heartbeats)."""
-    from .http_protocol import head_deadline_protocol
-    from .websocket import WebSocketConnection
-
-    return {
-        "http": head_deadline_protocol(settings.request_read_timeout_seconds),
-        "ws": WebSocketConnection,
-        "ws_max_size": WS_MAX_SIZE,
-        # SIGTERM: stop accepting, close WebSockets (1012), give open requests (SSE, ?wait=true) this long
-        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
-        "log_level": "info",
-        "log_config": None,  # logging is ours: see `configure_logging`
-    }
 
 
 def serve(settings: Settings) -> None:
     import uvicorn
 
     from .app import create_app
+    from .server import uvicorn_options
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options(settings))  # type: ignore[arg-type]
 
@@ -57,47 +38,6 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
     import uvloop
 
     uvloop.run(main)
-
-
-def on_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop)
-
-
-def serve_worker_metrics(settings: Settings) -> Any:
-    """A worker's Prometheus endpoint, on `METRICS_HOST` (loopback unless the operator opens it)."""
-    from prometheus_client import start_http_server
-
-    server, _ = start_http_server(settings.metrics_port or 0, addr=settings.metrics_host)
-    return server
-
-
-async def work(settings: Settings) -> None:
-    """A worker process: generations until SIGTERM, then a graceful drain."""
-    if settings.upstream_url is None and settings.upstream_provider != "demo":
-        raise ConfigError(f"UPSTREAM_URL is required for UPSTREAM_PROVIDER={settings.upstream_provider}")
-    from schema.db import create_engine, session_factory
-    from workers.http import upstream_clients
-    from workers.runner import Worker
-    from workers.upstreams import provider_factory
-
-    from .broker import create_broker
-
-    if settings.metrics_port is not None:
-        serve_worker_metrics(settings)
-    broker = create_broker(settings)
-    engine = create_engine(settings.database_url)
-    await broker.start()
-    async with upstream_clients(settings) as (client, tenant_client):
-        providers = provider_factory(settings, client, tenant_client)
-        worker = Worker(settings, broker, session_factory(engine), providers)
-        on_signals(asyncio.get_running_loop(), worker.shutdown)
-        logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
-        try:
-            await worker.run()
-        finally:
-            await broker.close()
-            await engine.dispose()
 
 
 class RedactTokens(logging.Filter):
@@ -126,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     dev = commands.add_parser("dev", help="everything in one process: gateway, worker, demo upstream")
     dev.add_argument("--port", type=int, default=None)
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "rotate-credentials", help="re-encrypt every stored tenant secret with the newest CREDENTIALS_KEY"
+    )
     token = commands.add_parser("token", help="mint a token")
     token.add_argument("--user", required=True)
     token.add_argument("--tenant", required=True)
@@ -149,10 +92,20 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError("RELAY_SECRET is required to mint tokens")
             role = "admin" if args.admin else "member"
             print(mint(settings.secret, args.user, args.tenant, role, args.ttl))
+        elif args.command == "rotate-credentials":
+            from .rotate import rotate_credentials
+
+            settings = from_env(dev=True)
+            if not settings.credentials.configured:
+                raise ConfigError("CREDENTIALS_KEY is required to rotate credentials")
+            rotated = asyncio.run(rotate_credentials(settings.database_url, settings.credentials))
+            print(f"re-encrypted {rotated} secrets with the newest CREDENTIALS_KEY")
         elif args.command == "migrate":
             asyncio.run(migrate(from_env(dev=True)))
         elif args.command == "worker":
-            run_fast(work(from_env()))
+            from workers.main import run_worker
+
+            run_fast(run_worker(from_env()))
         else:
             serve(from_env())
     except ConfigError as exc:

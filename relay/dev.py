@@ -12,19 +12,20 @@ import secrets
 
 from sqlalchemy import select
 
+from schema.credentials import generate_key
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.models import ChatSession, Tenant
 from workers.http import upstream_clients
-from workers.providers.demo import DemoUpstream
+from workers.main import on_signals
 from workers.runner import Worker
 from workers.upstreams import provider_factory
 
 from .app import create_app
 from .auth import mint
 from .broker.memory import MemoryBroker
-from .cli import on_signals, uvicorn_options
-from .server import EmbeddedServer
+from .demo_upstream import DemoUpstream
+from .server import EmbeddedServer, uvicorn_options
 from .settings import Settings
 
 DEMO_TENANT, DEMO_USER = "demo", "demo-user"
@@ -52,8 +53,10 @@ async def seed(settings: Settings) -> str:
 
 async def run_dev(settings: Settings) -> None:
     settings = settings.with_(
-        secret=settings.secret or secrets.token_urlsafe(32), upstream_provider="demo", shutdown_grace_seconds=3.0
-    )
+        secret=settings.secret or secrets.token_urlsafe(32), upstream_provider="demo", shutdown_grace_seconds=3.0,
+        # tenant secrets stored in this run are readable in this run only, unless CREDENTIALS_KEY is set
+        credentials_key=settings.credentials_key or generate_key(),
+    )  # fmt: skip
     session_id = await seed(settings)
     stop = asyncio.Event()
     on_signals(asyncio.get_running_loop(), stop.set)

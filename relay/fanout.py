@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from schema.events import Envelope, EnvelopeError, decode
+from schema.presence import decode_diff, is_diff
 
-from .broker.base import Broker
+from .broker.log import EventLog
 from .metrics import EVENTS_IN, EVENTS_OUT, JOINED_TOPICS
+from .presence import PresenceDiff
 from .serializer import Serializer
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,11 @@ class Subscriber(Protocol):
     def receive(self, delivery: Delivery) -> None:
         """An event for the subscribed topic; must not block."""
 
-    def broker_lost(self) -> None:
-        """The broker connection was lost and restored: events may have been missed."""
+    def resync(self) -> None:
+        """Events may have been missed (the broker connection was lost and restored): catch up."""
+
+    def presence(self, diff: PresenceDiff) -> None:
+        """Tabs joined or left the topic (not a session event: no seq); must not block."""
 
 
 @dataclass
@@ -61,11 +66,11 @@ class _Topic:
 
 
 class Fanout:
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
         self.topics: dict[str, _Topic] = {}
         self.unsubscribing: set[asyncio.Task[None]] = set()
-        broker.attach(self)
+        log.attach(self)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Add a subscriber; returns once the process receives the topic's events.
@@ -75,7 +80,7 @@ class Fanout:
         """
         state = self.topics.get(topic)
         if state is None:
-            state = _Topic(asyncio.create_task(self.broker.subscribe(topic), name=f"subscribe {topic}"))
+            state = _Topic(asyncio.create_task(self.log.subscribe(topic), name=f"subscribe {topic}"))
             self.topics[topic] = state
             JOINED_TOPICS.set(len(self.topics))
         state.subscribers.add(subscriber)
@@ -101,7 +106,7 @@ class Fanout:
 
     async def _unsubscribe(self, topic: str) -> None:
         try:
-            await self.broker.unsubscribe(topic)
+            await self.log.unsubscribe(topic)
         except Exception:
             log.exception("unsubscribing %s failed", topic)
 
@@ -110,6 +115,9 @@ class Fanout:
     def deliver(self, topic: str, data: bytes) -> None:
         state = self.topics.get(topic)
         if state is None:
+            return
+        if is_diff(data):
+            self._presence(topic, data, state.subscribers)
             return
         try:
             envelope = decode(data)
@@ -124,9 +132,18 @@ class Fanout:
         for subscriber in list(state.subscribers):
             subscriber.receive(delivery)
 
+    def _presence(self, topic: str, data: bytes, subscribers: set[Subscriber]) -> None:
+        try:
+            diff = PresenceDiff(topic, decode_diff(data))
+        except ValueError as exc:
+            log.error("undecodable presence diff on %s: %s", topic, exc)
+            return
+        for subscriber in list(subscribers):
+            subscriber.presence(diff)
+
     def resubscribed(self) -> None:
         for state in list(self.topics.values()):
             if not state.ready.done():
                 continue  # first confirmed on the new connection: nothing was missed yet
             for subscriber in list(state.subscribers):
-                subscriber.broker_lost()
+                subscriber.resync()

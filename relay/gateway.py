@@ -1,4 +1,4 @@
-"""What every connection of one gateway process shares: broker, fan-out, chat, settings."""
+"""What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .broker.base import Broker
 from .chat import Chat
 from .fanout import Fanout
+from .presence import PresenceTracker
 from .settings import Settings
+from .tenants import Tenants
 
 
 @dataclass
@@ -20,3 +22,5 @@ class Gateway:
     db: async_sessionmaker[AsyncSession]
     fanout: Fanout
     chat: Chat
+    tenants: Tenants
+    presence: PresenceTracker

@@ -4,33 +4,55 @@ A tab is kept alive for `ttl` seconds past the last frame its client sent
 (phoenix.js heartbeats every 30 s), so a tab that vanished without leaving —
 its connection dead but not closed, or its gateway gone — expires within
 `ttl` and is reaped within one `interval` more by any gateway with tabs in the
-session. With the defaults that is under 60 s.
+session. With the defaults (45 s, 10 s) that is under 60 s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schema.presence import Presences
+from schema.presence import PRESENCE_DIFF, Presences
 
-from .broker.base import BrokerUnavailable, unique_id
+from .broker.base import BrokerUnavailable
+from .broker.log import unique_id
 from .broker.presence import PresenceStore
+from .serializer import Serializer
 
 log = logging.getLogger(__name__)
 
 TTL_SECONDS = 45.0
-INTERVAL_SECONDS = 5.0
+INTERVAL_SECONDS = 10.0  # one pipelined Redis round trip per gateway per interval
+
+
+class PresenceDiff:
+    """A presence diff on its way to this process's tabs of a session; frames are encoded on first use."""
+
+    __slots__ = ("diff", "frames", "topic")
+
+    def __init__(self, topic: str, diff: dict[str, Presences]) -> None:
+        self.topic = topic
+        self.diff = diff
+        self.frames: dict[Serializer, bytes] = {}
+
+    def frame(self, serializer: Serializer) -> bytes:
+        frame = self.frames.get(serializer)
+        if frame is None:
+            frame = self.frames[serializer] = serializer.encode(None, None, self.topic, PRESENCE_DIFF, self.diff)
+        return frame
 
 
 @dataclass(frozen=True, slots=True)
 class Tab:
     session_id: str
-    last_heard: Callable[[], float]  # loop time of the client's last frame
+    user_id: str
+    meta: dict[str, Any]
+    last_heard: Callable[[], float]  # time.monotonic() of the client's last frame
 
 
 class PresenceTracker:
@@ -49,20 +71,23 @@ class PresenceTracker:
         meta: dict[str, Any] = {"phx_ref": ref, "joined_at": datetime.now(UTC).isoformat()}
         if name:
             meta["name"] = name
-        self.tabs[ref] = Tab(session_id, last_heard)
-        await self.store.track(session_id, ref, user_id, meta, self.ttl)
-        return ref, await self.store.list(session_id)
+        self.tabs[ref] = Tab(session_id, user_id, meta, last_heard)
+        try:
+            return ref, await self.store.track(session_id, ref, user_id, meta, self.ttl)
+        except BaseException:
+            self.tabs.pop(ref, None)
+            raise
 
     def leave(self, ref: str) -> None:
         tab = self.tabs.pop(ref, None)
         if tab is not None:
-            task = asyncio.create_task(self._untrack(tab.session_id, ref), name=f"presence leave {ref}")
+            task = asyncio.create_task(self._untrack(ref, tab), name=f"presence leave {ref}")
             self.leaving.add(task)
             task.add_done_callback(self.leaving.discard)
 
-    async def _untrack(self, session_id: str, ref: str) -> None:
+    async def _untrack(self, ref: str, tab: Tab) -> None:
         try:
-            await self.store.untrack(session_id, ref)
+            await self.store.untrack(tab.session_id, ref, tab.user_id, tab.meta)
         except BrokerUnavailable as exc:
             log.warning("presence: %s stays until it expires: %s", ref, exc)
 
@@ -76,10 +101,9 @@ class PresenceTracker:
                 log.warning("presence: refresh failed, retrying in %g s: %s", self.interval, exc)
 
     async def tick(self) -> None:
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         sessions: dict[str, dict[str, float]] = {}
         for ref, tab in list(self.tabs.items()):
             sessions.setdefault(tab.session_id, {})[ref] = self.ttl - (now - tab.last_heard())
-        for session_id, ttls in sessions.items():
-            await self.store.refresh(session_id, ttls)
-            await self.store.reap(session_id)
+        if sessions:
+            await self.store.keep(sessions)

@@ -1,4 +1,4 @@
-"""Serve an ASGI app with uvicorn inside a running event loop (dev mode, tests, the demo upstream)."""
+"""Serving with uvicorn: the gateway's options, and a server inside a running loop (dev, tests, demo upstream)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,27 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+
+from .settings import Settings
+
+WS_MAX_SIZE = 16 * 1024 * 1024
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """WebSockets are served by `relay.websocket`, without per-message deflate (as in Phoenix:
+    it would compress every frame once per socket) and without pings (clients send heartbeats)."""
+    from .http_protocol import head_deadline_protocol
+    from .websocket import WebSocketConnection
+
+    return {
+        "http": head_deadline_protocol(settings.request_read_timeout_seconds),
+        "ws": WebSocketConnection,
+        "ws_max_size": WS_MAX_SIZE,
+        # SIGTERM: stop accepting, close WebSockets (1012), give open requests (SSE, ?wait=true) this long
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        "log_level": "info",
+        "log_config": None,  # logging is ours: see `configure_logging`
+    }
 
 
 class _Server(uvicorn.Server):

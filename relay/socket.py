@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from schema import keys
@@ -17,6 +18,7 @@ from .auth import Claims, InvalidToken, verify
 from .channel import Channel
 from .gateway import Gateway
 from .serializer import FrameError, Message, Serializer, reply
+from .transport import JoinedTopic
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,9 @@ class Socket:
     """Client messages are handled one at a time, in order; a heartbeat with
     nothing ahead of it is answered at once, without a task."""
 
-    __slots__ = ("channels", "claims", "closed", "connection", "dispatcher", "gateway", "inbox", "serializer")
+    __slots__ = (
+        "channels", "claims", "closed", "connection", "dispatcher", "gateway", "heard", "inbox", "serializer",
+    )  # fmt: skip
 
     def __init__(self, connection: Connection, serializer: Serializer, claims: Claims, gateway: Gateway) -> None:
         self.connection = connection
@@ -68,6 +72,7 @@ class Socket:
         self.inbox: list[Message] = []  # a list: cheaper than a deque for a few messages
         self.dispatcher: asyncio.Task[None] | None = None
         self.closed = False
+        self.heard = time.monotonic()
 
     # writing
 
@@ -101,6 +106,7 @@ class Socket:
 
     def receive(self, data: bytes) -> None:
         """One WebSocket message from the client."""
+        self.heard = time.monotonic()
         if self.closed:
             return
         limit = self.gateway.settings.max_frame_bytes
@@ -175,9 +181,15 @@ class Socket:
 
     # Transport, for channels
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: JoinedTopic) -> None:
         if self.channels.get(channel.topic) is channel:
             del self.channels[channel.topic]
 
-    def rejoin_needed(self, channel: Channel) -> None:
+    def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_error", {}))
+
+    def closed_by_server(self, channel: JoinedTopic) -> None:
+        self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_close", {}))
+
+    def last_heard(self) -> float:
+        return self.heard

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .auth import Claims
 from .gateway import Gateway
 from .serializer import Message, Serializer
 
-if TYPE_CHECKING:
-    from .channel import Channel
+
+class JoinedTopic(Protocol):
+    """A channel, as its transport sees it."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def join_ref(self) -> str | None: ...
 
 
 class Transport(Protocol):
@@ -23,8 +30,14 @@ class Transport(Protocol):
     def reply(self, message: Message, status: str, response: dict[str, Any] | None = None) -> None:
         """Answer a client's message (a join, a push)."""
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: JoinedTopic) -> None:
         """The channel has left."""
 
-    def rejoin_needed(self, channel: Channel) -> None:
+    def rejoin_needed(self, channel: JoinedTopic) -> None:
         """Events may have been missed: have the client rejoin with `since`."""
+
+    def closed_by_server(self, channel: JoinedTopic) -> None:
+        """The channel's topic is gone (its session was deleted): tell the client, after what was queued."""
+
+    def last_heard(self) -> float | None:
+        """`time.monotonic()` of the client's last frame; None: this transport takes no part in presence."""

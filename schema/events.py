@@ -21,6 +21,7 @@ STREAMING_TOOL = "streaming_tool"
 NEW_MESSAGE = "new_message"
 SESSION_UPDATED = "session_updated"
 SESSION_DELETED = "session_deleted"
+CHANGES_APPLIED = "changes_applied"
 
 EVENTS = frozenset(
     {
@@ -34,8 +35,14 @@ EVENTS = frozenset(
         NEW_MESSAGE,
         SESSION_UPDATED,
         SESSION_DELETED,
+        CHANGES_APPLIED,
     }
 )
+
+# Events that follow a change of the session's row or of its stored messages (a join reply's page):
+# publishing one makes every cached join page of the session stale (relay/join_page.py).
+# CHANGES_APPLIED (a claim granted) changes the stored messages' `applied` flags.
+PAGE_EVENTS = frozenset({USER_MESSAGE, NEW_MESSAGE, SESSION_UPDATED, SESSION_DELETED, CHANGES_APPLIED})
 
 MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
 

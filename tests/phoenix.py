@@ -19,6 +19,7 @@ class PhoenixClient:
         self.replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.join_refs: dict[str, str] = {}
         self.pushes: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}
+        self.presences: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}  # not session events
         self.frames: list[Any] = []
         self.reader = asyncio.create_task(self._read())
 
@@ -35,6 +36,8 @@ class PhoenixClient:
                 _, ref, topic, event, payload = frame
                 if event == "phx_reply" and ref in self.replies:
                     self.replies.pop(ref).set_result(payload)
+                elif event in ("presence_state", "presence_diff"):
+                    self.presences.setdefault(topic, asyncio.Queue()).put_nowait((event, payload))
                 else:
                     self.queue(topic).put_nowait((event, payload))
 
@@ -66,6 +69,9 @@ class PhoenixClient:
 
     async def next_event(self, topic: str, within: float = 15) -> tuple[str, dict[str, Any]]:
         return await asyncio.wait_for(self.queue(topic).get(), within)
+
+    async def next_presence(self, topic: str, within: float = 15) -> tuple[str, dict[str, Any]]:
+        return await asyncio.wait_for(self.presences.setdefault(topic, asyncio.Queue()).get(), within)
 
     async def events_until(
         self, topic: str, last: str = "new_message", within: float = 30

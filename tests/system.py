@@ -17,19 +17,20 @@ from relay.app import create_app
 from relay.auth import mint
 from relay.broker import create_broker
 from relay.broker.base import Broker
-from relay.cli import uvicorn_options
-from relay.server import EmbeddedServer
+from relay.demo_upstream import DemoUpstream
+from relay.server import EmbeddedServer, uvicorn_options
 from relay.settings import Settings
+from schema.credentials import generate_key
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.outbound import guarded_client
-from workers.providers.demo import DemoUpstream
 from workers.runner import Worker
 from workers.upstreams import provider_factory
 
 from .phoenix import PhoenixClient
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
+CREDENTIALS_KEY = generate_key()
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Backend:
             redis_cluster=self.cluster,
             database_url=self.database_url,
             secret=SECRET,
+            credentials_key=CREDENTIALS_KEY,
             upstream_provider="demo",
             port=0,
             host="127.0.0.1",
@@ -91,20 +93,26 @@ class System:
         await self.start_worker()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        """Stop everything; a worker that raised (or would not stop) fails a test that passed so far."""
         for client in self.clients:
             with contextlib.suppress(Exception):
                 await client.close()
+        failures = []
         for worker, task in self.workers:
             worker.shutdown()
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(task, 10)
+            except Exception as exc:
+                failures.append(f"worker {worker.name}: {exc!r}")
         for worker, _ in self.workers:
             if self.shared_broker is None:
                 await worker.broker.close()
         for gateway in self.gateways:
             await gateway.stop()
         await self.stack.aclose()
+        if failures and exc_type is None:
+            raise AssertionError("an in-process worker failed: " + "; ".join(failures))
 
     async def start_gateway(self) -> EmbeddedServer:
         app = create_app(self.settings, self.shared_broker)

@@ -70,6 +70,10 @@ class SeamBroker(MemoryBroker):
         await self.step()
         return await super().replay(session_id, since_epoch, since_seq)
 
+    async def page(self, session_id: str):  # type: ignore[override]
+        await self.step()
+        return await super().page(session_id)
+
 
 class FakeChat:
     """The SQL reads of a join, which also take time while events flow."""
@@ -77,7 +81,7 @@ class FakeChat:
     def __init__(self, broker: SeamBroker) -> None:
         self.broker = broker
 
-    async def session(self, claims: Any, session_id: str, assistant: bool = False) -> dict[str, Any]:
+    async def session(self, claims: Any, session_id: str) -> dict[str, Any]:
         await self.broker.step()
         return {"id": session_id}
 
@@ -86,12 +90,24 @@ class FakeChat:
         return []
 
 
+class FakeTenants:
+    """The tenant's flags, read from the per-process cache."""
+
+    async def require_assistant(self, claims: Any) -> None:
+        return None
+
+    def assistant(self, settings: Any) -> dict[str, bool]:
+        return {"enabled": True, "configured": True}
+
+
 class RecordingSocket:
     serializer = V2Serializer
-    claims = None
+    claims = SimpleNamespace(tenant="acme")
 
     def __init__(self, broker: SeamBroker) -> None:
-        self.gateway = SimpleNamespace(broker=broker, fanout=Fanout(broker), chat=FakeChat(broker))
+        self.gateway = SimpleNamespace(
+            broker=broker, fanout=Fanout(broker), chat=FakeChat(broker), tenants=FakeTenants()
+        )
         self.frames: list[list[Any]] = []
 
     def send(self, frame: str) -> None:
@@ -103,6 +119,9 @@ class RecordingSocket:
 
     def forget(self, channel: Channel) -> None:
         pass
+
+    def last_heard(self) -> None:
+        return None  # no presence here (tests/test_presence.py covers it)
 
 
 steps = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 6)), max_size=8)

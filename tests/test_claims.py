@@ -95,3 +95,23 @@ async def test_a_malformed_change_id_is_a_bad_request(system: System) -> None:
     reply = await tab.push(f"ai_session:{session_id}", "claim_changes", {"change_id": 42})
     assert reply["status"] == "error"
     assert reply["response"]["reason"] == "bad_request"
+
+
+async def test_a_granted_claim_is_announced_to_every_tab_as_changes_applied(system: System) -> None:
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    alice, bob = await system.client("alice"), await system.client("bob")
+    for tab in (alice, bob):
+        await tab.join(topic)
+    await system.post_message(session_id, "Build me a workflow")
+    seen = await bob.events_until(topic)
+    cid = next(p["change_id"] for e, p in seen if e == "streaming_changes")
+    await alice.events_until(topic)
+
+    assert (await alice.push(topic, "claim_changes", {"change_id": cid}))["response"]["granted"] is True
+    assert (await bob.push(topic, "claim_changes", {"change_id": cid}))["response"]["granted"] is False
+    for tab in (alice, bob):
+        event, payload = await tab.next_event(topic)
+        assert (event, payload["change_id"], payload["user_id"]) == ("changes_applied", cid, "alice")
+        assert payload["seq"] == seen[-1][1]["seq"] + 1, "a numbered, logged session event"
+    assert bob.queue(topic).empty(), "announced once: the refused claim announces nothing"

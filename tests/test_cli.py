@@ -31,6 +31,9 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "PORT": "eighty"}, "PORT"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "UPSTREAM_PROVIDER": "skynet"}, "UPSTREAM_PROVIDER"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
+         "TENANT_ALLOWED_HOSTS"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CREDENTIALS_KEY": "short"}, "CREDENTIALS_KEY"),
     ],
 )
 def test_bad_configuration_fails_at_start_with_one_line_naming_the_variable(env: dict, variable: str) -> None:
@@ -70,10 +73,15 @@ def test_websocket_upgrade_log_lines_do_not_carry_the_token() -> None:
 
 
 def test_python_m_workers_is_streamrelay_worker() -> None:
-    clean = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "RELAY_SECRET", "UPSTREAM_URL"}}
-    result = subprocess.run([sys.executable, "-m", "workers"], env=clean, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert "REDIS_URL is required" in result.stderr
+    """Both start the worker: it alone requires UPSTREAM_URL (the gateway would start serving without it)."""
+    gateway_enough = {"REDIS_URL": "redis://127.0.0.1:1/0", "RELAY_SECRET": "s", "UPSTREAM_PROVIDER": "apollo"}
+    env = {k: v for k, v in os.environ.items() if k != "UPSTREAM_URL"} | gateway_enough
+    streamrelay = str(Path(sys.executable).with_name("streamrelay"))
+    for command in ([sys.executable, "-m", "workers"], [streamrelay, "worker"]):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert (result.returncode, result.stderr.strip()) == (
+            2, "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo"
+        ), command
 
 
 def test_dev_listens_on_loopback_and_serve_on_every_address_unless_host_says_otherwise() -> None:
@@ -83,7 +91,7 @@ def test_dev_listens_on_loopback_and_serve_on_every_address_unless_host_says_oth
 
 
 def test_a_workers_metrics_port_listens_on_loopback_by_default() -> None:
-    from relay.cli import serve_worker_metrics
+    from workers.main import serve_worker_metrics
 
     server = serve_worker_metrics(from_env({}, dev=True))  # METRICS_PORT unset here: any free port
     try:

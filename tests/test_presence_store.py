@@ -68,11 +68,12 @@ def meta(ref: str, **extra: Any) -> dict[str, Any]:
 
 async def test_a_tracked_tab_is_listed_and_its_join_broadcast(store: tuple[PresenceStore, Diffs]) -> None:
     presence, diffs = store
-    await presence.track(SESSION, "r1", "alice", meta("r1", name="Alice"), ttl=60)
+    first = await presence.track(SESSION, "r1", "alice", meta("r1", name="Alice"), ttl=60)
+    assert first == {"alice": {"metas": [meta("r1", name="Alice")]}}, "the state includes the new tab"
     assert await diffs.next() == {"joins": {"alice": {"metas": [meta("r1", name="Alice")]}}, "leaves": {}}
     await presence.track(SESSION, "r2", "alice", meta("r2"), ttl=60)
-    await presence.track(SESSION, "r3", "bob", meta("r3"), ttl=60)
-    state = await presence.list(SESSION)
+    state = await presence.track(SESSION, "r3", "bob", meta("r3"), ttl=60)
+    assert state == await presence.list(SESSION)
     assert sorted(m["phx_ref"] for m in state["alice"]["metas"]) == ["r1", "r2"], "one user, two tabs"
     assert state["bob"] == {"metas": [meta("r3")]}
     assert await presence.list("another-session") == {}
@@ -82,8 +83,8 @@ async def test_an_untracked_tab_leaves_once(store: tuple[PresenceStore, Diffs]) 
     presence, diffs = store
     await presence.track(SESSION, "r1", "alice", meta("r1"), ttl=60)
     await diffs.next()
-    await presence.untrack(SESSION, "r1")
-    await presence.untrack(SESSION, "r1")
+    await presence.untrack(SESSION, "r1", "alice", meta("r1"))
+    await presence.untrack(SESSION, "r1", "alice", meta("r1"))
     await presence.track(SESSION, "r2", "bob", meta("r2"), ttl=60)  # a marker: no second leave came before it
     assert await diffs.next() == {"joins": {}, "leaves": {"alice": {"metas": [meta("r1")]}}}
     assert (await diffs.next())["joins"] == {"bob": {"metas": [meta("r2")]}}
@@ -97,8 +98,8 @@ async def test_an_expired_tab_is_not_listed_and_is_reaped_once(store: tuple[Pres
     await presence.track(SESSION, "here", "bob", meta("here"), ttl=60)
     await diffs.next(), await diffs.next()
     assert await presence.list(SESSION) == {"bob": {"metas": [meta("here")]}}
-    await asyncio.gather(presence.reap(SESSION), presence.reap(SESSION))
-    await presence.untrack(SESSION, "here")
+    await asyncio.gather(presence.keep({SESSION: {}}), presence.keep({SESSION: {}}))
+    await presence.untrack(SESSION, "here", "bob", meta("here"))
     assert await diffs.next() == {"joins": {}, "leaves": {"alice": {"metas": [meta("gone")]}}}
     assert (await diffs.next())["leaves"] == {"bob": {"metas": [meta("here")]}}, "the expired tab left only once"
 
@@ -107,7 +108,6 @@ async def test_refresh_keeps_a_present_tab_but_never_revives_a_gone_one(store: t
     presence, _ = store
     await presence.track(SESSION, "kept", "alice", meta("kept"), ttl=0)
     await presence.track(SESSION, "gone", "bob", meta("gone"), ttl=60)
-    await presence.untrack(SESSION, "gone")
-    await presence.refresh(SESSION, {"kept": 60, "gone": 60})
-    await presence.reap(SESSION)
+    await presence.untrack(SESSION, "gone", "bob", meta("gone"))
+    await presence.keep({SESSION: {"kept": 60, "gone": 60}, "another-session": {}})
     assert await presence.list(SESSION) == {"alice": {"metas": [meta("kept")]}}

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from relay.demo_upstream import WORKFLOW_YAML, DemoUpstream, answer_chunks
 from workers.providers import create_provider
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
-from workers.providers.base import (
+from workers.providers.events import (
     Changes,
     Chunk,
     Complete,
@@ -27,7 +28,6 @@ from workers.providers.base import (
     Status,
     UpstreamError,
 )
-from workers.providers.demo import WORKFLOW_YAML, DemoUpstream, answer_chunks
 from workers.providers.openai import OpenAIProvider
 
 from .faults.upstreams import chunked, respond, stream, text_delta

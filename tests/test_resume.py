@@ -7,10 +7,18 @@ import random
 
 import pytest
 
+from .phoenix import PhoenixClient
 from .streams import assert_contiguous, final_message, replay
 from .system import Backend, System
 
 RUN_ON_CLUSTER = True
+
+
+async def until_seq(tab: PhoenixClient, topic: str, seq: int) -> None:
+    """Wait until `tab` has been pushed the event numbered `seq`."""
+    async with asyncio.timeout(60):
+        while (await tab.next_event(topic))[1]["seq"] < seq:
+            pass
 
 
 @pytest.fixture
@@ -26,9 +34,10 @@ async def test_five_tabs_joining_at_random_moments_of_a_600_chunk_stream_see_eve
     session_id = await system.new_session()
     topic = f"ai_session:{session_id}"
     rng = random.Random(7)
+    watcher = await system.client()  # tells where the stream is: tabs join at drawn points of it
+    await watcher.join(topic)
 
-    async def late_tab(delay: float) -> tuple[dict, list]:
-        await asyncio.sleep(delay)
+    async def late_tab() -> tuple[dict, list]:
         tab = await system.client()
         reply = await tab.join(topic)
         assert reply["status"] == "ok"
@@ -36,7 +45,11 @@ async def test_five_tabs_joining_at_random_moments_of_a_600_chunk_stream_see_eve
 
     posted = await system.post_message(session_id, "Stream a long answer")
     assert posted.status_code == 202
-    results = await asyncio.gather(*(late_tab(rng.uniform(0.05, 0.5)) for _ in range(5)))
+    tabs = []
+    for point in sorted(rng.randint(3, 500) for _ in range(5)):
+        await until_seq(watcher, topic, point)
+        tabs.append(asyncio.create_task(late_tab()))
+    results = await asyncio.gather(*tabs)
     contents = set()
     for reply, events in results:
         assert_contiguous(reply["seq"] + 1, events)
@@ -51,15 +64,16 @@ async def test_a_tab_that_reconnects_with_since_is_replayed_what_it_missed(busy_
     system = busy_system
     session_id = await system.new_session()
     topic = f"ai_session:{session_id}"
-    tab = await system.client()
+    tab, watcher = await system.client(), await system.client()
     reply = (await tab.join(topic))["response"]
+    await watcher.join(topic)
     await system.post_message(session_id, "Stream a long answer")
     seen = []
     while sum(1 for e, _ in seen if e == "streaming_chunk") < 50:
         seen.append(await tab.next_event(topic))
     await tab.close()
     content_before = replay(reply, seen)
-    await asyncio.sleep(0.2)  # the stream goes on without the tab
+    await until_seq(watcher, topic, seen[-1][1]["seq"] + 50)  # the stream goes on without the tab
 
     again = await system.client()
     since = {"seq": seen[-1][1]["seq"], "epoch": reply["epoch"]}
@@ -75,12 +89,15 @@ async def test_a_trimmed_log_answers_recovered_false_with_the_snapshot(backend: 
     async with System(backend, chunk_delay=0.002, chunks=600, log_maxlen=20) as system:
         session_id = await system.new_session()
         topic = f"ai_session:{session_id}"
-        tab = await system.client()
+        tab, watcher = await system.client(), await system.client()
         reply = (await tab.join(topic))["response"]
+        await watcher.join(topic)
         await system.post_message(session_id, "Stream a long answer")
         first = await tab.next_event(topic)
         await tab.close()
-        await asyncio.sleep(0.4)
+        # Past what the log keeps: 20 entries, or on Redis (approximate trimming, whole nodes
+        # of 100 entries) fewer than 120.
+        await until_seq(watcher, topic, first[1]["seq"] + 200)
         again = await system.client()
         rejoined = (await again.join(topic, {"since": {"seq": first[1]["seq"], "epoch": reply["epoch"]}}))["response"]
         assert rejoined["recovered"] is False

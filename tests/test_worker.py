@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event
 
 from schema.db import create_engine, session_factory
@@ -67,7 +68,7 @@ async def test_a_worker_keeps_no_task_per_broker_reconnect(tmp_path) -> None:
     worker = Worker(settings, MemoryBroker(), session_factory(engine), lambda _: None)  # type: ignore[arg-type,return-value]
     for _ in range(50):
         worker.resubscribed()  # each looks up stop requests for running generations: none here
-    await asyncio.sleep(0.05)
+    await asyncio.gather(*worker.chores)
     assert worker.chores == set()
     await engine.dispose()
 
@@ -127,10 +128,10 @@ async def test_a_bug_in_the_worker_is_shown_as_a_sentence_and_logged_with_its_tr
 async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persists(tmp_path) -> None:
     """Its worker silent too long (its final write waiting for SQL, say), a generation is ended as lost by
     another worker; the answer its own worker then persists wins, and no later takeover undoes it."""
-    from relay.broker.base import Job
     from relay.broker.memory import MemoryBroker
     from schema.models import ChatSession, Tenant
-    from workers.generation import finish_lost, persist_final
+    from schema.store import persist_final
+    from workers.ending import finish_lost
 
     from .system import migrate
 
@@ -146,17 +147,30 @@ async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persi
     async with db.begin() as session:
         message = ChatMessage(session_id=chat.id, role="assistant", content="", status=PROCESSING, created_at=utcnow())
         session.add(message)
-    job = Job("1-0", {"session_id": chat.id, "message_id": message.id})
     broker = MemoryBroker()
 
-    assert await finish_lost(job, broker, db)  # the takeover: interrupted, "the worker … stopped unexpectedly"
+    assert await finish_lost(chat.id, message.id, broker, db)  # the takeover: interrupted, "the worker … stopped"
     answer = {"status": SUCCESS, "content": "The whole answer.", "changes": [], "usage": {"input_tokens": 3}}
-    final = await persist_final(db, chat.id, message.id, replaces_takeover=True, error=None, **answer)
+    final = await persist_final(db, message.id, replaces_takeover=True, error=None, **answer)
     assert final is not None
-    assert not await finish_lost(job, broker, db)  # a second takeover changes nothing
+    assert not await finish_lost(chat.id, message.id, broker, db)  # a second takeover changes nothing
     async with db() as session:
         stored = await session.get(ChatMessage, message.id)
         assert (stored.status, stored.content, stored.error, stored.usage) == (
             SUCCESS, "The whole answer.", None, {"input_tokens": 3},
         )  # fmt: skip
     await engine.dispose()
+
+
+async def test_an_in_process_worker_that_raised_fails_the_test_at_teardown(tmp_path) -> None:
+    """The harness's promise: a worker's crash in a `System` is never swallowed by its teardown."""
+    backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{tmp_path}/crash.db")
+
+    async def a_bug(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("a bug in the job loop")
+
+    with pytest.raises(AssertionError, match=r"an in-process worker failed: .*a bug in the job loop"):
+        async with System(backend) as system:
+            worker, task = system.workers[0]
+            worker.broker.take = a_bug  # type: ignore[method-assign]
+            await asyncio.wait([task])

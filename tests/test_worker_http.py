@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from relay.settings import Settings
 from workers.http import upstream_clients
 from workers.providers.apollo import ApolloProvider
-from workers.providers.base import Chunk, Complete
+from workers.providers.events import Chunk, Complete, GenerationRequest, UpstreamError
 
 from .faults.upstreams import STREAM_HEAD, chunked, complete, stream, text_delta
 from .test_providers import collect, raw_server
@@ -63,3 +64,20 @@ async def test_waiting_for_a_pooled_connection_does_not_count_as_the_upstream_no
         assert await first == [Chunk("hi"), Complete("hi")]
         assert await second == [Chunk("hi"), Complete("hi")]
     assert len(server.requests) == 2
+
+
+async def test_the_worker_client_reports_a_connection_lost_mid_stream_after_the_partial_content() -> None:
+    async def drop_mid_stream(writer: asyncio.StreamWriter) -> None:
+        await stream(text_delta("partial"), end=False)(writer)
+        writer.transport.abort()
+
+    seen: list[object] = []
+    async with raw_server(drop_mid_stream) as server, upstream_clients(Settings()) as (client, _):
+        provider = ApolloProvider(server.url, client=client, first_byte_timeout=5, idle_timeout=5)
+        with pytest.raises(UpstreamError) as caught:
+            async for event in provider.stream(GenerationRequest("hello", [])):
+                seen.append(event)
+    assert seen == [Chunk("partial")]
+    assert (caught.value.status, caught.value.message) == (
+        "interrupted", "The connection to the AI service was lost mid-stream."
+    )

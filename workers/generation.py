@@ -1,9 +1,9 @@
-"""One generation: stream from the upstream, publish every event, persist the end.
+"""One generation, as a state machine: stream from the upstream, publish every event, persist the end.
 
-SQL is touched twice per generation: the gateway wrote the placeholder when
-the user's message arrived; this writes the final message once, guarded by
-`status = 'processing'` so that exactly one finisher (this worker, or one that
-took the job over) publishes `new_message`.
+SQL is touched twice per generation (`schema.store`): its start is read when the
+job is taken; its final message is written once, guarded by `status = 'processing'`
+so that exactly one finisher (this worker, or one that took the job over)
+publishes `new_message`. Broker and database outages are ridden out by `workers.patience`.
 """
 
 from __future__ import annotations
@@ -12,66 +12,40 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.base import Broker, BrokerUnavailable, Job, unique_id
-from relay.metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
+from relay.broker.base import BrokerUnavailable
+from relay.broker.jobs import Job
+from relay.broker.log import EventLog, unique_id
+from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id
-from schema.models import (
-    CANCELLED,
-    ERROR,
-    INTERRUPTED,
-    PROCESSING,
-    SUCCESS,
-    AppliedChange,
-    ChatMessage,
-    ChatSession,
-    Tenant,
-    utcnow,
+from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
+from schema.store import generation_start, persist_final
+from schema.usage import generation_usage
+
+from .ending import announce_end
+from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
+from .patience import BROKER_LOST, patiently, until_it_lands
+from .providers.events import (
+    Changes,
+    Chunk,
+    Complete,
+    GenerationRequest,
+    ProviderFor,
+    Status,
+    UpstreamError,
+    Usage,
 )
+from .tools.calls import ToolStep
+from .tools.history import ToolRecord
 
-from .durable import until_it_lands
-from .providers.base import Changes, Chunk, Complete, GenerationRequest, Provider, Status, UpstreamError
+logger = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
-HISTORY_MESSAGES = 50
-BROKER_PATIENCE_SECONDS = 30.0
-BROKER_LOST = (
-    f"The message broker was unreachable for {BROKER_PATIENCE_SECONDS:g} seconds, so the response was abandoned."
-)
-WORKER_LOST = "The worker generating this response stopped unexpectedly."
 WORKER_FAILED = "The worker failed unexpectedly."
-
-ProviderFor = Callable[[dict[str, Any]], Provider]
-
-# Built once: a generation's start reads plain columns, not ORM objects (100 generations may start at once).
-GENERATION_START = (
-    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, Tenant.settings)
-    .select_from(ChatMessage)
-    .join(ChatSession, ChatSession.id == bindparam("session_id"))
-    .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
-    .where(ChatMessage.id == bindparam("message_id"))
-)
-EARLIER_MESSAGES = (
-    select(ChatMessage.role, ChatMessage.content)
-    .where(
-        ChatMessage.session_id == bindparam("session_id"),
-        ChatMessage.created_at < bindparam("before"),
-        ChatMessage.status == SUCCESS,
-    )
-    .order_by(ChatMessage.created_at.desc())
-    .limit(HISTORY_MESSAGES + 1)
-)
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -83,13 +57,15 @@ class Outcome:
     content: list[str] = field(default_factory=list)
     early_changes: list[dict[str, Any]] = field(default_factory=list)
     complete: Complete | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # reported before the end (tool rounds)
 
 
 class Generation:
     def __init__(
         self,
         job: Job,
-        broker: Broker,
+        log: EventLog,
+        signals: Signals,
         db: async_sessionmaker[AsyncSession],
         provider_for: ProviderFor,
         max_seconds: float,
@@ -102,14 +78,17 @@ class Generation:
         self.max_seconds = max_seconds
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
-        self.broker = broker
+        self.log = log
+        self.signals = signals
         self.db = db
         self.provider_for = provider_for
         self.outcome = Outcome()
+        self.tools = ToolRecord()
         self.ending: tuple[str, str | None] | None = None
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
         self.epoch: str | None = None
+        self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
 
     def end_early(self, status: str, reason: str | None) -> None:
         """Stop the upstream now (user stop, worker shutdown) and finish with `status`.
@@ -127,7 +106,11 @@ class Generation:
         if loaded is None:
             return  # finished already: a duplicate or late job
         request, tenant_settings = loaded
-        if await self._patiently("check for a stop", lambda: self.broker.stop_requested(self.message_id)):
+        self.prompt = "".join([*(m["content"] for m in request.history), request.content])
+        stopped = await patiently(
+            f"check for a stop of {self.message_id}", lambda: self.signals.stop_requested(self.message_id)
+        )
+        if stopped:
             self.end_early(CANCELLED, None)
         if self.ending is None:
             await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
@@ -152,27 +135,25 @@ class Generation:
         except BrokerUnavailable:
             self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
         except Exception:
-            log.exception("generation %s failed", self.message_id)
+            logger.exception("generation %s failed", self.message_id)
             self.outcome.status, self.outcome.error = ERROR, WORKER_FAILED  # the details are in the log
         finally:
             deadline.cancel()
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
-        ids = {"session_id": self.session_id, "message_id": self.message_id}
         async with self.sql_turns, self.db() as db:
-            found = (await db.execute(GENERATION_START, ids)).first()
-            if found is None or found.status != PROCESSING:
-                return None
-            rows = await db.execute(EARLIER_MESSAGES, {**ids, "before": found.created_at})
-            earlier = list(reversed(rows.all()))
-        question, history = earlier[-1], earlier[:-1]
+            start = await generation_start(db, self.session_id, self.message_id)
+        if start is None:
+            return None
         request = GenerationRequest(
-            content=question.content,
-            history=[{"role": m.role, "content": m.content} for m in history],
-            context=found.context or {},
-            meta=dict(ids),
+            content=start.question,
+            history=start.history,
+            context=start.context,
+            meta={"session_id": self.session_id, "message_id": self.message_id},
+            tenant=start.tenant,
+            user_id=start.user_id,
         )
-        return request, (found.settings or {})
+        return request, start.tenant_settings
 
     async def _stream(self, tenant_settings: dict[str, Any], request: GenerationRequest) -> None:
         outcome = self.outcome
@@ -198,6 +179,11 @@ class Generation:
                     entry = {"change_id": change_id(event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                elif isinstance(event, Usage):
+                    outcome.usage = event.usage
+                elif isinstance(event, ToolStep):
+                    self.tools.note(event)
+                    await self._publish_live(events.STREAMING_TOOL, event.payload())
                 elif isinstance(event, Complete):
                     outcome.complete = event
                     return
@@ -211,7 +197,9 @@ class Generation:
         """
         epoch = await self._publish(event, payload)
         if self.epoch is not None and epoch != self.epoch:
-            log.warning("session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id)
+            logger.warning(
+                "session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id
+            )
             await self._publish(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
             for entry in self.outcome.early_changes:
                 await self._publish(events.STREAMING_CHANGES, {**entry, "applied": False})
@@ -222,139 +210,34 @@ class Generation:
         """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
         publish_id = unique_id()
         with PUBLISH_SECONDS.time():
-            _, epoch = await self._patiently(
-                f"publish {event}",
-                lambda: self.broker.publish(self.session_id, event, self.message_id, payload, publish_id),
+            _, epoch = await patiently(
+                f"publish {event} of {self.message_id}",
+                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id),
             )
         return epoch
-
-    async def _patiently(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Ride out a broker restart: retry for a while; the upstream waits meanwhile."""
-        delay, waited = 0.1, 0.0
-        while True:
-            try:
-                return await call()
-            except BrokerUnavailable:
-                if waited >= BROKER_PATIENCE_SECONDS:
-                    raise
-                log.warning("broker unavailable; retrying to %s for %s", what, self.message_id)
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 2.0)
 
     async def _finish(self) -> None:
         outcome = self.outcome
         if outcome.complete is not None:
             content = outcome.complete.response
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
-            usage = outcome.complete.usage
+            reported = outcome.complete.usage
         else:
-            content, changes, usage = "".join(outcome.content), outcome.early_changes, {}
+            content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
+        usage = generation_usage(reported, self.prompt, content)
+        for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
+            await self._publish(events.STREAMING_TOOL, step.payload())
+        tool_calls = self.tools.final()
 
         async def write() -> dict[str, Any] | None:
             async with self.sql_turns:
                 return await persist_final(
-                    self.db, self.session_id, self.message_id, replaces_takeover=True,
+                    self.db, self.message_id, replaces_takeover=True,
                     status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
+                    tool_calls=tool_calls,
                 )  # fmt: skip
 
         final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")
         if final is not None:  # else finished by a worker that took the job over
             GENERATIONS.labels(outcome.status).inc()
             await announce_end(self._publish, final)
-
-
-async def persist_final(
-    db: async_sessionmaker[AsyncSession],
-    session_id: str,
-    message_id: str,
-    *,
-    status: str,
-    content: str,
-    changes: list[dict[str, Any]],
-    usage: dict[str, Any],
-    error: str | None,
-    replaces_takeover: bool = False,
-) -> dict[str, Any] | None:
-    """Persist the final message once: the `new_message` payload for the finisher that wins, else None.
-
-    The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
-    message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
-    """
-    finishable = ChatMessage.status == PROCESSING
-    if replaces_takeover:
-        finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
-    async with db.begin() as session:
-        won = await session.execute(
-            update(ChatMessage)
-            .where(ChatMessage.id == message_id, finishable)
-            .values(
-                status=status, content=content, changes=changes, usage=usage, error=error, completed_at=utcnow()
-            )
-        )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return await _final(session, message_id)
-
-
-async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:
-    async with db() as session:
-        return await _final(session, message_id)
-
-
-async def _final(session: AsyncSession, message_id: str) -> dict[str, Any] | None:
-    """The `new_message` payload of a message as it is stored."""
-    message = await session.get(ChatMessage, message_id, populate_existing=True)
-    if message is None:
-        return None
-    applied = set(
-        await session.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == message.session_id))
-    )
-    return {"message": message.to_dict(applied)}
-
-
-Publish = Callable[[str, dict[str, Any]], Awaitable[object]]
-
-
-async def announce_end(publish: Publish, final: dict[str, Any]) -> None:
-    """The last events of a generation: `streaming_error` when it failed, then always `new_message`."""
-    message = final["message"]
-    if message["status"] in (ERROR, INTERRUPTED):
-        await publish(events.STREAMING_ERROR, {"error": message["error"], "partial_content": message["content"]})
-    await publish(events.NEW_MESSAGE, final)
-
-
-async def finish_lost(job: Job, broker: Broker, db: async_sessionmaker[AsyncSession]) -> bool:
-    """Finish a generation whose worker vanished, from what the snapshot holds; True if this announced its end.
-
-    A worker may also vanish between persisting the message and announcing it: the
-    snapshot then still shows the message in flight, and its end is announced here.
-    """
-    session_id, message_id = job.fields["session_id"], job.fields["message_id"]
-    snapshot = await broker.snapshot(session_id)
-    streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
-    partial, changes = "", []
-    if streaming is not None:
-        partial = streaming.content
-        changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
-    final = await persist_final(
-        db, session_id, message_id,
-        status=INTERRUPTED, content=partial, changes=changes, usage={}, error=WORKER_LOST,
-    )  # fmt: skip
-    if final is None and streaming is not None:
-        final = await persisted_final(db, message_id)
-    if final is None:
-        return False
-    await announce_end(lambda event, payload: broker.publish(session_id, event, message_id, payload), final)
-    return True
-
-
-async def stale_generations(db: async_sessionmaker[AsyncSession], older_than: datetime) -> list[Job]:
-    """Messages still `processing` though begun before `older_than`: their jobs were lost with Redis's data."""
-    async with db() as session:
-        rows = await session.execute(
-            select(ChatMessage.session_id, ChatMessage.id).where(
-                ChatMessage.status == PROCESSING, ChatMessage.created_at < older_than
-            )
-        )
-        return [Job("", {"session_id": session_id, "message_id": message_id}) for session_id, message_id in rows]

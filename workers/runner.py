@@ -18,13 +18,17 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.base import Broker, BrokerUnavailable, Job
+from relay.broker.base import Broker, BrokerUnavailable
+from relay.broker.jobs import Job
 from relay.settings import Settings
 from schema import keys
 from schema.models import CANCELLED, INTERRUPTED, utcnow
+from schema.store import stale_generations
 
 from .admission import LoopLag
-from .generation import Generation, ProviderFor, finish_lost, stale_generations
+from .ending import finish_lost
+from .generation import Generation
+from .providers.events import ProviderFor
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ class Worker:
                 self.free.release()
                 return
             try:
-                jobs = await self.broker.next_jobs(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
+                jobs = await self.broker.take(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
             except BrokerUnavailable as exc:
                 self.free.release()
                 log.warning("cannot read jobs: %s", exc)
@@ -134,7 +138,7 @@ class Worker:
 
     def _start(self, job: Job) -> None:
         generation = Generation(
-            job, self.broker, self.db, self.provider_for,
+            job, log=self.broker, signals=self.broker, db=self.db, provider_for=self.provider_for,
             max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns,
         )  # fmt: skip
         task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
@@ -187,7 +191,7 @@ class Worker:
                 for job in jobs:
                     if job.fields.get("message_id") not in self.running:
                         log.warning("taking over job %s of a lost worker", job.id)
-                        await finish_lost(job, self.broker, self.db)
+                        await finish_lost(job.fields["session_id"], job.fields["message_id"], self.broker, self.db)
                     await self.broker.ack(job.id)
                 await self._finish_stale()
             except BrokerUnavailable as exc:
@@ -201,7 +205,7 @@ class Worker:
         Its job may be gone (a Redis restart without persistence), so no takeover would find it.
         """
         lifetime = self.settings.generation_max_seconds + 2 * self.settings.job_claim_idle_seconds
-        for job in await stale_generations(self.db, utcnow() - timedelta(seconds=lifetime)):
-            if job.fields["message_id"] not in self.running:
-                log.warning("ending generation %s, left processing past its lifetime", job.fields["message_id"])
-                await finish_lost(job, self.broker, self.db)
+        for session_id, message_id in await stale_generations(self.db, utcnow() - timedelta(seconds=lifetime)):
+            if message_id not in self.running:
+                log.warning("ending generation %s, left processing past its lifetime", message_id)
+                await finish_lost(session_id, message_id, self.broker, self.db)

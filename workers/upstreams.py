@@ -7,7 +7,6 @@ with the operator's key (`schema.ai_config`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,10 +17,8 @@ from schema.credentials import CredentialsError
 from schema.tenant_settings import load
 
 from .providers import create_provider
-from .providers.base import Provider, UpstreamError
+from .providers.events import Provider, ProviderFor, UpstreamError
 from .tools.setup import with_tools
-
-ProviderFor = Callable[[dict[str, Any]], Provider]
 
 
 def provider_factory(settings: Settings, client: httpx.AsyncClient, tenant_client: httpx.AsyncClient) -> ProviderFor:

@@ -1,157 +1,31 @@
-"""The broker: one interface, two implementations (memory, Redis) passing one test suite.
+"""The broker: three roles (event log, job queue, signals), two implementations (memory, Redis).
 
-It stores and distributes a session's events: `publish` assigns the next `seq`
-within the session's `epoch`, appends to the capped log, updates the snapshot of
-the in-flight message and publishes, all in one atomic step. It also carries
-the generation job queue and the exactly-once change claims.
+Both implementations pass one contract suite (`tests/test_broker.py`). Consumers
+are typed against the role they use: the fan-out and a generation against
+`EventLog`, the chat service against all three separately, the worker loop
+against `Broker` (it uses every role).
 """
 
 from __future__ import annotations
 
 import abc
-import itertools
-import secrets
-import time
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-import msgpack
-
-from schema import events
+from .jobs import JobQueue
+from .log import EventLog
+from .presence import PresenceStore
+from .signals import Signals
 
 
 class BrokerUnavailable(Exception):
     """The broker cannot be reached right now."""
 
 
-class BrokerListener(Protocol):
-    """Who receives what the broker's subscriptions deliver (the fan-out)."""
+class Broker(EventLog, JobQueue, Signals):
+    """One connection serving every role; `presence` is the presence part, kept beside them."""
 
-    def deliver(self, topic: str, data: bytes) -> None:
-        """An encoded envelope arrived on a subscribed topic."""
+    presence: PresenceStore
 
-    def resubscribed(self) -> None:
-        """The broker reconnected: events published while it was away may be lost."""
-
-
-@dataclass(frozen=True)
-class Streaming:
-    """The in-flight message, as far as it has streamed."""
-
-    message_id: str
-    content: str
-    status: str
-    changes: list[dict[str, Any]]
-
-    def to_dict(self, seq: int) -> dict[str, Any]:
-        return {
-            "message_id": self.message_id,
-            "content": self.content,
-            "status": self.status,
-            "changes": self.changes,
-            "seq": seq,
-        }
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A session's position (`epoch`, `seq`) and its in-flight message, read atomically."""
-
-    epoch: str
-    seq: int
-    streaming: Streaming | None = None
-
-
-@dataclass(frozen=True)
-class Replay:
-    """The events after a client's position; `events` is None when they are lost."""
-
-    epoch: str
-    seq: int
-    events: list[bytes] | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    fields: dict[str, str]
-
-
-# How each event changes the snapshot of the in-flight message.
-SNAPSHOT_START = "start"
-SNAPSHOT_CHUNK = "chunk"
-SNAPSHOT_STATUS = "status"
-SNAPSHOT_CHANGE = "change"
-SNAPSHOT_FINISH = "finish"
-SNAPSHOT_NONE = "none"
-
-
-def snapshot_op(event: str, payload: dict[str, Any]) -> tuple[str, bytes]:
-    """(operation, value) that `event` applies to the snapshot; shared by both brokers."""
-    if event == events.MESSAGE_PROCESSING:
-        return SNAPSHOT_START, b"processing"
-    if event == events.STREAMING_CHUNK:
-        return SNAPSHOT_CHUNK, payload["content"].encode()
-    if event == events.STREAMING_STATUS:
-        return SNAPSHOT_STATUS, payload["text"].encode()
-    if event == events.STREAMING_CHANGES:
-        change = {"change_id": payload["change_id"], "changes": payload["changes"]}
-        return SNAPSHOT_CHANGE, msgpack.packb(change)
-    if event == events.NEW_MESSAGE:
-        return SNAPSHOT_FINISH, b""
-    return SNAPSHOT_NONE, b""
-
-
-def decode_changes(packed: bytes) -> list[dict[str, Any]]:
-    """The snapshot keeps changes as concatenated msgpack maps, appendable in place."""
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(packed)
-    return [{**change, "applied": False} for change in unpacker]
-
-
-_PROCESS = secrets.token_hex(4)
-_COUNTER = itertools.count()
-
-
-def unique_id() -> str:
-    """Unique across processes and time, without asking the OS for randomness on every event."""
-    return f"{_PROCESS}{next(_COUNTER):x}"
-
-
-def new_epoch() -> str:
-    return unique_id()
-
-
-def replay_from(epoch: str, seq: int, since_epoch: str, since_seq: int, log: list[tuple[int, bytes]]) -> Replay:
-    """Decide whether `log` (ascending (seq, data)) still holds everything after `since_seq`."""
-    if since_epoch != epoch or since_seq > seq or since_seq < 0:
-        return Replay(epoch, seq, None)
-    missed = [(s, data) for s, data in log if s > since_seq]
-    if since_seq == seq:
-        return Replay(epoch, seq, [])
-    if not missed or missed[0][0] != since_seq + 1:
-        return Replay(epoch, seq, None)
-    return Replay(epoch, seq, [data for _, data in missed])
-
-
-class Broker(abc.ABC):
-    """Events, history, claims and jobs for every session."""
-
-    listeners: tuple[BrokerListener, ...] = ()
-
-    def attach(self, listener: BrokerListener) -> None:
-        """Receive every subscribed topic's events (the gateway's fan-out, a worker's stop handler)."""
-        self.listeners = (*self.listeners, listener)
-
-    def _deliver(self, topic: str, data: bytes) -> None:
-        for listener in self.listeners:
-            listener.deliver(topic, data)
-
-    def _resubscribed(self) -> None:
-        for listener in self.listeners:
-            listener.resubscribed()
-
-    async def start(self) -> None:  # noqa: B027 - optional hook
+    async def start(self) -> None:
         """Connect; called once before use."""
 
     @abc.abstractmethod
@@ -160,64 +34,3 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> bool:
         """True when the broker answers now."""
-
-    async def publish(
-        self, session_id: str, event: str, message_id: str, payload: dict[str, Any], publish_id: str | None = None
-    ) -> tuple[int, str]:
-        """Store and publish one event; returns its (seq, epoch).
-
-        Retrying with the same `publish_id` after an error publishes at most once.
-        """
-        head = events.encode_head(event, message_id, time.time(), payload)
-        op, value = snapshot_op(event, payload)
-        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id())
-
-    @abc.abstractmethod
-    async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
-    ) -> tuple[int, str]: ...
-
-    @abc.abstractmethod
-    async def subscribe(self, topic: str) -> None:
-        """Return once events published from now on reach the listener."""
-
-    @abc.abstractmethod
-    async def unsubscribe(self, topic: str) -> None: ...
-
-    @abc.abstractmethod
-    async def snapshot(self, session_id: str) -> Snapshot: ...
-
-    @abc.abstractmethod
-    async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay: ...
-
-    @abc.abstractmethod
-    async def claim(self, session_id: str, change_id: str) -> bool:
-        """True for exactly one caller per session and change id."""
-
-    @abc.abstractmethod
-    async def request_stop(self, message_id: str) -> None:
-        """Ask whichever worker runs (or will run) this generation to stop it."""
-
-    @abc.abstractmethod
-    async def stop_requested(self, message_id: str) -> bool: ...
-
-    @abc.abstractmethod
-    async def enqueue(self, fields: dict[str, str]) -> str: ...
-
-    @abc.abstractmethod
-    async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]: ...
-
-    @abc.abstractmethod
-    async def ack(self, job_id: str) -> None: ...
-
-    @abc.abstractmethod
-    async def keep_alive(self, consumer: str, job_ids: list[str]) -> None:
-        """Mark jobs as still being worked on, so nobody takes them over."""
-
-    @abc.abstractmethod
-    async def take_over(self, consumer: str, min_idle_seconds: float, count: int) -> list[Job]:
-        """Claim jobs whose worker went silent for `min_idle_seconds`."""
-
-    @abc.abstractmethod
-    async def job_counts(self) -> tuple[int, int]:
-        """(waiting, pending) jobs."""

@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 
 from schema import events, keys
 
-from .base import (
+from .base import Broker
+from .jobs import Job
+from .log import (
     SNAPSHOT_CHANGE,
     SNAPSHOT_CHUNK,
     SNAPSHOT_FINISH,
     SNAPSHOT_START,
     SNAPSHOT_STATUS,
-    Broker,
-    Job,
+    PageRead,
     Replay,
     Snapshot,
     Streaming,
@@ -24,6 +25,7 @@ from .base import (
     new_epoch,
     replay_from,
 )
+from .presence_memory import MemoryPresence
 
 
 @dataclass
@@ -37,6 +39,8 @@ class _Session:
     changes: bytes = b""
     applied: set[str] = field(default_factory=set)
     publish_id: str = ""
+    page_seq: int = 0
+    page: bytes | None = None
 
 
 class MemoryBroker(Broker):
@@ -44,6 +48,7 @@ class MemoryBroker(Broker):
         self.log_maxlen = log_maxlen
         self.sessions: dict[str, _Session] = {}
         self.topics: set[str] = set()
+        self.presence = MemoryPresence(self._broadcast)
         self.jobs: deque[Job] = deque()
         self.pending: dict[str, Job] = {}
         self.job_ids = itertools.count(1)
@@ -63,13 +68,15 @@ class MemoryBroker(Broker):
         return session
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
     ) -> tuple[int, str]:
         session = self._session(session_id)
         if session.publish_id == publish_id:
             return session.seq, session.epoch
         session.publish_id = publish_id
         session.seq += 1
+        if page:
+            session.page_seq = session.seq
         data = head + events.encode_tail(session.seq, session.epoch)
         session.log.append((session.seq, data))
         if op == SNAPSHOT_START:
@@ -88,6 +95,10 @@ class MemoryBroker(Broker):
             self._deliver(topic, data)
         return session.seq, session.epoch
 
+    def _broadcast(self, topic: str, data: bytes) -> None:
+        if topic in self.topics:
+            self._deliver(topic, data)
+
     async def subscribe(self, topic: str) -> None:
         self.topics.add(topic)
 
@@ -101,11 +112,20 @@ class MemoryBroker(Broker):
             streaming = Streaming(
                 session.message_id, "".join(session.content), session.status, decode_changes(session.changes)
             )
-        return Snapshot(session.epoch, session.seq, streaming)
+        return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 
     async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
         session = self._session(session_id)
-        return replay_from(session.epoch, session.seq, since_epoch, since_seq, list(session.log))
+        return replay_from(session.epoch, session.seq, since_epoch, since_seq, list(session.log), session.page_seq)
+
+    async def page(self, session_id: str) -> PageRead:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return PageRead(None, 0, None)
+        return PageRead(session.epoch, session.page_seq, session.page)
+
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        self._session(session_id).page = data
 
     async def claim(self, session_id: str, change_id: str) -> bool:
         applied = self._session(session_id).applied
@@ -122,13 +142,17 @@ class MemoryBroker(Broker):
     async def stop_requested(self, message_id: str) -> bool:
         return message_id in self.stops
 
+    async def settings_changed(self, tenant_id: str) -> None:
+        if keys.SETTINGS_TOPIC in self.topics:
+            self._deliver(keys.SETTINGS_TOPIC, tenant_id.encode())
+
     async def enqueue(self, fields: dict[str, str]) -> str:
         job = Job(f"{next(self.job_ids)}-0", dict(fields))
         self.jobs.append(job)
         self.job_ready.set()
         return job.id
 
-    async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
+    async def take(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
         if not self.jobs:
             self.job_ready.clear()
             try:
@@ -151,5 +175,5 @@ class MemoryBroker(Broker):
     async def take_over(self, consumer: str, min_idle_seconds: float, count: int) -> list[Job]:
         return []
 
-    async def job_counts(self) -> tuple[int, int]:
+    async def counts(self) -> tuple[int, int]:
         return len(self.jobs), len(self.pending)

@@ -18,20 +18,17 @@ from schema.presence import Presences
 
 class PresenceStore(abc.ABC):
     @abc.abstractmethod
-    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
-        """Add a tab for `ttl` seconds and broadcast its join."""
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> Presences:
+        """Add a tab for `ttl` seconds and broadcast its join; returns who is present now, this tab included."""
 
     @abc.abstractmethod
-    async def untrack(self, session_id: str, ref: str) -> None:
-        """Remove a tab and broadcast its leave (nothing if it was gone already)."""
+    async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
+        """Remove a tab (as tracked) and broadcast its leave; nothing if it was gone already."""
 
     @abc.abstractmethod
-    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
-        """Give tabs that are still present `ttl` more seconds from now; gone ones stay gone."""
-
-    @abc.abstractmethod
-    async def reap(self, session_id: str) -> None:
-        """Remove expired tabs and broadcast their leaves, once, whichever gateway reaps."""
+    async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
+        """For each session: give its tabs still present `ttl` more seconds from now (gone ones stay gone),
+        then remove its expired tabs and broadcast their leaves, once, whichever gateway removes them."""
 
     @abc.abstractmethod
     async def list(self, session_id: str) -> Presences:

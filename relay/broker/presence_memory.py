@@ -18,12 +18,13 @@ class MemoryPresence(PresenceStore):
         self.clock = clock
         self.sessions: dict[str, dict[str, tuple[bytes, float]]] = {}  # session -> ref -> (entry, expires at)
 
-    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> Presences:
         entry = encode_entry(user_id, meta)
-        self.sessions.setdefault(session_id, {})[ref] = (entry, self.clock() + ttl)
         self._announce(session_id, joins=[entry], leaves=[])
+        self.sessions.setdefault(session_id, {})[ref] = (entry, self.clock() + ttl)
+        return await self.list(session_id)
 
-    async def untrack(self, session_id: str, ref: str) -> None:
+    async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
         tabs = self.sessions.get(session_id, {})
         gone = tabs.pop(ref, None)
         if not tabs:
@@ -31,21 +32,18 @@ class MemoryPresence(PresenceStore):
         if gone is not None:
             self._announce(session_id, joins=[], leaves=[gone[0]])
 
-    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
-        tabs = self.sessions.get(session_id, {})
+    async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
         now = self.clock()
-        for ref, ttl in ttls.items():
-            if ref in tabs:
-                tabs[ref] = (tabs[ref][0], now + ttl)
-
-    async def reap(self, session_id: str) -> None:
-        tabs = self.sessions.get(session_id, {})
-        now = self.clock()
-        expired = [ref for ref, (_, expires) in tabs.items() if expires <= now]
-        if expired:
-            self._announce(session_id, joins=[], leaves=[tabs.pop(ref)[0] for ref in expired])
-        if not tabs:
-            self.sessions.pop(session_id, None)
+        for session_id, ttls in sessions.items():
+            tabs = self.sessions.get(session_id, {})
+            for ref, ttl in ttls.items():
+                if ref in tabs:
+                    tabs[ref] = (tabs[ref][0], now + ttl)
+            expired = [ref for ref, (_, expires) in tabs.items() if expires <= now]
+            if expired:
+                self._announce(session_id, joins=[], leaves=[tabs.pop(ref)[0] for ref in expired])
+            if not tabs:
+                self.sessions.pop(session_id, None)
 
     async def list(self, session_id: str) -> Presences:
         now = self.clock()

@@ -1,4 +1,4 @@
-"""Presence across gateways, in Redis: one Lua script per change keeps each session's tabs consistent."""
+"""Presence across gateways, in Redis: one script call per join or leave stores it and publishes its diff."""
 
 from __future__ import annotations
 
@@ -34,24 +34,38 @@ class RedisPresence(PresenceStore):
         publish = self.redis.spublish if self.cluster else self.redis.publish
         await self.call(lambda: publish(topic, diff))
 
-    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> None:
+    def _publishing(self, session_id: str, joins: list[bytes], leaves: list[bytes]) -> list[Any]:
+        """The script arguments that make it publish a diff on the session's channel."""
+        command = "SPUBLISH" if self.cluster else "PUBLISH"
+        return [command, keys.topic(session_id), encode_diff(group(joins), group(leaves))]
+
+    async def track(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any], ttl: float) -> Presences:
         entry = encode_entry(user_id, meta)
-        await self._run(session_id, "track", ref, entry, int(ttl * 1000), KEY_TTL_SECONDS)
-        await self._announce(session_id, joins=[entry], leaves=[])
+        publish = self._publishing(session_id, joins=[entry], leaves=[])
+        return group(await self._run(session_id, "track", *publish, KEY_TTL_SECONDS, ref, entry, int(ttl * 1000)))
 
-    async def untrack(self, session_id: str, ref: str) -> None:
-        gone = await self._run(session_id, "untrack", ref)
-        if gone is not None:
-            await self._announce(session_id, joins=[], leaves=[gone])
+    async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
+        publish = self._publishing(session_id, joins=[], leaves=[encode_entry(user_id, meta)])
+        await self._run(session_id, "untrack", *publish, ref)
 
-    async def refresh(self, session_id: str, ttls: dict[str, float]) -> None:
-        pairs = [value for ref, ttl in ttls.items() for value in (ref, int(ttl * 1000))]
-        await self._run(session_id, "refresh", KEY_TTL_SECONDS, *pairs)
+    async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
+        calls = [
+            (session_id, ["keep", KEY_TTL_SECONDS, *(v for ref, ttl in ttls.items() for v in (ref, int(ttl * 1000)))])
+            for session_id, ttls in sessions.items()
+        ]
+        if self.cluster:  # each session's keys may live on another node
+            removed = [await self._run(session_id, *args) for session_id, args in calls]
+        else:  # one round trip for every session of this gateway
+            removed = await self.call(lambda: self._pipelined(calls))
+        for (session_id, _), gone in zip(calls, removed, strict=True):
+            if gone:
+                await self._announce(session_id, joins=[], leaves=gone)
 
-    async def reap(self, session_id: str) -> None:
-        gone = await self._run(session_id, "reap")
-        if gone:
-            await self._announce(session_id, joins=[], leaves=gone)
+    async def _pipelined(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id, args in calls:
+                await self.script(keys=keys.presence_keys(session_id), args=args, client=pipe)
+            return await pipe.execute()
 
     async def list(self, session_id: str) -> Presences:
         return group(await self._run(session_id, "list"))

@@ -7,6 +7,7 @@
 -- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,
 -- ARGV[9] 's' to publish with SPUBLISH (cluster), anything else PUBLISH
 -- ARGV[10] id of this publish: a retry after a lost reply must not publish twice
+-- ARGV[11] '1' when the event is page-changing: its seq becomes the live hash's 'pseq' (relay/join_page.py)
 local live, log, content, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HGET', live, 'publish_id') == ARGV[10] then
   return redis.call('HMGET', live, 'seq', 'epoch')
@@ -20,6 +21,9 @@ if not epoch then
 end
 local seq = redis.call('HINCRBY', live, 'seq', 1)
 redis.call('HSET', live, 'publish_id', ARGV[10])
+if ARGV[11] == '1' then
+  redis.call('HSET', live, 'pseq', seq)
+end
 local data = ARGV[2] .. cmsgpack.pack('seq') .. cmsgpack.pack(seq) .. cmsgpack.pack('epoch') .. cmsgpack.pack(epoch)
 redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], seq .. '-0', 'e', data)
 

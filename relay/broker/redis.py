@@ -16,27 +16,35 @@ import orjson
 import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import AskError, ClusterDownError, RedisClusterException, RedisError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from schema import keys
 
-from .base import Broker, BrokerUnavailable, Job, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
-from .pubsub import ClusterSubscriptions, Subscriptions
+from .cluster_pubsub import ClusterSubscriptions, failing_over
+from .jobs import Job
+from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .presence_redis import RedisPresence
+from .pubsub import Subscriptions
 
-# A failover under way or just done (MovedError is an AskError): transient, like a dropped connection.
-CLUSTER_IN_FLUX = (ClusterDownError, TryAgainError, AskError)
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
 T = TypeVar("T")
 
 
 class RedisBroker(Broker):
     def __init__(
-        self, url: str, log_maxlen: int = 2000, ttl_seconds: int = 24 * 3600, cluster: bool = False
+        self,
+        url: str,
+        log_maxlen: int = 2000,
+        ttl_seconds: int = 24 * 3600,
+        cluster: bool = False,
+        client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
+        """`client_class` makes the connections of a single server (the tests run the contract on fakeredis)."""
         self.url = url
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
@@ -50,12 +58,14 @@ class RedisBroker(Broker):
         if cluster:
             self.redis = RedisCluster.from_url(url, **options)
             self.subscriptions = ClusterSubscriptions(
-                self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
+                self.redis, self._deliver, self._resubscribed,
+                broadcast_topics=frozenset({keys.STOP_TOPIC, keys.SETTINGS_TOPIC}),
             )
         else:
-            self.redis = redis.Redis.from_url(url, health_check_interval=30, **options)
-            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed)
+            self.redis = client_class.from_url(url, health_check_interval=30, **options)
+            self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
+        self.presence = RedisPresence(self.redis, self._call, cluster)
 
     # lifecycle
 
@@ -86,7 +96,7 @@ class RedisBroker(Broker):
             try:
                 return await command()
             except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
-                if isinstance(exc, ResponseError) and not _in_flux(exc):
+                if isinstance(exc, ResponseError) and not failing_over(exc):
                     raise
                 await asyncio.sleep(0.05)
                 if self.cluster:  # a failover may have moved slots: read the cluster's map again
@@ -96,14 +106,14 @@ class RedisBroker(Broker):
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError from exc  # redis-py may turn a cancellation into a connection error
-            if isinstance(exc, ResponseError) and not _in_flux(exc):
+            if isinstance(exc, ResponseError) and not failing_over(exc):
                 raise
             raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc
 
     # events
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
     ) -> tuple[int, str]:
         args = [
             keys.topic(session_id),
@@ -116,12 +126,13 @@ class RedisBroker(Broker):
             value,
             "s" if self.cluster else "p",
             publish_id,
+            "1" if page else "0",
         ]
-        seq, epoch = await self.publishes.call([4, *_session_keys(session_id), *args])
+        seq, epoch = await self.publishes.call([4, *keys.session_keys(session_id), *args])
         return int(seq), epoch.decode()
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        live, _, content_key, changes_key = _session_keys(session_id)
+        live, _, content_key, changes_key = keys.session_keys(session_id)
 
         async def read() -> list[Any]:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -150,20 +161,33 @@ class RedisBroker(Broker):
                 raw.get(b"status", b"").decode(),
                 decode_changes(changes or b""),
             )
-        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming)
+        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming, int(raw.get(b"pseq", 0)))
 
     async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
         async def read() -> list[Any]:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.live_key(session_id), "epoch", "seq")
+                pipe.hmget(keys.live_key(session_id), "epoch", "seq", "pseq")
                 pipe.xrange(keys.log_key(session_id), f"{since_seq + 1}-0", "+")
                 return await pipe.execute()
 
-        (epoch, seq), entries = await self._call(read)
+        (epoch, seq, page_seq), entries = await self._call(read)
         if epoch is None:
             return Replay("", 0, None)
         log_ = [(int(entry_id.split(b"-")[0]), fields[b"e"]) for entry_id, fields in entries]
-        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_)
+        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_, int(page_seq or 0))
+
+    async def page(self, session_id: str) -> PageRead:
+        async def read() -> list[Any]:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.live_key(session_id), "epoch", "pseq")
+                pipe.get(keys.page_key(session_id))
+                return await pipe.execute()
+
+        (epoch, page_seq), data = await self._call(read)
+        return PageRead(epoch.decode() if epoch else None, int(page_seq or 0), data)
+
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))
 
     async def claim(self, session_id: str, change_id: str) -> bool:
         async def add() -> list[Any]:
@@ -193,6 +217,9 @@ class RedisBroker(Broker):
     async def stop_requested(self, message_id: str) -> bool:
         return bool(await self._call(lambda: self.redis.exists(keys.stop_key(message_id))))
 
+    async def settings_changed(self, tenant_id: str) -> None:
+        await self._call(lambda: self.redis.publish(keys.SETTINGS_TOPIC, tenant_id))
+
     # jobs
 
     async def _create_group(self) -> None:
@@ -207,16 +234,16 @@ class RedisBroker(Broker):
         return job_id.decode()
 
     async def _on_group(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL)."""
+        """Run a consumer-group command; recreate the group if Redis lost it (restart, FLUSHALL: NOGROUP/UNBLOCKED)."""
         try:
             return await self._call(command)
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
             await self._call(self._create_group)
             return await self._call(command)
 
-    async def next_jobs(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
+    async def take(self, consumer: str, count: int, block_seconds: float) -> list[Job]:
         async def read() -> Any:
             return await self.redis.xreadgroup(
                 keys.JOBS_GROUP, consumer, {keys.JOBS_STREAM: ">"}, count=count, block=int(block_seconds * 1000)
@@ -248,7 +275,7 @@ class RedisBroker(Broker):
         )
         return [_job(entry_id, fields) for entry_id, fields in answer[1] if fields]
 
-    async def job_counts(self) -> tuple[int, int]:
+    async def counts(self) -> tuple[int, int]:
         async def counts() -> tuple[int, int]:
             groups = await self.redis.xinfo_groups(keys.JOBS_STREAM)
             for group in groups:
@@ -260,22 +287,6 @@ class RedisBroker(Broker):
             return await self._call(counts)
         except ResponseError:
             return 0, 0
-
-
-def _in_flux(exc: ResponseError) -> bool:
-    """A failover under way: the cluster is down for a moment, a slot moved, or the node we were blocked
-    on (XREADGROUP) just became a replica."""
-    return isinstance(exc, CLUSTER_IN_FLUX) or str(exc).startswith("UNBLOCKED")
-
-
-def _session_keys(session_id: str) -> tuple[str, str, str, str]:
-    """The publish script's keys, in its order: live hash, log, content, changes (one cluster slot)."""
-    return (
-        keys.live_key(session_id),
-        keys.log_key(session_id),
-        keys.content_key(session_id),
-        keys.changes_key(session_id),
-    )
 
 
 def _job(entry_id: bytes, fields: dict[bytes, bytes]) -> Job:

@@ -51,7 +51,7 @@ async def assert_cancelled_keeping_what_was_streamed(watched: WatchedSession, me
 
 
 @pytest.mark.parametrize("stop", [stop_over_the_channel, stop_over_http], ids=["channel_push", "http_post"])
-async def test_stop_closes_the_upstream_connection_within_a_second_and_keeps_what_was_streamed(
+async def test_stop_closes_the_upstream_connection_and_keeps_what_was_streamed(
     faulty: FaultySystem, upstream: ScriptedUpstream, stop: Stop
 ) -> None:
     watched = await WatchedSession.open(faulty)
@@ -59,7 +59,7 @@ async def test_stop_closes_the_upstream_connection_within_a_second_and_keeps_wha
     call = await upstream.call(message_id)
     await watched.until_chunks(3)
     assert await stop(watched) == message_id
-    await asyncio.wait_for(call.hung_up.wait(), 5)  # "within a second", robustly
+    await asyncio.wait_for(call.hung_up.wait(), 5)
     await assert_cancelled_keeping_what_was_streamed(watched, message_id)
     assert watched.streamed().startswith("chunk 1 chunk 2 chunk 3 ")
 

@@ -17,7 +17,7 @@ import pytest_asyncio
 import redis.asyncio as redis
 
 from schema import keys
-from workers.generation import WORKER_LOST
+from schema.store import WORKER_LOST
 from workers.runner import SHUT_DOWN
 
 from ..services import RedisServer

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from workers.providers.demo import DemoUpstream
+from relay.demo_upstream import DemoUpstream
 
 from ..services import PostgresDatabase, RedisServer
 from .processes import Deployment

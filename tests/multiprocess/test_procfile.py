@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from relay.auth import mint
-from workers.providers.demo import DemoUpstream
+from relay.demo_upstream import DemoUpstream
 
 from ..phoenix import PhoenixClient
 from ..services import PostgresDatabase, RedisServer, free_port

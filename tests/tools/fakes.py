@@ -26,12 +26,13 @@ from relay.server import EmbeddedServer
 Call = tuple[str, str, dict[str, Any]]  # (name, call id, arguments)
 
 # question -> the calls of each round; once the plan runs out, the model answers.
-PLANS: dict[str, list[list[tuple[str, dict[str, Any]]]]] = {
+PLANS: dict[str, list[list[tuple[str, Any]]]] = {
     "Where is order A1?": [[("get_order_status", {"order_id": "A1"})]],
     "Meet twice": [[("rendezvous", {"seat": 1}), ("rendezvous", {"seat": 2})]],
     "Two steps": [[("get_order_status", {"order_id": "A1"})], [("get_weather", {"city": "Lyon"})]],
     "Everything fails": [[("broken", {}), ("garbled", {}), ("launch_rockets", {}), ("refuses", {})]],
     "Take your time": [[("slow", {})]],
+    "Garbled arguments": [[("get_order_status", '{"order_id": "A')]],  # text that is not JSON
 }
 FOREVER = "Keep calling"  # a tool call every round, until told tools are off
 STUBBORN = "Never stop"  # a tool call every round, even when told tools are off
@@ -52,7 +53,7 @@ class Turn:
     tools_off: bool
 
 
-def _plan(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
+def _plan(turn: Turn) -> list[tuple[str, Any]]:
     if turn.question == STUBBORN or (turn.question == FOREVER and not turn.tools_off):
         return [("get_order_status", {"order_id": f"R{turn.rounds_done + 1}"})]
     if turn.tools_off:
@@ -61,8 +62,8 @@ def _plan(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
     return plan[turn.rounds_done] if turn.rounds_done < len(plan) else []
 
 
-def _pieces(arguments: dict[str, Any]) -> list[str]:
-    text = json.dumps(arguments)
+def _pieces(arguments: Any) -> list[str]:
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
     third = max(1, len(text) // 3)
     return [text[:third], text[third : 2 * third], text[2 * third :]]
 
@@ -183,9 +184,15 @@ def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 @dataclass
 class Delivery:
-    body: dict[str, Any]
+    """One call the webhook received (signature verified)."""
+
+    raw: bytes
     headers: dict[str, str]
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.raw)
 
 
 def _response(status: str, body: bytes, content_type: str = "application/json") -> bytes:
@@ -243,7 +250,7 @@ class Webhook:
             if not verified(self.secret, headers, raw):
                 writer.write(_response("401 Unauthorized", b'{"error": "bad signature"}'))
                 return
-            delivery = Delivery(json.loads(raw), headers)
+            delivery = Delivery(raw, headers)
             async with self.arrived:
                 self.deliveries.append(delivery)
                 self.arrived.notify_all()

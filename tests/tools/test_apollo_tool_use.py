@@ -8,7 +8,7 @@ import httpx
 
 from tests.faults.upstreams import ScriptedUpstream, complete, sse, stream, text_delta
 from workers.providers.apollo import ApolloProvider
-from workers.providers.base import Complete, GenerationRequest, Status
+from workers.providers.events import Complete, GenerationRequest, Status
 from workers.tools.calls import ToolStep
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from workers.providers.anthropic import AnthropicProvider
-from workers.providers.base import Chunk, Complete, GenerationRequest, Provider, Status
+from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, Status
 from workers.providers.openai import OpenAIProvider
 from workers.tools.calls import ToolStep
 from workers.tools.history import ToolRecord
@@ -143,7 +143,7 @@ async def test_calls_past_max_rounds_fail_and_the_answer_ends(
     assert webhook.names() == ["get_order_status"]
     assert [s[1] for s in steps(events)] == ["started", "finished", "started", "failed"]
     refused = next(e for e in events if isinstance(e, ToolStep) and e.status == "failed")
-    assert refused.result and refused.result.error == "The assistant may call tools in at most 1 rounds per answer."
+    assert refused.result and refused.result.error == "The assistant may call tools in at most 1 round per answer."
     assert isinstance(events[-1], Complete) and len(model.requests) == 2
 
 
@@ -223,3 +223,42 @@ async def test_stopping_during_a_call_hangs_up_on_the_webhook(
         await task
     await asyncio.wait_for(delivery.hung_up.wait(), 10)
     assert steps(seen) == [("slow", "started", steps(seen)[0][2])]
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_a_later_turn_keeps_earlier_rounds_in_order(
+    wire: str, model: FakeModel, webhook: Webhook, client: httpx.AsyncClient
+) -> None:
+    record = ToolRecord()
+    events = await run(loop(wire, model, webhook, client), "Two steps")
+    for event in events:
+        if isinstance(event, ToolStep):
+            record.note(event)
+    assert [(c["name"], c["round"]) for c in record.final()] == [("get_order_status", 1), ("get_weather", 2)]
+    history = [
+        {"role": "user", "content": "Two steps"},
+        {"role": "assistant", "content": events[-1].response, "tool_calls": record.final()},
+    ]
+    await run(loop(wire, model, webhook, client), "Thanks", history)
+    sent = model.requests[-1]["messages"]
+    if wire == "openai":
+        called = [m["tool_calls"][0]["function"]["name"] for m in sent if m.get("tool_calls")]
+    else:
+        called = [
+            b["name"] for m in sent if isinstance(m["content"], list) for b in m["content"] if b["type"] == "tool_use"
+        ]
+    assert called == ["get_order_status", "get_weather"]
+    assert [m["role"] for m in sent][-2:] == ["assistant", "user"]
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_arguments_that_are_not_json_fail_without_reaching_the_webhook(
+    wire: str, model: FakeModel, webhook: Webhook, client: httpx.AsyncClient
+) -> None:
+    events = await run(loop(wire, model, webhook, client), "Garbled arguments")
+    [started, ended] = [e for e in events if isinstance(e, ToolStep)]
+    assert started.call.arguments == '{"order_id": "A'
+    assert ended.status == "failed" and ended.result
+    assert ended.result.error == "The assistant sent arguments that are not a JSON object."
+    assert webhook.deliveries == []
+    assert isinstance(events[-1], Complete)

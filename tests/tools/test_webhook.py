@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from schema.outbound import OutboundPolicy, guarded_client
 from tests.services import free_port
 from workers.tools.calls import PREVIEW_CHARS, ToolCall
-from workers.tools.webhook import Caller, ToolWebhook
+from workers.tools.webhook import Caller, ToolWebhook, signature
 
 from .fakes import Webhook, verified
 
@@ -49,6 +51,7 @@ async def test_a_call_is_one_signed_post_the_receiver_verifies(receiver: Webhook
     }  # fmt: skip
     assert before <= int(delivery.headers["x-streamrelay-timestamp"]) <= int(time.time())
     assert delivery.headers["x-streamrelay-signature"].startswith("sha256=")
+    assert delivery.headers["accept-encoding"] == "identity"
 
 
 async def test_a_wrong_secret_fails_verification(receiver: Webhook, client: httpx.AsyncClient) -> None:
@@ -139,3 +142,27 @@ async def test_a_wildcard_host_resolving_to_a_private_address_is_refused_at_conn
         result = await webhook.call(ToolCall("c", "get_weather", {}), CALLER)
     assert (result.status, result.error) == ("failed", "The tool webhook address is not allowed.")
     assert receiver.deliveries == []
+
+
+def readme_receiver() -> dict[str, Any]:
+    """The webhook receiver example of the README, run as written."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Tools") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n", section.index("```python"))]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+async def test_the_readme_receiver_example_verifies_a_real_call(receiver: Webhook, client: httpx.AsyncClient) -> None:
+    await caller(receiver, client).call(ToolCall("call_7", "get_weather", {"city": "Lyon"}), CALLER)
+    [delivery] = receiver.deliveries
+    verify = readme_receiver()["verify"]
+    headers = httpx.Headers(delivery.headers)
+    assert verify(SECRET, headers, delivery.raw)["arguments"] == {"city": "Lyon"}
+    with pytest.raises(ValueError, match="bad signature"):
+        verify(SECRET, headers, delivery.raw.replace(b"Lyon", b"Nice"))
+    with pytest.raises(ValueError, match="stale timestamp"):
+        stale = str(int(headers["x-streamrelay-timestamp"]) - 3600)
+        forged = signature(SECRET, stale, delivery.raw)
+        verify(SECRET, {"X-Streamrelay-Timestamp": stale, "X-Streamrelay-Signature": forged}, delivery.raw)

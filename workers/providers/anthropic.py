@@ -5,46 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
-from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
-from workers.providers.sse import (
-    MAX_EVENT_BYTES,
-    JsonBody,
-    StreamLimits,
-    error_message,
-    event_object,
-    post_events,
-    sentence,
-)
+from workers.providers.events import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
+from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer
+from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.tools import anthropic_format
 from workers.tools.calls import ToolUse
 
 API_VERSION = "2023-06-01"
-THINKING = "Thinking…"
 HANDLED = frozenset(
     {"message_start", "content_block_start", "content_block_delta", "message_delta", "message_stop", "error"}
 )
 
 
-class AnthropicProvider:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        model: str,
-        client: httpx.AsyncClient | None = None,
-        max_tokens: int = 4096,
-        first_byte_timeout: float = 30.0,
-        idle_timeout: float = 60.0,
-        max_event_bytes: int = MAX_EVENT_BYTES,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.model = model
-        self.client = client
+class AnthropicProvider(HttpProvider):
+    def __init__(self, *args: Any, max_tokens: int = 4096, **options: Any) -> None:
+        super().__init__(*args, **options)
         self.max_tokens = max_tokens
-        self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         body = {
@@ -62,9 +38,8 @@ class AnthropicProvider:
         async for item in post_events(self.client, url, body, headers, self.limits):
             if isinstance(item, JsonBody):
                 text, calls, usage = _message(item.data)
-                if text:
-                    yield Chunk(text)
-                yield _end(request, text, calls, usage)
+                for event in json_answer(text, _end(request, text, calls, usage)):
+                    yield event
                 return
             if item.event not in HANDLED:
                 continue  # ping, content_block_stop, and event types added later
@@ -72,28 +47,24 @@ class AnthropicProvider:
             if item.event == "error":
                 raise UpstreamError(f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}")
             if item.event == "message_start":
-                usage.update(_dict(_dict(data.get("message")).get("usage")))
+                usage.update(as_dict(as_dict(data.get("message")).get("usage")))
             elif item.event == "message_delta":
-                usage.update(_dict(data.get("usage")))
+                usage.update(as_dict(data.get("usage")))
             elif item.event == "message_stop":
                 yield _end(request, "".join(parts), calls, usage)
                 return
             elif item.event == "content_block_start":
-                block = _dict(data.get("content_block"))
+                block = as_dict(data.get("content_block"))
                 if block.get("type") == "thinking":
                     yield Status(THINKING)
                 calls.start(data.get("index"), block)
-            elif (delta := _dict(data.get("delta"))).get("type") == "text_delta":
+            elif (delta := as_dict(data.get("delta"))).get("type") == "text_delta":
                 if isinstance(text := delta.get("text"), str) and text:
                     parts.append(text)
                     yield Chunk(text)
             elif delta.get("type") == "input_json_delta":
                 calls.delta(data.get("index"), delta)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _end(
@@ -113,4 +84,4 @@ def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, 
     calls = anthropic_format.CallAssembler()
     for index, block in enumerate(blocks):
         calls.start(index, block)
-    return text, calls, _dict(data.get("usage"))
+    return text, calls, as_dict(data.get("usage"))

@@ -7,9 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
-import httpx
-
-from workers.providers.base import (
+from workers.providers.events import (
     Changes,
     Chunk,
     Complete,
@@ -18,41 +16,27 @@ from workers.providers.base import (
     Status,
     UpstreamError,
 )
-from workers.providers.sse import MAX_EVENT_BYTES, JsonBody, StreamLimits, event_object, post_events, sentence
+from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
+from workers.providers.upstream import JsonBody, event_object, post_events, sentence
 from workers.tools.apollo_steps import ApolloToolUse
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE = "job_chat"
-THINKING = "Thinking…"
 CHANGE_KEYS = ("code", "code_edits", "yaml")
 IGNORED = frozenset({"message_start", "message_delta", "message_stop", "ping"})
 BLOCK_EVENTS = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class ApolloProvider:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        first_byte_timeout: float = 30.0,
-        idle_timeout: float = 60.0,
-        max_event_bytes: int = MAX_EVENT_BYTES,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.client = client
-        self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
-
+class ApolloProvider(HttpProvider):
     async def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         service = request.context.get("service") or DEFAULT_SERVICE
         if not isinstance(service, str) or not SERVICE_NAME.fullmatch(service):
             raise UpstreamError(f"The assistant service {service!r} is not a valid service name.")
         body = {
             "content": request.content,
-            "history": request.history,
+            "history": [{"role": m["role"], "content": m["content"]} for m in request.history],
             "context": request.context,
             "meta": request.meta,
             "stream": True,
@@ -63,9 +47,8 @@ class ApolloProvider:
         async for item in post_events(self.client, url, body, {}, self.limits):
             if isinstance(item, JsonBody):
                 complete = _complete(item.data, "answer")
-                if complete.response:
-                    yield Chunk(complete.response)
-                yield complete
+                for event in json_answer(complete.response, complete):
+                    yield event
                 return
             if item.event in IGNORED:
                 continue
@@ -90,26 +73,18 @@ class ApolloProvider:
         raise UpstreamError("The AI service ended the stream without a final answer.", "interrupted")
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _block_start(data: dict[str, Any]) -> Status | None:
-    block = _dict(data.get("content_block"))
+    block = as_dict(data.get("content_block"))
     if block.get("type") != "thinking":
         return None
-    return Status(_text(block.get("thinking")) or THINKING)
+    return Status(as_text(block.get("thinking")) or THINKING)
 
 
 def _block_delta(data: dict[str, Any]) -> Status | Chunk | None:
-    delta = _dict(data.get("delta"))
-    if delta.get("type") == "text_delta" and (text := _text(delta.get("text"))):
+    delta = as_dict(data.get("delta"))
+    if delta.get("type") == "text_delta" and (text := as_text(delta.get("text"))):
         return Chunk(text)
-    if delta.get("type") == "thinking_delta" and (text := _text(delta.get("thinking"))):
+    if delta.get("type") == "thinking_delta" and (text := as_text(delta.get("thinking"))):
         return Status(text)
     return None  # signature_delta and anything else carry nothing to show
 
@@ -123,7 +98,7 @@ def _changes(data: dict[str, Any]) -> Changes | None:
 
 
 def _error(data: dict[str, Any]) -> NoReturn:
-    message = _text(data.get("message")).strip() or "an unknown error"
+    message = as_text(data.get("message")).strip() or "an unknown error"
     code = data.get("code")
     suffix = f" (code {code})" if code is not None else ""
     raise UpstreamError(f"The AI service reported an error: {sentence(message.rstrip('.') + suffix)}")
@@ -140,15 +115,15 @@ def _complete(data: Any, what: str = "'complete' event") -> Complete:
     if not isinstance(response, str):
         raise UpstreamError(f"The AI service sent a {what} whose response is not text.")
     changes = []
-    if code := _text(data.get("suggested_code")):
+    if code := as_text(data.get("suggested_code")):
         changes.append({"code": code})
-    if yaml := _text(data.get("response_yaml")):
+    if yaml := as_text(data.get("response_yaml")):
         changes.append({"yaml": yaml})
     return Complete(
         response=response,
         changes=changes,
-        usage=_dict(data.get("usage")),
-        meta=_dict(data.get("meta")),
+        usage=as_dict(data.get("usage")),
+        meta=as_dict(data.get("meta")),
     )
 
 

@@ -5,38 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
-from workers.providers.base import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
-from workers.providers.sse import (
-    MAX_EVENT_BYTES,
-    JsonBody,
-    StreamLimits,
-    error_message,
-    event_object,
-    post_events,
-    sentence,
-)
+from workers.providers.events import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
+from workers.providers.http_provider import HttpProvider, json_answer
+from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.tools import openai_format
 from workers.tools.calls import ToolUse
 
 
-class OpenAIProvider:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        model: str,
-        client: httpx.AsyncClient | None = None,
-        first_byte_timeout: float = 30.0,
-        idle_timeout: float = 60.0,
-        max_event_bytes: int = MAX_EVENT_BYTES,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.model = model
-        self.client = client
-        self.limits = StreamLimits(first_byte_timeout, idle_timeout, max_event_bytes)
+class OpenAIProvider(HttpProvider):
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
         self.url = f"{self.base_url}/chat/completions"
 
     def headers(self, key: str | None) -> dict[str, str]:
@@ -58,9 +36,8 @@ class OpenAIProvider:
         async for item in post_events(self.client, self.url, body, headers, self.limits):
             if isinstance(item, JsonBody):
                 text, calls, usage = _completion(item.data)
-                if text:
-                    yield Chunk(text)
-                yield _end(request, text, calls, usage)
+                for event in json_answer(text, _end(request, text, calls, usage)):
+                    yield event
                 return
             if item.data.strip() == "[DONE]":
                 yield _end(request, "".join(parts), calls, usage)

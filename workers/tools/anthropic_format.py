@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.providers.base import GenerationRequest
+from workers.providers.events import GenerationRequest
 from workers.tools.calls import ToolCall, ToolRound, parse_arguments
 from workers.tools.history import rounds_of
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.providers.base import Status
+from workers.providers.events import Status
 from workers.tools.calls import FAILED, FINISHED, STARTED, ToolCall, ToolResult, ToolStep, parse_arguments, preview
 from workers.tools.calls import result_text as as_text
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.tools.calls import FAILED, STARTED, ToolCall, ToolResult, ToolRound, ToolStep
+from workers.tools.calls import FAILED, STARTED, ToolCall, ToolResult, ToolRound, ToolStep, failed
 
 HISTORY_RESULT_CHARS = 16_000  # what later turns tell the model of a result; the rest is cut
-UNFINISHED = "The response ended before the tool call did."
+UNFINISHED = "The response ended before the tool answered."
 
 
 class ToolRecord:
@@ -33,14 +33,20 @@ class ToolRecord:
                     entry["result"] = _cut(result.content)
                 return
 
-    def unfinished(self) -> list[dict[str, Any]]:
-        """Calls still running (the generation was stopped or failed meanwhile)."""
-        return [entry for entry in self._entries if entry["status"] == STARTED]
+    def unfinished_steps(self) -> list[ToolStep]:
+        """The `failed` steps of calls still running (the generation was stopped or failed meanwhile)."""
+        return [
+            ToolStep(call, FAILED, entry["round"], failed(call, UNFINISHED))
+            for entry in self._entries
+            if entry["status"] == STARTED
+            for call in [ToolCall(entry["call_id"], entry["name"], entry["arguments"])]
+        ]
 
     def final(self) -> list[dict[str, Any]]:
         """What is persisted: every call, the unfinished ones failed."""
-        for entry in self.unfinished():
-            entry["status"], entry["error"] = FAILED, UNFINISHED
+        for entry in self._entries:
+            if entry["status"] == STARTED:
+                entry["status"], entry["error"] = FAILED, UNFINISHED
         return [dict(entry) for entry in self._entries]
 
 

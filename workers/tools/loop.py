@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from workers.providers.base import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status
+from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status, Usage
 from workers.tools.calls import FAILED, STARTED, ToolResult, ToolRound, ToolStep, ToolUse, add_usage, failed
 from workers.tools.executor import ToolExecutor
 from workers.tools.webhook import Caller, ToolWebhook
@@ -61,8 +61,10 @@ class ToolLoop:
             if use is None:
                 return  # the provider ended without a final event: the generation says so
             usage = add_usage(usage, use.usage)
+            yield Usage(usage)
             if last:
-                refusal = f"The assistant may call tools in at most {self.max_rounds} rounds per answer."
+                rounds_allowed = f"{self.max_rounds} round" + ("s" if self.max_rounds != 1 else "")
+                refusal = f"The assistant may call tools in at most {rounds_allowed} per answer."
                 for call in use.calls:
                     yield ToolStep(call, STARTED, len(rounds) + 1)
                     yield ToolStep(call, FAILED, len(rounds) + 1, failed(call, refusal))

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from workers.providers.base import GenerationRequest
+from workers.providers.events import GenerationRequest
 from workers.tools.calls import ToolCall, ToolRound, parse_arguments
 from workers.tools.history import rounds_of
 

@@ -47,6 +47,7 @@ export interface JoinReply {
   recovered: boolean;
   session: SessionInfo;
   messages: Message[];
+  /** the message in flight; when `recovered`, as this tab followed it up to `seq` (the client fills it in) */
   streaming: null | { message_id: string; content: string; status: string; changes: Change[]; seq: number };
   assistant?: { enabled: boolean; configured: boolean };
   [key: string]: unknown;
@@ -170,6 +171,9 @@ export declare const EVENTS: readonly (keyof SessionEvents)[];
 export declare class Position {
   constructor(sessionId: string, storage?: PositionStorage);
   readonly current: { seq: number; epoch: string } | null;
+  /** the message in flight as this tab followed it up to `current` (kept with it across a reload) */
+  readonly streaming: JoinReply["streaming"];
+  save(): void;
   params(): { since?: { seq: number; epoch: string } };
   forget(): void;
 }

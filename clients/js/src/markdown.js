@@ -55,6 +55,9 @@ export function heal(tail) {
  * Inside a code block only the closing fence being typed is held back.
  */
 function withoutBareMarkers(text) {
+  const item = /(^|\n)[ \t]*(\d{1,9}[.)]?|[-+*])[ \t]*$/.exec(text); // `2`, `2.`, `-`: a list item being typed
+  const start = item && item.index + item[1].length;
+  if (item !== null && !isWithinCodeBlock(text, start)) return text.slice(0, start);
   const bare = /(^|\s)[*_~`#>[!]+\s*$/.exec(text);
   if (bare === null) return text;
   const cut = text.slice(0, bare.index + bare[1].length);

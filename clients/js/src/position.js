@@ -24,10 +24,17 @@ export function defaultStorage() {
 }
 
 export class Position {
-  constructor(sessionId, storage = defaultStorage()) {
+  constructor(sessionId, storage = defaultStorage(), { saveEveryMs = 250 } = {}) {
     this.key = `streamrelay:position:${sessionId}`;
     this.storage = storage;
-    this.current = read(storage, this.key);
+    this.saveEveryMs = saveEveryMs;
+    this.timer = null;
+    const saved = read(storage, this.key);
+    this.current = saved && { seq: saved.seq, epoch: saved.epoch };
+    // The message in flight as of `current` ({message_id, content, status, changes, seq}), so that a
+    // reloaded page resumed with `since` still has the text that came before its position.
+    this.streaming = saved?.streaming ?? null;
+    globalThis.addEventListener?.("pagehide", () => this.save());
   }
 
   /** Join params: resume from the stored position, if any. */
@@ -35,31 +42,67 @@ export class Position {
     return this.current ? { since: { seq: this.current.seq, epoch: this.current.epoch } } : {};
   }
 
-  /** The join reply names the position it reflects (a new epoch when history was lost). */
+  /** The join reply names the position it reflects; without a resume its snapshot replaces ours. */
   joined(reply) {
-    this.set({ seq: reply.seq, epoch: reply.epoch });
+    this.current = { seq: reply.seq, epoch: reply.epoch };
+    if (!reply.recovered) this.streaming = reply.streaming ? structuredClone(reply.streaming) : null;
+    this.save();
   }
 
-  /** Whether an event with this seq is new to this tab; if so it becomes the position. */
-  advance(seq) {
+  /** Whether an event is new to this tab; if so it moves the position and the message in flight. */
+  advance(event, payload) {
+    const seq = payload.seq;
     if (!Number.isInteger(seq) || this.current === null) return true;
     if (seq <= this.current.seq) return false;
-    this.set({ seq, epoch: this.current.epoch });
+    this.current = { seq, epoch: this.current.epoch };
+    this.follow(event, payload);
+    this.later();
     return true;
+  }
+
+  follow(event, payload) {
+    if (event === "message_processing") {
+      this.streaming = { message_id: payload.message_id, content: "", status: "processing", changes: [] };
+    } else if (event === "new_message" || event === "session_deleted") {
+      this.streaming = null;
+    } else if (this.streaming !== null && payload.message_id === this.streaming.message_id) {
+      if (event === "streaming_chunk") this.streaming.content += payload.content;
+      else if (event === "streaming_status") this.streaming.status = payload.text;
+      else if (event === "streaming_changes") {
+        this.streaming.changes.push({ change_id: payload.change_id, changes: payload.changes, applied: false });
+      }
+    }
+    if (this.streaming !== null) this.streaming.seq = payload.seq;
   }
 
   forget() {
     this.current = null;
+    this.streaming = null;
+    this.cancel();
     this.storage.removeItem(this.key);
   }
 
-  set(position) {
-    this.current = position;
+  /** Save soon: position and message in flight together, at most every saveEveryMs. */
+  later() {
+    if (this.timer === null) {
+      this.timer = setTimeout(() => this.save(), this.saveEveryMs);
+      this.timer.unref?.(); // Node: a pending save does not keep the process alive
+    }
+  }
+
+  save() {
+    this.cancel();
+    if (this.current === null) return;
     try {
-      this.storage.setItem(this.key, JSON.stringify(position));
+      this.storage.setItem(this.key, JSON.stringify({ ...this.current, streaming: this.streaming }));
     } catch {
       // a full or refused storage only costs the resume after a reload
     }
+  }
+
+  cancel() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 }
 

@@ -90,6 +90,7 @@ export class Session {
 
   /** Leave the session; resolves once the server confirmed (or after the timeout). */
   leave(timeoutMs = 10000) {
+    this.position.save();
     return new Promise((resolve) => {
       this.channel.leave(timeoutMs).receive("ok", () => resolve()).receive("timeout", () => resolve());
     });
@@ -106,13 +107,16 @@ export class Session {
 
   joined(reply) {
     this.position.joined(reply);
+    // Resumed (`recovered`), the server sends no snapshot: the message in flight is the one this tab
+    // followed up to its position (kept with it across a reload), so every join reply reads alike.
+    if (reply.recovered) reply.streaming = this.position.streaming && structuredClone(this.position.streaming);
     for (const message of reply.messages ?? []) this.applier.offerMessage(message);
     if (reply.streaming) this.applier.offerMessage(reply.streaming);
     this.emit("join", reply);
   }
 
   receive(event, payload) {
-    if (!this.position.advance(payload.seq)) return; // seen already (the server never resends; belt and braces)
+    if (!this.position.advance(event, payload)) return; // seen already (the server never resends; belt and braces)
     if (event === "streaming_changes") this.applier.offer(payload);
     else if (event === "new_message") this.applier.offerMessage(payload.message);
     else if (event === "changes_applied") this.applier.settle(payload.change_id);

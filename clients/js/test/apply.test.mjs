@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
-import { api, client, disconnectAll, memoryStorage, newSession, next, skip } from "./gateway.mjs";
+import { api, client, disconnectAll, memoryStorage, newSession, next, live } from "./gateway.mjs";
 
 after(disconnectAll);
 
 const USERS = ["alice", "bob", "carol", "dave", "erin"];
+
+/** Resolves with the first `count` payloads of `event`. */
+function collect(session, event, count) {
+  const seen = [];
+  return new Promise((resolve) => session.on(event, (payload) => {
+    seen.push(payload);
+    if (seen.length === count) resolve(seen);
+  }));
+}
 
 /** A tab with an apply handler that records into `applied` as [tab, change_id]. */
 function tab(user, id, applied, name, storage = memoryStorage()) {
@@ -22,10 +31,11 @@ async function persistedChanges(id) {
   return messages.filter((m) => m.role === "assistant").flatMap((m) => m.changes);
 }
 
-test("five tabs race to apply: each change runs one handler, including a final change that differs", { skip }, async () => {
+test("five tabs race to apply: each change runs one handler, including a final change that differs", live, async () => {
   const id = await newSession({ context: { demo: { revise: true } } });
   const applied = [];
   const tabs = USERS.map((user, i) => tab(user, id, applied, `tab${i}`));
+  const announced = tabs.map((s) => collect(s, "changes_applied", 2));
   await Promise.all(tabs.map((s) => s.join()));
   const early = next(tabs[0], "streaming_changes");
   const finals = tabs.map((s) => next(s, "new_message"));
@@ -41,6 +51,12 @@ test("five tabs race to apply: each change runs one handler, including a final c
   assert.deepEqual(ids, [earlyId, finalIds[0]].sort(), JSON.stringify(applied));
   assert.deepEqual((await persistedChanges(id)).map((c) => c.applied), [true]);
 
+  // Every tab learns who applied each change.
+  const appliedBy = Object.fromEntries(applied.map(([name, changeId]) => [changeId, USERS[Number(name.slice(3))]]));
+  for (const events of await Promise.all(announced)) {
+    assert.deepEqual(Object.fromEntries(events.map((e) => [e.change_id, e.user_id])), appliedBy);
+  }
+
   // A reload of a tab and a tab that comes late apply nothing again.
   const reloaded = tab("alice", id, applied, "reloaded");
   const late = tab("bob", id, applied, "late");
@@ -49,7 +65,7 @@ test("five tabs race to apply: each change runs one handler, including a final c
   assert.equal(applied.length, 2, JSON.stringify(applied));
 });
 
-test("a change in the history that no tab applied is applied once by the tabs that open later", { skip }, async () => {
+test("a change in the history that no tab applied is applied once by the tabs that open later", live, async () => {
   const id = await newSession();
   const { message } = await api("POST", `/api/sessions/${id}/messages?wait=true`, { content: "Build it" });
   assert.deepEqual(message.changes.map((c) => c.applied), [false]);
@@ -60,7 +76,7 @@ test("a change in the history that no tab applied is applied once by the tabs th
   assert.deepEqual(applied.map(([, changeId]) => changeId), [message.changes[0].change_id]);
 });
 
-test("a tab that joins mid-stream applies the early change from the snapshot, once", { skip }, async () => {
+test("a tab that joins mid-stream applies the early change from the snapshot, once", live, async () => {
   const id = await newSession({ context: { demo: { chunks: 200, delay: 0.01 } } });
   const watcher = client("alice").session(id, { storage: memoryStorage() }); // no handler: it never claims
   await watcher.join();

@@ -50,6 +50,14 @@ test("no prefix of a streamed answer shows raw markdown syntax", () => {
   }
 });
 
+test("a list item being typed never shows its number or marker as text", () => {
+  for (const source of ["1. first\n2", "1. first\n2.", "1. first\n12", "- one\n-", "- one\n  -", "text\n\n3"]) {
+    const text = visible(renderMarkdown(source, { streaming: true, window }));
+    assert.ok(!/\d$|-$/.test(text.trim()), `${JSON.stringify(source)} shows ${JSON.stringify(text)}`);
+  }
+  assert.match(visible(renderMarkdown("```\nx = 1\n2", { streaming: true, window })), /2/, "code is shown as typed");
+});
+
 test("the whole answer renders headings, emphasis, lists, links, tables and code", () => {
   const html = renderMarkdown(ANSWER, { window });
   for (const tag of ["<h2>", "<em>", "<strong>", "<ol>", '<a href="https://docs.openfn.org/adaptors/postgresql">', "<table>", '<code class="language-js">', "<del>"]) {

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 
 import { EVENTS, SessionError } from "../src/index.js";
-import { client, disconnectAll, memoryStorage, newSession, next, record, skip } from "./gateway.mjs";
+import { client, disconnectAll, memoryStorage, newSession, next, record, live } from "./gateway.mjs";
 
 after(disconnectAll);
 
-test("a session streams an answer: every event once, in order, and the final message", { skip }, async () => {
+test("a session streams an answer: every event once, in order, and the final message", live, async () => {
   const id = await newSession();
   const session = client().session(id, { storage: memoryStorage() });
   const events = record(session, EVENTS);
@@ -26,7 +26,7 @@ test("a session streams an answer: every event once, in order, and the final mes
   assert.ok(events.some((e) => e.event === "streaming_changes"));
 });
 
-test("a second message while one streams is refused with reason busy", { skip }, async () => {
+test("a second message while one streams is refused with reason busy", live, async () => {
   const id = await newSession();
   const session = client().session(id, { storage: memoryStorage() });
   await session.join();
@@ -36,7 +36,7 @@ test("a second message while one streams is refused with reason busy", { skip },
   await done;
 });
 
-test("stop ends the answer as cancelled, keeping the text so far", { skip }, async () => {
+test("stop ends the answer as cancelled, keeping the text so far", live, async () => {
   const id = await newSession({ context: { demo: { chunks: 400, delay: 0.02 } } });
   const session = client().session(id, { storage: memoryStorage() });
   await session.join();
@@ -50,8 +50,34 @@ test("stop ends the answer as cancelled, keeping the text so far", { skip }, asy
   assert.ok(final.message.content.length > 0);
 });
 
-test("joining another tenant's session is refused with not_found", { skip }, async () => {
+test("joining another tenant's session is refused with not_found", live, async () => {
   const id = await newSession({}, "mallory");
   const session = client("alice").session(id, { storage: memoryStorage() });
   await assert.rejects(session.join(), (error) => error.reason === "not_found");
+});
+
+/** Resolves once the session's presence satisfies `predicate` (now or at a later change). */
+function presenceWhere(session, predicate) {
+  if (predicate(session.presence())) return Promise.resolve(session.presence());
+  return next(session, "presence", predicate);
+}
+
+const names = (list) => list.map((p) => `${p.user_id}:${p.metas.length}`).sort().join(" ");
+
+test("presence counts tabs and people up and down, as phoenix.js Presence sees them", live, async () => {
+  const id = await newSession();
+  const alice = client("alice").session(id, { storage: memoryStorage() });
+  await alice.join();
+  await presenceWhere(alice, (list) => names(list) === "alice:1");
+  const bob = client("bob").session(id, { storage: memoryStorage() });
+  const aliceAgain = client("alice").session(id, { storage: memoryStorage() }); // a second tab of hers
+  await Promise.all([bob.join(), aliceAgain.join()]);
+  await presenceWhere(alice, (list) => names(list) === "alice:2 bob:1");
+  await presenceWhere(bob, (list) => names(list) === "alice:2 bob:1");
+  const [meta] = (await presenceWhere(bob, () => true)).find((p) => p.user_id === "bob").metas;
+  assert.ok(meta.phx_ref && meta.joined_at, JSON.stringify(meta));
+  assert.equal(meta.seq, undefined, "presence is not a numbered session event");
+  await bob.leave();
+  await aliceAgain.leave();
+  await presenceWhere(alice, (list) => names(list) === "alice:1");
 });

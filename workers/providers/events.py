@@ -7,7 +7,7 @@ events, so providers never touch the broker or the database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -67,7 +67,15 @@ class Complete:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-ProviderEvent = Status | Chunk | Changes | Complete | ToolUse | ToolStep
+@dataclass(frozen=True)
+class Usage:
+    """What the upstream reported using so far, for an answer of several requests (tool rounds) that may
+    still break off; `Complete.usage` has the total."""
+
+    usage: dict[str, Any]
+
+
+ProviderEvent = Status | Chunk | Changes | Complete | Usage | ToolUse | ToolStep
 
 
 class UpstreamError(Exception):
@@ -88,3 +96,6 @@ class Provider(Protocol):
     def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         """Yield events until `Complete`; raise `UpstreamError` on failure."""
         ...
+
+
+ProviderFor = Callable[[dict[str, Any]], Provider]  # the provider for a tenant's stored settings

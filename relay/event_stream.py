@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from schema import keys
-from schema.events import NEW_MESSAGE, Envelope
+from schema.events import NEW_MESSAGE, SESSION_DELETED, Envelope
 
 from .auth import Claims
 from .channel import Channel
@@ -23,7 +23,9 @@ from .fanout import Delivery
 from .gateway import Gateway
 from .metrics import SLOW_SOCKET_CLOSES
 from .outbox import Outbox
+from .presence import PresenceDiff
 from .serializer import Message
+from .transport import JoinedTopic
 
 KEEP_ALIVE_SECONDS = 15.0
 CLOSE = b""  # queued to end the stream
@@ -85,11 +87,19 @@ class EventStream:
         if status != "ok":
             self.close()
 
-    def forget(self, channel: Channel) -> None:
+    def forget(self, channel: JoinedTopic) -> None:
         pass
 
-    def rejoin_needed(self, channel: Channel) -> None:
+    def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.close()  # EventSource reconnects with Last-Event-ID and resumes
+
+    def closed_by_server(self, channel: JoinedTopic) -> None:
+        if not self.closed:  # end the stream after what is queued (the `session_deleted` event)
+            self.closed = True
+            self.outbox.put(CLOSE)
+
+    def last_heard(self) -> float | None:
+        return None  # an SSE stream is not a tab in presence
 
     async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
         topic = keys.topic(session_id)
@@ -129,8 +139,11 @@ class GenerationWatch:
     def receive(self, delivery: Delivery) -> None:
         self.events.put_nowait(delivery.envelope)
 
-    def broker_lost(self) -> None:
+    def resync(self) -> None:
         self.events.put_nowait(None)
+
+    def presence(self, diff: PresenceDiff) -> None:
+        """A generation's stream carries no presence."""
 
     async def _until_final(self, message_id: str) -> AsyncIterator[Envelope]:
         """This generation's events up to its `new_message`; ends early if the broker was lost."""
@@ -139,6 +152,13 @@ class GenerationWatch:
                 yield envelope
                 if envelope.event == NEW_MESSAGE:
                     return
+            elif envelope.event == SESSION_DELETED:
+                return
+
+    async def ended(self, message_id: str) -> None:
+        """Once the generation's `new_message` was published (or the broker was lost meanwhile)."""
+        async for _ in self._until_final(message_id):
+            pass
 
     async def final(self, message_id: str) -> dict[str, Any]:
         async for envelope in self._until_final(message_id):

@@ -1,9 +1,10 @@
 """The built-in scripted upstream: a real HTTP server speaking the apollo SSE format.
 
 The request's `meta.demo` (or the session context's `demo`) may override the script:
-`{"chunks": N, "delay": seconds, "error_after": K, "drop_after": K, "revise": true}`, where
-`error_after` and `drop_after` end the stream after K text chunks with an apollo `error`
-event, or with no `complete`, and `revise` makes the final workflow differ from the early one.
+`{"chunks": N, "delay": seconds, "error_after": K, "drop_after": K, "revise": true, "tools": true}`,
+where `error_after` and `drop_after` end the stream after K text chunks with an apollo `error`
+event, or with no `complete`, `revise` makes the final workflow differ from the early one, and
+`tools` plays a `tool_use` block with its `tool_result` (apollo running a tool of its own) before the answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from relay.server import EmbeddedServer
+from .server import EmbeddedServer
 
 MODEL = "demo-1"
 PACE = (0.6, 1.3, 0.9, 1.1, 0.7, 1.4, 1.0)  # scripted variation of chunk_delay, deterministic
@@ -108,6 +109,7 @@ def _script(body: Any, chunk_delay: float, chunks: int) -> dict[str, Any]:
     demo = (body.get("meta") or {}).get("demo") or (body.get("context") or {}).get("demo") or {}
     script = {
         "revise": demo.get("revise") is True,
+        "tools": demo.get("tools") is True,
         "chunks": min(max(int(demo.get("chunks", chunks)), 1), MAX_CHUNKS),
         "delay": min(max(float(demo.get("delay", chunk_delay)), 0.0), MAX_DELAY),
     }
@@ -138,6 +140,28 @@ def _anthropic(event: str, **fields: Any) -> bytes:
     return _sse(event, {"type": event, **fields})
 
 
+def _tool_use(question: str) -> list[bytes]:
+    """Apollo searching the docs with a tool of its own: the call, its input in two pieces, its result."""
+    call = {"type": "tool_use", "id": f"toolu_demo_{uuid.uuid4().hex[:12]}", "name": "search_docs", "input": {}}
+    arguments = orjson.dumps({"query": " ".join(question.split()[:8])}).decode()
+    half = len(arguments) // 2
+    result = {
+        "type": "tool_result",
+        "tool_use_id": call["id"],
+        "content": "3 pages: HTTP adaptor, PostgreSQL adaptor, cron triggers",
+    }
+    return [
+        _anthropic("content_block_start", index=2, content_block=call),
+        *(
+            _anthropic("content_block_delta", index=2, delta={"type": "input_json_delta", "partial_json": piece})
+            for piece in (arguments[:half], arguments[half:])
+        ),
+        _anthropic("content_block_stop", index=2),
+        _anthropic("content_block_start", index=3, content_block=result),
+        _anthropic("content_block_stop", index=3),
+    ]
+
+
 def _pause(delay: float, i: int) -> float:
     return delay * PACE[i % len(PACE)]
 
@@ -150,6 +174,7 @@ async def _events(
     error_after: int | None,
     drop_after: int | None,
     revise: bool,
+    tools: bool,
 ) -> AsyncIterator[bytes]:
     question = body["content"]
     history = body.get("history") or []
@@ -169,13 +194,15 @@ async def _events(
     yield _anthropic("content_block_delta", index=0, delta={"type": "signature_delta", "signature": "demo"})
     yield _anthropic("content_block_stop", index=0)
     yield _sse("log", f"demo: answering in {len(pieces)} chunks for service {service}")
+    if tools:
+        for event in _tool_use(question):
+            await asyncio.sleep(delay)
+            yield event
     yield _sse("changes", {"yaml": WORKFLOW_YAML})
     yield _anthropic("content_block_start", index=1, content_block={"type": "text", "text": ""})
     for i, piece in enumerate(pieces):
         if i == error_after:
-            yield _sse(
-                "error", {"code": 500, "type": "DEMO_ERROR", "message": "The demo upstream failed on request"}
-            )
+            yield _sse("error", {"code": 500, "type": "DEMO_ERROR", "message": "The demo upstream failed on request"})
             return
         if i == drop_after:
             return

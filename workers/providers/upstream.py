@@ -20,7 +20,7 @@ import orjson
 from httpx_sse import ServerSentEvent
 
 from schema.outbound import NOT_ALLOWED, AddressNotAllowed
-from workers.providers.base import UpstreamError
+from workers.providers.events import UpstreamError
 
 log = logging.getLogger(__name__)
 

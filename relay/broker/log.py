@@ -1,0 +1,197 @@
+"""The event log role: a session's events in order, live and replayable.
+
+`publish` assigns the next `seq` within the session's `epoch`, appends to the
+capped log, updates the snapshot of the in-flight message and publishes, all in
+one atomic step. Subscriptions deliver to the attached listeners (the gateway's
+fan-out, a worker's stop handler).
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import msgpack
+
+from schema import events
+
+
+class BrokerListener(Protocol):
+    """Who receives what the broker's subscriptions deliver."""
+
+    def deliver(self, topic: str, data: bytes) -> None:
+        """An encoded envelope (or a signal) arrived on a subscribed topic."""
+
+    def resubscribed(self) -> None:
+        """The broker reconnected: what was published while it was away may be lost."""
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """The in-flight message, as far as it has streamed."""
+
+    message_id: str
+    content: str
+    status: str
+    changes: list[dict[str, Any]]
+
+    def to_dict(self, seq: int) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "content": self.content,
+            "status": self.status,
+            "changes": self.changes,
+            "seq": seq,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A session's position (`epoch`, `seq`) and its in-flight message, read atomically.
+
+    `page_seq`: the seq of the session's last page-changing event (`events.PAGE_EVENTS`), 0 if none.
+    """
+
+    epoch: str
+    seq: int
+    streaming: Streaming | None = None
+    page_seq: int = 0
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The events after a client's position; `events` is None when they are lost."""
+
+    epoch: str
+    seq: int
+    events: list[bytes] | None = None
+    page_seq: int = 0
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """The cached join page (`relay.join_page`) with the session's live tag, read atomically."""
+
+    epoch: str | None
+    page_seq: int
+    data: bytes | None
+
+
+# How each event changes the snapshot of the in-flight message.
+SNAPSHOT_START = "start"
+SNAPSHOT_CHUNK = "chunk"
+SNAPSHOT_STATUS = "status"
+SNAPSHOT_CHANGE = "change"
+SNAPSHOT_FINISH = "finish"
+SNAPSHOT_NONE = "none"
+
+
+def snapshot_op(event: str, payload: dict[str, Any]) -> tuple[str, bytes]:
+    """(operation, value) that `event` applies to the snapshot; shared by both brokers."""
+    if event == events.MESSAGE_PROCESSING:
+        return SNAPSHOT_START, b"processing"
+    if event == events.STREAMING_CHUNK:
+        return SNAPSHOT_CHUNK, payload["content"].encode()
+    if event == events.STREAMING_STATUS:
+        return SNAPSHOT_STATUS, payload["text"].encode()
+    if event == events.STREAMING_CHANGES:
+        change = {"change_id": payload["change_id"], "changes": payload["changes"]}
+        return SNAPSHOT_CHANGE, msgpack.packb(change)
+    if event == events.NEW_MESSAGE:
+        return SNAPSHOT_FINISH, b""
+    return SNAPSHOT_NONE, b""
+
+
+def decode_changes(packed: bytes) -> list[dict[str, Any]]:
+    """The snapshot keeps changes as concatenated msgpack maps, appendable in place."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(packed)
+    return [{**change, "applied": False} for change in unpacker]
+
+
+_PROCESS = secrets.token_hex(4)
+_COUNTER = itertools.count()
+
+
+def unique_id() -> str:
+    """Unique across processes and time, without asking the OS for randomness on every event."""
+    return f"{_PROCESS}{next(_COUNTER):x}"
+
+
+def new_epoch() -> str:
+    return unique_id()
+
+
+def replay_from(
+    epoch: str, seq: int, since_epoch: str, since_seq: int, log: list[tuple[int, bytes]], page_seq: int = 0
+) -> Replay:
+    """Decide whether `log` (ascending (seq, data)) still holds everything after `since_seq`."""
+    if since_epoch != epoch or since_seq > seq or since_seq < 0:
+        return Replay(epoch, seq, None, page_seq)
+    missed = [(s, data) for s, data in log if s > since_seq]
+    if since_seq == seq:
+        return Replay(epoch, seq, [], page_seq)
+    if not missed or missed[0][0] != since_seq + 1:
+        return Replay(epoch, seq, None, page_seq)
+    return Replay(epoch, seq, [data for _, data in missed], page_seq)
+
+
+class EventLog(abc.ABC):
+    """Publish, subscribe, snapshot and replay every session's events."""
+
+    listeners: tuple[BrokerListener, ...] = ()
+
+    def attach(self, listener: BrokerListener) -> None:
+        """Receive every subscribed topic's events."""
+        self.listeners = (*self.listeners, listener)
+
+    def _deliver(self, topic: str, data: bytes) -> None:
+        for listener in self.listeners:
+            listener.deliver(topic, data)
+
+    def _resubscribed(self) -> None:
+        for listener in self.listeners:
+            listener.resubscribed()
+
+    async def publish(
+        self, session_id: str, event: str, message_id: str, payload: dict[str, Any], publish_id: str | None = None
+    ) -> tuple[int, str]:
+        """Store and publish one event; returns its (seq, epoch).
+
+        Retrying with the same `publish_id` after an error publishes at most once.
+        """
+        head = events.encode_head(event, message_id, time.time(), payload)
+        op, value = snapshot_op(event, payload)
+        page = event in events.PAGE_EVENTS
+        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id(), page)
+
+    @abc.abstractmethod
+    async def _publish(
+        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
+    ) -> tuple[int, str]:
+        """`page`: the event is page-changing; its seq becomes the session's `page_seq`."""
+
+    @abc.abstractmethod
+    async def subscribe(self, topic: str) -> None:
+        """Return once events published from now on reach the listeners."""
+
+    @abc.abstractmethod
+    async def unsubscribe(self, topic: str) -> None: ...
+
+    @abc.abstractmethod
+    async def snapshot(self, session_id: str) -> Snapshot: ...
+
+    @abc.abstractmethod
+    async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay: ...
+
+    @abc.abstractmethod
+    async def page(self, session_id: str) -> PageRead:
+        """The cached join page and the session's current (epoch, page_seq); never starts an epoch."""
+
+    @abc.abstractmethod
+    async def store_page(self, session_id: str, data: bytes) -> None:
+        """Cache a join page (its tag is inside: readers compare it with the live one)."""

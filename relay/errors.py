@@ -1,0 +1,80 @@
+"""The gateway's one error type, and its one translation of broker and database unavailability.
+
+HTTP answers a `ChatError` with its status and code; the channel with its code as
+the reason. Both call `translate` so that an unreachable broker or database
+reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from schema.db import database_unreachable
+
+from .broker.base import BrokerUnavailable
+
+
+class ChatError(Exception):
+    """`extra` goes into the error's JSON next to `error` and `code` (and into a channel error reply)."""
+
+    def __init__(self, code: str, message: str, status: int, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra or {}
+
+
+def not_found() -> ChatError:
+    return ChatError("not_found", "no such session", 404)
+
+
+def bad_request(message: str) -> ChatError:
+    return ChatError("bad_request", message, 400)
+
+
+def forbidden(message: str) -> ChatError:
+    return ChatError("forbidden", message, 403)
+
+
+def assistant_disabled() -> ChatError:
+    return ChatError("ai_assistant_disabled", "AI Assistant is not enabled for this tenant", 403)
+
+
+def not_configured(reason: str) -> ChatError:
+    return ChatError("ai_not_configured", f"The AI assistant is not configured for this tenant. {reason}", 409)
+
+
+def usage_limit(resets_at: str) -> ChatError:
+    message = f"This tenant has used up its tokens for the month; the limit resets at {resets_at}."
+    return ChatError("usage_limit", message, 429, {"resets_at": resets_at})
+
+
+def busy() -> ChatError:
+    return ChatError("busy", "a response is already being generated in this session", 409)
+
+
+def conflict(message: str) -> ChatError:
+    return ChatError("conflict", message, 409)
+
+
+def unavailable(what: str) -> ChatError:
+    return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
+
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = unavailable("the database")
+
+
+def translate(exc: BaseException) -> ChatError | None:
+    """The `ChatError` a client is told for `exc`; None for a failure that is a bug, not an answer."""
+    if isinstance(exc, ChatError):
+        return exc
+    if isinstance(exc, BrokerUnavailable):
+        return unavailable("the message broker")
+    if database_unreachable(exc):
+        log.warning("answered 'unavailable': the database is unreachable (%s)", exc)
+        return DATABASE_DOWN
+    return None

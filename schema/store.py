@@ -1,0 +1,171 @@
+"""The SQL the gateway and the workers share: history, applied changes, a generation's start and end.
+
+One applied-changes query and one history limit, whichever process reads. The
+final write is guarded by `status = 'processing'`, so that exactly one finisher
+(the generation's worker, or one that took its job over) wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .models import INTERRUPTED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+from .usage import count_generation
+
+HISTORY_LIMIT = 50  # messages a client is sent on join, and an upstream is given as history
+WORKER_LOST = "The worker generating this response stopped unexpectedly."  # the error of a takeover's ending
+
+
+class UnknownMessage(LookupError):
+    """A message id that is not one of the session's."""
+
+
+async def applied_changes(db: AsyncSession, session_id: str) -> set[str]:
+    rows = await db.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
+    return set(rows)
+
+
+async def recent_messages(
+    db: AsyncSession, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
+) -> list[dict[str, Any]]:
+    """Up to `limit` messages, oldest first; `before` is a message id to page back from."""
+    query = select(ChatMessage).where(ChatMessage.session_id == session_id)
+    if before is not None:
+        pivot = await db.get(ChatMessage, before)
+        if pivot is None or pivot.session_id != session_id:
+            raise UnknownMessage(before)
+        query = query.where(ChatMessage.created_at < pivot.created_at)
+    rows = (await db.scalars(query.order_by(ChatMessage.created_at.desc()).limit(limit))).all()
+    applied = await applied_changes(db, session_id)
+    return [message.to_dict(applied) for message in reversed(rows)]
+
+
+# Built once: a generation's start reads plain columns, not ORM objects (100 generations may start at once).
+GENERATION_START = (
+    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, ChatSession.tenant_id, Tenant.settings)
+    .select_from(ChatMessage)
+    .join(ChatSession, ChatSession.id == bindparam("session_id"))
+    .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
+    .where(ChatMessage.id == bindparam("message_id"))
+)
+EARLIER_MESSAGES = (
+    select(ChatMessage.role, ChatMessage.content, ChatMessage.user_id, ChatMessage.tool_calls)
+    .where(
+        ChatMessage.session_id == bindparam("session_id"),
+        ChatMessage.created_at < bindparam("before"),
+        ChatMessage.status == SUCCESS,
+    )
+    .order_by(ChatMessage.created_at.desc())
+    .limit(HISTORY_LIMIT + 1)  # the question and the history before it
+)
+
+
+@dataclass(frozen=True)
+class GenerationStart:
+    """What a generation needs from SQL to ask the upstream."""
+
+    question: str
+    history: list[dict[str, Any]]  # {role, content, tool_calls?}: an answer's tool calls, where it made some
+    context: dict[str, Any]
+    tenant_settings: dict[str, Any]
+    tenant: str
+    user_id: str | None  # who asked
+
+
+async def generation_start(db: AsyncSession, session_id: str, message_id: str) -> GenerationStart | None:
+    """The question, its history and settings; None when the message is no longer `processing`."""
+    ids = {"session_id": session_id, "message_id": message_id}
+    found = (await db.execute(GENERATION_START, ids)).first()
+    if found is None or found.status != PROCESSING:
+        return None
+    rows = await db.execute(EARLIER_MESSAGES, {**ids, "before": found.created_at})
+    earlier = list(reversed(rows.all()))
+    question, history = earlier[-1], earlier[:-1]
+    return GenerationStart(
+        question=question.content,
+        history=[_history_entry(m.role, m.content, m.tool_calls) for m in history],
+        context=found.context or {},
+        tenant_settings=found.settings or {},
+        tenant=found.tenant_id,
+        user_id=question.user_id,
+    )
+
+
+def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"role": role, "content": content}
+    if tool_calls:
+        entry["tool_calls"] = tool_calls
+    return entry
+
+
+async def persist_final(
+    db: async_sessionmaker[AsyncSession],
+    message_id: str,
+    *,
+    status: str,
+    content: str,
+    changes: list[dict[str, Any]],
+    usage: dict[str, Any],
+    error: str | None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    replaces_takeover: bool = False,
+) -> dict[str, Any] | None:
+    """Persist the final message once: the `new_message` payload for the finisher that wins, else None.
+
+    The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
+    message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
+    A takeover knows no `tool_calls` (None): the column keeps what it holds.
+    """
+    values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
+    if tool_calls is not None:
+        values["tool_calls"] = tool_calls
+    finishable = ChatMessage.status == PROCESSING
+    if replaces_takeover:
+        finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
+    async with db.begin() as session:
+        replaced = None  # a takeover's record this replaces: its usage was counted already
+        if replaces_takeover:
+            prior = await session.execute(
+                select(ChatMessage.status, ChatMessage.usage).where(ChatMessage.id == message_id).with_for_update()
+            )
+            row = prior.first()
+            replaced = row.usage if row is not None and row.status == INTERRUPTED else None
+        won = await session.execute(
+            update(ChatMessage)
+            .where(ChatMessage.id == message_id, finishable)
+            .values(**values, completed_at=utcnow())
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        final = await _final(session, message_id)
+        await count_generation(session, message_id, usage, replaced)  # the month's totals, in the same write
+        return final
+
+
+async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:
+    async with db() as session:
+        return await _final(session, message_id)
+
+
+async def _final(session: AsyncSession, message_id: str) -> dict[str, Any] | None:
+    """The `new_message` payload of a message as it is stored."""
+    message = await session.get(ChatMessage, message_id, populate_existing=True)
+    if message is None:
+        return None
+    return {"message": message.to_dict(await applied_changes(session, message.session_id))}
+
+
+async def stale_generations(db: async_sessionmaker[AsyncSession], older_than: datetime) -> list[tuple[str, str]]:
+    """(session id, message id) of messages still `processing` though begun before `older_than`."""
+    async with db() as session:
+        rows = await session.execute(
+            select(ChatMessage.session_id, ChatMessage.id).where(
+                ChatMessage.status == PROCESSING, ChatMessage.created_at < older_than
+            )
+        )
+        return [(session_id, message_id) for session_id, message_id in rows]

@@ -1,0 +1,104 @@
+"""The shape README's "Architecture" promises: imports point one way, no file cycles, small modules."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("relay", "workers", "schema")
+WORKERS_MAY_USE = ("relay.broker", "relay.settings")
+ENTRY_POINTS = ("relay.cli", "relay.dev", "workers.main", "workers.__main__")
+MAX_LINES = 300
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" not in path.parts:
+                parts = path.relative_to(ROOT).with_suffix("").parts
+                found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def runtime_imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `name` imports when it runs (imports under `if TYPE_CHECKING:` are for types only)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.Import):
+                targets.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")[: len(package.split(".")) - child.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    resolved = set()
+    for target in targets:
+        while target and target not in known:
+            target = target.rpartition(".")[0]
+        if target and target != name:
+            resolved.add(target)
+    return resolved
+
+
+@functools.cache
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: runtime_imports(name, path, known) for name, path in known.items()}
+
+
+def test_schema_imports_neither_the_gateway_nor_the_workers() -> None:
+    bad = [(m, t) for m, ts in graph().items() for t in ts if m.startswith("schema") and not t.startswith("schema")]
+    assert bad == []
+
+
+def test_workers_use_only_the_broker_and_settings_of_relay() -> None:
+    bad = [
+        (m, t)
+        for m, ts in graph().items()
+        for t in ts
+        if m.startswith("workers") and m not in ENTRY_POINTS
+        and t.startswith("relay") and not t.startswith(WORKERS_MAY_USE)
+    ]  # fmt: skip
+    assert bad == []
+
+
+def test_the_gateway_never_imports_the_workers_outside_the_entry_points() -> None:
+    bad = [
+        (m, t) for m, ts in graph().items() for t in ts
+        if m.startswith("relay") and m not in ENTRY_POINTS and t.startswith("workers")
+    ]  # fmt: skip
+    assert bad == []
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    edges = {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in graph().items()}  # a package's own parent
+    cycles = []
+    for start in edges:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for target in edges.get(node, ()):
+                if target == start:
+                    cycles.append(" -> ".join([*path, start]))
+                elif target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+    assert cycles == []
+
+
+def test_no_module_is_over_300_lines() -> None:
+    sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules().items()}
+    assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}

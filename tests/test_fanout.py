@@ -1,0 +1,62 @@
+"""The fan-out: one broker subscription per topic, and who is told to resync when the broker reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+
+from relay.broker.memory import MemoryBroker
+from relay.fanout import Delivery, Fanout
+
+
+class HeldSubscriptions(MemoryBroker):
+    """A broker whose subscriptions are confirmed only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirm: dict[str, asyncio.Event] = {}
+        self.asked = asyncio.Event()
+
+    async def subscribe(self, topic: str) -> None:
+        self.asked.set()
+        await self.confirm.setdefault(topic, asyncio.Event()).wait()
+        await super().subscribe(topic)
+
+
+class Tab:
+    def __init__(self) -> None:
+        self.resyncs = 0
+
+    def receive(self, delivery: Delivery) -> None:
+        pass
+
+    def resync(self) -> None:
+        self.resyncs += 1
+
+
+async def test_a_reconnect_makes_every_confirmed_topic_resync() -> None:
+    broker = HeldSubscriptions()
+    fanout = Fanout(broker)
+    tab = Tab()
+    broker.confirm["ai_session:a"] = asyncio.Event()
+    broker.confirm["ai_session:a"].set()
+    await fanout.join("ai_session:a", tab)
+
+    broker._resubscribed()
+
+    assert tab.resyncs == 1
+
+
+async def test_a_topic_first_confirmed_on_the_new_connection_is_not_told_it_missed_events() -> None:
+    """Its subscription was still pending when the broker reconnected: it will be confirmed on the new
+    connection, before which the tab had no position to miss anything from."""
+    broker = HeldSubscriptions()
+    fanout = Fanout(broker)
+    tab = Tab()
+    joining = asyncio.create_task(fanout.join("ai_session:b", tab))
+    await broker.asked.wait()  # the subscription is on its way
+
+    broker._resubscribed()
+    broker.confirm["ai_session:b"].set()
+    await joining
+
+    assert tab.resyncs == 0
