@@ -229,11 +229,11 @@ class RedisBroker(Broker):
         return job_id.decode()
 
     async def _on_group(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL)."""
+        """Run a consumer-group command; recreate the group if Redis lost it (restart, FLUSHALL: NOGROUP/UNBLOCKED)."""
         try:
             return await self._call(command)
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
             await self._call(self._create_group)
             return await self._call(command)
