@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test lint bench clean web
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,11 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
+
+# The web app (clients/web, on clients/js) into relay/static; the result is committed.
+web:
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error
+	cd clients/web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -141,7 +141,7 @@ async def _start_streamrelay(name: str, redis_url: str, workdir: Path, e2e: E2E 
         "RELAY_SECRET": SECRET,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "UPSTREAM_PROVIDER": "demo",  # the gateway insists on a provider; it never calls it
+        "UPSTREAM_PROVIDER": "demo",  # the gateway never calls it; it only checks the assistant is configured
     }
     pids: dict[str, list[int]] = {}
     upstream_url = ""
@@ -162,6 +162,7 @@ async def _start_streamrelay(name: str, redis_url: str, workdir: Path, e2e: E2E 
             pids["upstream"] = [upstream.pid]
             upstream_url = f"http://127.0.0.1:{upstream_port}"
             pids["workers"] = [worker.pid for worker in workers]
+            env = {**env, "UPSTREAM_PROVIDER": "apollo", "UPSTREAM_URL": upstream_url}  # as the workers see it
         gateway = Child("gateway", command("serve"), workdir, env)
         children.append(gateway)
         pids["gateway"] = [gateway.pid]

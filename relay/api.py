@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from schema.store import HISTORY_LIMIT
 
+from . import deletion
 from .auth import Claims, InvalidToken, verify
 from .errors import ChatError, bad_request, translate
 from .event_stream import EventStream, GenerationWatch, parse_last_event_id
@@ -26,11 +27,11 @@ MAX_BODY_BYTES = 1024 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
+def error(status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     # A client too slow to send its body is not kept. (After a 413 uvicorn reads on and discards the
     # rest of the body: closing with unread data would reset the connection and lose the answer.)
     headers = {"connection": "close"} if status == 408 else None
-    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
+    return JSONResponse({"error": message, "code": code, **(extra or {})}, status_code=status, headers=headers)
 
 
 def claims_of(request: Request, gateway: Gateway) -> Claims:
@@ -96,7 +97,7 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
             answer = translate(exc)
             if answer is None:
                 raise
-            return error(answer.status, answer.code, answer.message)
+            return error(answer.status, answer.code, answer.message, answer.extra)
 
     return run
 
@@ -126,7 +127,7 @@ async def patch_session(request: Request, gateway: Gateway, claims: Claims) -> R
 
 
 async def delete_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    await gateway.chat.delete_session(claims, request.path_params["session_id"])
+    await deletion.delete_session(gateway, claims, request.path_params["session_id"])
     return Response(status_code=204)
 
 
@@ -149,7 +150,7 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
     if not streaming and not waiting:
         question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
         return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
-    await gateway.chat.session(claims, session_id, assistant=True)
+    await gateway.chat.check_streamable(claims, session_id)
     watch = GenerationWatch(gateway, claims, session_id)
     await watch.start()
     try:
@@ -167,7 +168,7 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
 
 async def session_events(request: Request, gateway: Gateway, claims: Claims) -> Response:
     # Checked before the stream starts, so that a session the caller cannot see is a 404, not an empty stream.
-    await gateway.chat.session(claims, request.path_params["session_id"], assistant=True)
+    await gateway.chat.check_streamable(claims, request.path_params["session_id"])
     stream = EventStream(gateway, claims)
     params = parse_last_event_id(request.headers.get("last-event-id"))
     frames = stream.frames(request.path_params["session_id"], params)
@@ -186,6 +187,14 @@ async def put_tenant_settings(request: Request, gateway: Gateway, claims: Claims
     return JSONResponse(await gateway.tenants.update_settings(claims, await json_body(request)))
 
 
+async def tenant_features(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse({"features": await gateway.tenants.features(claims)})
+
+
+async def tenant_usage(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    return JSONResponse(await gateway.tenants.usage(claims, request.query_params.get("month")))
+
+
 def routes(gateway: Gateway) -> list[Route]:
     def route(path: str, handler: Handler, method: str) -> Route:
         return Route(path, endpoint(handler, gateway), methods=[method])
@@ -202,4 +211,6 @@ def routes(gateway: Gateway) -> list[Route]:
         route("/api/sessions/{session_id}/events", session_events, "GET"),
         route("/api/tenant/settings", get_tenant_settings, "GET"),
         route("/api/tenant/settings", put_tenant_settings, "PUT"),
+        route("/api/tenant/features", tenant_features, "GET"),
+        route("/api/tenant/usage", tenant_usage, "GET"),
     ]

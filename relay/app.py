@@ -7,18 +7,18 @@ import contextlib
 import gc
 import hmac
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 
+from schema import keys
 from schema.db import create_engine, session_factory
 
-from . import api
+from . import api, static_files
 from .broker import create_broker
 from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
@@ -27,9 +27,17 @@ from .gateway import Gateway
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .presence import PresenceTracker
 from .settings import Settings
+from .settings_cache import SettingsCache
 from .tenants import Tenants
 
-STATIC = Path(__file__).with_name("static")
+
+async def subscribe_patiently(broker: Broker, topic: str) -> None:
+    while True:
+        try:
+            await broker.subscribe(topic)
+            return
+        except BrokerUnavailable:
+            await asyncio.sleep(1.0)
 
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -59,14 +67,23 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     broker = broker or create_broker(settings)
     engine = create_engine(settings.database_url)
     db = session_factory(engine)
-    chat = Chat(db, log=broker, jobs=broker, signals=broker, max_message_chars=settings.max_message_chars)
+    cache = SettingsCache(db)
+    broker.attach(cache)
+    tenants = Tenants(
+        db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
+    )
+    chat = Chat(
+        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
+    )
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, Tenants(db), presence)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
         if owns_broker:
             await broker.start()
+        # Settings announcements; until Redis answers, the cache's age bound stands in for them.
+        announcements = asyncio.create_task(subscribe_patiently(broker, keys.SETTINGS_TOPIC))
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
@@ -74,6 +91,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         try:
             yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
         finally:
+            announcements.cancel()
             keeping_presence.cancel()
             if owns_broker:
                 await broker.close()
@@ -106,14 +124,12 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html")
-
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/", index),
+        Route("/", static_files.index),
+        Mount("/static", static_files.WebApp(), name="static"),
         *api.routes(gateway),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schema.events import Envelope, EnvelopeError, decode
+from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
 from schema.presence import PRESENCE_STATE
 
 from . import join_page
@@ -90,10 +90,13 @@ class Channel:
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
         gateway = self.transport.gateway
         since = parse_since(params)
+        settings = await gateway.tenants.require_assistant(self.transport.claims)
         entry = await join_page.enter(gateway, self.transport.claims, self.session_id)
         await gateway.fanout.join(self.topic, self)
         try:
-            return await self._read_position(entry, since)
+            response, missed = await self._read_position(entry, since)
+            response["assistant"] = gateway.tenants.assistant(settings)
+            return response, missed
         except BaseException:
             self.leave()
             raise
@@ -142,6 +145,9 @@ class Channel:
     def receive(self, delivery: Delivery) -> None:
         if self.state == JOINED:
             self._push(delivery.seq, delivery.epoch, delivery.frame(self.transport.serializer))
+            if delivery.envelope.event == SESSION_DELETED and self.state == JOINED:
+                self.leave()
+                self.transport.closed_by_server(self)
         elif self.state == JOINING:
             self.buffer.append(delivery)
 
@@ -224,7 +230,7 @@ class Channel:
             refusal = translate(exc)
             if refusal is None:
                 raise
-            return "error", {"reason": refusal.code, "message": refusal.message}
+            return "error", {"reason": refusal.code, "message": refusal.message, **refusal.extra}
         return "error", {"reason": "unknown_event", "message": f"unknown event {event!r}"}
 
 

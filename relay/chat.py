@@ -12,22 +12,23 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
-from schema.models import PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
-from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, recent_messages
+from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
+from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
+from schema.usage import generation_usage
 
 from .auth import Claims
 from .broker.base import BrokerUnavailable
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
-from .errors import ChatError, bad_request, busy, conflict, not_found
+from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .session_list import MAX_PAGE, session_page
-from .tenants import require_assistant, tenant_of
+from .tenants import Tenants, tenant_of
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,14 @@ class Chat:
         log: EventLog,
         jobs: JobQueue,
         signals: Signals,
+        tenants: Tenants,
         max_message_chars: int,
     ) -> None:
         self.db = db
         self.log = log
         self.jobs = jobs
         self.signals = signals
+        self.tenants = tenants
         self.max_message_chars = max_message_chars
 
     # sessions
@@ -58,6 +61,7 @@ class Chat:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
         if context is not None and not isinstance(context, dict):
             raise bad_request("context must be an object")
+        await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
             await tenant_of(db, claims)
             session = ChatSession(
@@ -78,14 +82,18 @@ class Chat:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return session
 
-    async def session(self, claims: Claims, session_id: str, *, assistant: bool = False) -> dict[str, Any]:
+    async def session(self, claims: Claims, session_id: str) -> dict[str, Any]:
         async with self.db() as db:
-            if assistant:
-                await require_assistant(db, claims)
             found = await session_page(db, claims.tenant, None, 1, session_id)
         if not found:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return found[0]
+
+    async def check_streamable(self, claims: Claims, session_id: str) -> None:
+        """Before a stream starts: the assistant is on and the session is the caller's tenant's."""
+        await self.tenants.require_assistant(claims)
+        async with self.db() as db:
+            await self._session(db, claims, session_id)
 
     async def update_session(self, claims: Claims, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """`PATCH`: title and/or context, if `revision` is still the session's; every tab hears of it."""
@@ -116,9 +124,37 @@ class Chat:
         await self.log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session
 
+    async def deletable(self, claims: Claims, session_id: str) -> str | None:
+        """Check that the caller may delete the session; returns its running generation's message id, if any."""
+        async with self.db() as db:
+            session = await self._session(db, claims, session_id)
+            if session.user_id != claims.user and not claims.is_admin:
+                raise forbidden("only the session's owner or a tenant admin may delete it")
+            return await db.scalar(
+                select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
+            )
+
     async def delete_session(self, claims: Claims, session_id: str) -> None:
+        """Delete the session and its messages (see `relay.deletion`: a running generation is ended first)."""
         async with self.db.begin() as db:
-            await db.delete(await self._session(db, claims, session_id))
+            await self._session(db, claims, session_id)
+            await db.execute(delete(ChatSession).where(ChatSession.id == session_id))
+        await self.log.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
+
+    async def cancel(self, session_id: str, message_id: str) -> None:
+        """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
+        snapshot = await self.log.snapshot(session_id)
+        streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
+        partial, changes = "", []
+        if streaming is not None:
+            partial = streaming.content
+            changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
+        final = await persist_final(
+            self.db, message_id, status=CANCELLED, content=partial, changes=changes,
+            usage=generation_usage({}, "", partial), error=None,
+        )  # fmt: skip
+        if final is not None:  # else its worker ended it after all
+            await self.log.publish(session_id, events.NEW_MESSAGE, message_id, final)
 
     async def messages(
         self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
@@ -146,14 +182,14 @@ class Chat:
         try:
             async with self.db.begin() as db:
                 session = await self._session(db, claims, session_id)
-                await require_assistant(db, claims)
+                await self.tenants.admit_generation(db, claims)
                 now = utcnow()
                 question = ChatMessage(
                     session_id=session_id, user_id=claims.user, role="user", content=content,
                     status=SUCCESS, changes=[], usage={}, created_at=now, completed_at=now,
                 )  # fmt: skip
-                answer = ChatMessage(
-                    session_id=session_id, role="assistant", content="", status=PROCESSING,
+                answer = ChatMessage(  # its user_id: whose tokens the generation spends
+                    session_id=session_id, user_id=claims.user, role="assistant", content="", status=PROCESSING,
                     changes=[], usage={}, created_at=now + timedelta(microseconds=1),
                 )  # fmt: skip
                 session.updated_at = now

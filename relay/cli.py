@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     dev = commands.add_parser("dev", help="everything in one process: gateway, worker, demo upstream")
     dev.add_argument("--port", type=int, default=None)
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "rotate-credentials", help="re-encrypt every stored tenant secret with the newest CREDENTIALS_KEY"
+    )
     token = commands.add_parser("token", help="mint a token")
     token.add_argument("--user", required=True)
     token.add_argument("--tenant", required=True)
@@ -89,6 +92,14 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError("RELAY_SECRET is required to mint tokens")
             role = "admin" if args.admin else "member"
             print(mint(settings.secret, args.user, args.tenant, role, args.ttl))
+        elif args.command == "rotate-credentials":
+            from .rotate import rotate_credentials
+
+            settings = from_env(dev=True)
+            if not settings.credentials.configured:
+                raise ConfigError("CREDENTIALS_KEY is required to rotate credentials")
+            rotated = asyncio.run(rotate_credentials(settings.database_url, settings.credentials))
+            print(f"re-encrypted {rotated} secrets with the newest CREDENTIALS_KEY")
         elif args.command == "migrate":
             asyncio.run(migrate(from_env(dev=True)))
         elif args.command == "worker":

@@ -12,6 +12,7 @@ import secrets
 
 from sqlalchemy import select
 
+from schema.credentials import generate_key
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.models import ChatSession, Tenant
@@ -52,8 +53,10 @@ async def seed(settings: Settings) -> str:
 
 async def run_dev(settings: Settings) -> None:
     settings = settings.with_(
-        secret=settings.secret or secrets.token_urlsafe(32), upstream_provider="demo", shutdown_grace_seconds=3.0
-    )
+        secret=settings.secret or secrets.token_urlsafe(32), upstream_provider="demo", shutdown_grace_seconds=3.0,
+        # tenant secrets stored in this run are readable in this run only, unless CREDENTIALS_KEY is set
+        credentials_key=settings.credentials_key or generate_key(),
+    )  # fmt: skip
     session_id = await seed(settings)
     stop = asyncio.Event()
     on_signals(asyncio.get_running_loop(), stop.set)

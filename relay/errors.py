@@ -8,6 +8,7 @@ reads the same everywhere.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from schema.db import database_unreachable
 
@@ -15,11 +16,14 @@ from .broker.base import BrokerUnavailable
 
 
 class ChatError(Exception):
-    def __init__(self, code: str, message: str, status: int) -> None:
+    """`extra` goes into the error's JSON next to `error` and `code` (and into a channel error reply)."""
+
+    def __init__(self, code: str, message: str, status: int, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.extra = extra or {}
 
 
 def not_found() -> ChatError:
@@ -35,7 +39,16 @@ def forbidden(message: str) -> ChatError:
 
 
 def assistant_disabled() -> ChatError:
-    return ChatError("ai_assistant_disabled", "the AI assistant is not enabled for this tenant", 403)
+    return ChatError("ai_assistant_disabled", "AI Assistant is not enabled for this tenant", 403)
+
+
+def not_configured(reason: str) -> ChatError:
+    return ChatError("ai_not_configured", f"The AI assistant is not configured for this tenant. {reason}", 409)
+
+
+def usage_limit(resets_at: str) -> ChatError:
+    message = f"This tenant has used up its tokens for the month; the limit resets at {resets_at}."
+    return ChatError("usage_limit", message, 429, {"resets_at": resets_at})
 
 
 def busy() -> ChatError:

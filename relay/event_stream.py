@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from schema import keys
-from schema.events import NEW_MESSAGE, Envelope
+from schema.events import NEW_MESSAGE, SESSION_DELETED, Envelope
 
 from .auth import Claims
 from .channel import Channel
@@ -93,6 +93,11 @@ class EventStream:
     def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.close()  # EventSource reconnects with Last-Event-ID and resumes
 
+    def closed_by_server(self, channel: JoinedTopic) -> None:
+        if not self.closed:  # end the stream after what is queued (the `session_deleted` event)
+            self.closed = True
+            self.outbox.put(CLOSE)
+
     def last_heard(self) -> float | None:
         return None  # an SSE stream is not a tab in presence
 
@@ -147,6 +152,13 @@ class GenerationWatch:
                 yield envelope
                 if envelope.event == NEW_MESSAGE:
                     return
+            elif envelope.event == SESSION_DELETED:
+                return
+
+    async def ended(self, message_id: str) -> None:
+        """Once the generation's `new_message` was published (or the broker was lost meanwhile)."""
+        async for _ in self._until_final(message_id):
+            pass
 
     async def final(self, message_id: str) -> dict[str, Any]:
         async for envelope in self._until_final(message_id):

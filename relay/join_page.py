@@ -70,14 +70,16 @@ class Entry:
 
 
 async def enter(gateway: Gateway, claims: Claims, session_id: str) -> Entry:
-    """The join's access check, refusing as `Chat.session(assistant=True)` does; from the page when current."""
+    """The join's access check, refusing as `Chat.session` does; from the page when current.
+
+    The tenant's assistant flag is the caller's to check first (`Tenants.require_assistant`, cached).
+    """
     read = await gateway.broker.page(session_id)
     page = decode(read.data)
     if page is not None and read.epoch is not None and page.current(read.epoch, read.page_seq):
         if page.tenant == claims.tenant:
-            await gateway.tenants.require_assistant(claims)
             return Entry(page, None)
-    session = await gateway.chat.session(claims, session_id, assistant=True)
+    session = await gateway.chat.session(claims, session_id)
     return Entry(None, session, (read.epoch, read.page_seq))
 
 

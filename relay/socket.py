@@ -188,5 +188,8 @@ class Socket:
     def rejoin_needed(self, channel: JoinedTopic) -> None:
         self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_error", {}))
 
+    def closed_by_server(self, channel: JoinedTopic) -> None:
+        self.send(self.serializer.encode(channel.join_ref, channel.join_ref, channel.topic, "phx_close", {}))
+
     def last_heard(self) -> float:
         return self.heard

@@ -1,42 +1,32 @@
-"""Tenants as the gateway serves them: created on first use, their settings read and patched by admins."""
+"""Tenants as the gateway serves them: created on first use; settings, features and usage for their admins;
+the checks a generation must pass before it starts (feature on, AI configured, usage under the limit)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema.models import Tenant
+from schema import usage
+from schema.ai_config import NotConfigured, Operator, configured, resolve
+from schema.credentials import Credentials
+from schema.features import AI_ASSISTANT, listing
+from schema.models import Tenant, utcnow
+from schema.outbound import OutboundPolicy
+from schema.tenant_settings import SettingsError, TenantSettings, apply_patch, load, public_view, stored_form
 
 from .auth import Claims
-from .errors import assistant_disabled, bad_request, forbidden
+from .broker.base import BrokerUnavailable
+from .errors import assistant_disabled, bad_request, forbidden, not_configured, usage_limit
+from .settings_cache import SettingsCache
 
-DEFAULT_SETTINGS: dict[str, Any] = {"experimental_features": {"ai_assistant": False}, "ai_provider": {}}
+log = logging.getLogger(__name__)
 
-
-def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """`patch` deep-merged into `base` (objects merge key by key; anything else replaces)."""
-    merged = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def public_settings(stored: dict[str, Any] | None) -> dict[str, Any]:
-    """Settings as shown to clients: API keys are write-only."""
-    shown = merge(DEFAULT_SETTINGS, stored or {})
-    provider = dict(shown.get("ai_provider") or {})
-    provider["api_key_set"] = bool(provider.pop("api_key", None))
-    shown["ai_provider"] = provider
-    return shown
-
-
-def assistant_enabled(stored: dict[str, Any] | None) -> bool:
-    return bool(merge(DEFAULT_SETTINGS, stored or {})["experimental_features"].get("ai_assistant"))
+Announce = Callable[[str], Awaitable[None]]  # tell every gateway that a tenant's settings changed
 
 
 async def tenant_of(db: AsyncSession, claims: Claims) -> Tenant:
@@ -54,30 +44,88 @@ async def tenant_of(db: AsyncSession, claims: Claims) -> Tenant:
     return tenant
 
 
-async def require_assistant(db: AsyncSession, claims: Claims) -> None:
-    tenant = await db.get(Tenant, claims.tenant)  # one that owns sessions exists; none: never enabled
-    if not assistant_enabled(tenant.settings if tenant else None):
-        raise assistant_disabled()
-
-
 class Tenants:
-    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        cache: SettingsCache,
+        announce: Announce,
+        operator: Operator,
+        policy: OutboundPolicy,
+        credentials: Credentials,
+    ) -> None:
         self.db = db
+        self.cache = cache
+        self.announce = announce
+        self.operator = operator
+        self.policy = policy
+        self.credentials = credentials
 
-    async def require_assistant(self, claims: Claims) -> None:
-        async with self.db() as db:
-            await require_assistant(db, claims)
+    def assistant(self, settings: TenantSettings) -> dict[str, bool]:
+        """`{enabled, configured}`: what a client needs to show the assistant's state."""
+        return {"enabled": settings.feature(AI_ASSISTANT), "configured": configured(settings, self.operator)}
+
+    def _shown(self, settings: TenantSettings) -> dict[str, Any]:
+        return {**public_view(settings), "assistant": self.assistant(settings)}
 
     async def settings(self, claims: Claims) -> dict[str, Any]:
         async with self.db.begin() as db:
-            return public_settings((await tenant_of(db, claims)).settings)
+            return self._shown(load((await tenant_of(db, claims)).settings))
 
     async def update_settings(self, claims: Claims, patch: Any) -> dict[str, Any]:
+        """Merge `patch`; the tenant's row is locked meanwhile, so two admins' patches both apply."""
         if not claims.is_admin:
             raise forbidden("only tenant admins may change settings")
-        if not isinstance(patch, dict):
-            raise bad_request("settings must be a JSON object")
         async with self.db.begin() as db:
-            tenant = await tenant_of(db, claims)
-            tenant.settings = merge(tenant.settings or {}, patch)
-            return public_settings(tenant.settings)
+            await tenant_of(db, claims)
+            tenant = await db.get(Tenant, claims.tenant, with_for_update=True, populate_existing=True)
+            assert tenant is not None
+            try:
+                settings = apply_patch(tenant.settings, patch, self.policy, self.credentials)
+            except SettingsError as exc:
+                raise bad_request(exc.message) from None
+            tenant.settings = stored_form(settings)
+        self.cache.invalidate(claims.tenant)
+        try:
+            await self.announce(claims.tenant)
+        except BrokerUnavailable:  # stored all the same; other gateways' caches expire within their age bound
+            log.warning("could not announce the settings change of tenant %s: the broker is unavailable", claims.tenant)
+        return self._shown(settings)
+
+    async def features(self, claims: Claims) -> list[dict[str, object]]:
+        settings = await self.cache.get(claims.tenant)
+        return listing(settings.experimental_features.model_dump())
+
+    async def usage(self, claims: Claims, month: str | None) -> dict[str, Any]:
+        if not claims.is_admin:
+            raise forbidden("only tenant admins may see the tenant's usage")
+        month = month or usage.month_of(utcnow())
+        try:
+            datetime.strptime(month, "%Y-%m")
+        except ValueError:
+            raise bad_request("month must be YYYY-MM, e.g. 2026-11") from None
+        settings = await self.cache.get(claims.tenant)
+        async with self.db() as db:
+            return await usage.report(db, claims.tenant, month, settings.usage_limit.monthly_tokens)
+
+    async def require_assistant(self, claims: Claims) -> TenantSettings:
+        settings = await self.cache.get(claims.tenant)
+        if not settings.feature(AI_ASSISTANT):
+            raise assistant_disabled()
+        return settings
+
+    async def admit_generation(self, db: AsyncSession, claims: Claims) -> None:
+        """Before a generation starts: the feature is on, the AI configured, the month's tokens not used up.
+
+        The total is read from SQL, not the cache: once the limit is reached, no gateway starts another.
+        """
+        settings = await self.require_assistant(claims)
+        try:
+            resolve(settings, self.operator, None)
+        except NotConfigured as exc:
+            raise not_configured(str(exc)) from None
+        limit = settings.usage_limit.monthly_tokens
+        if limit is not None:
+            month = usage.month_of(utcnow())
+            if await usage.month_total(db, claims.tenant, month) >= limit:
+                raise usage_limit(usage.resets_at(month).isoformat())

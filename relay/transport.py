@@ -36,5 +36,8 @@ class Transport(Protocol):
     def rejoin_needed(self, channel: JoinedTopic) -> None:
         """Events may have been missed: have the client rejoin with `since`."""
 
+    def closed_by_server(self, channel: JoinedTopic) -> None:
+        """The channel's topic is gone (its session was deleted): tell the client, after what was queued."""
+
     def last_heard(self) -> float | None:
         """`time.monotonic()` of the client's last frame; None: this transport takes no part in presence."""

@@ -43,6 +43,11 @@ def page_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:page"
 
 
+def session_keys(session_id: str) -> tuple[str, str, str, str]:
+    """The publish script's keys, in its order: live hash, log, content, changes (one cluster slot)."""
+    return live_key(session_id), log_key(session_id), content_key(session_id), changes_key(session_id)
+
+
 def applied_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:applied"
 

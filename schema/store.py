@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .models import INTERRUPTED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+from .usage import count_generation
 
 HISTORY_LIMIT = 50  # messages a client is sent on join, and an upstream is given as history
 WORKER_LOST = "The worker generating this response stopped unexpectedly."  # the error of a takeover's ending
@@ -127,6 +128,13 @@ async def persist_final(
     if replaces_takeover:
         finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
     async with db.begin() as session:
+        replaced = None  # a takeover's record this replaces: its usage was counted already
+        if replaces_takeover:
+            prior = await session.execute(
+                select(ChatMessage.status, ChatMessage.usage).where(ChatMessage.id == message_id).with_for_update()
+            )
+            row = prior.first()
+            replaced = row.usage if row is not None and row.status == INTERRUPTED else None
         won = await session.execute(
             update(ChatMessage)
             .where(ChatMessage.id == message_id, finishable)
@@ -134,7 +142,9 @@ async def persist_final(
         )
         if won.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        return await _final(session, message_id)
+        final = await _final(session, message_id)
+        await count_generation(session, message_id, usage, replaced)  # the month's totals, in the same write
+        return final
 
 
 async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:

@@ -187,18 +187,26 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _secret(patch: BaseModel | None, name: str, section: dict[str, Any], credentials: Credentials) -> None:
+SECRETS = (("ai_provider", "api_key"), ("tools", "secret"))
+
+
+def _secret(
+    patch: SettingsPatch, section_name: str, name: str, merged: dict[str, Any], credentials: Credentials
+) -> None:
     """Move a secret of the patch into the stored section, encrypted (or remove it when `null`)."""
-    if patch is None or name not in patch.model_fields_set:
+    given = getattr(patch, section_name)
+    if given is None or name not in given.model_fields_set:
         return
-    value = getattr(patch, name)
+    value = getattr(given, name)
+    section = merged.setdefault(section_name, {})
     section.pop(f"{name}_encrypted", None)
     section.pop(f"{name}_hint", None)
     if value is not None:
         try:
             section[f"{name}_encrypted"] = credentials.encrypt(value)
         except CredentialsError as exc:
-            raise SettingsError(name, f"The {name} cannot be stored: {exc}") from None
+            field = f"{section_name}.{name}"
+            raise SettingsError(field, f"Invalid setting {field}: it cannot be stored. {exc}") from None
         section[f"{name}_hint"] = hint(value)
 
 
@@ -210,14 +218,10 @@ def apply_patch(stored: Any, patch: Any, policy: OutboundPolicy, credentials: Cr
         parsed = SettingsPatch.model_validate(patch, context={"policy": policy})
     except ValidationError as exc:
         raise _error(exc) from None
-    changes = parsed.model_dump(
-        mode="json", exclude_unset=True, exclude={"ai_provider": {"api_key"}, "tools": {"secret"}}
-    )
+    changes = parsed.model_dump(mode="json", exclude_unset=True, exclude={s: {n} for s, n in SECRETS})
     merged = _merge(load(stored).model_dump(mode="json", exclude_none=True), changes)
-    if parsed.ai_provider is not None:
-        _secret(parsed.ai_provider, "api_key", merged.setdefault("ai_provider", {}), credentials)
-    if parsed.tools is not None:
-        _secret(parsed.tools, "secret", merged.setdefault("tools", {}), credentials)
+    for section_name, name in SECRETS:
+        _secret(parsed, section_name, name, merged, credentials)
     try:
         result = TenantSettings.model_validate(merged)
         result.tools.names_unique()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import TenantUsage, UserUsage
+from .models import ChatMessage, ChatSession, TenantUsage, UserUsage, utcnow
 
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text and code
 
@@ -55,11 +55,17 @@ def resets_at(month: str) -> datetime:
 
 
 async def add_usage(
-    db: AsyncSession, tenant_id: str, user_id: str, month: str, input_tokens: int, output_tokens: int
+    db: AsyncSession,
+    tenant_id: str,
+    user_id: str,
+    month: str,
+    input_tokens: int,
+    output_tokens: int,
+    generations: int = 1,
 ) -> None:
-    """Add one generation to the month's totals of its tenant and user (an upsert each, in `db`'s transaction)."""
+    """Add to the month's totals of a tenant and user (an upsert each, in `db`'s transaction)."""
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    added = {"input_tokens": input_tokens, "output_tokens": output_tokens, "generations": 1}
+    added = {"input_tokens": input_tokens, "output_tokens": output_tokens, "generations": generations}
     for model, keys in (
         (TenantUsage, {"tenant_id": tenant_id, "month": month}),
         (UserUsage, {"tenant_id": tenant_id, "month": month, "user_id": user_id}),
@@ -71,6 +77,24 @@ async def add_usage(
                 index_elements=list(keys), set_={name: table[name] + value for name, value in added.items()}
             )
         )
+
+
+async def count_generation(
+    db: AsyncSession, message_id: str, usage: dict[str, Any], replaced: dict[str, Any] | None = None
+) -> None:
+    """Add a generation that just ended to its month's totals, in the transaction of its final write.
+
+    The tokens are the asking user's (the assistant message's `user_id`; the session owner's for older ones).
+    `replaced`: the usage of an earlier final record this one replaces, which was counted already.
+    """
+    message = await db.get(ChatMessage, message_id)
+    session = await db.get(ChatSession, message.session_id) if message is not None else None
+    if message is None or session is None:
+        return
+    user = message.user_id or session.user_id
+    before = replaced or {}
+    tokens = [int(usage.get(key, 0)) - int(before.get(key, 0)) for key in ("input_tokens", "output_tokens")]
+    await add_usage(db, session.tenant_id, user, month_of(utcnow()), *tokens, 0 if replaced is not None else 1)
 
 
 async def month_total(db: AsyncSession, tenant_id: str, month: str) -> int:

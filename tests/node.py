@@ -14,8 +14,8 @@ def installed(folder: Path) -> bool:
     """Whether node_modules holds exactly what package-lock.json pins."""
     lock = json.loads((folder / "package-lock.json").read_text())
     for path, entry in lock["packages"].items():
-        if not path or (entry.get("optional") and not (folder / path).exists()):
-            continue
+        if not path or entry.get("link") or (entry.get("optional") and not (folder / path).exists()):
+            continue  # a link (`file:` dependency) is checked as the folder it points to
         manifest = folder / path / "package.json"
         if not manifest.exists() or json.loads(manifest.read_text()).get("version") != entry["version"]:
             return False

@@ -133,34 +133,70 @@ class PostgresDatabase:
 
 
 class RedisCluster:
-    """Three masters from the redis-server binary on loopback ports, joined with `redis-cli --cluster create`."""
+    """Masters (and `replicas` per master) from the redis-server binary on loopback ports, joined with
+    `redis-cli --cluster create`; `fail_over(key)` promotes the replica of the shard that owns `key`."""
 
-    def __init__(self, masters: int = 3) -> None:
-        self.nodes = [RedisServer(free_cluster_port()) for _ in range(masters)]
+    def __init__(self, masters: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
+        self.nodes = [RedisServer(free_cluster_port()) for _ in range(masters * (1 + replicas))]
 
     @property
     def url(self) -> str:
         return self.nodes[0].url
+
+    def cli(self, port: int, *args: str) -> str:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            unavailable("redis-cli is not installed")
+        return subprocess.run([cli, "-p", str(port), *args], capture_output=True, text=True, timeout=10).stdout
 
     def start(self) -> None:
         cli = shutil.which("redis-cli")
         if cli is None:
             unavailable("redis-cli is not installed")
         for node in self.nodes:
-            node.start(["--cluster-enabled", "yes", "--cluster-config-file", f"{node.dir}/nodes.conf"])
+            node.start(["--cluster-enabled", "yes", "--cluster-config-file", f"{node.dir}/nodes.conf",
+                        "--cluster-node-timeout", "2000"])  # fmt: skip
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", str(self.replicas), "--cluster-yes"],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30,
         )  # fmt: skip
-        deadline = time.monotonic() + 20
+        self.wait_until_healthy()
+
+    def wait_until_healthy(self, within: float = 20) -> None:
+        """Every node reports the cluster ok, and every replica's link to its master is up."""
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            info = subprocess.run([cli, "-p", str(self.nodes[0].port), "cluster", "info"], capture_output=True,
-                                  text=True, timeout=5).stdout  # fmt: skip
-            if "cluster_state:ok" in info:
+            if all(self._healthy(node.port) for node in self.nodes if node.process is not None):
                 return
             time.sleep(0.1)
         raise RuntimeError("the Redis cluster did not become ready")
+
+    def _healthy(self, port: int) -> bool:
+        if "cluster_state:ok" not in self.cli(port, "cluster", "info"):
+            return False
+        replication = self.cli(port, "info", "replication")
+        return "role:master" in replication or "master_link_status:up" in replication
+
+    def fail_over(self, key: str, crash: bool = False) -> None:
+        """Promote the replica of `key`'s shard: by `CLUSTER FAILOVER`, or (`crash`) by killing its primary."""
+        live = next(node for node in self.nodes if node.process is not None)
+        slot = int(self.cli(live.port, "cluster", "keyslot", key))
+        shard = [line.split() for line in self.cli(live.port, "cluster", "nodes").splitlines()]
+        primary = next(n for n in shard if "master" in n[2] and "fail" not in n[2] and _serves(n[8:], slot))
+        replica = next(n for n in shard if n[3] == primary[0] and "fail" not in n[2])
+        replica_port = int(replica[1].split("@")[0].rsplit(":", 1)[1])
+        if crash:
+            primary_port = int(primary[1].split("@")[0].rsplit(":", 1)[1])
+            next(node for node in self.nodes if node.port == primary_port).stop()
+        else:
+            assert self.cli(replica_port, "cluster", "failover").strip() == "OK"
+        deadline = time.monotonic() + 30
+        while "role:master" not in self.cli(replica_port, "info", "replication"):
+            assert time.monotonic() < deadline, "the replica was not promoted"
+            time.sleep(0.05)
+        self.wait_until_healthy()
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -168,7 +204,17 @@ class RedisCluster:
 
     def flush(self) -> None:
         for node in self.nodes:
-            node.flush()
+            if "role:master" in self.cli(node.port, "info", "replication"):
+                node.flush()
+
+
+def _serves(slot_ranges: list[str], slot: int) -> bool:
+    """Whether `cluster nodes` slot fields ("5461-10922", "42") cover `slot`."""
+    for field in slot_ranges:
+        low, _, high = field.partition("-")
+        if low.isdigit() and int(low) <= slot <= int(high or low):
+            return True
+    return False
 
 
 class PostgresCluster:

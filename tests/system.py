@@ -20,6 +20,7 @@ from relay.broker.base import Broker
 from relay.demo_upstream import DemoUpstream
 from relay.server import EmbeddedServer, uvicorn_options
 from relay.settings import Settings
+from schema.credentials import generate_key
 from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.outbound import guarded_client
@@ -29,6 +30,7 @@ from workers.upstreams import provider_factory
 from .phoenix import PhoenixClient
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
+CREDENTIALS_KEY = generate_key()
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Backend:
             redis_cluster=self.cluster,
             database_url=self.database_url,
             secret=SECRET,
+            credentials_key=CREDENTIALS_KEY,
             upstream_provider="demo",
             port=0,
             host="127.0.0.1",

@@ -183,6 +183,28 @@ async def test_redis_jobs_of_a_silent_worker_are_taken_over(redis_server: RedisS
         await broker.close()
 
 
+async def test_a_redis_job_read_blocked_when_the_stream_vanishes_goes_on(redis_server: RedisServer) -> None:
+    """FLUSHALL (or a lost stream) while a worker waits for jobs: its read is answered UNBLOCKED, not a crash."""
+    redis_server.flush()
+    broker = RedisBroker(redis_server.url)
+    await broker.start()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        waiting = asyncio.create_task(broker.take("w1", 1, block_seconds=30))
+        async with asyncio.timeout(10):
+            for _ in range(1000):  # poll: the blocked read shows only in Redis, in its list of clients
+                if any("b" in c["flags"] and c["cmd"] == "xreadgroup" for c in await client.client_list()):
+                    break
+                await asyncio.sleep(0.01)
+            await client.flushall()
+            await broker.enqueue({"session_id": "s", "message_id": "m"})
+            [job] = await waiting
+        assert job.fields == {"session_id": "s", "message_id": "m"}
+    finally:
+        await client.aclose()
+        await broker.close()
+
+
 async def test_redis_broker_resubscribes_and_says_so_after_a_restart(private_redis: RedisServer) -> None:
     broker = RedisBroker(private_redis.url)
     collector = Collector()

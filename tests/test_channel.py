@@ -81,7 +81,7 @@ class FakeChat:
     def __init__(self, broker: SeamBroker) -> None:
         self.broker = broker
 
-    async def session(self, claims: Any, session_id: str, assistant: bool = False) -> dict[str, Any]:
+    async def session(self, claims: Any, session_id: str) -> dict[str, Any]:
         await self.broker.step()
         return {"id": session_id}
 
@@ -90,12 +90,24 @@ class FakeChat:
         return []
 
 
+class FakeTenants:
+    """The tenant's flags, read from the per-process cache."""
+
+    async def require_assistant(self, claims: Any) -> None:
+        return None
+
+    def assistant(self, settings: Any) -> dict[str, bool]:
+        return {"enabled": True, "configured": True}
+
+
 class RecordingSocket:
     serializer = V2Serializer
     claims = SimpleNamespace(tenant="acme")
 
     def __init__(self, broker: SeamBroker) -> None:
-        self.gateway = SimpleNamespace(broker=broker, fanout=Fanout(broker), chat=FakeChat(broker))
+        self.gateway = SimpleNamespace(
+            broker=broker, fanout=Fanout(broker), chat=FakeChat(broker), tenants=FakeTenants()
+        )
         self.frames: list[list[Any]] = []
 
     def send(self, frame: str) -> None:

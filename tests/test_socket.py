@@ -50,9 +50,11 @@ async def test_collaborators_in_the_same_tenant_may_join(system: System) -> None
 
 
 async def test_join_is_refused_while_the_assistant_is_disabled(system: System) -> None:
-    response = await system.http.post("/api/sessions", json={}, headers=system.auth(tenant="initech"))
+    session_id = await system.new_session(tenant="initech")
+    off = {"experimental_features": {"ai_assistant": False}}
+    await system.http.put("/api/tenant/settings", json=off, headers=system.auth("root", "initech", "admin"))
     client = await system.client(tenant="initech")
-    reply = await client.join(f"ai_session:{response.json()['id']}")
+    reply = await client.join(f"ai_session:{session_id}")
     assert reply["response"]["reason"] == "ai_assistant_disabled"
 
 

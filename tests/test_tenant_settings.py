@@ -81,8 +81,9 @@ def test_secrets_are_stored_encrypted_and_shown_only_as_set_and_a_hint() -> None
 
 
 def test_a_secret_cannot_be_stored_without_a_credentials_key() -> None:
-    with pytest.raises(SettingsError, match="CREDENTIALS_KEY"):
+    with pytest.raises(SettingsError, match="CREDENTIALS_KEY") as caught:
         patch({"ai_provider": {"api_key": "sk-tenant-0123456789"}}, credentials=Credentials(None))
+    assert caught.value.field == "ai_provider.api_key"
     with pytest.raises(CredentialsError):
         Credentials(None).decrypt("gAAAA")
 

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from schema.credentials import generate_key
 from schema.models import Tenant
 
 from .listener import SECRET_BODY, Listener
 from .system import Backend, System
 
 OPERATOR_KEY = "sk-operator-secret-never-leaves"
+TENANT_KEY = "sk-tenant-own-key-0123456789"
 
 
 async def store_settings(system: System, settings: dict[str, Any], tenant: str = "acme") -> None:
@@ -49,6 +51,25 @@ async def test_the_operator_key_never_reaches_a_url_the_tenant_chose(backend: Ba
             else:
                 assert response.json()["code"] == "ai_not_configured"
     assert OPERATOR_KEY.encode() not in listener.received  # neither in a header nor in the body
+
+
+@pytest.mark.parametrize("name", ["apollo", "openai"])
+async def test_a_tenant_url_gets_the_tenant_key_only(backend: Backend, name: str) -> None:
+    async with Listener() as listener:
+        hosts = f"127.0.0.1:{listener.port}"
+        overrides = {"upstream_api_key": OPERATOR_KEY, "tenant_allowed_hosts": hosts, "credentials_key": generate_key()}
+        async with System(backend, **overrides) as system:
+            session_id = await system.new_session()
+            put = await system.http.put(
+                "/api/tenant/settings",
+                json={"ai_provider": provider(name, f"http://127.0.0.1:{listener.port}", api_key=TENANT_KEY)},
+                headers=system.auth("admin", role="admin"),
+            )
+            assert put.status_code == 200, put.text
+            message = await system.ask(session_id, "hi")
+            assert message["status"] == "error"
+    assert TENANT_KEY.encode() in listener.received
+    assert OPERATOR_KEY.encode() not in listener.received
 
 
 async def test_a_url_outside_the_allowed_hosts_is_never_connected_nor_its_body_shown(backend: Backend) -> None:

@@ -16,6 +16,7 @@ from relay.broker.log import EventLog
 from schema import events
 from schema.models import ERROR, INTERRUPTED
 from schema.store import WORKER_LOST, persist_final, persisted_final
+from schema.usage import generation_usage
 
 Publish = Callable[[str, dict[str, Any]], Awaitable[object]]
 
@@ -43,7 +44,8 @@ async def finish_lost(
         partial = streaming.content
         changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
     final = await persist_final(
-        db, message_id, status=INTERRUPTED, content=partial, changes=changes, usage={}, error=WORKER_LOST
+        db, message_id, status=INTERRUPTED, content=partial, changes=changes,
+        usage=generation_usage({}, "", partial), error=WORKER_LOST,
     )
     if final is None and streaming is not None:
         final = await persisted_final(db, message_id)

@@ -25,6 +25,7 @@ from schema import events
 from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
 from schema.store import generation_start, persist_final
+from schema.usage import generation_usage
 
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
@@ -87,6 +88,7 @@ class Generation:
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
         self.epoch: str | None = None
+        self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
 
     def end_early(self, status: str, reason: str | None) -> None:
         """Stop the upstream now (user stop, worker shutdown) and finish with `status`.
@@ -104,6 +106,7 @@ class Generation:
         if loaded is None:
             return  # finished already: a duplicate or late job
         request, tenant_settings = loaded
+        self.prompt = "".join([*(m["content"] for m in request.history), request.content])
         stopped = await patiently(
             f"check for a stop of {self.message_id}", lambda: self.signals.stop_requested(self.message_id)
         )
@@ -218,9 +221,10 @@ class Generation:
         if outcome.complete is not None:
             content = outcome.complete.response
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
-            usage = outcome.complete.usage
+            reported = outcome.complete.usage
         else:
-            content, changes, usage = "".join(outcome.content), outcome.early_changes, outcome.usage
+            content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
+        usage = generation_usage(reported, self.prompt, content)
         for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
             await self._publish(events.STREAMING_TOOL, step.payload())
         tool_calls = self.tools.final()

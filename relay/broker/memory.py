@@ -142,6 +142,10 @@ class MemoryBroker(Broker):
     async def stop_requested(self, message_id: str) -> bool:
         return message_id in self.stops
 
+    async def settings_changed(self, tenant_id: str) -> None:
+        if keys.SETTINGS_TOPIC in self.topics:
+            self._deliver(keys.SETTINGS_TOPIC, tenant_id.encode())
+
     async def enqueue(self, fields: dict[str, str]) -> str:
         job = Job(f"{next(self.job_ids)}-0", dict(fields))
         self.jobs.append(job)

@@ -13,11 +13,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import redis.asyncio as redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -44,9 +42,13 @@ class Subscriptions:
         ping_every: float = PING_EVERY,
         silence_limit: float = SILENCE_LIMIT,
         client_class: type[redis.Redis] = redis.Redis,
+        on_moved: Callable[[Subscriptions, set[str], bool], None] | None = None,
     ) -> None:
         self.url = url
         self.client_class = client_class
+        # Redis Cluster: told of topics that may have moved to another node (see `ClusterSubscriptions`)
+        self.on_moved = on_moved
+        self.unsubscribing: dict[str, int] = {}  # our own unsubscribes not yet confirmed, by topic
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
         self.sharded = sharded
@@ -87,6 +89,8 @@ class Subscriptions:
 
     async def unsubscribe(self, topic: str) -> None:
         self.topics.discard(topic)
+        if self.sharded:
+            self.unsubscribing[topic] = self.unsubscribing.get(topic, 0) + 1
         pending = self.confirmations.pop(topic, None)
         if pending is not None and not pending.done():
             pending.cancel()
@@ -122,6 +126,8 @@ class Subscriptions:
                 await self._read_until_broken()
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
+                if self.on_moved is not None and self.topics:
+                    self.on_moved(self, set(self.topics), False)  # the node may be gone for good (failed over)
             self.connected.clear()
             await self._drop()
             await asyncio.sleep(delay)
@@ -133,6 +139,7 @@ class Subscriptions:
         async with self.lock:
             self.client, self.pubsub = client, pubsub
             self.broken.clear()
+            self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
             await pubsub.ping()
             for topic in self.topics:
                 if topic not in self.confirmations or self.confirmations[topic].done():
@@ -180,6 +187,16 @@ class Subscriptions:
                 confirmed = self.confirmations.get(message["channel"].decode())
                 if confirmed is not None and not confirmed.done():
                     confirmed.set_result(None)
+            elif kind == "sunsubscribe" and self.on_moved is not None:
+                topic = message["channel"].decode()
+                if self.unsubscribing.get(topic, 0) > 0:  # ours
+                    self.unsubscribing[topic] -= 1
+                    if not self.unsubscribing[topic]:
+                        del self.unsubscribing[topic]
+                elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
+                    log.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
+                    self.topics.discard(topic)
+                    self.on_moved(self, {topic}, True)
 
     async def _watch(self, pubsub: PubSub) -> None:
         """Ping now and then; give the connection up when it stays silent or a subscription failed on it."""
@@ -192,54 +209,3 @@ class Subscriptions:
             if time.monotonic() - self.last_heard > self.silence_limit:
                 raise TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
             await pubsub.ping()
-
-
-class ClusterSubscriptions:
-    """Redis Cluster: each session topic on the node that owns its slot (SSUBSCRIBE); the rest on one node."""
-
-    def __init__(
-        self,
-        cluster: RedisCluster,
-        on_message: Callable[[str, bytes], None],
-        on_resubscribed: Callable[[], None],
-        broadcast_topics: frozenset[str],
-    ) -> None:
-        self.cluster = cluster
-        self.on_message = on_message
-        self.on_resubscribed = on_resubscribed
-        self.broadcast_topics = broadcast_topics
-        self.by_node: dict[str, Subscriptions] = {}
-
-    def start(self) -> None:
-        """Connections open on first use, once the cluster's slot map is known."""
-
-    async def close(self) -> None:
-        for subscriptions in self.by_node.values():
-            await subscriptions.close()
-
-    def _connection_for(self, topic: str) -> Subscriptions:
-        sharded = topic not in self.broadcast_topics
-        node = self.cluster.get_node_from_key(topic) if sharded else self.cluster.get_default_node()
-        name = f"{node.name}/{'shard' if sharded else 'classic'}"
-        subscriptions = self.by_node.get(name)
-        if subscriptions is None:
-            url = node_url(self.cluster, node.host, node.port)
-            subscriptions = Subscriptions(url, self.on_message, self.on_resubscribed, sharded=sharded)
-            subscriptions.start()
-            self.by_node[name] = subscriptions
-        return subscriptions
-
-    async def subscribe(self, topic: str) -> None:
-        await self._connection_for(topic).subscribe(topic)
-
-    async def unsubscribe(self, topic: str) -> None:
-        await self._connection_for(topic).unsubscribe(topic)
-
-
-def node_url(cluster: RedisCluster, host: str, port: int) -> str:
-    """A URL for one node, with the cluster connection's scheme and credentials."""
-    kwargs = cluster.connection_kwargs
-    scheme = "rediss" if kwargs.get("ssl") else "redis"
-    username, password = kwargs.get("username"), kwargs.get("password")
-    credentials = f"{quote(username or '')}:{quote(password)}@" if password else ""
-    return f"{scheme}://{credentials}{host}:{port}"

@@ -17,7 +17,7 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -25,10 +25,11 @@ from schema import keys
 
 from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
+from .cluster_pubsub import ClusterSubscriptions, failing_over
 from .jobs import Job
 from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
 from .presence_redis import RedisPresence
-from .pubsub import ClusterSubscriptions, Subscriptions
+from .pubsub import Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
 T = TypeVar("T")
@@ -57,7 +58,8 @@ class RedisBroker(Broker):
         if cluster:
             self.redis = RedisCluster.from_url(url, **options)
             self.subscriptions = ClusterSubscriptions(
-                self.redis, self._deliver, self._resubscribed, broadcast_topics=frozenset({keys.STOP_TOPIC})
+                self.redis, self._deliver, self._resubscribed,
+                broadcast_topics=frozenset({keys.STOP_TOPIC, keys.SETTINGS_TOPIC}),
             )
         else:
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
@@ -93,14 +95,18 @@ class RedisBroker(Broker):
         try:
             try:
                 return await command()
-            except (ConnectionError, RedisConnectionError, RedisTimeoutError):
+            except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                if isinstance(exc, ResponseError) and not failing_over(exc):
+                    raise
                 await asyncio.sleep(0.05)
+                if self.cluster:  # a failover may have moved slots: read the cluster's map again
+                    await self.redis.nodes_manager.initialize()
                 return await command()
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError from exc  # redis-py may turn a cancellation into a connection error
-            if isinstance(exc, ResponseError):
+            if isinstance(exc, ResponseError) and not failing_over(exc):
                 raise
             raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc
 
@@ -122,11 +128,11 @@ class RedisBroker(Broker):
             publish_id,
             "1" if page else "0",
         ]
-        seq, epoch = await self.publishes.call([4, *_session_keys(session_id), *args])
+        seq, epoch = await self.publishes.call([4, *keys.session_keys(session_id), *args])
         return int(seq), epoch.decode()
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        live, _, content_key, changes_key = _session_keys(session_id)
+        live, _, content_key, changes_key = keys.session_keys(session_id)
 
         async def read() -> list[Any]:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -211,6 +217,9 @@ class RedisBroker(Broker):
     async def stop_requested(self, message_id: str) -> bool:
         return bool(await self._call(lambda: self.redis.exists(keys.stop_key(message_id))))
 
+    async def settings_changed(self, tenant_id: str) -> None:
+        await self._call(lambda: self.redis.publish(keys.SETTINGS_TOPIC, tenant_id))
+
     # jobs
 
     async def _create_group(self) -> None:
@@ -225,11 +234,11 @@ class RedisBroker(Broker):
         return job_id.decode()
 
     async def _on_group(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a consumer-group command; recreate the group if Redis lost it (a restart, FLUSHALL)."""
+        """Run a consumer-group command; recreate the group if Redis lost it (restart, FLUSHALL: NOGROUP/UNBLOCKED)."""
         try:
             return await self._call(command)
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
             await self._call(self._create_group)
             return await self._call(command)
@@ -278,16 +287,6 @@ class RedisBroker(Broker):
             return await self._call(counts)
         except ResponseError:
             return 0, 0
-
-
-def _session_keys(session_id: str) -> tuple[str, str, str, str]:
-    """The publish script's keys, in its order: live hash, log, content, changes (one cluster slot)."""
-    return (
-        keys.live_key(session_id),
-        keys.log_key(session_id),
-        keys.content_key(session_id),
-        keys.changes_key(session_id),
-    )
 
 
 def _job(entry_id: bytes, fields: dict[bytes, bytes]) -> Job:

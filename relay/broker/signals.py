@@ -1,4 +1,4 @@
-"""The signals role: stop requests for generations, and exactly-once change claims."""
+"""The signals role: stop requests for generations, exactly-once change claims, tenant settings changes."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ class Signals(abc.ABC):
     @abc.abstractmethod
     async def claim(self, session_id: str, change_id: str) -> bool:
         """True for exactly one caller per session and change id."""
+
+    @abc.abstractmethod
+    async def settings_changed(self, tenant_id: str) -> None:
+        """Announce on `keys.SETTINGS_TOPIC`, to the event log's listeners in every process, that a tenant's
+        settings changed (their caches drop it)."""

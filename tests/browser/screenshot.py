@@ -1,36 +1,50 @@
-"""Take docs/screenshot.png of a running `streamrelay dev` (or any demo page URL).
+"""Take docs/screenshot.png: the web app mid-stream, with the workflow applied in the editor pane.
 
-    make dev   # prints http://localhost:PORT/?session=...&token=...
-    .venv/bin/python -m tests.browser.screenshot 'http://localhost:PORT/?session=...&token=...' docs/screenshot.png
+    .venv/bin/python -m tests.browser.screenshot [docs/screenshot.png]
 
-Asks one question and shoots the page mid-stream: the question, the answer
-growing, the workflow change it proposes.
+Runs the whole system in this process (in-memory broker, SQLite, demo upstream,
+as `make dev` does), opens the page in Debian's Chromium through Playwright,
+asks a question and shoots while the answer streams.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
-from .cdp import Browser
+from playwright.async_api import async_playwright
+
+from ..system import Backend, System
+from .conftest import FLAGS, chromium_binary
 
 QUESTION = "How do I sync new Salesforce contacts into PostgreSQL every hour?"
+DEMO_TOOLS = {"demo": {"tools": True}}  # the demo upstream plays Apollo running a tool of its own
+MID_STREAM = (
+    "(() => { const a = [...document.querySelectorAll('[data-testid=message][data-role=assistant]')].pop();"
+    " return a && a.dataset.status === 'processing'"
+    " && a.querySelector('[data-testid=message-content]').textContent.length > 520"
+    " && document.querySelector('[data-testid=editor-yaml] .cm-line')?.textContent.length > 0; })()"
+)
 
 
-async def shoot(url: str, path: Path, width: int = 1100, height: int = 930) -> None:
-    async with Browser() as browser:
-        tab = await browser.open(url, "demo")
-        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
-        await tab.send("Emulation.setDeviceMetricsOverride", metrics)
-        await tab.wait_for("document.getElementById('state').textContent.startsWith('joined')")
-        await tab.type("#content", QUESTION)
-        await tab.click("#send")
-        await tab.wait_for("document.querySelector('.msg.streaming')?.children[1].textContent.length > 330", within=30)
-        await tab.screenshot(path)
+async def shoot(path: Path, width: int = 1400, height: int = 860) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{folder}/streamrelay.db")
+        async with System(backend, chunk_delay=0.08) as system, async_playwright() as playwright:
+            await system.new_session("demo-user", title="Salesforce → PostgreSQL")
+            session_id = await system.new_session("demo-user", title="Hourly contact sync", context=DEMO_TOOLS)
+            browser = await playwright.chromium.launch(executable_path=chromium_binary(), args=FLAGS)
+            page = await browser.new_page(viewport={"width": width, "height": height})
+            await page.goto(f"{system.url}/?session={session_id}&token={system.token('demo-user', role='admin')}")
+            await page.wait_for_function("document.querySelector('[data-testid=chat]')?.dataset.joined === 'true'")
+            await page.get_by_test_id("composer").fill(QUESTION)
+            await page.get_by_test_id("composer").press("Enter")
+            await page.wait_for_function(MID_STREAM, timeout=30_000)
+            await page.screenshot(path=path)
+            await browser.close()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    asyncio.run(shoot(sys.argv[1], Path(sys.argv[2])))
+    asyncio.run(shoot(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png")))

@@ -143,7 +143,7 @@ async def test_calls_past_max_rounds_fail_and_the_answer_ends(
     assert webhook.names() == ["get_order_status"]
     assert [s[1] for s in steps(events)] == ["started", "finished", "started", "failed"]
     refused = next(e for e in events if isinstance(e, ToolStep) and e.status == "failed")
-    assert refused.result and refused.result.error == "The assistant may call tools in at most 1 rounds per answer."
+    assert refused.result and refused.result.error == "The assistant may call tools in at most 1 round per answer."
     assert isinstance(events[-1], Complete) and len(model.requests) == 2
 
 

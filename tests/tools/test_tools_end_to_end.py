@@ -10,12 +10,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from schema.credentials import generate_key
-from schema.db import create_engine, session_factory
-from schema.models import Tenant
-from schema.tenant_settings import apply_patch, stored_form
 from schema.usage import generation_usage
 
 from ..system import Backend, System
@@ -51,21 +47,13 @@ def tool_system(backend: Backend, model: FakeModel, webhook: Webhook, wire: str 
 
 
 async def give_tools(system: System, webhook: Webhook, *definitions: dict[str, Any]) -> None:
-    """Store the tenant's tools as `PUT /api/tenant/settings` does (validated, secret encrypted).
-
-    Written through the schema, not over HTTP, until the gateway stores settings with `apply_patch`.
-    """
     tools = {"webhook_url": webhook.url, "secret": SECRET, "max_rounds": 3, "definitions": list(definitions)}
-    settings = system.settings
-    engine = create_engine(settings.database_url)
-    try:
-        async with session_factory(engine).begin() as db:
-            tenant = await db.get(Tenant, "acme")
-            assert tenant is not None
-            patched = apply_patch(tenant.settings, {"tools": tools}, settings.outbound_policy, settings.credentials)
-            await db.execute(update(Tenant).where(Tenant.id == "acme").values(settings=stored_form(patched)))
-    finally:
-        await engine.dispose()
+    response = await system.http.put(
+        "/api/tenant/settings", json={"tools": tools}, headers=system.auth("admin", "acme", "admin")
+    )
+    assert response.status_code == 200, response.text
+    shown = response.json()["tools"]
+    assert shown["secret_set"] is True and SECRET not in response.text
 
 
 @pytest.mark.parametrize("wire", ["openai", "anthropic"])

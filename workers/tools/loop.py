@@ -63,7 +63,8 @@ class ToolLoop:
             usage = add_usage(usage, use.usage)
             yield Usage(usage)
             if last:
-                refusal = f"The assistant may call tools in at most {self.max_rounds} rounds per answer."
+                rounds_allowed = f"{self.max_rounds} round" + ("s" if self.max_rounds != 1 else "")
+                refusal = f"The assistant may call tools in at most {rounds_allowed} per answer."
                 for call in use.calls:
                     yield ToolStep(call, STARTED, len(rounds) + 1)
                     yield ToolStep(call, FAILED, len(rounds) + 1, failed(call, refusal))

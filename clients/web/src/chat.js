@@ -1,0 +1,201 @@
+// The chat panel of one session: messages, the streaming answer (paced, markdown),
+// the composer with Send and Stop, and the notices for refused messages.
+import { Pacer } from "streamrelay-client";
+import { ChangeCards } from "./changes.js";
+import { h } from "./dom.js";
+import { MessageView } from "./message.js";
+import { explain } from "./reasons.js";
+
+export class ChatPanel {
+  /** `session`: the client's Session; `docs`: the DocumentsPane the change cards read. */
+  constructor(session, docs) {
+    this.session = session;
+    this.docs = docs;
+    this.views = new Map(); // message id -> MessageView
+    this.stream = null; // {id, view, pacer, text, final}
+    this.running = null; // id of the answer being generated (this tab's or another's)
+    this.list = h("div", { class: "messages", "data-testid": "messages", "aria-live": "polite" });
+    this.empty = h("div", { class: "empty" }, "Ask the assistant about your workflow. Answers stream here for everyone viewing this chat.");
+    this.input = h("textarea", {
+      "data-testid": "composer",
+      rows: 2,
+      placeholder: "Ask the assistant…  (Enter sends, Shift+Enter adds a line)",
+      "aria-label": "Message",
+      onkeydown: (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.submit();
+        }
+      },
+    });
+    this.sendButton = h("button", { type: "submit", class: "primary", "data-testid": "send" }, "Send");
+    this.stopButton = h("button", { type: "button", "data-testid": "stop", disabled: true, onclick: () => this.stop() }, "Stop");
+    this.notice = h("div", { class: "composer-notice", "data-testid": "composer-notice", role: "status", hidden: true });
+    const form = h("form", { class: "composer", onsubmit: (event) => { event.preventDefault(); this.submit(); } }, this.input, this.sendButton, this.stopButton);
+    this.el = h("section", { class: "chat", "data-testid": "chat" }, this.list, this.notice, form);
+    this.list.append(this.empty);
+    this.subscribe();
+  }
+
+  subscribe() {
+    const on = (event, fn) => this.session.on(event, fn);
+    on("join", (reply) => this.joined(reply));
+    on("user_message", ({ message }) => this.message(message));
+    on("message_processing", ({ message_id }) => this.streaming(message_id));
+    on("streaming_status", ({ message_id, text }) => this.streaming(message_id).view.showStatus(text));
+    on("streaming_chunk", ({ message_id, content }) => {
+      const stream = this.streaming(message_id);
+      if (!stream.tools) stream.view.showStatus(""); // thinking is over once the text flows
+      stream.pacer.push(content);
+    });
+    on("streaming_changes", (change) => this.streaming(change.message_id).view.cards.show(change));
+    on("streaming_tool", (call) => {
+      const stream = this.streaming(call.message_id);
+      stream.view.tools.update(call);
+      stream.tools = call.status === "started";
+      stream.view.showStatus(call.status === "started" ? `Calling ${call.name}…` : "");
+    });
+    on("streaming_error", ({ message_id, error }) => this.streaming(message_id).view.showError(sentence(error)));
+    on("new_message", ({ message }) => this.finished(message));
+    on("changes_applied", ({ change_id, user_id }) => {
+      for (const view of this.views.values()) view.cards.applied(change_id, user_id);
+    });
+  }
+
+  /** Every join and rejoin: the history and the answer in flight as the server has them. */
+  joined(reply) {
+    this.el.dataset.joined = "true";
+    for (const message of reply.messages || []) {
+      if (message.status === "processing") continue; // shown from the snapshot below
+      this.message(message);
+    }
+    const live = reply.streaming;
+    if (live) {
+      const fresh = !this.stream || this.stream.id !== live.message_id;
+      const stream = this.streaming(live.message_id);
+      if (!reply.recovered || fresh) {
+        // the snapshot stands in for what this tab may have missed: show exactly it
+        stream.pacer.clear();
+        stream.text = live.content || "";
+        stream.view.showText(stream.text, true);
+      }
+      if (live.status && live.status !== "processing") stream.view.showStatus(live.status);
+      for (const change of live.changes || []) stream.view.cards.show(change);
+    }
+  }
+
+  view(message) {
+    let view = this.views.get(message.id);
+    if (!view) {
+      view = new MessageView(message, new ChangeCards(this.docs));
+      this.views.set(message.id, view);
+      this.empty.remove();
+      this.list.append(view.el);
+      this.scroll();
+    }
+    return view;
+  }
+
+  /** A saved message (history, `user_message`). */
+  message(message) {
+    if (message.role === "assistant") this.finished(message);
+    else this.view(message);
+  }
+
+  /** The answer being generated, created on its first event. */
+  streaming(messageId) {
+    if (this.stream && this.stream.id === messageId) return this.stream;
+    const view = this.view({ id: messageId, role: "assistant", status: "processing", created_at: new Date().toISOString() });
+    view.setStatus("processing");
+    view.showText("", true);
+    const stream = { id: messageId, view, text: "", final: null };
+    stream.pacer = new Pacer((piece) => {
+      stream.text += piece;
+      view.showText(stream.text, true);
+      this.scroll();
+      if (stream.final && stream.pacer.pending === 0) this.settle(stream);
+    });
+    this.stream = stream;
+    this.setRunning(messageId);
+    return stream;
+  }
+
+  /** A saved answer (`new_message`, history): the paced text catches up first, then the saved message replaces it. */
+  finished(message) {
+    const stream = this.stream;
+    if (this.running === message.id) this.setRunning(null);
+    if (!stream || stream.id !== message.id) {
+      this.view(message).finish(message);
+      return;
+    }
+    stream.final = message;
+    if (stream.pacer.pending === 0) this.settle(stream);
+  }
+
+  settle(stream) {
+    stream.pacer.clear();
+    stream.view.finish(stream.final);
+    if (this.stream === stream) this.stream = null;
+    this.scroll();
+  }
+
+  setRunning(messageId) {
+    this.running = messageId;
+    this.stopButton.disabled = messageId === null;
+    this.el.classList.toggle("running", messageId !== null);
+  }
+
+  async submit() {
+    const content = this.input.value.trim();
+    if (!content) return;
+    if (this.running) return this.say(explain({ reason: "busy" }));
+    this.sendButton.disabled = true;
+    try {
+      await this.session.send(content);
+      this.input.value = "";
+      this.say("");
+    } catch (error) {
+      this.say(explain(error));
+    } finally {
+      this.sendButton.disabled = false;
+    }
+  }
+
+  async stop() {
+    this.stopButton.disabled = true;
+    try {
+      await this.session.stop();
+    } catch (error) {
+      this.say(explain(error));
+      this.stopButton.disabled = this.running === null;
+    }
+  }
+
+  /** A notice above the composer (empty: none). */
+  say(text, kind = "warning") {
+    this.notice.textContent = text;
+    this.notice.hidden = !text;
+    this.notice.dataset.kind = kind;
+  }
+
+  /** The assistant cannot answer here (off, not configured): say why and keep the history readable. */
+  disable(reason) {
+    this.input.disabled = this.sendButton.disabled = true;
+    this.say(reason, "blocked");
+  }
+
+  scroll() {
+    const list = this.list;
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < 120) list.scrollTop = list.scrollHeight;
+  }
+
+  destroy() {
+    this.stream?.pacer.clear();
+    for (const view of this.views.values()) view.cards.destroy();
+  }
+}
+
+function sentence(text) {
+  const s = String(text || "The answer broke off.");
+  return /[.!?…]$/.test(s) ? s : `${s}.`;
+}

@@ -1,0 +1,158 @@
+// The web app at `/`: /?token=<jwt> (session list) and /?session=<id>&token=<jwt> (a chat).
+// Layout: session list | chat | documents; Settings (admins) at #settings; Quick Ask on Ctrl/⌘+↑.
+import { connect } from "streamrelay-client";
+import { Api } from "./api.js";
+import { claimsOf, h } from "./dom.js";
+import { PresenceBadge } from "./presence.js";
+import { QuickAsk } from "./quickask.js";
+import { explain } from "./reasons.js";
+import { OFF, SessionView } from "./session_view.js";
+import { SessionList } from "./sessions.js";
+import { SettingsPage } from "./settings.js";
+
+class App {
+  constructor(token) {
+    this.api = new Api(token);
+    this.token = token;
+    this.claims = claimsOf(token);
+    this.admin = this.claims.role === "admin";
+    this.client = connect({ url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/socket`, token });
+    this.assistantOn = false;
+    this.view = null;
+    this.title = h("span", { class: "session-title", "data-testid": "session-title" });
+    this.presence = new PresenceBadge();
+    this.connection = h("span", { class: "connection", "data-testid": "connection" }, "connecting…");
+    this.sessions = new SessionList(this.api, {
+      onOpen: (id) => this.navigate(id),
+      onDeleted: (id) => id === this.sessionId() && this.navigate(null),
+    });
+    this.main = h("main", { class: "workspace" });
+    this.settings = this.admin
+      ? new SettingsPage(this.api, { onSaved: () => this.assistantChanged(), onClose: () => { location.hash = ""; } })
+      : null;
+    this.quickAsk = new QuickAsk({ available: () => this.assistantOn && !this.view?.chat?.input.disabled, ask: (text) => this.ask(text) });
+    document.body.append(
+      h(
+        "header",
+        { class: "topbar" },
+        h("a", { class: "brand", href: this.url(null) }, "streamrelay"),
+        this.title,
+        this.presence.el,
+        h("span", { class: "spacer" }),
+        this.connection,
+        this.admin ? h("a", { href: "#settings", "data-testid": "settings" }, "Settings") : null,
+      ),
+      h("div", { class: "layout" }, this.sessions.el, this.main),
+      this.quickAsk.el,
+    );
+    this.client.socket.onOpen(() => this.connected("live"));
+    this.client.socket.onClose(() => this.connected("reconnecting…"));
+    window.addEventListener("hashchange", () => this.route());
+    window.addEventListener("popstate", () => this.route());
+  }
+
+  async start() {
+    await this.readAssistant();
+    this.sessions.refresh();
+    this.route();
+  }
+
+  connected(state) {
+    this.connection.textContent = state;
+    this.connection.dataset.state = state === "live" ? "live" : "down";
+  }
+
+  sessionId() {
+    return new URLSearchParams(location.search).get("session");
+  }
+
+  url(sessionId) {
+    const params = new URLSearchParams();
+    if (sessionId) params.set("session", sessionId);
+    params.set("token", this.token);
+    return `/?${params}`;
+  }
+
+  navigate(sessionId) {
+    history.pushState(null, "", this.url(sessionId));
+    this.route();
+  }
+
+  async readAssistant() {
+    try {
+      const { features } = await this.api.get("/api/tenant/features");
+      this.assistantOn = Boolean(features.find((feature) => feature.key === "ai_assistant")?.enabled);
+    } catch {
+      this.assistantOn = true; // the join says otherwise if it is off
+    }
+  }
+
+  /** Settings were saved: back from Settings, the chat joins afresh (enabled? configured?). */
+  async assistantChanged() {
+    await this.readAssistant();
+    this.closeView();
+    if (location.hash !== "#settings") this.route(); // already back from Settings: show the new state
+  }
+
+  /** Show what the URL names: Settings, a session, or the list alone. */
+  route() {
+    if (location.hash === "#settings" && this.settings) {
+      this.main.replaceChildren(this.settings.el);
+      this.settings.open();
+      return;
+    }
+    const id = this.sessionId();
+    this.sessions.select(id);
+    if (this.view && this.view.id === id) {
+      this.main.replaceChildren(this.view.el);
+      return;
+    }
+    this.closeView();
+    if (!id) {
+      this.showTitle(null);
+      this.main.replaceChildren(
+        h("div", { class: "welcome" }, h("h2", {}, "Pick a chat or start a new one"), h("p", { class: "muted" }, this.assistantOn ? "Tip: Ctrl+↑ (⌘+↑) opens Quick Ask anywhere." : OFF)),
+      );
+      return;
+    }
+    this.view = new SessionView(this, id, this.assistantOn);
+    this.main.replaceChildren(this.view.el);
+  }
+
+  closeView() {
+    this.view?.close();
+    this.view = null;
+    this.presence.show([]);
+  }
+
+  showTitle(session) {
+    this.title.textContent = session ? session.title || "Untitled chat" : "";
+    document.title = session ? `${this.title.textContent} · streamrelay` : "streamrelay";
+  }
+
+  /** Quick Ask: into the open chat, or a new one. */
+  async ask(text) {
+    if (!this.view?.chat) {
+      const session = await this.api.post("/api/sessions", { title: text.slice(0, 60) }).catch((error) => {
+        throw new Error(explain(error));
+      });
+      this.sessions.refresh();
+      this.navigate(session.id);
+    }
+    try {
+      await this.view.ready;
+      await this.view.session.send(text);
+    } catch (error) {
+      throw new Error(explain(error));
+    }
+  }
+}
+
+const token = new URLSearchParams(location.search).get("token");
+if (token) {
+  new App(token).start();
+} else {
+  document.body.append(
+    h("div", { class: "welcome" }, h("h2", {}, "streamrelay"), h("p", {}, "Open this page with a token: the link that `make dev` prints, or one your application makes.")),
+  );
+}
