@@ -89,7 +89,7 @@ def no_join_page() -> None:
     from relay import join_page
 
     async def enter(gateway: Any, claims: Any, session_id: str) -> join_page.Entry:
-        return join_page.Entry(None, await gateway.chat.session(claims, session_id, assistant=True))
+        return join_page.Entry(None, await gateway.chat.session(claims, session_id))
 
     async def contents(gateway: Any, claims: Any, session_id: str, entry: join_page.Entry, *_: Any) -> Any:
         return entry.session, await gateway.chat.history(session_id)
