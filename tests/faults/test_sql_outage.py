@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 import pytest_asyncio
@@ -20,7 +20,7 @@ from .upstreams import STREAM_HEAD, Script, ScriptedUpstream, chunked, counting,
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-CLAIM_IDLE_SECONDS = 1.0
+CLAIM_IDLE_SECONDS = 1.5
 DATABASE_DOWN = {
     "status": "error",
     "response": {"reason": "unavailable", "message": "the database is unavailable, try again shortly"},
@@ -69,20 +69,21 @@ async def system(
         yield running
 
 
-@contextlib.contextmanager
-def database_down(cluster: PostgresCluster) -> Iterator[None]:
-    cluster.stop()
+@contextlib.asynccontextmanager
+async def database_down(cluster: PostgresCluster) -> AsyncIterator[None]:
+    # pg_ctl in a thread: the workers' keep-alives must go on meanwhile, as they would in production
+    await asyncio.to_thread(cluster.stop)
     try:
         yield
     finally:
-        cluster.start()
+        await asyncio.to_thread(cluster.start)
 
 
 async def test_with_sql_down_http_requests_get_503_json_and_succeed_once_it_is_back(
     system: FaultySystem, postgres_cluster: PostgresCluster
 ) -> None:
     session_id = await system.new_session()
-    with database_down(postgres_cluster):
+    async with database_down(postgres_cluster):
         answers = [
             await system.post_message(session_id, BRIEF),
             await system.http.get("/api/sessions", headers=system.auth()),
@@ -102,7 +103,7 @@ async def test_with_sql_down_joins_and_pushes_are_refused_unavailable_and_the_so
     joined, other = await system.new_session(), await system.new_session()
     tab = await system.client()
     assert (await tab.join(f"ai_session:{joined}"))["status"] == "ok"
-    with database_down(postgres_cluster):
+    async with database_down(postgres_cluster):
         assert await tab.push(f"ai_session:{joined}", "new_message", {"content": BRIEF}) == DATABASE_DOWN
         assert await tab.push(f"ai_session:{joined}", "stop") == DATABASE_DOWN
         assert await tab.join(f"ai_session:{other}") == DATABASE_DOWN
@@ -126,10 +127,10 @@ async def test_an_answer_finished_while_sql_is_down_is_persisted_whole_once_it_i
     assert posted.status_code == 202
     while (await tab.next_event(topic))[0] != "streaming_chunk":
         pass
-    with database_down(postgres_cluster):
+    async with database_down(postgres_cluster):
         gate.open.set()
-        # The outage outlasts a takeover's patience several times over.
-        await asyncio.sleep(3 * CLAIM_IDLE_SECONDS)
+        # The outage outlasts a takeover's patience twice over.
+        await asyncio.sleep(2 * CLAIM_IDLE_SECONDS)
     events = await tab.events_until(topic, within=30)
     assert [event for event, _ in events if event in ("streaming_error", "new_message")] == ["new_message"]
     final = events[-1][1]["message"]
