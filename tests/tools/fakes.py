@@ -23,6 +23,8 @@ from starlette.routing import Route
 
 from relay.server import EmbeddedServer
 
+SECRET = "whsec-tools-0123456789"  # the tenant's webhook secret in tests that share the fixtures
+
 Call = tuple[str, str, dict[str, Any]]  # (name, call id, arguments)
 
 # question -> the calls of each round; once the plan runs out, the model answers.

@@ -18,27 +18,14 @@ from workers.tools.history import ToolRecord
 from workers.tools.loop import ToolLoop
 from workers.tools.webhook import ToolWebhook
 
-from .fakes import FOREVER, INPUT_TOKENS, OUTPUT_TOKENS, STUBBORN, FakeModel, Webhook
+from .fakes import FOREVER, INPUT_TOKENS, OUTPUT_TOKENS, SECRET, STUBBORN, FakeModel, Webhook
 
-SECRET = "whsec-loop"
 NAMES = ["get_order_status", "get_weather", "rendezvous", "broken", "garbled", "refuses", "slow"]
 DEFINITIONS = [
     {"name": name, "description": f"The {name} tool.", "parameters": {"type": "object", "properties": {}}}
     for name in NAMES
 ]
 WIRES = ["openai", "anthropic"]
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModel]:
-    async with FakeModel() as server:
-        yield server
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[Webhook]:
-    async with Webhook(SECRET) as server:
-        yield server
 
 
 @pytest.fixture

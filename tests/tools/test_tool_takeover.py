@@ -8,10 +8,7 @@ webhook on loopback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from schema.credentials import generate_key
 from schema.store import WORKER_LOST
@@ -20,19 +17,7 @@ from ..faults.processes import ProcessSystem
 from ..services import RedisServer
 from ..system import Backend
 from .fakes import FakeModel, Webhook
-from .test_tools_end_to_end import SECRET, SLOW, give_tools
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModel]:
-    async with FakeModel() as server:
-        yield server
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[Webhook]:
-    async with Webhook(SECRET) as server:
-        yield server
+from .test_tools_end_to_end import SLOW, give_tools
 
 
 async def test_a_takeover_mid_tool_call_ends_interrupted_without_calling_the_webhook_again(

@@ -6,7 +6,6 @@ Every step reaches every tab through the Phoenix channel, identically, and is pe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,27 +14,14 @@ from schema.credentials import generate_key
 from schema.usage import generation_usage
 
 from ..system import Backend, System
-from .fakes import INPUT_TOKENS, OUTPUT_TOKENS, FakeModel, Webhook
+from .fakes import INPUT_TOKENS, OUTPUT_TOKENS, SECRET, FakeModel, Webhook
 
-SECRET = "whsec-end-to-end"
 ORDER_STATUS = {
     "name": "get_order_status",
     "description": "The status of an order.",
     "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
 }
 SLOW = {"name": "slow", "description": "Takes its time.", "parameters": {"type": "object"}}
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[FakeModel]:
-    async with FakeModel() as server:
-        yield server
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[Webhook]:
-    async with Webhook(SECRET) as server:
-        yield server
 
 
 def tool_system(backend: Backend, model: FakeModel, webhook: Webhook, wire: str = "openai") -> System:
