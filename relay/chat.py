@@ -252,6 +252,9 @@ class Chat:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
             return False  # claimed before Redis lost its keys
+        except BaseException:  # not recorded (the database is down, or the push was cancelled): not granted
+            await self._release(session_id, change_id)
+            raise
         # every tab learns the change is applied (and stored messages' `applied` flags changed: a page event)
         applied = {"change_id": change_id, "user_id": claims.user}
         try:
@@ -259,3 +262,9 @@ class Chat:
         except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
             log.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True
+
+    async def _release(self, session_id: str, change_id: str) -> None:
+        try:
+            await self.signals.release(session_id, change_id)
+        except BrokerUnavailable:  # the change stays taken in Redis until its key expires
+            log.warning("could not release the unrecorded claim of change %s in session %s", change_id, session_id)

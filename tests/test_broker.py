@@ -144,6 +144,14 @@ async def test_claims_grant_once_per_session_and_change(broker: Broker) -> None:
     assert await broker.claim("other", "c1") is True
 
 
+async def test_a_released_claim_is_granted_again_once(broker: Broker) -> None:
+    assert await broker.claim("s", "c1") is True
+    await broker.release("s", "c1")
+    results = await asyncio.gather(*(broker.claim("s", "c1") for _ in range(5)))
+    assert sorted(results) == [False] * 4 + [True]
+    assert await broker.claim("s", "c2") is True  # a release touches only its own change
+
+
 async def test_jobs_are_delivered_once_and_acknowledged(broker: Broker) -> None:
     job_id = await broker.enqueue({"session_id": "s", "message_id": "m"})
     [job] = await broker.take("w1", 10, block_seconds=1)

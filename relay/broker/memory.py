@@ -134,6 +134,9 @@ class MemoryBroker(Broker):
         applied.add(change_id)
         return True
 
+    async def release(self, session_id: str, change_id: str) -> None:
+        self._session(session_id).applied.discard(change_id)
+
     async def request_stop(self, message_id: str) -> None:
         self.stops.add(message_id)
         if keys.STOP_TOPIC in self.topics:

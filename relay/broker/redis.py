@@ -199,6 +199,9 @@ class RedisBroker(Broker):
         added, _ = await self._call(add)
         return added == 1
 
+    async def release(self, session_id: str, change_id: str) -> None:
+        await self._call(lambda: self.redis.srem(keys.applied_key(session_id), change_id))
+
     # subscriptions
 
     async def subscribe(self, topic: str) -> None:

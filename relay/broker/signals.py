@@ -21,6 +21,10 @@ class Signals(abc.ABC):
         """True for exactly one caller per session and change id."""
 
     @abc.abstractmethod
+    async def release(self, session_id: str, change_id: str) -> None:
+        """Undo a claim whose grant could not be recorded, so that the change can be claimed again."""
+
+    @abc.abstractmethod
     async def settings_changed(self, tenant_id: str) -> None:
         """Announce on `keys.SETTINGS_TOPIC`, to the event log's listeners in every process, that a tenant's
         settings changed (their caches drop it)."""

@@ -139,3 +139,18 @@ async def test_an_answer_finished_while_sql_is_down_is_persisted_whole_once_it_i
     assert final["usage"]["input_tokens"] == 11 and final["usage"]["output_tokens"] == 7
     history = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
     assert history.json()["messages"][-1] == final
+
+
+async def test_a_claim_refused_while_sql_is_down_is_granted_once_to_whoever_claims_after_it_is_back(
+    system: FaultySystem, postgres_cluster: PostgresCluster
+) -> None:
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    first, second = await system.client(), await system.client()
+    for tab in (first, second):
+        assert (await tab.join(topic))["status"] == "ok"
+    change = {"change_id": "c1" * 32}
+    async with database_down(postgres_cluster):
+        assert await first.push(topic, "claim_changes", change) == DATABASE_DOWN
+    assert await first.push(topic, "claim_changes", change) == {"status": "ok", "response": {"granted": True}}
+    assert await second.push(topic, "claim_changes", change) == {"status": "ok", "response": {"granted": False}}
