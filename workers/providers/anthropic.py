@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from workers.providers.events import Chunk, Complete, GenerationRequest, ProviderEvent, Status, UpstreamError
-from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer
+from workers.providers.events import Chunk, GenerationRequest, ProviderEvent, Status, UpstreamError
+from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer, round_end
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.tools import anthropic_format
-from workers.tools.calls import ToolUse
 
 API_VERSION = "2023-06-01"
 HANDLED = frozenset(
@@ -38,7 +37,7 @@ class AnthropicProvider(HttpProvider):
         async for item in post_events(self.client, url, body, headers, self.limits):
             if isinstance(item, JsonBody):
                 text, calls, usage = _message(item.data)
-                for event in json_answer(text, _end(request, text, calls, usage)):
+                for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
                     yield event
                 return
             if item.event not in HANDLED:
@@ -51,7 +50,7 @@ class AnthropicProvider(HttpProvider):
             elif item.event == "message_delta":
                 usage.update(as_dict(data.get("usage")))
             elif item.event == "message_stop":
-                yield _end(request, "".join(parts), calls, usage)
+                yield round_end(request, "".join(parts), calls.calls(), usage)
                 return
             elif item.event == "content_block_start":
                 block = as_dict(data.get("content_block"))
@@ -66,14 +65,6 @@ class AnthropicProvider(HttpProvider):
                 calls.delta(data.get("index"), delta)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
 
-
-def _end(
-    request: GenerationRequest, text: str, calls: anthropic_format.CallAssembler, usage: dict[str, Any]
-) -> Complete | ToolUse:
-    """The round's last event: the tool calls it asked for, when the tenant has tools; else the answer."""
-    if request.tools and (asked := calls.calls()):
-        return ToolUse(asked, text, usage)
-    return Complete(response=text, usage=usage)
 
 
 def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, Any]]:

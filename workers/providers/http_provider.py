@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 
-from .events import Chunk, ProviderEvent
+from workers.tools.calls import ToolCall, ToolUse
+
+from .events import Chunk, Complete, GenerationRequest, ProviderEvent
 from .upstream import MAX_EVENT_BYTES, StreamLimits
 
 THINKING = "Thinking…"  # the status shown while the upstream thinks without saying what about
@@ -44,3 +46,12 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def as_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def round_end(
+    request: GenerationRequest, text: str, asked: list[ToolCall], usage: dict[str, Any]
+) -> Complete | ToolUse:
+    """The round's last event: the tool calls it asked for, when the tenant has tools; else the answer."""
+    if request.tools and asked:
+        return ToolUse(asked, text, usage)
+    return Complete(response=text, usage=usage)

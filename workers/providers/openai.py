@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from workers.providers.events import Chunk, Complete, GenerationRequest, ProviderEvent, UpstreamError
-from workers.providers.http_provider import HttpProvider, json_answer
+from workers.providers.events import Chunk, GenerationRequest, ProviderEvent, UpstreamError
+from workers.providers.http_provider import HttpProvider, json_answer, round_end
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.tools import openai_format
-from workers.tools.calls import ToolUse
 
 
 class OpenAIProvider(HttpProvider):
@@ -36,11 +35,11 @@ class OpenAIProvider(HttpProvider):
         async for item in post_events(self.client, self.url, body, headers, self.limits):
             if isinstance(item, JsonBody):
                 text, calls, usage = _completion(item.data)
-                for event in json_answer(text, _end(request, text, calls, usage)):
+                for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
                     yield event
                 return
             if item.data.strip() == "[DONE]":
-                yield _end(request, "".join(parts), calls, usage)
+                yield round_end(request, "".join(parts), calls.calls(), usage)
                 return
             data = event_object(item)
             _raise_if_error(data)
@@ -71,14 +70,6 @@ def _content(message: Any) -> str:
     content = message.get("content") if isinstance(message, dict) else None
     return content if isinstance(content, str) else ""
 
-
-def _end(
-    request: GenerationRequest, text: str, calls: openai_format.CallAssembler, usage: dict[str, Any]
-) -> Complete | ToolUse:
-    """The round's last event: the tool calls it asked for, when the tenant has tools; else the answer."""
-    if request.tools and (asked := calls.calls()):
-        return ToolUse(asked, text, usage)
-    return Complete(response=text, usage=usage)
 
 
 def _completion(data: Any) -> tuple[str, openai_format.CallAssembler, dict[str, Any]]:
