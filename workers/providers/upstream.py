@@ -21,6 +21,7 @@ from httpx_sse import ServerSentEvent
 
 from schema.outbound import NOT_ALLOWED, AddressNotAllowed
 from workers.providers.events import UpstreamError
+from workers.providers.silence import Silence
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +104,21 @@ async def post_events(
         chunks = response.aiter_bytes()
         parser = _EventParser(limits.max_event_bytes)
         started = False
+        silence = stack.enter_context(Silence(loop))
         deadline = first_byte.when() or loop.time() + limits.first_byte_timeout
         while True:
+            silence.reading_until(deadline)
             try:
-                async with asyncio.timeout_at(deadline):
-                    chunk = await anext(chunks, None)
-            except TimeoutError:
-                raise (_idle(limits) if started else _no_first_byte(limits)) from None
+                chunk = await anext(chunks, None)
+            except asyncio.CancelledError:
+                if silence.expired():
+                    raise (_idle(limits) if started else _no_first_byte(limits)) from None
+                raise
             except httpx.TransportError:
                 raise _lost() from None
             except httpx.DecodingError:
                 raise _undecodable() from None
+            silence.reading_until(None)
             if chunk is None:
                 return
             for event in parser.feed(chunk):

@@ -1,0 +1,81 @@
+"""The upstream stream's one-timer deadlines (`workers.providers.silence`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from workers.providers.silence import Silence
+
+
+async def read_with(silence: Silence, deadline: float, read: asyncio.Future[None]) -> str:
+    silence.reading_until(deadline)
+    try:
+        await read
+    except asyncio.CancelledError:
+        if silence.expired():
+            return "expired"
+        raise
+    silence.reading_until(None)
+    return "read"
+
+
+async def test_a_read_past_its_deadline_is_cancelled_and_reported_as_expired():
+    loop = asyncio.get_running_loop()
+    with Silence(loop) as silence:
+        assert await read_with(silence, loop.time() + 0.05, loop.create_future()) == "expired"
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_reads_that_keep_ending_in_time_outlive_the_first_deadline():
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with Silence(loop) as silence:
+        while loop.time() - began < 0.3:  # six times the limit in all, never 0.05 s on one read
+            read = loop.create_future()
+            loop.call_later(0.01, read.set_result, None)
+            assert await read_with(silence, loop.time() + 0.05, read) == "read"
+
+
+async def test_no_deadline_runs_between_reads():
+    loop = asyncio.get_running_loop()
+    with Silence(loop) as silence:
+        done = loop.create_future()
+        done.set_result(None)
+        assert await read_with(silence, loop.time() + 0.05, done) == "read"
+        await asyncio.sleep(0.15)  # the consumer takes three deadlines' time
+        later = loop.create_future()
+        loop.call_later(0.01, later.set_result, None)
+        assert await read_with(silence, loop.time() + 0.05, later) == "read"
+
+
+async def test_an_earlier_deadline_moves_the_timer_earlier():
+    loop = asyncio.get_running_loop()
+    with Silence(loop) as silence:
+        silence.reading_until(loop.time() + 60)
+        silence.reading_until(None)
+        began = loop.time()
+        assert await read_with(silence, loop.time() + 0.05, loop.create_future()) == "expired"
+        assert loop.time() - began < 5
+
+
+async def test_a_cancellation_of_the_task_at_the_deadline_stays_a_cancellation():
+    loop = asyncio.get_running_loop()
+
+    async def reader() -> str:
+        with Silence(loop) as silence:
+            return await read_with(silence, loop.time() + 0.05, loop.create_future())
+
+    task = asyncio.create_task(reader())
+    await asyncio.sleep(0.05)  # the deadline and the user's stop in the same moment
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_leaving_cancels_the_timer():
+    loop = asyncio.get_running_loop()
+    with Silence(loop) as silence:
+        silence.reading_until(loop.time() + 0.05)
+    await asyncio.sleep(0.1)  # the task is not cancelled once the stream is left
