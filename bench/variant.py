@@ -76,12 +76,28 @@ def no_gc_freeze() -> None:
 
 
 def anyio_reads() -> None:
-    """Workers read the upstream through httpcore's own anyio streams (a cancel scope per read)."""
+    """Workers read the operator's upstream through httpcore's own anyio streams, not `schema.network`'s."""
     import httpx
 
     from workers import http
 
     http.operator_client = lambda limits: httpx.AsyncClient(limits=limits)  # type: ignore[assignment]
+
+
+def timer_per_read() -> None:
+    """Upstream reads schedule and cancel a deadline timer each (as `asyncio.timeout_at` around every read did)."""
+    from workers.providers import silence, upstream
+
+    class TimerPerRead(silence.Silence):
+        def reading_until(self, deadline: float | None) -> None:
+            self.deadline = deadline
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if deadline is not None:
+                self.timer = self.loop.call_at(deadline, self._due)
+
+    upstream.Silence = TimerPerRead  # type: ignore[misc]
 
 
 def no_join_page() -> None:
@@ -106,7 +122,8 @@ LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "encode-per-socket": (encode_per_socket, "each event's frame encoded for every socket, not once per process"),
     "no-gc-freeze": (no_gc_freeze, "no gc.freeze() after start-up"),
     "no-join-page": (no_join_page, "joins read the session and its messages from SQL (no cached join page)"),
-    "anyio-reads": (anyio_reads, "workers read the upstream with a cancel scope per read (httpcore's anyio streams)"),
+    "anyio-reads": (anyio_reads, "workers read the upstream with httpcore's anyio streams (reading paused per read)"),
+    "timer-per-read": (timer_per_read, "a deadline timer scheduled and cancelled per upstream read"),
 }
 
 

@@ -22,6 +22,8 @@ import anyio
 import httpcore
 import httpx
 
+from .network import ProtocolBackend
+
 NOT_ALLOWED = "the AI service address is not allowed"
 DEFAULT_ALLOWED_HOSTS = "api.openai.com,*.openai.azure.com,api.anthropic.com,openrouter.ai"
 DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -140,7 +142,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, policy: OutboundPolicy, resolver: Resolver = resolve) -> None:
         self.policy = policy
         self.resolver = resolver
-        self.backend = httpcore.AnyIOBackend()
+        self.backend = ProtocolBackend()
 
     async def connect_tcp(
         self,

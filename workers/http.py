@@ -9,59 +9,23 @@ worker's next generation does not pay a new TCP and TLS handshake before its
 first token (a connection the upstream closed meanwhile is noticed and
 replaced by httpcore before it is reused).
 
-Reads without a timeout (the providers keep their own deadlines) skip
-httpcore's per-read anyio cancel scope and exception-mapping context manager:
-one upstream read per streamed chunk makes that the largest fixed cost of a
-chunk on the read side (`bench/README.md`).
+Both clients connect through `schema.network.ProtocolBackend`: a stream on a plain
+asyncio protocol that keeps reading into a buffer, where httpcore's anyio stream
+resumes and pauses the socket around every read — one read per streamed chunk
+makes that the largest fixed cost of a chunk on the read side (`bench/README.md`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import anyio
 import httpcore
 import httpx
-from httpcore._backends.anyio import AnyIOBackend, AnyIOStream
 
 from relay.settings import Settings
+from schema.network import ProtocolBackend
 from schema.outbound import guarded_client
-
-
-class _DirectReads(AnyIOStream):
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore's interface)
-        if timeout is not None:
-            return await super().read(max_bytes, timeout)
-        try:
-            return await self._stream.receive(max_bytes=max_bytes)
-        except anyio.EndOfStream:
-            return b""
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            raise httpcore.ReadError(exc) from exc
-
-    async def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        tls = await super().start_tls(*args, **kwargs)
-        assert isinstance(tls, AnyIOStream)
-        return _DirectReads(tls._stream)
-
-
-class DirectReadsBackend(AnyIOBackend):
-    """httpcore's anyio backend whose streams read without a per-read scope when no timeout is asked for."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await super().connect_tcp(host, port, timeout, local_address, socket_options)
-        assert isinstance(stream, AnyIOStream)
-        return _DirectReads(stream._stream)
-
 
 KEEPALIVE_SECONDS = 60.0  # httpx keeps an idle connection 5 s: a new TCP + TLS handshake before most first tokens
 
@@ -76,7 +40,7 @@ def operator_client(limits: httpx.Limits) -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(limits=limits)
     pool = transport._pool  # a connection pool, or a proxy's (HTTPS_PROXY): both take a network backend
     if isinstance(pool, httpcore.AsyncConnectionPool):
-        pool._network_backend = DirectReadsBackend()
+        pool._network_backend = ProtocolBackend()
     return httpx.AsyncClient(transport=transport)
 
 
