@@ -100,22 +100,31 @@ class ChatMessage(Base):
 
     def to_dict(self, applied: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         """The message as clients see it; `applied` holds the session's claimed change ids."""
-        return {
-            "id": self.id,
-            "session_id": self.session_id,
-            "role": self.role,
-            "content": self.content,
-            "status": self.status,
-            "changes": [
-                {"change_id": c["change_id"], "changes": c["changes"], "applied": c["change_id"] in applied}
-                for c in self.changes or []
-            ],
-            "tool_calls": [{key: call.get(key) for key in TOOL_CALL_FIELDS} for call in self.tool_calls or []],
-            "usage": self.usage or {},
-            "error": self.error,
-            "created_at": self.created_at.isoformat(),
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-        }
+        return message_dict(self, applied)
+
+
+MESSAGE_FIELDS = ("id", "session_id", "user_id", "role", "content", "status", "changes", "usage", "tool_calls",
+                  "error", "created_at", "completed_at")  # fmt: skip
+
+
+def message_dict(message: Any, applied: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A message as clients see it, from a `ChatMessage` or a row with its `MESSAGE_FIELDS`."""
+    return {
+        "id": message.id,
+        "session_id": message.session_id,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "changes": [
+            {"change_id": c["change_id"], "changes": c["changes"], "applied": c["change_id"] in applied}
+            for c in message.changes or []
+        ],
+        "tool_calls": [{key: call.get(key) for key in TOOL_CALL_FIELDS} for call in message.tool_calls or []],
+        "usage": message.usage or {},
+        "error": message.error,
+        "created_at": message.created_at.isoformat(),
+        "completed_at": message.completed_at.isoformat() if message.completed_at else None,
+    }
 
 
 class AppliedChange(Base):

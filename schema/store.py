@@ -11,10 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .models import INTERRUPTED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, Tenant, utcnow
+from .models import (
+    INTERRUPTED,
+    MESSAGE_FIELDS,
+    PROCESSING,
+    SUCCESS,
+    AppliedChange,
+    ChatMessage,
+    ChatSession,
+    Tenant,
+    message_dict,
+    utcnow,
+)
 from .usage import count_generation
 
 HISTORY_LIMIT = 50  # messages a client is sent on join, and an upstream is given as history
@@ -103,6 +114,17 @@ def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dic
     return entry
 
 
+# The final write's one statement: the message's columns as clients see them, and whom its tokens count for.
+FINAL_RETURNING = (
+    *(getattr(ChatMessage, name) for name in MESSAGE_FIELDS),
+    *(
+        select(column).where(ChatSession.id == ChatMessage.session_id).correlate(ChatMessage)
+        .scalar_subquery().label(name)
+        for column, name in ((ChatSession.tenant_id, "tenant_id"), (ChatSession.user_id, "owner"))
+    ),
+)
+
+
 async def persist_final(
     db: async_sessionmaker[AsyncSession],
     message_id: str,
@@ -120,30 +142,36 @@ async def persist_final(
     The generation's own worker (`replaces_takeover`) also wins over a takeover that ended the
     message as lost meanwhile: what it has is never downgraded to the takeover's `interrupted`.
     A takeover knows no `tool_calls` (None): the column keeps what it holds.
+
+    One `UPDATE … RETURNING` writes the message and reads back what the payload and the month's
+    totals need; the takeover case (rare) first reads the record it replaces, locked.
     """
     values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
     if tool_calls is not None:
         values["tool_calls"] = tool_calls
-    finishable = ChatMessage.status == PROCESSING
-    if replaces_takeover:
-        finishable = or_(finishable, and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST))
+    write = update(ChatMessage).values(**values, completed_at=utcnow()).returning(*FINAL_RETURNING)
+    write = write.execution_options(synchronize_session=False)
     async with db.begin() as session:
         replaced = None  # a takeover's record this replaces: its usage was counted already
-        if replaces_takeover:
+        processing = ChatMessage.status == PROCESSING
+        row = (await session.execute(write.where(ChatMessage.id == message_id, processing))).first()
+        if row is None and replaces_takeover:
             prior = await session.execute(
-                select(ChatMessage.status, ChatMessage.usage).where(ChatMessage.id == message_id).with_for_update()
+                select(ChatMessage.status, ChatMessage.error, ChatMessage.usage)
+                .where(ChatMessage.id == message_id)
+                .with_for_update()
             )
-            row = prior.first()
-            replaced = row.usage if row is not None and row.status == INTERRUPTED else None
-        won = await session.execute(
-            update(ChatMessage)
-            .where(ChatMessage.id == message_id, finishable)
-            .values(**values, completed_at=utcnow())
-        )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
+            found = prior.first()
+            if found is not None and found.status == INTERRUPTED and found.error == WORKER_LOST:
+                replaced = found.usage
+                took_over = and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST)
+                row = (await session.execute(write.where(ChatMessage.id == message_id, took_over))).first()
+        if row is None:
             return None
-        final = await _final(session, message_id)
-        await count_generation(session, message_id, usage, replaced)  # the month's totals, in the same write
+        applied = await applied_changes(session, row.session_id) if row.changes else frozenset[str]()
+        final = {"message": message_dict(row, applied)}
+        user = row.user_id or row.owner  # the asking user's tokens (the session owner's in older rows)
+        await count_generation(session, row.tenant_id, user, usage, replaced)  # in the same write
         return final
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import ChatMessage, ChatSession, TenantUsage, UserUsage, utcnow
+from .models import TenantUsage, UserUsage, utcnow
 
 CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text and code
 
@@ -80,21 +80,16 @@ async def add_usage(
 
 
 async def count_generation(
-    db: AsyncSession, message_id: str, usage: dict[str, Any], replaced: dict[str, Any] | None = None
+    db: AsyncSession, tenant_id: str, user_id: str, usage: dict[str, Any], replaced: dict[str, Any] | None = None
 ) -> None:
     """Add a generation that just ended to its month's totals, in the transaction of its final write.
 
-    The tokens are the asking user's (the assistant message's `user_id`; the session owner's for older ones).
+    `user_id`: the asking user's (the assistant message's; the session owner's in older rows).
     `replaced`: the usage of an earlier final record this one replaces, which was counted already.
     """
-    message = await db.get(ChatMessage, message_id)
-    session = await db.get(ChatSession, message.session_id) if message is not None else None
-    if message is None or session is None:
-        return
-    user = message.user_id or session.user_id
     before = replaced or {}
     tokens = [int(usage.get(key, 0)) - int(before.get(key, 0)) for key in ("input_tokens", "output_tokens")]
-    await add_usage(db, session.tenant_id, user, month_of(utcnow()), *tokens, 0 if replaced is not None else 1)
+    await add_usage(db, tenant_id, user_id, month_of(utcnow()), *tokens, 0 if replaced is not None else 1)
 
 
 async def month_total(db: AsyncSession, tenant_id: str, month: str) -> int:

@@ -59,3 +59,42 @@ async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(backe
         {"user_id": "alice", "input_tokens": 40, "output_tokens": 2, "generations": 2},
         {"user_id": "bob", "input_tokens": 20, "output_tokens": 1, "generations": 1},
     ]
+
+
+async def test_a_final_write_returns_the_stored_message_and_counts_the_askers_tokens_once(backend: Backend) -> None:
+    from schema.models import INTERRUPTED, PROCESSING, SUCCESS, ChatMessage, ChatSession
+    from schema.store import WORKER_LOST, persist_final, persisted_final
+
+    engine = create_engine(backend.database_url)
+    await upgrade(engine)
+    db = session_factory(engine)
+    async with db.begin() as session:
+        session.add(Tenant(id="acme", settings={}))
+    chats = [ChatSession(tenant_id="acme", user_id="owner", title="", context={}) for _ in range(3)]
+    async with db.begin() as session:
+        session.add_all(chats)
+    asked, older, lost = (  # one generation per session at a time
+        ChatMessage(session_id=chat.id, user_id=user, role="assistant", content="", status=PROCESSING)
+        for chat, user in zip(chats, ("alice", None, "alice"), strict=True)
+    )
+    async with db.begin() as session:
+        session.add_all([asked, older, lost])
+
+    async def finish(message: ChatMessage, usage: dict[str, int], **options: object) -> dict[str, object] | None:
+        values = {"status": SUCCESS, "content": "answer", "changes": [], "error": None, **options}
+        return await persist_final(db, message.id, usage=usage, **values)  # type: ignore[arg-type]
+
+    final = await finish(asked, {"input_tokens": 3, "output_tokens": 5})
+    assert final == await persisted_final(db, asked.id)  # what the write returned is what is stored
+    assert final is not None and final["message"]["status"] == SUCCESS  # type: ignore[index]
+    assert await finish(asked, {"input_tokens": 100, "output_tokens": 100}) is None  # finished already
+    await finish(older, {"input_tokens": 7, "output_tokens": 0})  # no user on the row: the session owner's
+    await finish(lost, {"input_tokens": 1, "output_tokens": 1}, status=INTERRUPTED, error=WORKER_LOST)  # a takeover
+    assert await finish(lost, {"input_tokens": 4, "output_tokens": 6}, replaces_takeover=True) is not None
+    async with db() as session:
+        shown = await report(session, "acme", month_of(datetime.now(UTC)), None)
+    await engine.dispose()
+    assert shown["by_user"] == [
+        {"user_id": "alice", "input_tokens": 7, "output_tokens": 11, "generations": 2},
+        {"user_id": "owner", "input_tokens": 7, "output_tokens": 0, "generations": 1},
+    ]
