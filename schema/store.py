@@ -56,22 +56,23 @@ async def recent_messages(
     return [message.to_dict(applied) for message in reversed(rows)]
 
 
-# Built once: a generation's start reads plain columns, not ORM objects (100 generations may start at once).
+# Built once, on the tables (Core, not the ORM's statement compilation): 100 generations may start at once.
+MESSAGES, SESSIONS, TENANTS = (model.__table__.c for model in (ChatMessage, ChatSession, Tenant))  # type: ignore[attr-defined]
 GENERATION_START = (
-    select(ChatMessage.status, ChatMessage.created_at, ChatSession.context, ChatSession.tenant_id, Tenant.settings)
-    .select_from(ChatMessage)
-    .join(ChatSession, ChatSession.id == bindparam("session_id"))
-    .outerjoin(Tenant, Tenant.id == ChatSession.tenant_id)
-    .where(ChatMessage.id == bindparam("message_id"))
+    select(MESSAGES.status, MESSAGES.created_at, SESSIONS.context, SESSIONS.tenant_id, TENANTS.settings)
+    .select_from(ChatMessage.__table__)
+    .join(ChatSession.__table__, SESSIONS.id == bindparam("session_id"))
+    .outerjoin(Tenant.__table__, TENANTS.id == SESSIONS.tenant_id)
+    .where(MESSAGES.id == bindparam("message_id"))
 )
 EARLIER_MESSAGES = (
-    select(ChatMessage.role, ChatMessage.content, ChatMessage.user_id, ChatMessage.tool_calls)
+    select(MESSAGES.role, MESSAGES.content, MESSAGES.user_id, MESSAGES.tool_calls)
     .where(
-        ChatMessage.session_id == bindparam("session_id"),
-        ChatMessage.created_at < bindparam("before"),
-        ChatMessage.status == SUCCESS,
+        MESSAGES.session_id == bindparam("session_id"),
+        MESSAGES.created_at < bindparam("before"),
+        MESSAGES.status == SUCCESS,
     )
-    .order_by(ChatMessage.created_at.desc())
+    .order_by(MESSAGES.created_at.desc())
     .limit(HISTORY_LIMIT + 1)  # the question and the history before it
 )
 
@@ -116,11 +117,11 @@ def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dic
 
 # The final write's one statement: the message's columns as clients see them, and whom its tokens count for.
 FINAL_RETURNING = (
-    *(getattr(ChatMessage, name) for name in MESSAGE_FIELDS),
+    *(MESSAGES[name] for name in MESSAGE_FIELDS),
     *(
-        select(column).where(ChatSession.id == ChatMessage.session_id).correlate(ChatMessage)
+        select(column).where(SESSIONS.id == MESSAGES.session_id).correlate(ChatMessage.__table__)
         .scalar_subquery().label(name)
-        for column, name in ((ChatSession.tenant_id, "tenant_id"), (ChatSession.user_id, "owner"))
+        for column, name in ((SESSIONS.tenant_id, "tenant_id"), (SESSIONS.user_id, "owner"))
     ),
 )
 
@@ -149,12 +150,10 @@ async def persist_final(
     values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
     if tool_calls is not None:
         values["tool_calls"] = tool_calls
-    write = update(ChatMessage).values(**values, completed_at=utcnow()).returning(*FINAL_RETURNING)
-    write = write.execution_options(synchronize_session=False)
+    write = update(ChatMessage.__table__).values(**values, completed_at=utcnow()).returning(*FINAL_RETURNING)
     async with db.begin() as session:
         replaced = None  # a takeover's record this replaces: its usage was counted already
-        processing = ChatMessage.status == PROCESSING
-        row = (await session.execute(write.where(ChatMessage.id == message_id, processing))).first()
+        row = (await session.execute(write.where(MESSAGES.id == message_id, MESSAGES.status == PROCESSING))).first()
         if row is None and replaces_takeover:
             prior = await session.execute(
                 select(ChatMessage.status, ChatMessage.error, ChatMessage.usage)
@@ -164,8 +163,8 @@ async def persist_final(
             found = prior.first()
             if found is not None and found.status == INTERRUPTED and found.error == WORKER_LOST:
                 replaced = found.usage
-                took_over = and_(ChatMessage.status == INTERRUPTED, ChatMessage.error == WORKER_LOST)
-                row = (await session.execute(write.where(ChatMessage.id == message_id, took_over))).first()
+                took_over = and_(MESSAGES.status == INTERRUPTED, MESSAGES.error == WORKER_LOST)
+                row = (await session.execute(write.where(MESSAGES.id == message_id, took_over))).first()
         if row is None:
             return None
         applied = await applied_changes(session, row.session_id) if row.changes else frozenset[str]()

@@ -6,10 +6,11 @@ a generation is counted exactly when its final message is written.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +55,23 @@ def resets_at(month: str) -> datetime:
     return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
 
 
+ADDED = ("input_tokens", "output_tokens", "generations")
+USAGE_KEYS = ((TenantUsage, ("tenant_id", "month")), (UserUsage, ("tenant_id", "month", "user_id")))
+
+
+@functools.cache
+def _upserts(dialect_name: str) -> list[tuple[Any, tuple[str, ...]]]:
+    """The tenant's and the user's upsert, built once per dialect (values bound when run), with their keys."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    upserts = []
+    for model, keys in USAGE_KEYS:
+        table = model.__table__  # type: ignore[attr-defined]
+        insert = dialect.insert(table).values({name: bindparam(name) for name in (*keys, *ADDED)})
+        added = {name: table.c[name] + insert.excluded[name] for name in ADDED}
+        upserts.append((insert.on_conflict_do_update(index_elements=list(keys), set_=added), keys))
+    return upserts
+
+
 async def add_usage(
     db: AsyncSession,
     tenant_id: str,
@@ -64,19 +82,10 @@ async def add_usage(
     generations: int = 1,
 ) -> None:
     """Add to the month's totals of a tenant and user (an upsert each, in `db`'s transaction)."""
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    added = {"input_tokens": input_tokens, "output_tokens": output_tokens, "generations": generations}
-    for model, keys in (
-        (TenantUsage, {"tenant_id": tenant_id, "month": month}),
-        (UserUsage, {"tenant_id": tenant_id, "month": month, "user_id": user_id}),
-    ):
-        insert = dialect.insert(model).values(**keys, **added)
-        table = model.__table__.c  # type: ignore[attr-defined]
-        await db.execute(
-            insert.on_conflict_do_update(
-                index_elements=list(keys), set_={name: table[name] + value for name, value in added.items()}
-            )
-        )
+    values = {"tenant_id": tenant_id, "user_id": user_id, "month": month, "input_tokens": input_tokens,
+              "output_tokens": output_tokens, "generations": generations}  # fmt: skip
+    for upsert, keys in _upserts(db.get_bind().dialect.name):
+        await db.execute(upsert, {name: values[name] for name in (*keys, *ADDED)})
 
 
 async def count_generation(
