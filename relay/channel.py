@@ -88,51 +88,32 @@ class Channel:
         await self._enter_presence()
 
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway = self.transport.gateway
+        gateway, claims = self.transport.gateway, self.transport.claims
         since = parse_since(params)
-        settings = await gateway.tenants.require_assistant(self.transport.claims)
-        entry = await join_page.enter(gateway, self.transport.claims, self.session_id)
+        settings = await gateway.tenants.require_assistant(claims)
         await gateway.fanout.join(self.topic, self)
         try:
-            response, missed = await self._read_position(entry, since)
-            response["assistant"] = gateway.tenants.assistant(settings)
-            return response, missed
+            position = await gateway.broker.position(self.session_id, since)
+            # Read after the position: a message that completes in between shows up
+            # here and as a later event, never in neither (clients upsert by id).
+            session, messages = await join_page.contents(gateway, claims, self.session_id, position)
         except BaseException:
             self.leave()
             raise
-
-    async def _read_position(
-        self, entry: join_page.Entry, since: tuple[str, int] | None
-    ) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway = self.transport.gateway
+        snapshot, replayed = position.snapshot, position.replayed
+        self.epoch, self.seq = snapshot.epoch, snapshot.seq
         missed: list[Envelope] = []
-        streaming = None
-        recovered = False
-        page_seq = 0
-        if since is not None:
-            replay = await gateway.broker.replay(self.session_id, *since)
-            if replay.events is not None:
-                recovered = True
-                missed = [_decode_logged(data) for data in replay.events]
-                self.epoch, self.seq = since
-                page_seq = replay.page_seq
-        if not recovered:
-            snapshot = await gateway.broker.snapshot(self.session_id)
-            self.epoch, self.seq = snapshot.epoch, snapshot.seq
-            page_seq = snapshot.page_seq
-            if snapshot.streaming is not None:
-                streaming = snapshot.streaming.to_dict(snapshot.seq)
-        # Read after the position: a message that completes in between shows up
-        # here and as a later event, never in neither (clients upsert by id).
-        claims = self.transport.claims
-        session, messages = await join_page.contents(gateway, claims, self.session_id, entry, self.epoch, page_seq)
+        if replayed is not None:
+            missed = [_decode_logged(data) for data in replayed]
+            self.seq = since[1] if since is not None else snapshot.seq
         response = {
             "epoch": self.epoch,
             "seq": self.seq,
-            "recovered": recovered,
+            "recovered": replayed is not None,
             "session": session,
             "messages": messages,
-            "streaming": streaming,
+            "streaming": snapshot.streaming.to_dict(snapshot.seq) if snapshot.streaming is not None else None,
+            "assistant": gateway.tenants.assistant(settings),
         }
         return response, missed
 

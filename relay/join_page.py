@@ -11,10 +11,11 @@ user_message, new_message, session_updated, session_deleted, changes_applied),
 which the publish script records as `page_seq` in the live hash. Every write
 that changes a session's row or its messages publishes one of those events,
 so the stored page goes stale for every gateway at once, the moment the event
-is published. A join uses a page only while its tag equals the session's
-current one; a join that missed stores what it read from SQL under the tag it
-read *before* reading SQL, so a write landing in between leaves that page
-already stale: a page older than its tag is never used.
+is published. The page is read atomically with the join's position
+(`EventLog.position`) and used only while its tag is the position's; a join
+that missed stores what it read from SQL under the tag of the position it read
+*before* SQL, so a write landing in between leaves that page already stale: a
+page older than its tag is never used.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 
 if TYPE_CHECKING:
     from .auth import Claims
+    from .broker.log import Position
     from .gateway import Gateway
 
 
@@ -59,46 +61,19 @@ def decode(data: bytes | None) -> Page | None:
     return Page(epoch, page_seq, tenant, session, messages)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What a join's access check found: the cached page when it was current, else the session read from SQL
-    after `tag`, the (epoch, page_seq) read before it (epoch None: the session had no history yet)."""
-
-    page: Page | None
-    session: dict[str, Any] | None
-    tag: tuple[str | None, int] = (None, 0)
-
-
-async def enter(gateway: Gateway, claims: Claims, session_id: str) -> Entry:
-    """The join's access check, refusing as `Chat.session` does; from the page when current.
+async def contents(
+    gateway: Gateway, claims: Claims, session_id: str, position: Position
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The join's access check (refusing as `Chat.session` does) and its reply's session and messages at
+    `position`: from the page while it is current and the caller's tenant's, else from SQL, then cached.
 
     The tenant's assistant flag is the caller's to check first (`Tenants.require_assistant`, cached).
     """
-    read = await gateway.broker.page(session_id)
-    page = decode(read.data)
-    if page is not None and read.epoch is not None and page.current(read.epoch, read.page_seq):
-        if page.tenant == claims.tenant:
-            return Entry(page, None)
+    tag = position.snapshot.epoch, position.snapshot.page_seq
+    page = decode(position.page)
+    if page is not None and page.current(*tag) and page.tenant == claims.tenant:
+        return page.session, page.messages
     session = await gateway.chat.session(claims, session_id)
-    return Entry(None, session, (read.epoch, read.page_seq))
-
-
-async def contents(
-    gateway: Gateway, claims: Claims, session_id: str, entry: Entry, epoch: str, page_seq: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The reply's session and messages at the join's position (`epoch`, `page_seq`, read after `enter`)."""
-    if entry.page is not None and entry.page.current(epoch, page_seq):
-        return entry.page.session, entry.page.messages
-    session = entry.session
-    if session is None:  # the page went stale between the access check and the position
-        session = await gateway.chat.session(claims, session_id)
     messages = await gateway.chat.history(session_id)
-    tag_epoch, tag_seq = entry.tag
-    if tag_epoch is None and page_seq == 0:
-        # The session had no history when its row was read, and no page-changing event has happened since
-        # (the position would show it): what was read is current at the position.
-        tag_epoch = epoch
-    if entry.session is not None and tag_epoch is not None:
-        page = Page(tag_epoch, tag_seq, claims.tenant, session, messages)
-        await gateway.broker.store_page(session_id, page.encode())
+    await gateway.broker.store_page(session_id, Page(*tag, claims.tenant, session, messages).encode())
     return session, messages

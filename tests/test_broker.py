@@ -105,22 +105,55 @@ async def test_snapshot_follows_the_in_flight_message(broker: Broker) -> None:
     assert (finished.seq, finished.epoch) == (7, snapshot.epoch)
 
 
-async def test_replay_returns_what_followed_a_position(broker: Broker) -> None:
+async def replayed(broker: Broker, session_id: str, since: tuple[str, int]) -> list[bytes] | None:
+    return (await broker.position(session_id, since)).replayed
+
+
+async def test_a_position_after_a_since_holds_what_followed_it(broker: Broker) -> None:
     await publish_chunks(broker, "s", 10)
     epoch = (await broker.snapshot("s")).epoch
-    replay = await broker.replay("s", epoch, 6)
-    assert replay.events is not None
-    assert [events.decode(data).seq for data in replay.events] == [7, 8, 9, 10]
-    assert (await broker.replay("s", epoch, 10)).events == []
+    position = await broker.position("s", (epoch, 6))
+    assert position.replayed is not None
+    assert [events.decode(data).seq for data in position.replayed] == [7, 8, 9, 10]
+    assert (position.snapshot.epoch, position.snapshot.seq, position.snapshot.streaming) == (epoch, 10, None)
+    assert await replayed(broker, "s", (epoch, 10)) == []
 
 
-async def test_replay_refuses_a_trimmed_log_a_future_position_or_another_epoch(broker: Broker) -> None:
+async def test_a_position_refuses_a_trimmed_log_a_future_position_or_another_epoch(broker: Broker) -> None:
     await publish_chunks(broker, "s", 400)
     epoch = (await broker.snapshot("s")).epoch
-    assert (await broker.replay("s", epoch, 1)).events is None
-    assert (await broker.replay("s", epoch, 401)).events is None
-    assert (await broker.replay("s", "another-epoch", 399)).events is None
-    assert (await broker.replay("s", epoch, 399)).events is not None
+    assert await replayed(broker, "s", (epoch, 1)) is None
+    assert await replayed(broker, "s", (epoch, 401)) is None
+    assert await replayed(broker, "s", ("another-epoch", 399)) is None
+    assert await replayed(broker, "s", (epoch, 399)) is not None
+
+
+async def test_a_position_that_cannot_replay_holds_the_snapshot(broker: Broker) -> None:
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"})
+    await publish_chunks(broker, "s", 3)
+    position = await broker.position("s", ("another-epoch", 2))
+    assert position.replayed is None
+    assert position.snapshot.seq == 4
+    assert position.snapshot.streaming is not None
+    assert position.snapshot.streaming.content == "<0><1><2>"
+
+
+async def test_a_position_holds_the_page_and_its_tag(broker: Broker) -> None:
+    first = await broker.position("s", None)
+    assert (first.page, first.snapshot.seq, first.snapshot.page_seq) == (None, 0, 0)
+    await broker.store_page("s", b"page")
+    await publish_chunks(broker, "s", 2)
+    await broker.publish("s", events.SESSION_UPDATED, "", {"session": {}})
+    await publish_chunks(broker, "s", 1)
+    position = await broker.position("s", (first.snapshot.epoch, 4))
+    assert (position.page, position.snapshot.epoch, position.snapshot.page_seq) == (b"page", first.snapshot.epoch, 3)
+
+
+async def test_a_first_position_starts_the_epoch_later_events_go_into(broker: Broker) -> None:
+    position = await broker.position("fresh", None)
+    assert (position.snapshot.seq, position.replayed) == (0, None)
+    await publish_chunks(broker, "fresh", 1)
+    assert await replayed(broker, "fresh", (position.snapshot.epoch, 0)) is not None
 
 
 async def test_subscribers_receive_published_events_in_order(broker: Broker) -> None:
@@ -247,10 +280,9 @@ async def test_a_redis_broker_publishes_before_start_is_called(redis_server: Red
 async def test_concurrent_publishes_of_many_sessions_all_land_in_order(broker: Broker) -> None:
     await asyncio.gather(*(publish_chunks(broker, f"s{k}", 30) for k in range(20)))
     for k in range(20):
-        epoch = (await broker.snapshot(f"s{k}")).epoch
-        replay = await broker.replay(f"s{k}", epoch, 0)
-        assert replay.events is not None
-        assert [events.decode(d).payload["content"] for d in replay.events] == [f"<{i}>" for i in range(30)]
+        events_ = await replayed(broker, f"s{k}", ((await broker.snapshot(f"s{k}")).epoch, 0))
+        assert events_ is not None
+        assert [events.decode(d).payload["content"] for d in events_] == [f"<{i}>" for i in range(30)]
 
 
 async def test_a_pub_sub_connection_gone_silent_is_replaced_and_the_gateway_told(private_redis: RedisServer) -> None:
@@ -284,9 +316,9 @@ async def test_pipelined_publishes_survive_a_restart_that_lost_the_script(privat
         private_redis.restart()  # no script, and the batcher's connection is broken
         await asyncio.gather(*(publish_chunks(broker, f"s{k}", 5) for k in range(10)))
         for k in range(10):
-            replay = await broker.replay(f"s{k}", (await broker.snapshot(f"s{k}")).epoch, 0)
-            assert replay.events is not None
-            assert [events.decode(d).payload["content"] for d in replay.events] == [f"<{i}>" for i in range(5)]
+            events_ = await replayed(broker, f"s{k}", ((await broker.snapshot(f"s{k}")).epoch, 0))
+            assert events_ is not None
+            assert [events.decode(d).payload["content"] for d in events_] == [f"<{i}>" for i in range(5)]
     finally:
         await broker.close()
 
@@ -307,3 +339,10 @@ async def test_a_redis_that_does_not_answer_makes_a_publish_fail_within_its_dead
     finally:
         await broker.close()
         server.close()
+
+
+async def test_more_calls_at_once_than_the_pool_has_connections_all_succeed(broker: Broker) -> None:
+    """A reconnect storm's claims and page writes: each waits for a connection instead of failing with
+    "Too many connections" (redis-py's pool holds 100) and being told Redis is unreachable."""
+    results = await asyncio.gather(*(broker.claim(f"s{i % 50}", f"c{i}") for i in range(1000)))
+    assert results == [True] * 1000

@@ -66,13 +66,9 @@ class SeamBroker(MemoryBroker):
         await self.step()
         return await super().snapshot(session_id)
 
-    async def replay(self, session_id: str, since_epoch: str, since_seq: int):  # type: ignore[override]
+    async def position(self, session_id: str, since: tuple[str, int] | None):  # type: ignore[override]
         await self.step()
-        return await super().replay(session_id, since_epoch, since_seq)
-
-    async def page(self, session_id: str):  # type: ignore[override]
-        await self.step()
-        return await super().page(session_id)
+        return await super().position(session_id, since)
 
 
 class FakeChat:

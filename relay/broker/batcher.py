@@ -40,8 +40,10 @@ class ScriptBatcher:
         guard: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]],
         pipelined: bool = True,
         timeout: float = 10.0,
+        name: str = "publish",
     ) -> None:
         self.redis = redis
+        self.name = name
         self.pipelined = pipelined
         self.timeout = timeout
         self.connection: AbstractConnection | None = None  # pipelined: the batches' own connection
@@ -54,7 +56,7 @@ class ScriptBatcher:
 
     def start(self) -> None:
         if self.flusher is None:
-            self.flusher = asyncio.create_task(self._flush_forever(), name="publish batcher")
+            self.flusher = asyncio.create_task(self._flush_forever(), name=f"{self.name} batcher")
 
     async def close(self) -> None:
         if self.flusher is not None:

@@ -63,22 +63,16 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class Replay:
-    """The events after a client's position; `events` is None when they are lost."""
+class Position:
+    """Where a joining tab starts, read atomically with the session's cached join page (`relay.join_page`).
 
-    epoch: str
-    seq: int
-    events: list[bytes] | None = None
-    page_seq: int = 0
+    `replayed`: every event after the tab's `since`, when it gave one and the log still holds them all;
+    otherwise None, and the snapshot's `streaming` is the in-flight message.
+    """
 
-
-@dataclass(frozen=True)
-class PageRead:
-    """The cached join page (`relay.join_page`) with the session's live tag, read atomically."""
-
-    epoch: str | None
-    page_seq: int
-    data: bytes | None
+    snapshot: Snapshot
+    replayed: list[bytes] | None
+    page: bytes | None
 
 
 # How each event changes the snapshot of the in-flight message.
@@ -126,18 +120,16 @@ def new_epoch() -> str:
     return unique_id()
 
 
-def replay_from(
-    epoch: str, seq: int, since_epoch: str, since_seq: int, log: list[tuple[int, bytes]], page_seq: int = 0
-) -> Replay:
-    """Decide whether `log` (ascending (seq, data)) still holds everything after `since_seq`."""
-    if since_epoch != epoch or since_seq > seq or since_seq < 0:
-        return Replay(epoch, seq, None, page_seq)
+def replay_from(seq: int, since_seq: int, log: list[tuple[int, bytes]]) -> list[bytes] | None:
+    """The events of `log` (ascending (seq, data)) after `since_seq`, or None when it no longer holds them all."""
+    if since_seq > seq or since_seq < 0:
+        return None
     missed = [(s, data) for s, data in log if s > since_seq]
     if since_seq == seq:
-        return Replay(epoch, seq, [], page_seq)
+        return []
     if not missed or missed[0][0] != since_seq + 1:
-        return Replay(epoch, seq, None, page_seq)
-    return Replay(epoch, seq, [data for _, data in missed], page_seq)
+        return None
+    return [data for _, data in missed]
 
 
 class EventLog(abc.ABC):
@@ -186,11 +178,9 @@ class EventLog(abc.ABC):
     async def snapshot(self, session_id: str) -> Snapshot: ...
 
     @abc.abstractmethod
-    async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay: ...
-
-    @abc.abstractmethod
-    async def page(self, session_id: str) -> PageRead:
-        """The cached join page and the session's current (epoch, page_seq); never starts an epoch."""
+    async def position(self, session_id: str, since: tuple[str, int] | None) -> Position:
+        """A joining tab's position: after `since` (epoch, seq) when the log still holds every event since,
+        else the snapshot; with the cached join page. Starts an epoch for a session that has none."""
 
     @abc.abstractmethod
     async def store_page(self, session_id: str, data: bytes) -> None:

@@ -17,8 +17,7 @@ from .log import (
     SNAPSHOT_FINISH,
     SNAPSHOT_START,
     SNAPSHOT_STATUS,
-    PageRead,
-    Replay,
+    Position,
     Snapshot,
     Streaming,
     decode_changes,
@@ -114,15 +113,13 @@ class MemoryBroker(Broker):
             )
         return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 
-    async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
+    async def position(self, session_id: str, since: tuple[str, int] | None) -> Position:
         session = self._session(session_id)
-        return replay_from(session.epoch, session.seq, since_epoch, since_seq, list(session.log), session.page_seq)
-
-    async def page(self, session_id: str) -> PageRead:
-        session = self.sessions.get(session_id)
-        if session is None:
-            return PageRead(None, 0, None)
-        return PageRead(session.epoch, session.page_seq, session.page)
+        if since is not None and since[0] == session.epoch:
+            replayed = replay_from(session.seq, since[1], list(session.log))
+            if replayed is not None:
+                return Position(Snapshot(session.epoch, session.seq, None, session.page_seq), replayed, session.page)
+        return Position(await self.snapshot(session_id), None, session.page)
 
     async def store_page(self, session_id: str, data: bytes) -> None:
         self._session(session_id).page = data

@@ -1,4 +1,8 @@
-"""Presence across gateways, in Redis: one script call per join or leave stores it and publishes its diff."""
+"""Presence across gateways, in Redis: one script call per join or leave stores it and publishes its diff.
+
+The calls of many tabs joining or leaving at once (a reconnect storm, a
+gateway's sockets dropping) share pipelines through a `ScriptBatcher`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, TypeVar
 from schema import keys
 from schema.presence import Presences, encode_diff, encode_entry, group
 
+from .batcher import ScriptBatcher
 from .presence import PresenceStore
 
 SCRIPT = (Path(__file__).with_name("presence.lua")).read_text()
@@ -24,9 +29,13 @@ class RedisPresence(PresenceStore):
         self.call = call
         self.cluster = cluster
         self.script = redis.register_script(SCRIPT)
+        self.calls = ScriptBatcher(redis, SCRIPT, call, pipelined=not cluster, name="presence")
+
+    async def close(self) -> None:
+        await self.calls.close()
 
     async def _run(self, session_id: str, *args: Any) -> Any:
-        return await self.call(lambda: self.script(keys=keys.presence_keys(session_id), args=args))
+        return await self.calls.call([2, *keys.presence_keys(session_id), *args])
 
     async def _announce(self, session_id: str, joins: list[bytes], leaves: list[bytes]) -> None:
         diff = encode_diff(group(joins), group(leaves))

@@ -27,11 +27,16 @@ from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .cluster_pubsub import ClusterSubscriptions, failing_over
 from .jobs import Job
-from .log import PageRead, Replay, Snapshot, Streaming, decode_changes, new_epoch, replay_from
+from .log import Position, Snapshot, new_epoch
+from .position import SCRIPT as POSITION_SCRIPT
+from .position import decode_reply, script_args
 from .presence_redis import RedisPresence
 from .pubsub import Subscriptions
 
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
+# Commands in flight on pooled connections at once; more wait their turn instead of failing
+# with redis-py's "Too many connections" (the batchers and pub/sub have connections of their own).
+MAX_CONNECTIONS = 100
 T = TypeVar("T")
 
 
@@ -52,7 +57,9 @@ class RedisBroker(Broker):
         options: dict[str, Any] = {
             "socket_timeout": 10,
             "retry": Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 3),
+            "max_connections": MAX_CONNECTIONS,
         }
+        self.pooled = asyncio.Semaphore(MAX_CONNECTIONS)
         self.redis: Any
         self.subscriptions: Subscriptions | ClusterSubscriptions
         if cluster:
@@ -65,6 +72,7 @@ class RedisBroker(Broker):
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
+        self.positions = ScriptBatcher(self.redis, POSITION_SCRIPT, self._call, pipelined=not cluster, name="position")
         self.presence = RedisPresence(self.redis, self._call, cluster)
 
     # lifecycle
@@ -74,10 +82,13 @@ class RedisBroker(Broker):
             await self._call(self.redis.initialize)
         self.subscriptions.start()
         self.publishes.start()
+        self.positions.start()
         await self._call(self._create_group)
 
     async def close(self) -> None:
         await self.publishes.close()
+        await self.positions.close()
+        await self.presence.close()
         await self.subscriptions.close()
         await self.redis.aclose()
 
@@ -93,15 +104,16 @@ class RedisBroker(Broker):
         Every command here is safe to repeat: the publish script skips a publish it already did.
         """
         try:
-            try:
-                return await command()
-            except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
-                if isinstance(exc, ResponseError) and not failing_over(exc):
-                    raise
-                await asyncio.sleep(0.05)
-                if self.cluster:  # a failover may have moved slots: read the cluster's map again
-                    await self.redis.nodes_manager.initialize()
-                return await command()
+            async with self.pooled:
+                try:
+                    return await command()
+                except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                    if isinstance(exc, ResponseError) and not failing_over(exc):
+                        raise
+                    await asyncio.sleep(0.05)
+                    if self.cluster:  # a failover may have moved slots: read the cluster's map again
+                        await self.redis.nodes_manager.initialize()
+                    return await command()
         except (RedisError, RedisClusterException, OSError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -132,59 +144,14 @@ class RedisBroker(Broker):
         return int(seq), epoch.decode()
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        live, _, content_key, changes_key = keys.session_keys(session_id)
+        return (await self._position(session_id, None, page=False)).snapshot
 
-        async def read() -> list[Any]:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hgetall(live)
-                pipe.get(content_key)
-                pipe.get(changes_key)
-                return await pipe.execute()
+    async def position(self, session_id: str, since: tuple[str, int] | None) -> Position:
+        return await self._position(session_id, since, page=True)
 
-        raw, content, changes = await self._call(read)
-        if b"epoch" not in raw:
-            # Never published, or expired: start the epoch now, so that the
-            # position a joining tab is given stays valid when events follow.
-            async def start_epoch() -> list[Any]:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.hsetnx(live, "epoch", new_epoch())
-                    pipe.expire(live, self.ttl_seconds)
-                    pipe.hgetall(live)
-                    return await pipe.execute()
-
-            raw = (await self._call(start_epoch))[2]
-        streaming = None
-        if b"message_id" in raw:
-            streaming = Streaming(
-                raw[b"message_id"].decode(),
-                (content or b"").decode(errors="replace"),
-                raw.get(b"status", b"").decode(),
-                decode_changes(changes or b""),
-            )
-        return Snapshot(raw[b"epoch"].decode(), int(raw.get(b"seq", 0)), streaming, int(raw.get(b"pseq", 0)))
-
-    async def replay(self, session_id: str, since_epoch: str, since_seq: int) -> Replay:
-        async def read() -> list[Any]:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.live_key(session_id), "epoch", "seq", "pseq")
-                pipe.xrange(keys.log_key(session_id), f"{since_seq + 1}-0", "+")
-                return await pipe.execute()
-
-        (epoch, seq, page_seq), entries = await self._call(read)
-        if epoch is None:
-            return Replay("", 0, None)
-        log_ = [(int(entry_id.split(b"-")[0]), fields[b"e"]) for entry_id, fields in entries]
-        return replay_from(epoch.decode(), int(seq or 0), since_epoch, since_seq, log_, int(page_seq or 0))
-
-    async def page(self, session_id: str) -> PageRead:
-        async def read() -> list[Any]:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.live_key(session_id), "epoch", "pseq")
-                pipe.get(keys.page_key(session_id))
-                return await pipe.execute()
-
-        (epoch, page_seq), data = await self._call(read)
-        return PageRead(epoch.decode() if epoch else None, int(page_seq or 0), data)
+    async def _position(self, session_id: str, since: tuple[str, int] | None, page: bool) -> Position:
+        args = script_args(session_id, since, new_epoch(), self.ttl_seconds, page)
+        return decode_reply(await self.positions.call(args))
 
     async def store_page(self, session_id: str, data: bytes) -> None:
         await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))

@@ -1,0 +1,45 @@
+"""A session's position on Redis in one round trip (`position.lua`): what a joining tab and a snapshot read.
+
+The script's calls go through a `ScriptBatcher`, so that the joins of a
+reconnect storm share pipelines instead of each taking a pooled connection
+and paying redis-py's per-command work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from schema import keys
+
+from .log import Position, Snapshot, Streaming, decode_changes
+
+SCRIPT = (Path(__file__).with_name("position.lua")).read_text()
+REPLAYED = b"r"
+
+
+def script_args(
+    session_id: str, since: tuple[str, int] | None, new_epoch: str, ttl_seconds: int, page: bool
+) -> list[Any]:
+    since_epoch, since_seq = since if since is not None else ("", 0)
+    return [
+        5, *keys.session_keys(session_id), keys.page_key(session_id),
+        since_epoch, since_seq, new_epoch, ttl_seconds, "1" if page else "0",
+    ]  # fmt: skip
+
+
+def decode_reply(reply: list[Any]) -> Position:
+    epoch, seq, page_seq, page, mode, *rest = reply
+    epoch = epoch.decode()
+    if mode == REPLAYED:
+        return Position(Snapshot(epoch, seq, None, page_seq), rest, page)
+    message_id, status, content, changes = rest
+    streaming = None
+    if message_id is not None:
+        streaming = Streaming(
+            message_id.decode(),
+            (content or b"").decode(errors="replace"),
+            (status or b"").decode(),
+            decode_changes(changes or b""),
+        )
+    return Position(Snapshot(epoch, seq, streaming, page_seq), None, page)
