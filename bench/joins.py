@@ -43,9 +43,10 @@ async def joins(
     redis: Redis,
     workdir: Path,
     config: JoinsConfig,
-    on_storm: Callable[[targets.Server], None] | None = None,
+    on_phase: Callable[[str, targets.Server], None] | None = None,
 ) -> dict[str, Any]:
-    """`on_storm(server)` is called just before the tabs rejoin (bench.profile attaches py-spy)."""
+    """`on_phase(phase, server)` is called just before the tabs first connect ("connect") and just before
+    they rejoin ("storm"): bench.profile attaches py-spy."""
     server = await targets.start(name, redis.url, workdir)
     fleet: Fleet | None = None
     injector: Injector | None = None
@@ -55,17 +56,21 @@ async def joins(
         ids = await server.create_sessions(config.sessions)
         fleet = Fleet(config.generators)
         tabs = [s for s in ids for _ in range(config.tabs)]
+        if on_phase is not None:
+            on_phase("connect", server)
+        first_window = meter(server.pids["gateway"], fleet.pids, redis=[redis.pid])
         began = time.monotonic()
         first = await fleet.connect(server.dialect, server.port, tabs, server.token, concurrency=config.concurrency)
         first_s = time.monotonic() - began  # a tab whose first join failed rejoins without `since`
+        first_cpu = first_window.stop()
         injector = Injector(server.publisher, redis.url, ids)
         cycle = max(1.0, config.sessions / config.rate)  # one injector run reaches every session once
         publishing = asyncio.create_task(_publish_until(stop, injector, config.rate, cycle))
         await asyncio.sleep(cycle)  # the logs fill, every tab has a position
         await fleet.drop()
         await asyncio.sleep(config.down_seconds)
-        if on_storm is not None:
-            on_storm(server)
+        if on_phase is not None:
+            on_phase("storm", server)
         window = meter(server.pids["gateway"], fleet.pids, redis=[redis.pid])
         storm_began_wall, storm_began = time.time(), time.monotonic()
         storm = await fleet.rejoin(config.concurrency)
@@ -82,6 +87,7 @@ async def joins(
             "first_joins_per_s": round(first["joined"] / first_s, 1),
             "first_join_ms": first["join_ms"],
             "first_failed": first["failed"],
+            "first_gateway_ms_per_join": round(1000 * first_cpu["gateway"] / max(first["joined"], 1), 2),
             "joined": storm["joined"],
             "failed": storm["failed"],
             "errors": storm["errors"],

@@ -5,6 +5,7 @@
     python -m bench.profile --e2e                    # the e2e workload, profiling gateway and workers
     python -m bench.profile --e2e --gil              # only samples holding the GIL: CPU, not waits
     python -m bench.profile --joins --seconds 5      # the gateway during a reconnect storm (bench.joins)
+    python -m bench.profile --joins --phase connect  # … during the first connect (joins without `since`)
     python -m bench.profile --ttft --seconds 8       # gateway and worker while generations start at 33/s
 
 Without `--gil`, py-spy also counts a thread that is runnable but not running (preempted,
@@ -138,13 +139,14 @@ async def profile_joins(args: argparse.Namespace, out: Path) -> list[Path]:
     redis = Redis(out)
     spies: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def attach(server: Server) -> None:
-        path = out / f"joins-{args.target}-gateway.collapsed.txt"
-        spies.append((record(server.pids["gateway"][0], path, args.seconds, args.gil), path))
+    def attach(phase: str, server: Server) -> None:
+        if phase == args.phase:
+            path = out / f"joins-{phase}-{args.target}-gateway.collapsed.txt"
+            spies.append((record(server.pids["gateway"][0], path, args.seconds, args.gil), path))
 
     try:
         config = JoinsConfig(sessions=args.sessions * 10, tabs=args.tabs)
-        report = await joins(args.target, redis, out, config, on_storm=attach)
+        report = await joins(args.target, redis, out, config, on_phase=attach)
         print(f"storm of {report['tabs']}: {report['joins_per_s']} joins/s, p99 {report['join_ms']['p99']} ms, "
               f"{report['gateway_ms_per_join']} ms of gateway CPU per join")  # fmt: skip
     finally:
@@ -166,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generations", type=int, default=100, help="concurrent generations in --e2e")
     parser.add_argument("--joins", action="store_true", help="profile the gateway in a reconnect storm of "
                         "sessions × 10 sessions × tabs tabs")  # fmt: skip
+    parser.add_argument("--phase", choices=("connect", "storm"), default="storm",
+                        help="--joins: profile the first connect (joins without `since`) or the storm")  # fmt: skip
     parser.add_argument("--ttft", action="store_true", help="profile gateway and worker under the ttft workload")
     parser.add_argument("--gil", action="store_true", help="sample only threads holding the GIL (py-spy --gil)")
     args = parser.parse_args(argv)

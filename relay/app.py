@@ -24,6 +24,7 @@ from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
 from .fanout import Fanout
 from .gateway import Gateway
+from .join_page import JoinPages
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .presence import PresenceTracker
 from .settings import Settings
@@ -76,7 +77,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
     )
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence)
+    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
 from schema.presence import PRESENCE_STATE
 
-from . import join_page
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .fanout import Delivery
@@ -96,7 +95,7 @@ class Channel:
             position = await gateway.broker.position(self.session_id, since)
             # Read after the position: a message that completes in between shows up
             # here and as a later event, never in neither (clients upsert by id).
-            session, messages = await join_page.contents(gateway, claims, self.session_id, position)
+            session, messages = await gateway.pages.contents(claims, self.session_id, position)
         except BaseException:
             self.leave()
             raise

@@ -27,6 +27,7 @@ from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
+from .join_sql import session_and_history
 from .session_list import MAX_PAGE, session_page
 from .tenants import Tenants, tenant_of
 
@@ -166,10 +167,13 @@ class Chat:
             except UnknownMessage:
                 raise bad_request("before must be a message id of this session") from None
 
-    async def history(self, session_id: str) -> list[dict[str, Any]]:
-        """The recent messages of a session whose access was checked already (a channel's join)."""
+    async def session_and_history(self, claims: Claims, session_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A join's access check and its reply's session and recent messages, refusing as `session` does."""
         async with self.db() as db:
-            return await recent_messages(db, session_id)
+            found = await session_and_history(db, claims.tenant, session_id)
+        if found is None:
+            raise not_found()
+        return found
 
     # generations
 

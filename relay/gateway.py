@@ -1,4 +1,5 @@
-"""What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, settings."""
+"""What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, join pages,
+settings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .broker.base import Broker
 from .chat import Chat
 from .fanout import Fanout
+from .join_page import JoinPages
 from .presence import PresenceTracker
 from .settings import Settings
 from .tenants import Tenants
@@ -24,3 +26,4 @@ class Gateway:
     chat: Chat
     tenants: Tenants
     presence: PresenceTracker
+    pages: JoinPages

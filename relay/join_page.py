@@ -20,6 +20,7 @@ page older than its tag is never used.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,20 +28,30 @@ import orjson
 
 if TYPE_CHECKING:
     from .auth import Claims
-    from .broker.log import Position
-    from .gateway import Gateway
+    from .broker.log import EventLog, Position
+    from .chat import Chat
+
+Contents = tuple[Any, Any]  # the reply's session and messages: dicts, or their JSON as `orjson.Fragment`s
 
 
 @dataclass(frozen=True)
 class Page:
+    """Stored as three lines: `[epoch, page_seq, tenant]`, the session's JSON, the messages' JSON.
+
+    A join reads only the first: the other two go into its reply as they are (`orjson.Fragment`),
+    so a page costs the same to serve whatever its messages hold.
+    """
+
     epoch: str
     page_seq: int
     tenant: str
-    session: dict[str, Any]
-    messages: list[dict[str, Any]]
+    session: Any
+    messages: Any
 
     def encode(self) -> bytes:
-        return orjson.dumps([self.epoch, self.page_seq, self.tenant, self.session, self.messages])
+        return b"\n".join(
+            orjson.dumps(part) for part in ([self.epoch, self.page_seq, self.tenant], self.session, self.messages)
+        )
 
     def current(self, epoch: str, page_seq: int) -> bool:
         return self.epoch == epoch and self.page_seq == page_seq
@@ -50,30 +61,45 @@ def decode(data: bytes | None) -> Page | None:
     """The stored page, or None when there is none or it cannot be read (it is then read from SQL again)."""
     if not data:
         return None
+    parts = data.split(b"\n")  # JSON from orjson holds no raw newline
+    if len(parts) != 3 or not parts[1].startswith(b"{") or not parts[2].startswith(b"["):
+        return None
     try:
-        epoch, page_seq, tenant, session, messages = orjson.loads(data)
+        epoch, page_seq, tenant = orjson.loads(parts[0])
     except (orjson.JSONDecodeError, TypeError, ValueError):
         return None
     if not (isinstance(epoch, str) and isinstance(page_seq, int) and isinstance(tenant, str)):
         return None
-    if not (isinstance(session, dict) and isinstance(messages, list)):
-        return None
-    return Page(epoch, page_seq, tenant, session, messages)
+    return Page(epoch, page_seq, tenant, orjson.Fragment(parts[1]), orjson.Fragment(parts[2]))
 
 
-async def contents(
-    gateway: Gateway, claims: Claims, session_id: str, position: Position
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The join's access check (refusing as `Chat.session` does) and its reply's session and messages at
-    `position`: from the page while it is current and the caller's tenant's, else from SQL, then cached.
+class JoinPages:
+    """The join's access check and its reply's session and messages, for one gateway process.
 
-    The tenant's assistant flag is the caller's to check first (`Tenants.require_assistant`, cached).
+    Joins of one session that miss its page at the same moment (the tabs of a
+    user reloading together, a reconnect storm) share one SQL read.
     """
-    tag = position.snapshot.epoch, position.snapshot.page_seq
-    page = decode(position.page)
-    if page is not None and page.current(*tag) and page.tenant == claims.tenant:
-        return page.session, page.messages
-    session = await gateway.chat.session(claims, session_id)
-    messages = await gateway.chat.history(session_id)
-    await gateway.broker.store_page(session_id, Page(*tag, claims.tenant, session, messages).encode())
-    return session, messages
+
+    def __init__(self, log: EventLog, chat: Chat) -> None:
+        self.log = log
+        self.chat = chat
+        self.reading: dict[tuple[str, str, str, int], asyncio.Future[Contents]] = {}
+
+    async def contents(self, claims: Claims, session_id: str, position: Position) -> Contents:
+        """At `position`: from the page while it is current and the caller's tenant's, else from SQL (refusing
+        as `Chat.session` does), then cached. The tenant's assistant flag is the caller's to check first."""
+        epoch, page_seq = position.snapshot.epoch, position.snapshot.page_seq
+        page = decode(position.page)
+        if page is not None and page.current(epoch, page_seq) and page.tenant == claims.tenant:
+            return page.session, page.messages
+        key = (session_id, claims.tenant, epoch, page_seq)
+        reading = self.reading.get(key)
+        if reading is None:
+            reading = self.reading[key] = asyncio.ensure_future(self._read(claims, session_id, epoch, page_seq))
+            reading.add_done_callback(lambda _: self.reading.pop(key, None))
+        return await asyncio.shield(reading)
+
+    async def _read(self, claims: Claims, session_id: str, epoch: str, page_seq: int) -> Contents:
+        session, messages = await self.chat.session_and_history(claims, session_id)
+        await self.log.store_page(session_id, Page(epoch, page_seq, claims.tenant, session, messages).encode())
+        return session, messages

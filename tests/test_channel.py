@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from relay.broker.memory import MemoryBroker
 from relay.channel import Channel
 from relay.fanout import Fanout
+from relay.join_page import JoinPages
 from relay.serializer import Message, V2Serializer
 from schema import events, keys
 
@@ -77,13 +78,9 @@ class FakeChat:
     def __init__(self, broker: SeamBroker) -> None:
         self.broker = broker
 
-    async def session(self, claims: Any, session_id: str) -> dict[str, Any]:
+    async def session_and_history(self, claims: Any, session_id: str) -> tuple[dict[str, Any], list[Any]]:
         await self.broker.step()
-        return {"id": session_id}
-
-    async def history(self, session_id: str) -> list[dict[str, Any]]:
-        await self.broker.step()
-        return []
+        return {"id": session_id}, []
 
 
 class FakeTenants:
@@ -101,8 +98,9 @@ class RecordingSocket:
     claims = SimpleNamespace(tenant="acme")
 
     def __init__(self, broker: SeamBroker) -> None:
+        chat = FakeChat(broker)
         self.gateway = SimpleNamespace(
-            broker=broker, fanout=Fanout(broker), chat=FakeChat(broker), tenants=FakeTenants()
+            broker=broker, fanout=Fanout(broker), chat=chat, tenants=FakeTenants(), pages=JoinPages(broker, chat)
         )
         self.frames: list[list[Any]] = []
 

@@ -3,6 +3,7 @@ as soon as anything it shows has changed (relay/join_page.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -124,3 +125,30 @@ async def test_another_tenant_is_not_let_in_by_a_cached_page(backend: Backend) -
         reply = await (await system.client(user="mallory", tenant="globex")).join(topic)
     assert reply["status"] == "error"
     assert reply["response"]["reason"] == "not_found"
+
+
+async def test_tabs_joining_a_session_together_share_one_sql_read_of_its_page(backend: Backend) -> None:
+    async with System(backend) as system:
+        session_id = await system.new_session(title="together")
+        await system.ask(session_id, "hello")
+        topic = f"ai_session:{session_id}"
+        tabs = [await system.client() for _ in range(8)]
+        with sql_statements(system) as statements:
+            replies = await asyncio.gather(*(tab.join(topic) for tab in tabs))
+    assert {r["status"] for r in replies} == {"ok"}
+    assert {len(r["response"]["messages"]) for r in replies} == {2}
+    assert sum("FROM chat_sessions" in s for s in statements) == 1
+
+
+async def test_a_page_that_cannot_be_read_is_read_from_sql_again(backend: Backend) -> None:
+    async with System(backend) as system:
+        session_id = await system.new_session(title="kept")
+        await system.ask(session_id, "hello")
+        topic = f"ai_session:{session_id}"
+        first = await join_cached(system, topic)
+        broker = system.gateways[0].server.config.app.state.gateway.broker
+        for unreadable in (b'["an older page format", 1]', b"[]\n{}\n[", b"\n\n"):
+            await broker.store_page(session_id, unreadable)
+            reply = await (await system.client()).join(topic)
+            assert reply["response"]["session"] == first["response"]["session"]
+            assert reply["response"]["messages"] == first["response"]["messages"]
