@@ -84,6 +84,8 @@ class Fanout:
             self.topics[topic] = state
             JOINED_TOPICS.set(len(self.topics))
         state.subscribers.add(subscriber)
+        if state.ready.done() and not state.ready.cancelled() and state.ready.exception() is None:
+            return  # subscribed already: most joins (no shield, no wait)
         try:
             await asyncio.shield(state.ready)
         except BaseException:

@@ -21,15 +21,20 @@ page older than its tag is never used.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .broker.base import BrokerUnavailable
+
 if TYPE_CHECKING:
     from .auth import Claims
     from .broker.log import EventLog, Position
     from .chat import Chat
+
+log = logging.getLogger(__name__)
 
 Contents = tuple[Any, Any]  # the reply's session and messages: dicts, or their JSON as `orjson.Fragment`s
 
@@ -98,6 +103,15 @@ class JoinPages:
             reading = self.reading[key] = asyncio.ensure_future(self._read(claims, session_id, epoch, page_seq))
             reading.add_done_callback(lambda _: self.reading.pop(key, None))
         return await asyncio.shield(reading)
+
+    async def created(self, claims: Claims, session: dict[str, Any]) -> None:
+        """Cache a new session's page (the session, no messages), so that its first joins read no SQL."""
+        try:
+            snapshot = (await self.log.position(session["id"], None)).snapshot
+            page = Page(snapshot.epoch, snapshot.page_seq, claims.tenant, session, [])
+            await self.log.store_page(session["id"], page.encode())
+        except BrokerUnavailable as exc:
+            log.warning("the page of new session %s is not cached: %s", session["id"], exc)
 
     async def _read(self, claims: Claims, session_id: str, epoch: str, page_seq: int) -> Contents:
         session, messages = await self.chat.session_and_history(claims, session_id)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.models import AppliedChange, ChatMessage, ChatSession
+from schema.models import AppliedChange, ChatMessage, ChatSession, iso
 from schema.store import HISTORY_LIMIT
 
 from .session_list import PREVIEW_CHARS
@@ -51,7 +51,7 @@ async def session_and_history(
         last_message = {
             "role": last.role,
             "preview": last.content[:PREVIEW_CHARS],
-            "created_at": last.created_at.isoformat(),
+            "created_at": iso(last.created_at),
         }
     messages = [message.to_dict(applied) for message in reversed(newest_first)]
     return session.to_dict(last_message, count), messages

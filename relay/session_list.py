@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schema.models import ChatMessage, ChatSession
+from schema.models import ChatMessage, ChatSession, iso
 
 PREVIEW_CHARS = 200
 DEFAULT_PAGE = 100
@@ -50,6 +50,6 @@ async def session_page(
     for session, role, preview, created_at, count in await db.execute(query):
         last_message = None
         if role is not None:
-            last_message = {"role": role, "preview": preview, "created_at": created_at.isoformat()}
+            last_message = {"role": role, "preview": preview, "created_at": iso(created_at)}
         sessions.append(session.to_dict(last_message, count or 0))
     return sessions

@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with its offset, however the database returned it (SQLite keeps no time zone)."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -65,8 +70,8 @@ class ChatSession(Base):
             "revision": self.revision,
             "last_message": last_message,
             "message_count": message_count,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
         }
 
 
@@ -122,8 +127,8 @@ def message_dict(message: Any, applied: set[str] | frozenset[str] = frozenset())
         "tool_calls": [{key: call.get(key) for key in TOOL_CALL_FIELDS} for call in message.tool_calls or []],
         "usage": message.usage or {},
         "error": message.error,
-        "created_at": message.created_at.isoformat(),
-        "completed_at": message.completed_at.isoformat() if message.completed_at else None,
+        "created_at": iso(message.created_at),
+        "completed_at": iso(message.completed_at) if message.completed_at else None,
     }
 
 

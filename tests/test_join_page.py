@@ -152,3 +152,15 @@ async def test_a_page_that_cannot_be_read_is_read_from_sql_again(backend: Backen
             reply = await (await system.client()).join(topic)
             assert reply["response"]["session"] == first["response"]["session"]
             assert reply["response"]["messages"] == first["response"]["messages"]
+
+
+async def test_the_first_join_of_a_new_session_reads_no_sql_and_shows_it_as_the_api_does(backend: Backend) -> None:
+    async with System(backend) as system:
+        session_id = await system.new_session(title="brand new", context={"workflow": "w1"})
+        with sql_statements(system) as statements:
+            reply = await (await system.client()).join(f"ai_session:{session_id}")
+        shown = await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())
+    assert reply["status"] == "ok"
+    assert reply["response"]["session"] == shown.json()["session"]
+    assert reply["response"]["messages"] == []
+    assert not touches(statements, "chat_sessions") and not touches(statements, "chat_messages")
