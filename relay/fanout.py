@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from schema.events import Envelope, EnvelopeError, decode
-from schema.presence import decode_diff, is_diff
+from schema.presence import Presences, decode_diff, is_diff, merge_diff
 
 from .broker.log import EventLog
 from .metrics import EVENTS_IN, EVENTS_OUT, JOINED_TOPICS
@@ -70,6 +70,7 @@ class Fanout:
         self.log = log
         self.topics: dict[str, _Topic] = {}
         self.unsubscribing: set[asyncio.Task[None]] = set()
+        self.diffs: dict[str, dict[str, Presences]] = {}  # presence diffs of this loop iteration, per topic
         log.attach(self)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
@@ -119,7 +120,7 @@ class Fanout:
         if state is None:
             return
         if is_diff(data):
-            self._presence(topic, data, state.subscribers)
+            self._presence(topic, data)
             return
         try:
             envelope = decode(data)
@@ -134,14 +135,30 @@ class Fanout:
         for subscriber in list(state.subscribers):
             subscriber.receive(delivery)
 
-    def _presence(self, topic: str, data: bytes, subscribers: set[Subscriber]) -> None:
+    def _presence(self, topic: str, data: bytes) -> None:
+        """Diffs of one topic that arrive together (tabs joining at once) go out as one, at the end of the
+        loop iteration: a tab is sent one frame instead of one per tab that joined."""
         try:
-            diff = PresenceDiff(topic, decode_diff(data))
+            diff = decode_diff(data)
         except ValueError as exc:
             log.error("undecodable presence diff on %s: %s", topic, exc)
             return
-        for subscriber in list(subscribers):
-            subscriber.presence(diff)
+        if not self.diffs:
+            asyncio.get_running_loop().call_soon(self._send_diffs)
+        pending = self.diffs.get(topic)
+        if pending is None:
+            self.diffs[topic] = diff
+        else:
+            merge_diff(pending, diff)
+
+    def _send_diffs(self) -> None:
+        diffs, self.diffs = self.diffs, {}
+        for topic, diff in diffs.items():
+            state = self.topics.get(topic)
+            if state is not None:
+                presence = PresenceDiff(topic, diff)
+                for subscriber in list(state.subscribers):
+                    subscriber.presence(presence)
 
     def resubscribed(self) -> None:
         for state in list(self.topics.values()):

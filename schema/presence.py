@@ -55,3 +55,13 @@ def decode_diff(data: bytes) -> dict[str, Presences]:
     if name != PRESENCE_DIFF or not isinstance(joins, dict) or not isinstance(leaves, dict):
         raise ValueError("not a presence diff")
     return {"joins": joins, "leaves": leaves}
+
+
+def merge_diff(into: dict[str, Presences], diff: dict[str, Presences]) -> None:
+    """Fold a later diff into an earlier one, as Phoenix's tracker batches them: phoenix.js applies a diff's
+    joins before its leaves and tells tabs apart by `phx_ref`, so the merged diff leaves the same state."""
+    for kind in ("joins", "leaves"):
+        merged = into[kind]
+        for key, presence in diff[kind].items():
+            metas = merged.setdefault(key, {"metas": []})["metas"]
+            metas.extend(presence.get("metas", []))

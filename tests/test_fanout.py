@@ -6,6 +6,8 @@ import asyncio
 
 from relay.broker.memory import MemoryBroker
 from relay.fanout import Delivery, Fanout
+from relay.presence import PresenceDiff
+from schema.presence import encode_diff
 
 
 class HeldSubscriptions(MemoryBroker):
@@ -31,6 +33,9 @@ class Tab:
 
     def resync(self) -> None:
         self.resyncs += 1
+
+    def presence(self, diff: PresenceDiff) -> None:
+        pass
 
 
 async def test_a_reconnect_makes_every_confirmed_topic_resync() -> None:
@@ -60,3 +65,32 @@ async def test_a_topic_first_confirmed_on_the_new_connection_is_not_told_it_miss
     await joining
 
     assert tab.resyncs == 0
+
+
+class Watcher(Tab):
+    def __init__(self) -> None:
+        super().__init__()
+        self.diffs: list[dict] = []
+
+    def presence(self, diff: PresenceDiff) -> None:
+        self.diffs.append(diff.diff)
+
+
+async def test_presence_diffs_of_a_topic_that_arrive_together_reach_a_tab_as_one() -> None:
+    broker = MemoryBroker()
+    fanout = Fanout(broker)
+    watcher = Watcher()
+    await fanout.join("ai_session:a", watcher)
+    bob = {"metas": [{"phx_ref": "r2"}]}
+    fanout.deliver("ai_session:a", encode_diff({"alice": {"metas": [{"phx_ref": "r1"}]}}, {}))
+    fanout.deliver("ai_session:a", encode_diff({"alice": {"metas": [{"phx_ref": "r3"}]}, "bob": bob}, {}))
+    fanout.deliver("ai_session:a", encode_diff({}, {"alice": {"metas": [{"phx_ref": "r1"}]}}))
+    assert watcher.diffs == []  # sent at the end of the loop iteration
+    await asyncio.sleep(0)
+    assert watcher.diffs == [{
+        "joins": {"alice": {"metas": [{"phx_ref": "r1"}, {"phx_ref": "r3"}]}, "bob": bob},
+        "leaves": {"alice": {"metas": [{"phx_ref": "r1"}]}},
+    }]  # fmt: skip
+    fanout.deliver("ai_session:a", encode_diff({}, {"bob": bob}))
+    await asyncio.sleep(0)
+    assert watcher.diffs[1] == {"joins": {}, "leaves": {"bob": bob}}
