@@ -346,3 +346,30 @@ async def test_more_calls_at_once_than_the_pool_has_connections_all_succeed(brok
     "Too many connections" (redis-py's pool holds 100) and being told Redis is unreachable."""
     results = await asyncio.gather(*(broker.claim(f"s{i % 50}", f"c{i}") for i in range(1000)))
     assert results == [True] * 1000
+
+
+async def test_topics_subscribed_at_once_go_out_in_a_few_commands_and_all_deliver(private_redis: RedisServer) -> None:
+    """A reconnect storm subscribes thousands of topics: one SUBSCRIBE each cost a round trip and a lock turn."""
+    received: list[str] = []
+    all_arrived = asyncio.Event()
+    topics = [f"ai_session:{k}" for k in range(300)]
+
+    def arrived(topic: str, _: bytes) -> None:
+        received.append(topic)
+        if len(received) == len(topics):
+            all_arrived.set()
+
+    subscriptions = Subscriptions(private_redis.url, arrived, lambda: None)
+    subscriptions.start()
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(subscriptions.subscribe(t) for t in topics)), 10)
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_subscribe"]["calls"] <= 10
+        for topic in topics:
+            await client.publish(topic, b"x")
+        await asyncio.wait_for(all_arrived.wait(), 5)
+        assert sorted(received) == sorted(topics)
+    finally:
+        await client.aclose()
+        await subscriptions.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class Subscriptions:
         self.client: redis.Redis | None = None
         self.pubsub: PubSub | None = None
         self.lock = asyncio.Lock()
+        self.outgoing: list[tuple[str, str]] = []  # (un)subscriptions waiting for the lock
         self.connected = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
         self.broken = asyncio.Event()  # an (un)subscribe failed on the current connection
@@ -79,11 +81,12 @@ class Subscriptions:
         self.topics.add(topic)
         confirmed = asyncio.get_running_loop().create_future()
         self.confirmations[topic] = confirmed
-        try:
-            await asyncio.wait_for(self.connected.wait(), CONNECT_PATIENCE)
-        except TimeoutError:
-            self.topics.discard(topic)
-            raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
+        if not self.connected.is_set():
+            try:
+                await asyncio.wait_for(self.connected.wait(), CONNECT_PATIENCE)
+            except TimeoutError:
+                self.topics.discard(topic)
+                raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
         await self._send("subscribe", topic)
         await confirmed
 
@@ -99,17 +102,25 @@ class Subscriptions:
     async def _send(self, verb: str, topic: str) -> None:
         """Send a (un)subscription; if that fails, make the reader start over.
 
+        (Un)subscriptions that queue up while one is sent go out together, one
+        command per run of the same verb (a reconnect storm subscribes thousands).
         redis-py reconnects a connection whose command failed, quietly, so the
         reader might never see the break: it is told to reconnect and resubscribe
         every topic itself (which also confirms this one), and say so.
         """
+        self.outgoing.append((verb, topic))
         async with self.lock:
-            if self.pubsub is not None:
+            queued, self.outgoing = self.outgoing, []
+            if self.pubsub is None:
+                return
+            for run_verb, run in itertools.groupby(queued, key=lambda sent: sent[0]):
+                topics = [sent_topic for _, sent_topic in run]
                 try:
-                    await self._command(self.pubsub, verb, topic)
+                    await self._command(self.pubsub, run_verb, *topics)
                 except (RedisError, OSError) as exc:
-                    log.warning("redis pub/sub %s of %s failed (%s); reconnecting", verb, topic, exc)
+                    log.warning("redis pub/sub %s of %d topics failed (%s); reconnecting", run_verb, len(topics), exc)
                     self.broken.set()
+                    return
 
     async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
         method = getattr(pubsub, ("s" + verb) if self.sharded else verb)
