@@ -7,6 +7,9 @@
 - `streamrelay~<lever>`: streamrelay with one performance lever undone (`bench.variant`).
 - `streamrelay-pg`: streamrelay on a fresh PostgreSQL database (`BENCH_POSTGRES_URL`, default
   `postgresql://postgres@127.0.0.1:5432/postgres`: where to create it) instead of SQLite.
+- `streamrelay@<git revision>` (or `streamrelay-pg@…`): streamrelay as it was at that commit, from a
+  git worktree of this repository (removed afterwards), run with this venv: before and after a
+  change in one run.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .services import Child, free_port, python, streamrelay, wait_for_port
 from .variant import LEVERS
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
+REPO = Path(__file__).resolve().parent.parent
 TENANT = "bench"
 TARGETS = ("streamrelay", "raw", "socketio")
 STREAMRELAYS = ("streamrelay", "streamrelay-pg")
@@ -102,13 +106,28 @@ class PostgresDatabase:
             await connection.close()
 
 
+class Checkout:
+    """This repository at `revision`, in a git worktree of its own under `workdir` while a server runs."""
+
+    def __init__(self, revision: str, workdir: Path) -> None:
+        self.path = workdir / f"checkout-{revision}-{uuid.uuid4().hex[:6]}"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(self.path), revision],
+                       check=True, capture_output=True)  # fmt: skip
+
+    def stop(self) -> None:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(self.path)], capture_output=True)
+
+
 def known(name: str) -> bool:
+    name, _, revision = name.partition("@")
     base, _, lever = name.partition("~")
+    if revision:
+        return name in STREAMRELAYS
     return name in TARGETS or name == "streamrelay-pg" or (base == "streamrelay" and lever in LEVERS)
 
 
 async def start(name: str, redis_url: str, workdir: Path, e2e: E2E | None = None) -> Server:
-    base, _, lever = name.partition("~")
+    base, _, lever = name.partition("@")[0].partition("~")
     if base in STREAMRELAYS:
         return await _start_streamrelay(name, redis_url, workdir, e2e, lever)
     port = free_port()
@@ -127,7 +146,7 @@ async def _start_streamrelay(name: str, redis_url: str, workdir: Path, e2e: E2E 
     def command(*args: str) -> list[str]:
         return python("bench.variant", lever, *args) if lever else streamrelay(*args)
 
-    children: list[Child | PostgresDatabase] = []
+    children: list[Child | PostgresDatabase | Checkout] = []
     database_url = f"sqlite+aiosqlite:///{workdir / f'streamrelay-{uuid.uuid4().hex[:8]}.db'}"
     if name.startswith("streamrelay-pg"):
         database = PostgresDatabase()
@@ -146,6 +165,11 @@ async def _start_streamrelay(name: str, redis_url: str, workdir: Path, e2e: E2E 
     pids: dict[str, list[int]] = {}
     upstream_url = ""
     try:
+        revision = name.partition("@")[2]
+        if revision:  # its `relay`, `workers` and `schema` come first on the path
+            checkout = Checkout(revision, workdir)
+            children.append(checkout)
+            env["PYTHONPATH"] = str(checkout.path)
         migrate = streamrelay("migrate")
         await asyncio.to_thread(subprocess.run, migrate, env={**os.environ, **env}, check=True, capture_output=True)
         if e2e is not None:
