@@ -61,7 +61,8 @@ class PresenceTracker:
         self.ttl = ttl
         self.interval = interval
         self.tabs: dict[str, Tab] = {}  # phx_ref -> tab
-        self.leaving: set[asyncio.Task[None]] = set()
+        self.leaves: list[tuple[str, Tab]] = []  # tabs that left, to remove from the store
+        self.leaver: asyncio.Task[None] | None = None
 
     async def join(
         self, session_id: str, user_id: str, name: str | None, last_heard: Callable[[], float]
@@ -81,15 +82,22 @@ class PresenceTracker:
     def leave(self, ref: str) -> None:
         tab = self.tabs.pop(ref, None)
         if tab is not None:
-            task = asyncio.create_task(self._untrack(ref, tab), name=f"presence leave {ref}")
-            self.leaving.add(task)
-            task.add_done_callback(self.leaving.discard)
+            self.leaves.append((ref, tab))
+            if self.leaver is None:  # one task removes every tab that leaves meanwhile, not one task each
+                self.leaver = asyncio.create_task(self._untrack_leaves(), name="presence leaves")
 
-    async def _untrack(self, ref: str, tab: Tab) -> None:
+    async def _untrack_leaves(self) -> None:
         try:
-            await self.store.untrack(tab.session_id, ref, tab.user_id, tab.meta)
-        except BrokerUnavailable as exc:
-            log.warning("presence: %s stays until it expires: %s", ref, exc)
+            while self.leaves:
+                leaves, self.leaves = self.leaves, []
+                tabs = [(tab.session_id, ref, tab.user_id, tab.meta) for ref, tab in leaves]
+                for (ref, _), ended in zip(leaves, await self.store.untrack_many(tabs), strict=True):
+                    if isinstance(ended, BrokerUnavailable):
+                        log.warning("presence: %s stays until it expires: %s", ref, ended)
+                    elif ended is not None:
+                        log.error("presence: removing %s failed", ref, exc_info=ended)
+        finally:
+            self.leaver = None
 
     async def run(self) -> None:
         """Refresh and reap every `interval` seconds, until cancelled."""

@@ -111,3 +111,19 @@ async def test_refresh_keeps_a_present_tab_but_never_revives_a_gone_one(store: t
     await presence.untrack(SESSION, "gone", "bob", meta("gone"))
     await presence.keep({SESSION: {"kept": 60, "gone": 60}, "another-session": {}})
     assert await presence.list(SESSION) == {"alice": {"metas": [meta("kept")]}}
+
+
+async def test_many_tabs_untracked_at_once_each_leave_once(store: tuple[PresenceStore, Diffs]) -> None:
+    """A gateway's sockets dropping together: one call for all of them, one leave per tab that was present."""
+    presence, diffs = store
+    for ref in ("r1", "r2", "r3"):
+        await presence.track(SESSION, ref, "alice", meta(ref), ttl=60)
+        await diffs.next()
+    ended = await presence.untrack_many([(SESSION, ref, "alice", meta(ref)) for ref in ("r1", "r2", "r1")])
+    assert ended == [None, None, None]
+    await presence.track(SESSION, "r4", "bob", meta("r4"), ttl=60)  # a marker: no third leave came before it
+    assert [await diffs.next() for _ in range(2)] == [
+        {"joins": {}, "leaves": {"alice": {"metas": [meta(ref)]}}} for ref in ("r1", "r2")
+    ]
+    assert (await diffs.next())["joins"] == {"bob": {"metas": [meta("r4")]}}
+    assert await presence.list(SESSION) == {"alice": {"metas": [meta("r3")]}, "bob": {"metas": [meta("r4")]}}

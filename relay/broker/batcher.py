@@ -74,6 +74,15 @@ class ScriptBatcher:
         self.wakeup.set()
         return await future
 
+    async def call_many(self, calls: list[list[Any]]) -> list[Any]:
+        """Many calls at once, with no task each: their results in order, an exception in a failed call's place."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in calls]
+        self.queue.extend(zip(calls, futures, strict=True))
+        self.wakeup.set()
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
     async def _flush_forever(self) -> None:
         while True:
             await self.wakeup.wait()

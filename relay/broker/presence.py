@@ -25,6 +25,17 @@ class PresenceStore(abc.ABC):
     async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
         """Remove a tab (as tracked) and broadcast its leave; nothing if it was gone already."""
 
+    async def untrack_many(self, tabs: list[tuple[str, str, str, dict[str, Any]]]) -> list[BaseException | None]:
+        """`untrack` for many tabs (session, ref, user, meta) at once: how each one ended, in order."""
+        ended: list[BaseException | None] = []
+        for tab in tabs:
+            try:
+                await self.untrack(*tab)
+                ended.append(None)
+            except Exception as exc:
+                ended.append(exc)
+        return ended
+
     @abc.abstractmethod
     async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
         """For each session: give its tabs still present `ttl` more seconds from now (gone ones stay gone),

@@ -54,8 +54,18 @@ class RedisPresence(PresenceStore):
         return group(await self._run(session_id, "track", *publish, KEY_TTL_SECONDS, ref, entry, int(ttl * 1000)))
 
     async def untrack(self, session_id: str, ref: str, user_id: str, meta: dict[str, Any]) -> None:
-        publish = self._publishing(session_id, joins=[], leaves=[encode_entry(user_id, meta)])
-        await self._run(session_id, "untrack", *publish, ref)
+        await self._run(session_id, "untrack", *self._leave(session_id, user_id, meta), ref)
+
+    def _leave(self, session_id: str, user_id: str, meta: dict[str, Any]) -> list[Any]:
+        return self._publishing(session_id, joins=[], leaves=[encode_entry(user_id, meta)])
+
+    async def untrack_many(self, tabs: list[tuple[str, str, str, dict[str, Any]]]) -> list[BaseException | None]:
+        """One batched script call per tab, with no task each (a gateway's sockets dropping at once)."""
+        calls = [
+            [2, *keys.presence_keys(session_id), "untrack", *self._leave(session_id, user_id, meta), ref]
+            for session_id, ref, user_id, meta in tabs
+        ]
+        return [result if isinstance(result, BaseException) else None for result in await self.calls.call_many(calls)]
 
     async def keep(self, sessions: dict[str, dict[str, float]]) -> None:
         calls = [
