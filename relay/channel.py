@@ -92,10 +92,9 @@ class Channel:
         settings = await gateway.tenants.require_assistant(claims)
         await gateway.fanout.join(self.topic, self)
         try:
-            position = await gateway.broker.position(self.session_id, since)
-            # Read after the position: a message that completes in between shows up
-            # here and as a later event, never in neither (clients upsert by id).
-            session, messages = await gateway.pages.contents(claims, self.session_id, position)
+            # The session and messages are read after the position: a message that completes in
+            # between shows up in them and as a later event, never in neither (clients upsert by id).
+            position, (session, messages) = await gateway.pages.read(claims, self.session_id, since)
         except BaseException:
             self.leave()
             raise

@@ -90,6 +90,16 @@ class JoinPages:
         self.chat = chat
         self.reading: dict[tuple[str, str, str, int], asyncio.Future[Contents]] = {}
 
+    async def read(self, claims: Claims, session_id: str, since: tuple[str, int] | None) -> tuple[Position, Contents]:
+        """A join's position and its reply's session and messages; raises when the caller may not join."""
+        position = await self.log.position(session_id, since)
+        if not position.snapshot.epoch:
+            # No history yet, or it expired: the access check comes before anything is stored in
+            # Redis for this id, then the epoch is started (a made-up session id stores nothing).
+            await self.chat.session_and_history(claims, session_id)
+            position = await self.log.position(session_id, since, start=True)
+        return position, await self.contents(claims, session_id, position)
+
     async def contents(self, claims: Claims, session_id: str, position: Position) -> Contents:
         """At `position`: from the page while it is current and the caller's tenant's, else from SQL (refusing
         as `Chat.session` does), then cached. The tenant's assistant flag is the caller's to check first."""
@@ -107,7 +117,7 @@ class JoinPages:
     async def created(self, claims: Claims, session: dict[str, Any]) -> None:
         """Cache a new session's page (the session, no messages), so that its first joins read no SQL."""
         try:
-            snapshot = (await self.log.position(session["id"], None)).snapshot
+            snapshot = (await self.log.position(session["id"], None, start=True)).snapshot
             page = Page(snapshot.epoch, snapshot.page_seq, claims.tenant, session, [])
             await self.log.store_page(session["id"], page.encode())
         except BrokerUnavailable as exc:

@@ -139,7 +139,7 @@ async def test_a_position_that_cannot_replay_holds_the_snapshot(broker: Broker) 
 
 
 async def test_a_position_holds_the_page_and_its_tag(broker: Broker) -> None:
-    first = await broker.position("s", None)
+    first = await broker.position("s", None, start=True)
     assert (first.page, first.snapshot.seq, first.snapshot.page_seq) == (None, 0, 0)
     await broker.store_page("s", b"page")
     await publish_chunks(broker, "s", 2)
@@ -150,10 +150,17 @@ async def test_a_position_holds_the_page_and_its_tag(broker: Broker) -> None:
 
 
 async def test_a_first_position_starts_the_epoch_later_events_go_into(broker: Broker) -> None:
-    position = await broker.position("fresh", None)
+    position = await broker.position("fresh", None, start=True)
     assert (position.snapshot.seq, position.replayed) == (0, None)
     await publish_chunks(broker, "fresh", 1)
     assert await replayed(broker, "fresh", (position.snapshot.epoch, 0)) is not None
+
+
+async def test_a_position_starts_no_epoch_unless_asked(broker: Broker) -> None:
+    """A join checks access before the epoch is started: a made-up session id leaves nothing behind."""
+    for _ in range(2):
+        position = await broker.position("made-up", ("some-epoch", 3))
+        assert (position.snapshot.epoch, position.snapshot.seq, position.replayed, position.page) == ("", 0, None, None)
 
 
 async def test_subscribers_receive_published_events_in_order(broker: Broker) -> None:

@@ -164,3 +164,14 @@ async def test_the_first_join_of_a_new_session_reads_no_sql_and_shows_it_as_the_
     assert reply["response"]["session"] == shown.json()["session"]
     assert reply["response"]["messages"] == []
     assert not touches(statements, "chat_sessions") and not touches(statements, "chat_messages")
+
+
+async def test_a_join_of_a_session_id_nobody_created_is_refused_and_stores_nothing(backend: Backend) -> None:
+    async with System(backend) as system:
+        await system.enable_assistant("acme")
+        made_up = "00000000-0000-4000-8000-000000000000"
+        reply = await (await system.client()).join(f"ai_session:{made_up}")
+        broker = system.gateways[0].server.config.app.state.gateway.broker
+        position = await broker.position(made_up, None)
+    assert reply["status"] == "error" and reply["response"]["reason"] == "not_found"
+    assert position.snapshot.epoch == ""

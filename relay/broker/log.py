@@ -67,7 +67,8 @@ class Position:
     """Where a joining tab starts, read atomically with the session's cached join page (`relay.join_page`).
 
     `replayed`: every event after the tab's `since`, when it gave one and the log still holds them all;
-    otherwise None, and the snapshot's `streaming` is the in-flight message.
+    otherwise None, and the snapshot's `streaming` is the in-flight message. The snapshot's epoch is ""
+    when the session has none (no history yet, or it expired) and none was to be started.
     """
 
     snapshot: Snapshot
@@ -178,9 +179,10 @@ class EventLog(abc.ABC):
     async def snapshot(self, session_id: str) -> Snapshot: ...
 
     @abc.abstractmethod
-    async def position(self, session_id: str, since: tuple[str, int] | None) -> Position:
+    async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
         """A joining tab's position: after `since` (epoch, seq) when the log still holds every event since,
-        else the snapshot; with the cached join page. Starts an epoch for a session that has none."""
+        else the snapshot; with the cached join page. Starts an epoch for a session that has none only when
+        `start` is asked (by a join whose access was checked: a session id anyone made up stores nothing)."""
 
     @abc.abstractmethod
     async def store_page(self, session_id: str, data: bytes) -> None:

@@ -113,7 +113,10 @@ class MemoryBroker(Broker):
             )
         return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 
-    async def position(self, session_id: str, since: tuple[str, int] | None) -> Position:
+    async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
+        session = self.sessions.get(session_id)
+        if session is None and not start:
+            return Position(Snapshot("", 0), None, None)
         session = self._session(session_id)
         if since is not None and since[0] == session.epoch:
             replayed = replay_from(session.seq, since[1], list(session.log))

@@ -2,7 +2,8 @@
 -- KEYS[1] live hash, KEYS[2] log stream, KEYS[3] the in-flight message's content, KEYS[4] its changes,
 -- KEYS[5] the join page (relay/join_page.py). All five share the session's slot.
 -- ARGV[1] the tab's `since` epoch ('' when it has none), ARGV[2] its `since` seq,
--- ARGV[3] the epoch to start if the session has none, ARGV[4] ttl seconds, ARGV[5] '1' to read the page.
+-- ARGV[3] the epoch to start if the session has none ('': start none, the reply's epoch is then false),
+-- ARGV[4] ttl seconds, ARGV[5] '1' to read the page.
 -- Returns {epoch, seq, page_seq, page, 'r', event...} when the log holds every event after `since`,
 -- else {epoch, seq, page_seq, page, 's', message_id, status, content, changes} (the snapshot).
 local live = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'pseq', 'message_id', 'status')
@@ -25,7 +26,7 @@ if epoch and epoch == ARGV[1] then
     end
   end
 end
-if not epoch then
+if not epoch and ARGV[3] ~= '' then
   -- Never published, or expired: start the epoch now, so that the position
   -- a joining tab is given stays valid when events follow.
   epoch = ARGV[3]

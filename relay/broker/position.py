@@ -30,7 +30,7 @@ def script_args(
 
 def decode_reply(reply: list[Any]) -> Position:
     epoch, seq, page_seq, page, mode, *rest = reply
-    epoch = epoch.decode()
+    epoch = epoch.decode() if epoch is not None else ""
     if mode == REPLAYED:
         return Position(Snapshot(epoch, seq, None, page_seq), rest, page)
     message_id, status, content, changes = rest

@@ -144,13 +144,13 @@ class RedisBroker(Broker):
         return int(seq), epoch.decode()
 
     async def snapshot(self, session_id: str) -> Snapshot:
-        return (await self._position(session_id, None, page=False)).snapshot
+        return (await self._position(session_id, None, start=True, page=False)).snapshot
 
-    async def position(self, session_id: str, since: tuple[str, int] | None) -> Position:
-        return await self._position(session_id, since, page=True)
+    async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
+        return await self._position(session_id, since, start, page=True)
 
-    async def _position(self, session_id: str, since: tuple[str, int] | None, page: bool) -> Position:
-        args = script_args(session_id, since, new_epoch(), self.ttl_seconds, page)
+    async def _position(self, session_id: str, since: tuple[str, int] | None, start: bool, page: bool) -> Position:
+        args = script_args(session_id, since, new_epoch() if start else "", self.ttl_seconds, page)
         return decode_reply(await self.positions.call(args))
 
     async def store_page(self, session_id: str, data: bytes) -> None:
