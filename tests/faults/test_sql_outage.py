@@ -97,16 +97,21 @@ async def test_with_sql_down_http_requests_get_503_json_and_succeed_once_it_is_b
     assert (await system.ask(session_id, BRIEF))["status"] == "success"
 
 
-async def test_with_sql_down_joins_and_pushes_are_refused_unavailable_and_the_socket_stays_open(
+async def test_with_sql_down_pushes_and_joins_that_need_it_are_refused_unavailable_and_the_socket_stays_open(
     system: FaultySystem, postgres_cluster: PostgresCluster
 ) -> None:
-    joined, other = await system.new_session(), await system.new_session()
+    joined, other, cached = await system.new_session(), await system.new_session(), await system.new_session()
+    renamed = await system.http.patch(f"/api/sessions/{other}", json={"title": "renamed", "revision": 1},
+                                      headers=system.auth())  # fmt: skip
+    assert renamed.status_code == 200  # `other` changed since its page was cached: a join of it reads SQL
     tab = await system.client()
     assert (await tab.join(f"ai_session:{joined}"))["status"] == "ok"
     async with database_down(postgres_cluster):
         assert await tab.push(f"ai_session:{joined}", "new_message", {"content": BRIEF}) == DATABASE_DOWN
         assert await tab.push(f"ai_session:{joined}", "stop") == DATABASE_DOWN
         assert await tab.join(f"ai_session:{other}") == DATABASE_DOWN
+        served = await tab.join(f"ai_session:{cached}")  # its page is current: no SQL needed
+        assert served["status"] == "ok" and served["response"]["session"]["id"] == cached
         assert (await tab.heartbeat())["status"] == "ok"
     posted = await tab.push(f"ai_session:{joined}", "new_message", {"content": BRIEF})
     assert posted["status"] == "ok", posted
