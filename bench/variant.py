@@ -84,12 +84,13 @@ def anyio_reads() -> None:
     http.operator_client = lambda limits: httpx.AsyncClient(limits=limits)  # type: ignore[assignment]
 
 
-def timer_per_read() -> None:
-    """Upstream reads schedule and cancel a deadline timer each (as `asyncio.timeout_at` around every read did)."""
-    from workers.providers import silence, upstream
+def timer_per_wait() -> None:
+    """Upstream reads and publish batches schedule and cancel a deadline timer each (`asyncio.timeout` per wait)."""
+    from relay.broker import batcher, silence
+    from workers.providers import upstream
 
-    class TimerPerRead(silence.Silence):
-        def reading_until(self, deadline: float | None) -> None:
+    class TimerPerWait(silence.Silence):
+        def waiting_until(self, deadline: float | None) -> None:
             self.deadline = deadline
             if self.timer is not None:
                 self.timer.cancel()
@@ -97,7 +98,7 @@ def timer_per_read() -> None:
             if deadline is not None:
                 self.timer = self.loop.call_at(deadline, self._due)
 
-    upstream.Silence = TimerPerRead  # type: ignore[misc]
+    upstream.Silence = batcher.Silence = TimerPerWait  # type: ignore[misc]
 
 
 def orm_final_write() -> None:
@@ -162,7 +163,7 @@ LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "no-join-page": (no_join_page, "joins read the session and its messages from SQL (no cached join page)"),
     "anyio-reads": (anyio_reads, "workers read the upstream with httpcore's anyio streams (reading paused per read)"),
     "orm-final-write": (orm_final_write, "the final write in 7 statements through the ORM, not 3 (UPDATE … RETURNING)"),
-    "timer-per-read": (timer_per_read, "a deadline timer scheduled and cancelled per upstream read"),
+    "timer-per-wait": (timer_per_wait, "a deadline timer scheduled and cancelled per upstream read and publish batch"),
 }
 
 

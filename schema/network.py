@@ -93,7 +93,7 @@ class ProtocolStream(httpcore.AsyncNetworkStream):
                 return b""
             protocol.waiter = asyncio.get_running_loop().create_future()
             try:
-                if timeout is None:  # the workers keep their own deadlines (workers/providers/silence.py)
+                if timeout is None:  # the workers keep their own deadlines (relay/broker/silence.py)
                     await protocol.waiter
                 else:
                     async with asyncio.timeout(timeout):

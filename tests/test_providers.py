@@ -575,3 +575,22 @@ async def test_a_slow_consumer_does_not_count_against_the_idle_timeout():
             seen.append(event)
             await asyncio.sleep(0.3)  # longer than the idle timeout; the upstream itself is never silent that long
     assert seen == [Chunk("<0>"), Chunk("<1>"), Complete("<0><1>")]
+
+
+async def test_a_compressed_event_stream_is_decoded():
+    import gzip
+
+    body = gzip.compress(text_delta("zipped") + complete("zipped"))
+
+    async def script(writer: asyncio.StreamWriter) -> None:
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-encoding: gzip\r\n"
+        writer.write(head + b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+        for part in (body[:10], body[10:]):
+            writer.write(chunked(part))
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async with raw_server(script) as server:
+        assert await collect(ApolloProvider(server.url, **FAST)) == [Chunk("zipped"), Complete("zipped")]

@@ -1,4 +1,4 @@
-"""The upstream stream's one-timer deadlines (`workers.providers.silence`)."""
+"""One timer for repeated waits with deadlines (`relay.broker.silence`): upstream reads, publish batches."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import asyncio
 
 import pytest
 
-from workers.providers.silence import Silence
+from relay.broker.silence import Silence
 
 
 async def read_with(silence: Silence, deadline: float, read: asyncio.Future[None]) -> str:
-    silence.reading_until(deadline)
+    silence.waiting_until(deadline)
     try:
         await read
     except asyncio.CancelledError:
         if silence.expired():
             return "expired"
         raise
-    silence.reading_until(None)
+    silence.waiting_until(None)
     return "read"
 
 
@@ -53,8 +53,8 @@ async def test_no_deadline_runs_between_reads():
 async def test_an_earlier_deadline_moves_the_timer_earlier():
     loop = asyncio.get_running_loop()
     with Silence(loop) as silence:
-        silence.reading_until(loop.time() + 60)
-        silence.reading_until(None)
+        silence.waiting_until(loop.time() + 60)
+        silence.waiting_until(None)
         began = loop.time()
         assert await read_with(silence, loop.time() + 0.05, loop.create_future()) == "expired"
         assert loop.time() - began < 5
@@ -77,5 +77,12 @@ async def test_a_cancellation_of_the_task_at_the_deadline_stays_a_cancellation()
 async def test_leaving_cancels_the_timer():
     loop = asyncio.get_running_loop()
     with Silence(loop) as silence:
-        silence.reading_until(loop.time() + 0.05)
+        silence.waiting_until(loop.time() + 0.05)
     await asyncio.sleep(0.1)  # the task is not cancelled once the stream is left
+
+
+async def test_a_wait_after_an_expired_one_can_expire_too():
+    loop = asyncio.get_running_loop()
+    with Silence(loop) as silence:
+        for _ in range(2):
+            assert await read_with(silence, loop.time() + 0.05, loop.create_future()) == "expired"

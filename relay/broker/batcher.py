@@ -6,8 +6,9 @@ than Redis does, and a pipeline pays most of it once per batch.
 
 On a single Redis the batches go over a connection of the batcher's own,
 packed by hiredis (redis-py's accelerator) and read reply by reply, with one
-deadline per batch: redis-py's `Pipeline` adds a pool checkout, a task
-(`wait_for`) per write and a timer per reply, which cost more than the publish.
+deadline per batch (`Silence`: one timer re-armed lazily, not one per batch):
+redis-py's `Pipeline` adds a pool checkout, a task (`wait_for`) per write and a
+timer per reply, which cost more than the publish.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import hiredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .silence import Silence
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class ScriptBatcher:
         self.queue: list[Call] = []
         self.wakeup = asyncio.Event()
         self.flusher: asyncio.Task[None] | None = None
+        self.deadline: Silence | None = None  # the flusher's, for the batch in flight
 
     def start(self) -> None:
         if self.flusher is None:
@@ -84,12 +88,13 @@ class ScriptBatcher:
         return list(await asyncio.gather(*futures, return_exceptions=True))
 
     async def _flush_forever(self) -> None:
-        while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            while self.queue:
-                batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-                await self._run(batch)
+        with Silence(asyncio.get_running_loop()) as self.deadline:  # one timer for every batch's deadline
+            while True:
+                await self.wakeup.wait()
+                self.wakeup.clear()
+                while self.queue:
+                    batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+                    await self._run(batch)
 
     async def _run(self, batch: list[Call]) -> None:
         live = [(args, future) for args, future in batch if not future.done()]  # skip callers that gave up
@@ -114,16 +119,22 @@ class ScriptBatcher:
             return list(await asyncio.gather(*(self._evalsha(args) for args in calls)))
         connection = self._connection()
         evalsha = [("EVALSHA", self.sha, *args) for args in calls]
+        deadline = self.deadline
+        assert deadline is not None  # batches run in the flusher
+        deadline.waiting_until(asyncio.get_running_loop().time() + self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
+            results = await self._round_trip(connection, evalsha)
+            if any(isinstance(result, NoScriptError) for result in results):
+                # Redis restarted: safe to repeat, publishes are idempotent
+                await self._round_trip(connection, [("SCRIPT", "LOAD", self.script)])
                 results = await self._round_trip(connection, evalsha)
-                if any(isinstance(result, NoScriptError) for result in results):
-                    # Redis restarted: safe to repeat, publishes are idempotent
-                    await self._round_trip(connection, [("SCRIPT", "LOAD", self.script)])
-                    results = await self._round_trip(connection, evalsha)
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not deadline.expired():
+                raise
             await connection.disconnect(nowait=True)
             raise RedisTimeoutError(f"Redis did not answer within {self.timeout:g} s") from None
+        finally:
+            deadline.waiting_until(None)
         return results
 
     def _connection(self) -> AbstractConnection:
