@@ -140,17 +140,17 @@ def orm_final_write() -> None:
 
 
 def no_join_page() -> None:
-    """Joins read the session and its messages from SQL every time, as before the page cache."""
-    from relay import join_page
+    """Joins read the session and its messages from SQL every time (no cached join page)."""
+    from relay.join_page import JoinPages
 
-    async def enter(gateway: Any, claims: Any, session_id: str) -> join_page.Entry:
-        return join_page.Entry(None, await gateway.chat.session(claims, session_id))
+    async def contents(self: JoinPages, claims: Any, session_id: str, position: Any) -> Any:
+        return await self.chat.session_and_history(claims, session_id)
 
-    async def contents(gateway: Any, claims: Any, session_id: str, entry: join_page.Entry, *_: Any) -> Any:
-        return entry.session, await gateway.chat.history(session_id)
+    JoinPages.contents = contents  # type: ignore[method-assign]
 
-    join_page.enter = enter  # type: ignore[assignment]
-    join_page.contents = contents  # type: ignore[assignment]
+
+def default_gc() -> None:
+    gc.set_threshold = lambda *thresholds: None
 
 
 LEVERS: dict[str, tuple[Callable[[], None], str]] = {
@@ -160,6 +160,7 @@ LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "python-redis-parser": (python_redis_parser, "redis-py's pure-Python RESP parser instead of hiredis"),
     "encode-per-socket": (encode_per_socket, "each event's frame encoded for every socket, not once per process"),
     "no-gc-freeze": (no_gc_freeze, "no gc.freeze() after start-up"),
+    "default-gc": (default_gc, "the gateway keeps Python's collection thresholds (700, 10, 10)"),
     "no-join-page": (no_join_page, "joins read the session and its messages from SQL (no cached join page)"),
     "anyio-reads": (anyio_reads, "workers read the upstream with httpcore's anyio streams (reading paused per read)"),
     "orm-final-write": (orm_final_write, "the final write in 7 statements through the ORM, not 3 (UPDATE … RETURNING)"),

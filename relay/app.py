@@ -88,6 +88,10 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
+        # A young collection every 50,000 allocations instead of 700, and a full one more rarely: a storm
+        # of joins allocates tens of objects per socket, and with thousands of sockets alive the frequent
+        # collections cost CPU and stall joins (bench/README.md: `streamrelay~default-gc`).
+        gc.set_threshold(50_000, 20, 100)
         keeping_presence = asyncio.create_task(presence.run(), name="presence")
         try:
             yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
