@@ -109,6 +109,8 @@ class PostgresDatabase:
 class Checkout:
     """This repository at `revision`, in a git worktree of its own under `workdir` while a server runs."""
 
+    name = "checkout"  # among a server's children, which e2e and ttft search by name for the workers
+
     def __init__(self, revision: str, workdir: Path) -> None:
         self.path = workdir / f"checkout-{revision}-{uuid.uuid4().hex[:6]}"
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(self.path), revision],
