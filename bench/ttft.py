@@ -9,6 +9,7 @@ arrived (`GET /arrivals`, keyed by the message's unique content). Reported:
 - POST accepted (its 202 received) → the upstream received the worker's request,
   and the same from the POST's send time: the relay's added time before the model
   is called (job queue, worker dispatch, generation start queries, connection);
+  also without the generations posted in the first second (the worker's warm-up);
 - POST sent → the first `streaming_chunk` at the tab, next to the same upstream
   read directly (POST → its first text delta, at the same rate, same process):
   the relay's added time to first token is the difference.
@@ -30,6 +31,8 @@ from .e2e import workers_ready
 from .fleet import Fleet
 from .measure import meter, other_cpu_pct, percentiles_ms
 from .services import Redis
+
+WARM_UP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ async def ttft(
             "starts_per_s": config.starts_per_s,
             "workers": config.workers,
             "accepted_to_upstream_ms": percentiles_ms([arrivals[p.content] - p.accepted for p in posts]),
+            # A worker just started pays its first connections and statements in the first few generations
+            # (their 3–5 samples decide the p99 of 330): the steady rate is the figure without the first second.
+            "accepted_to_upstream_steady_ms": percentiles_ms(
+                [arrivals[p.content] - p.accepted for p in posts if p.sent >= posts[0].sent + WARM_UP_SECONDS]
+            ),
             "post_to_upstream_ms": percentiles_ms([arrivals[p.content] - p.sent for p in posts]),
             "post_accept_ms": percentiles_ms([p.accepted - p.sent for p in posts]),
             "first_chunk_ms": relay_first,
