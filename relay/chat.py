@@ -144,12 +144,7 @@ class Chat:
 
     async def cancel(self, session_id: str, message_id: str) -> None:
         """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
-        snapshot = await self.log.snapshot(session_id)
-        streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
-        partial, changes = "", []
-        if streaming is not None:
-            partial = streaming.content
-            changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
+        partial, changes = (await self.log.snapshot(session_id)).streamed(message_id) or ("", [])
         final = await persist_final(
             self.db, message_id, status=CANCELLED, content=partial, changes=changes,
             usage=generation_usage({}, "", partial), error=None,

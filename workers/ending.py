@@ -37,17 +37,13 @@ async def finish_lost(
     A worker may also vanish between persisting the message and announcing it: the
     snapshot then still shows the message in flight, and its end is announced here.
     """
-    snapshot = await log.snapshot(session_id)
-    streaming = snapshot.streaming if snapshot.streaming and snapshot.streaming.message_id == message_id else None
-    partial, changes = "", []
-    if streaming is not None:
-        partial = streaming.content
-        changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in streaming.changes]
+    streamed = (await log.snapshot(session_id)).streamed(message_id)
+    partial, changes = streamed or ("", [])
     final = await persist_final(
         db, message_id, status=INTERRUPTED, content=partial, changes=changes,
         usage=generation_usage({}, "", partial), error=WORKER_LOST,
     )
-    if final is None and streaming is not None:
+    if final is None and streamed is not None:
         final = await persisted_final(db, message_id)
     if final is None:
         return False

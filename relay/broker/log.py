@@ -61,6 +61,14 @@ class Snapshot:
     streaming: Streaming | None = None
     page_seq: int = 0
 
+    def streamed(self, message_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """What `message_id` had streamed, if it is the message in flight: its content and its changes
+        as a final write stores them (without `applied`, which the applied-changes table decides)."""
+        if self.streaming is None or self.streaming.message_id != message_id:
+            return None
+        changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in self.streaming.changes]
+        return self.streaming.content, changes
+
 
 @dataclass(frozen=True)
 class Position:
