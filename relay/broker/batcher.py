@@ -72,20 +72,20 @@ class ScriptBatcher:
             await self.connection.disconnect()
 
     async def call(self, numkeys_and_args: list[Any]) -> Any:
-        self.start()  # on first use, also for a broker that was never started
-        future = asyncio.get_running_loop().create_future()
-        self.queue.append((numkeys_and_args, future))
-        self.wakeup.set()
+        (future,) = self._queue([numkeys_and_args])
         return await future
 
     async def call_many(self, calls: list[list[Any]]) -> list[Any]:
         """Many calls at once, with no task each: their results in order, an exception in a failed call's place."""
-        self.start()
+        return list(await asyncio.gather(*self._queue(calls), return_exceptions=True))
+
+    def _queue(self, calls: list[list[Any]]) -> list[asyncio.Future[Any]]:
+        self.start()  # on first use, also for a broker that was never started
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in calls]
         self.queue.extend(zip(calls, futures, strict=True))
         self.wakeup.set()
-        return list(await asyncio.gather(*futures, return_exceptions=True))
+        return futures
 
     async def _flush_forever(self) -> None:
         with Silence(asyncio.get_running_loop()) as self.deadline:  # one timer for every batch's deadline

@@ -12,6 +12,7 @@ import abc
 import itertools
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -129,7 +130,7 @@ def new_epoch() -> str:
     return unique_id()
 
 
-def replay_from(seq: int, since_seq: int, log: list[tuple[int, bytes]]) -> list[bytes] | None:
+def replay_from(seq: int, since_seq: int, log: Iterable[tuple[int, bytes]]) -> list[bytes] | None:
     """The events of `log` (ascending (seq, data)) after `since_seq`, or None when it no longer holds them all."""
     if since_seq > seq or since_seq < 0:
         return None

@@ -119,7 +119,7 @@ class MemoryBroker(Broker):
             return Position(Snapshot("", 0), None, None)
         session = self._session(session_id)
         if since is not None and since[0] == session.epoch:
-            replayed = replay_from(session.seq, since[1], list(session.log))
+            replayed = replay_from(session.seq, since[1], session.log)
             if replayed is not None:
                 return Position(Snapshot(session.epoch, session.seq, None, session.page_seq), replayed, session.page)
         return Position(await self.snapshot(session_id), None, session.page)
