@@ -151,7 +151,7 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
     if not streaming and not waiting:
         question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
         return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
-    await gateway.chat.check_streamable(claims, session_id)
+    await gateway.chat.check_access(claims, session_id)
     watch = GenerationWatch(gateway, claims, session_id)
     await watch.start()
     try:
@@ -169,7 +169,7 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
 
 async def session_events(request: Request, gateway: Gateway, claims: Claims) -> Response:
     # Checked before the stream starts, so that a session the caller cannot see is a 404, not an empty stream.
-    await gateway.chat.check_streamable(claims, request.path_params["session_id"])
+    await gateway.chat.check_access(claims, request.path_params["session_id"])
     stream = EventStream(gateway, claims)
     params = parse_last_event_id(request.headers.get("last-event-id"))
     frames = stream.frames(request.path_params["session_id"], params)

@@ -90,8 +90,9 @@ class Chat:
             raise not_found()  # another tenant's session does not exist, as far as they know
         return found[0]
 
-    async def check_streamable(self, claims: Claims, session_id: str) -> None:
-        """Before a stream starts: the assistant is on and the session is the caller's tenant's."""
+    async def check_access(self, claims: Claims, session_id: str) -> None:
+        """Before a stream starts or a session gets Redis state: the assistant is on and the session is the
+        caller's tenant's (one primary-key read)."""
         await self.tenants.require_assistant(claims)
         async with self.db() as db:
             await self._session(db, claims, session_id)

@@ -96,7 +96,7 @@ class JoinPages:
         if not position.snapshot.epoch:
             # No history yet, or it expired: the access check comes before anything is stored in
             # Redis for this id, then the epoch is started (a made-up session id stores nothing).
-            await self.chat.session_and_history(claims, session_id)
+            await self.chat.check_access(claims, session_id)
             position = await self.log.position(session_id, since, start=True)
         return position, await self.contents(claims, session_id, position)
 
