@@ -3,6 +3,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schema.db import create_engine
+from schema.migrate import upgrade
 
 from .services import PostgresCluster, PostgresDatabase, RedisCluster, RedisServer
 from .system import Backend, System
@@ -32,6 +36,15 @@ async def postgres_url() -> AsyncIterator[str]:
     await database.create()
     yield database.url
     await database.drop()
+
+
+@pytest.fixture
+async def migrated(backend: Backend) -> AsyncIterator[AsyncEngine]:
+    """The backend's database migrated to the newest schema; its engine is disposed of afterwards."""
+    engine = create_engine(backend.database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -5,19 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relay.session_list import PREVIEW_CHARS, session_page
-from schema.db import create_engine, session_factory
-from schema.migrate import upgrade
+from schema.db import session_factory
 from schema.models import SUCCESS, ChatMessage, ChatSession, Tenant, utcnow
 
-from .system import Backend
 
-
-async def test_a_page_of_sessions_is_one_query_with_last_message_and_count(backend: Backend) -> None:
-    engine = create_engine(backend.database_url)
-    await upgrade(engine)
-    db = session_factory(engine)
+async def test_a_page_of_sessions_is_one_query_with_last_message_and_count(migrated: AsyncEngine) -> None:
+    db = session_factory(migrated)
     now = utcnow()
     async with db.begin() as session:
         session.add(Tenant(id="acme", settings={}))
@@ -35,14 +31,13 @@ async def test_a_page_of_sessions_is_one_query_with_last_message_and_count(backe
         session.add(ChatMessage(session_id="s1", role="assistant", content="x" * 1000, status=SUCCESS,
                                 changes=[], usage={}, created_at=now + timedelta(seconds=9)))  # fmt: skip
     statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(migrated.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     async with db() as session:
         alices = await session_page(session, "acme", "alice")
     assert len(statements) == 1
     async with db() as session:
         everyone = await session_page(session, "acme", None, limit=2)
         nobody = await session_page(session, "other", None)
-    await engine.dispose()
 
     assert [s["id"] for s in alices] == ["s3", "s1", "s0"]
     by_id = {s["id"]: s for s in alices}

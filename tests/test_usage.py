@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from schema.db import create_engine, session_factory
-from schema.migrate import upgrade
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schema.db import session_factory
 from schema.models import Tenant
 from schema.usage import add_usage, generation_usage, month_of, month_total, report, resets_at
 
@@ -31,10 +32,10 @@ def test_a_month_resets_on_the_first_of_the_next_one_in_utc() -> None:
     assert month_of(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == "2026-11"
 
 
-async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(backend: Backend) -> None:
-    engine = create_engine(backend.database_url)
-    await upgrade(engine)
-    db = session_factory(engine)
+async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(
+    backend: Backend, migrated: AsyncEngine
+) -> None:
+    db = session_factory(migrated)
     async with db.begin() as session:
         session.add_all([Tenant(id="acme", settings={}), Tenant(id="other", settings={})])
 
@@ -52,7 +53,6 @@ async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(backe
         assert await month_total(session, "acme", "2026-11") == 63
         assert await month_total(session, "acme", "2026-10") == 0
         shown = await report(session, "acme", "2026-11", 100)
-    await engine.dispose()
     assert shown["total_tokens"] == 63 and shown["generations"] == 3
     assert shown["limit"] == {"monthly_tokens": 100, "remaining": 37, "resets_at": "2026-12-01T00:00:00+00:00"}
     assert shown["by_user"] == [
@@ -61,13 +61,13 @@ async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(backe
     ]
 
 
-async def test_a_final_write_returns_the_stored_message_and_counts_the_askers_tokens_once(backend: Backend) -> None:
+async def test_a_final_write_returns_the_stored_message_and_counts_the_askers_tokens_once(
+    migrated: AsyncEngine,
+) -> None:
     from schema.models import INTERRUPTED, PROCESSING, SUCCESS, ChatMessage, ChatSession
     from schema.store import WORKER_LOST, persist_final, persisted_final
 
-    engine = create_engine(backend.database_url)
-    await upgrade(engine)
-    db = session_factory(engine)
+    db = session_factory(migrated)
     async with db.begin() as session:
         session.add(Tenant(id="acme", settings={}))
     chats = [ChatSession(tenant_id="acme", user_id="owner", title="", context={}) for _ in range(3)]
@@ -93,7 +93,6 @@ async def test_a_final_write_returns_the_stored_message_and_counts_the_askers_to
     assert await finish(lost, {"input_tokens": 4, "output_tokens": 6}, replaces_takeover=True) is not None
     async with db() as session:
         shown = await report(session, "acme", month_of(datetime.now(UTC)), None)
-    await engine.dispose()
     assert shown["by_user"] == [
         {"user_id": "alice", "input_tokens": 7, "output_tokens": 11, "generations": 2},
         {"user_id": "owner", "input_tokens": 7, "output_tokens": 0, "generations": 1},
