@@ -68,3 +68,18 @@ async def test_posting_while_redis_is_down_is_a_clear_503_and_leaves_nothing_pro
         private_redis.start()
         history = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
         assert [m["status"] for m in history.json()["messages"]] == ["success", "error"]
+
+
+async def test_a_session_created_while_redis_is_down_is_created_and_joins_once_it_is_back(
+    private_redis: RedisServer, postgres_url: str
+) -> None:
+    """Its join page cannot be cached meanwhile: the first join reads it from SQL instead."""
+    async with System(Backend("redis-down", private_redis.url, postgres_url)) as system:
+        await system.enable_assistant("acme")
+        private_redis.stop()
+        created = await system.http.post("/api/sessions", json={"title": "offline"}, headers=system.auth())
+        private_redis.start()
+        assert created.status_code == 201, created.text
+        reply = await (await system.client()).join(f"ai_session:{created.json()['id']}")
+    assert reply["status"] == "ok"
+    assert reply["response"]["session"]["title"] == "offline" and reply["response"]["messages"] == []
