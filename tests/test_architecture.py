@@ -102,3 +102,40 @@ def test_no_module_imports_itself_back_through_others() -> None:
 def test_no_module_is_over_300_lines() -> None:
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules().items()}
     assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
+
+
+def folder(name: str) -> str:
+    """The folder (package) a module lives in: `workers.tools.loop` → `workers.tools`."""
+    return name if modules()[name].name == "__init__.py" else name.rpartition(".")[0]
+
+
+def test_no_folder_imports_itself_back_through_others() -> None:
+    edges: dict[str, set[str]] = {}
+    for module, targets in graph().items():
+        if module in ENTRY_POINTS:  # they wire the gateway and the workers together, on purpose
+            continue
+        here = folder(module)
+        edges.setdefault(here, set()).update(
+            folder(t) for t in targets if folder(t) != here and not here.startswith(folder(t) + ".")
+        )
+    cycles = []
+    for start in edges:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for target in edges.get(node, ()):
+                if target == start:
+                    cycles.append(" -> ".join([*path, start]))
+                elif target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+    assert cycles == []
+
+
+def test_the_broker_uses_nothing_of_relay_but_itself_and_settings() -> None:
+    bad = [
+        (m, t) for m, ts in graph().items() for t in ts
+        if m.startswith("relay.broker") and t.startswith("relay")
+        and not t.startswith(("relay.broker", "relay.settings")) and t != "relay"
+    ]  # fmt: skip
+    assert bad == []

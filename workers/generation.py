@@ -40,8 +40,8 @@ from .providers.events import (
     UpstreamError,
     Usage,
 )
-from .tools.calls import ToolStep
-from .tools.history import ToolRecord
+from .providers.tool_calls import ToolStep
+from .providers.tool_history import ToolRecord
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import httpx
 from tests.faults.upstreams import ScriptedUpstream, complete, sse, stream, text_delta
 from workers.providers.apollo import ApolloProvider
 from workers.providers.events import Complete, GenerationRequest, Status
-from workers.tools.calls import ToolStep
+from workers.providers.tool_calls import ToolStep
 
 
 def block(index: int, content_block: dict[str, Any]) -> bytes:

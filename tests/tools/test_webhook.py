@@ -13,7 +13,7 @@ import pytest
 
 from schema.outbound import OutboundPolicy, guarded_client
 from tests.services import free_port
-from workers.tools.calls import PREVIEW_CHARS, ToolCall
+from workers.providers.tool_calls import PREVIEW_CHARS, ToolCall
 from workers.tools.webhook import Caller, ToolWebhook, signature
 
 from .fakes import Webhook, verified

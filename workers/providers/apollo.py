@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
+from workers.providers.apollo_steps import ApolloToolUse
 from workers.providers.events import (
     Changes,
     Chunk,
@@ -18,7 +19,6 @@ from workers.providers.events import (
 )
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
 from workers.providers.upstream import JsonBody, event_object, post_events, sentence
-from workers.tools.apollo_steps import ApolloToolUse
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from workers.tools.calls import ToolRound, ToolStep, ToolUse
+from workers.providers.tool_calls import ToolRound, ToolStep, ToolUse
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from workers.tools.calls import ToolCall, ToolUse
+from workers.providers.tool_calls import ToolCall, ToolUse
 
 from .events import Chunk, Complete, GenerationRequest, ProviderEvent
 from .upstream import MAX_EVENT_BYTES, StreamLimits

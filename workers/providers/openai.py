@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from workers.providers import openai_format
 from workers.providers.events import Chunk, GenerationRequest, ProviderEvent, UpstreamError
 from workers.providers.http_provider import HttpProvider, json_answer, round_end
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
-from workers.tools import openai_format
 
 
 class OpenAIProvider(HttpProvider):

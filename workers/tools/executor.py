@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 
-from workers.tools.calls import FAILED, FINISHED, STARTED, ToolCall, ToolResult, ToolStep, failed
+from workers.providers.tool_calls import FAILED, FINISHED, STARTED, ToolCall, ToolResult, ToolStep, failed
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status, Usage
-from workers.tools.calls import FAILED, STARTED, ToolResult, ToolRound, ToolStep, ToolUse, add_usage, failed
+from workers.providers.tool_calls import FAILED, STARTED, ToolResult, ToolRound, ToolStep, ToolUse, add_usage, failed
 from workers.tools.executor import ToolExecutor
 from workers.tools.webhook import Caller, ToolWebhook
 

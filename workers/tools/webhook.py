@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from schema.outbound import AddressNotAllowed
-from workers.tools.calls import ToolCall, ToolResult, failed, finished
+from workers.providers.tool_calls import ToolCall, ToolResult, failed, finished
 
 log = logging.getLogger(__name__)
 

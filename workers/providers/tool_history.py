@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.tools.calls import FAILED, STARTED, ToolCall, ToolResult, ToolRound, ToolStep, failed
+from workers.providers.tool_calls import FAILED, STARTED, ToolCall, ToolResult, ToolRound, ToolStep, failed
 
 HISTORY_RESULT_CHARS = 16_000  # what later turns tell the model of a result; the rest is cut
 UNFINISHED = "The response ended before the tool answered."

@@ -11,8 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from workers.providers.events import Status
-from workers.tools.calls import FAILED, FINISHED, STARTED, ToolCall, ToolResult, ToolStep, parse_arguments, preview
-from workers.tools.calls import result_text as as_text
+from workers.providers.tool_calls import (
+    FAILED,
+    FINISHED,
+    STARTED,
+    ToolCall,
+    ToolResult,
+    ToolStep,
+    parse_arguments,
+    preview,
+)
+from workers.providers.tool_calls import result_text as as_text
 
 TOOL_USE = frozenset({"tool_use", "server_tool_use"})
 

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 
 from workers.providers.events import GenerationRequest
-from workers.tools.calls import ToolCall, ToolRound, parse_arguments
-from workers.tools.history import rounds_of
+from workers.providers.tool_calls import ToolCall, ToolRound, parse_arguments
+from workers.providers.tool_history import rounds_of
 
 
 def tool_fields(request: GenerationRequest) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from workers.providers.events import GenerationRequest
-from workers.tools.calls import ToolCall, ToolRound, parse_arguments
-from workers.tools.history import rounds_of
+from workers.providers.tool_calls import ToolCall, ToolRound, parse_arguments
+from workers.providers.tool_history import rounds_of
 
 
 def tool_fields(request: GenerationRequest) -> dict[str, Any]:
