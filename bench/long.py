@@ -6,7 +6,7 @@ One generation whose text grows to `answer_bytes` (4 MiB) in chunks of
 in-flight snapshot and publishes). Redis's own time per publish is read from
 `INFO commandstats` (the script's calls; the commands it runs inside are not
 added again) over the first and the last `window` chunks, with Redis's process
-CPU from /proc over the same windows. DESIGN §3: the cost per event must not
+CPU from /proc over the same windows. The Redis work per event must not
 grow with the answer's length, so end ÷ start should be about 1.
 """
 

@@ -1,4 +1,5 @@
-"""Tenant settings (DESIGN §8): validated on the way in, stored with secrets encrypted, shown without them.
+"""Tenant settings (docs/protocol.md, "Tenant settings"): validated on the way in, stored with secrets
+encrypted, shown without them.
 
 Three shapes of one schema: a *patch* (what `PUT /api/tenant/settings` accepts:
 every field optional, `null` removes a value, secrets in clear text), the

@@ -1,4 +1,4 @@
-"""Tenant settings validation (DESIGN §8): strict types, named fields, merge patches, secrets encrypted."""
+"""Tenant settings validation: strict types, named fields, merge patches, secrets encrypted."""
 
 from __future__ import annotations
 

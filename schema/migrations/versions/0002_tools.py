@@ -1,4 +1,4 @@
-"""Tool calls of assistant messages (DESIGN §9).
+"""Tool calls of assistant messages (README, "Tools").
 
 Revision ID: 0002_tools
 Revises: 0001
