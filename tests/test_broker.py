@@ -15,6 +15,7 @@ from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
 from schema import events, keys
 
+from .conditions import until
 from .fake_redis import FakeRedisServer
 from .services import RedisCluster, RedisServer
 
@@ -304,7 +305,7 @@ async def test_a_pub_sub_connection_gone_silent_is_replaced_and_the_gateway_told
         await asyncio.wait_for(subscriptions.subscribe("t"), 5)
         assert private_redis.process is not None
         private_redis.process.send_signal(signal.SIGSTOP)
-        await asyncio.sleep(2.0)  # silent for longer than the limit
+        await until(lambda: not subscriptions.connected.is_set())  # the reader noticed the silence and hung up
         private_redis.process.send_signal(signal.SIGCONT)
         await asyncio.wait_for(resubscribed.wait(), 15)
         client = redis.Redis.from_url(private_redis.url)

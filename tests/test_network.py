@@ -21,6 +21,7 @@ from schema.network import HIGH_WATER, ProtocolBackend, ProtocolStream
 from workers.providers.apollo import ApolloProvider
 from workers.providers.events import Chunk, Complete, GenerationRequest, UpstreamError
 
+from .conditions import until
 from .faults.upstreams import STREAM_HEAD, chunked, complete, text_delta
 
 
@@ -125,8 +126,7 @@ async def read_all(stream: ProtocolStream) -> bytes:
 async def test_a_reader_that_falls_behind_stops_reading_the_socket_and_then_gets_everything():
     payload = bytes(range(256)) * (4 * HIGH_WATER // 256)
     async with raw(payload) as stream:
-        await asyncio.sleep(0.3)  # the server writes everything; nobody reads
-        assert stream.protocol.paused
+        await until(lambda: stream.protocol.paused)  # the server writes everything; nobody reads
         assert stream.protocol.size < HIGH_WATER + 256 * 1024
         assert await read_all(stream) == payload
         assert not stream.protocol.paused
@@ -134,7 +134,7 @@ async def test_a_reader_that_falls_behind_stops_reading_the_socket_and_then_gets
 
 async def test_a_server_that_hung_up_leaves_the_idle_connection_readable():
     async with raw(b"") as stream:
-        await asyncio.sleep(0.1)
+        await until(lambda: stream.protocol.eof)
         assert stream.get_extra_info("is_readable")
         assert await stream.read(10) == b""
 
@@ -143,7 +143,7 @@ async def test_a_cancelled_read_leaves_the_stream_readable():
     async with raw(b"late", close=False) as stream:
         assert await stream.read(10) == b"late"
         waiting = asyncio.create_task(stream.read(10))
-        await asyncio.sleep(0.05)
+        await until(lambda: stream.protocol.waiter is not None)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting

@@ -74,11 +74,16 @@ async def test_a_cancellation_of_the_task_at_the_deadline_stays_a_cancellation()
         await task
 
 
-async def test_leaving_cancels_the_timer():
+async def test_leaving_cancels_the_timer_so_the_task_outlives_the_deadline():
     loop = asyncio.get_running_loop()
     with Silence(loop) as silence:
         silence.waiting_until(loop.time() + 0.05)
-    await asyncio.sleep(0.1)  # the task is not cancelled once the stream is left
+        timer = silence.timer
+    assert timer is not None and timer.cancelled() and silence.timer is None
+    past_the_deadline = loop.create_future()
+    loop.call_at(timer.when() + 0.05, past_the_deadline.set_result, None)
+    await past_the_deadline  # raises CancelledError if the timer still fired
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
 
 async def test_a_wait_after_an_expired_one_can_expire_too():

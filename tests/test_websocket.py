@@ -20,6 +20,7 @@ from relay.socket import INBOX_LIMIT, Socket
 from relay.websocket import WebSocketConnection
 from schema import events
 
+from .conditions import until
 from .phoenix import PhoenixClient
 from .system import Backend, System
 
@@ -96,15 +97,6 @@ async def test_a_tab_that_falls_behind_within_its_bound_gets_every_event_in_orde
 def queued_frames(system: System) -> int:
     connections = system.gateways[0].server.server_state.connections
     return sum(len(c.outbox or ()) for c in connections if isinstance(c, WebSocketConnection))
-
-
-async def until(condition: Any, within: float = 10) -> None:
-    """Poll: what is awaited here is gateway state that has no event to wait on."""
-    for _ in range(int(within / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"not within {within} s")
 
 
 class RecordingConnection:
