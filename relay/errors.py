@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from schema.db import database_unreachable
 
 from .broker.base import BrokerUnavailable
@@ -66,6 +68,7 @@ def unavailable(what: str) -> ChatError:
 log = logging.getLogger(__name__)
 
 DATABASE_DOWN = unavailable("the database")
+OVERLOADED = ChatError("unavailable", "The service is busy right now; try again shortly.", 503)
 
 
 def translate(exc: BaseException) -> ChatError | None:
@@ -74,6 +77,9 @@ def translate(exc: BaseException) -> ChatError | None:
         return exc
     if isinstance(exc, BrokerUnavailable):
         return unavailable("the message broker")
+    if isinstance(exc, PoolTimeout):  # every pooled connection stayed busy: the database itself is fine
+        log.warning("answered 'unavailable': no SQL connection was free in time (%s)", exc)
+        return OVERLOADED
     if database_unreachable(exc):
         log.warning("answered 'unavailable': the database is unreachable (%s)", exc)
         return DATABASE_DOWN

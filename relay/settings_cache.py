@@ -36,13 +36,18 @@ class SettingsCache:
         self.entries: dict[str, tuple[float, TenantSettings]] = {}
         self.versions: dict[str, int] = {}  # bumped by invalidation: a read begun before it is not kept
 
-    async def get(self, tenant_id: str) -> TenantSettings:
+    async def get(self, tenant_id: str, db: AsyncSession | None = None) -> TenantSettings:
+        """`db`: the caller's open session, read through on a miss. A caller inside a transaction must pass it:
+        a second connection checked out while holding one deadlocks a pool that a burst has emptied."""
         entry = self.entries.get(tenant_id)
         now = self.clock()
         if entry is not None and now - entry[0] < self.max_age:
             return entry[1]
         version = self.versions.get(tenant_id, 0)
-        async with self.db() as db:
+        if db is None:
+            async with self.db() as own:
+                stored = await own.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
+        else:
             stored = await db.scalar(select(Tenant.settings).where(Tenant.id == tenant_id))
         settings = load(stored)
         if self.versions.get(tenant_id, 0) == version:

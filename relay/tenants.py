@@ -108,8 +108,9 @@ class Tenants:
         async with self.db() as db:
             return await usage.report(db, claims.tenant, month, settings.usage_limit.monthly_tokens)
 
-    async def require_assistant(self, claims: Claims) -> TenantSettings:
-        settings = await self.cache.get(claims.tenant)
+    async def require_assistant(self, claims: Claims, db: AsyncSession | None = None) -> TenantSettings:
+        """`db`: the caller's open session, if it holds one (see `SettingsCache.get`)."""
+        settings = await self.cache.get(claims.tenant, db)
         if not settings.feature(AI_ASSISTANT):
             raise assistant_disabled()
         return settings
@@ -119,7 +120,7 @@ class Tenants:
 
         The total is read from SQL, not the cache: once the limit is reached, no gateway starts another.
         """
-        settings = await self.require_assistant(claims)
+        settings = await self.require_assistant(claims, db)
         try:
             resolve(settings, self.operator, None)
         except NotConfigured as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -196,3 +198,15 @@ async def test_the_demo_page_is_served(system: System) -> None:
 
 async def test_unknown_routes_are_404(system: System) -> None:
     assert (await system.http.get("/api/nope")).status_code == 404
+
+
+async def test_a_burst_of_posts_larger_than_the_sql_pool_is_served_when_the_settings_cache_is_cold(
+    system: System,
+) -> None:
+    """Each post's transaction used to check out a second connection to read the tenant's settings: forty at once
+    held every pooled connection while waiting for another, until the pool gave up after 30 s (answered 503)."""
+    users = [f"user{k}" for k in range(40)]
+    sessions = [await system.new_session(user=user) for user in users]
+    await system.enable_assistant()  # a settings change: every gateway drops its cached copy
+    posted = await asyncio.gather(*(system.post_message(s, "hi", user=u) for s, u in zip(sessions, users, strict=True)))
+    assert [response.status_code for response in posted] == [202] * len(users)
