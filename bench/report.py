@@ -110,6 +110,11 @@ ROWS: list[tuple[str, str, int]] = [
     ("latency p99 (ms)", "e2e-light.latency_ms.p99", 2),
     ("worker CPU per chunk (µs)", "e2e-light.worker_us_per_chunk", 0),
     ("lost events", "e2e-light.lost", 0),
+    ("**soak: generations at a steady rate (opt in: `--workloads soak`)**", "", 0),
+    ("generations posted", "soak.generations_posted", 0),
+    ("gateway RSS, end ÷ after warm-up", "soak.gateway_rss_growth", 3),
+    ("Redis used_memory, end ÷ after warm-up", "soak.redis_used_growth", 3),
+    ("seq gaps", "soak.gaps", 0),
 ]
 
 
@@ -236,6 +241,20 @@ def ladders(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def soaks(runs: list[dict[str, Any]]) -> str:
+    """Each soak's samples: RSS of the gateway and workers and Redis's used memory, minute by minute."""
+    lines = []
+    for i, run in enumerate(runs, 1):
+        for target, results in run["targets"].items():
+            soak = results.get("soak")
+            if not soak or "error" in soak:
+                continue
+            lines.append(f"- run {i} {target} (t s: gateway MiB / workers MiB / Redis MiB / generations ended):")
+            lines += [f"  - {s['t_s']}: {s['gateway_rss_mib']} / {s['workers_rss_mib']} / {s['redis_used_mib']}"
+                      f" / {s['generations_ended']}" for s in soak["samples"]]  # fmt: skip
+    return "\n".join(lines)
+
+
 def render(runs: list[dict[str, Any]], targets: list[str], command: str) -> str:
     return "\n\n".join([
         f"Results of `{command}`: {len(runs)} run(s); median (min–max).",
@@ -244,6 +263,8 @@ def render(runs: list[dict[str, Any]], targets: list[str], command: str) -> str:
         goals(runs),
         "Saturation ladders (events/s injected; ✓ passed, ✗ failed; which core was saturated):",
         ladders(runs),
+        "Soaks:",
+        soaks(runs) or "- none run",
         "Run conditions:",
         conditions(runs),
     ])  # fmt: skip

@@ -33,11 +33,13 @@ from .idle import IdleConfig, idle
 from .joins import JoinsConfig, joins
 from .long import LongConfig, long
 from .services import Redis
+from .soak import SoakConfig, soak
 from .targets import TARGETS, known
 from .ttft import TtftConfig, ttft
 
 RESULTS = Path(__file__).with_name("results")
 WORKLOADS = ("fixed", "ladder", "idle", "joins", "e2e", "e2e-1w", "e2e-light", "ttft", "long", "overload")
+OPT_IN_WORKLOADS = ("soak",)  # 30 minutes: run only when named in --workloads
 REDIS_WORKLOADS = ("long",)  # Redis and the publish path alone: run once, under "streamrelay"
 STEAL_LIMIT_PCT = 10  # a window with more vCPU steal than this is measured again (up to `steal_redos` times)
 log = logging.getLogger("bench")
@@ -63,11 +65,12 @@ class Plan:
     )
     ttft: TtftConfig = field(default_factory=TtftConfig)
     long: LongConfig = field(default_factory=LongConfig)
+    soak: SoakConfig = field(default_factory=SoakConfig)
 
 
 SMOKE = Plan(
     runs=1,
-    workloads=("fixed", "ladder", "idle", "joins", "e2e", "ttft", "long"),
+    workloads=("fixed", "ladder", "idle", "joins", "e2e", "ttft", "long", "soak"),
     peer_workloads=("fixed",),
     steal_redos=0,
     fixed=FixedConfig(sessions=3, tabs=2, rate=60, seconds=1.5, warmup_seconds=0, generators=1),
@@ -77,6 +80,7 @@ SMOKE = Plan(
     e2e=E2EConfig(generations=2, tabs=2, chunks=20, rate=20, workers=1, worker_concurrency=4, generators=1),
     ttft=TtftConfig(generations=5, starts_per_s=10, chunks=3),
     long=LongConfig(answer_bytes=64 * 1024, chunk_bytes=1024, window=16),
+    soak=SoakConfig(minutes=0.1, concurrency=2, chunks=10, rate=20, sample_seconds=2, warm_up_samples=1),
 )
 
 
@@ -97,6 +101,8 @@ async def run_workload(workload: str, target: str, redis: Redis, workdir: Path, 
         return await ttft(redis, workdir, plan.ttft, target)
     if workload == "long":
         return await long(redis, workdir, plan.long)
+    if workload == "soak":
+        return await soak(redis, workdir, plan.soak, target)
     config = {"e2e": plan.e2e, "e2e-1w": plan.e2e_1w, "e2e-light": plan.e2e_light, "overload": plan.overload}[workload]
     return await e2e(redis, workdir, config, target=target)
 
@@ -164,6 +170,10 @@ def _headline(workload: str, result: dict[str, Any]) -> str:
     if workload == "long":
         return (f"Redis µs per publish {result['redis_us_per_publish_start']} at the start, "
                 f"{result['redis_us_per_publish_end']} at {result['answer_mib']} MiB")  # fmt: skip
+    if workload == "soak":
+        return (f"{result['generations_posted']} generations; RSS growth after warm-up: gateway "
+                f"{result.get('gateway_rss_growth')}×, workers {result.get('workers_rss_growth')}×; "
+                f"Redis used_memory {result.get('redis_used_growth')}×")  # fmt: skip
     return (f"p99 {result['latency_ms']['p99']} ms, worker {result['worker_us_per_chunk']} µs/chunk, "
             f"lost {result['lost']}")  # fmt: skip
 
@@ -215,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--soak-minutes", type=float, default=SoakConfig.minutes, help="how long the soak runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -226,7 +237,11 @@ def main(argv: list[str] | None = None) -> None:
     missing = [t for t in targets if not available(t)]
     if missing:
         raise SystemExit(f"{', '.join(missing)}: unknown, or not installed (pip install -r bench/requirements.txt)")
-    plan = Plan(runs=args.runs, targets=tuple(targets), workloads=tuple(w for w in args.workloads.split(",") if w))
+    workloads = tuple(w for w in args.workloads.split(",") if w)
+    if unknown := [w for w in workloads if w not in WORKLOADS + OPT_IN_WORKLOADS]:
+        raise SystemExit(f"{', '.join(unknown)}: unknown workload (known: {', '.join(WORKLOADS + OPT_IN_WORKLOADS)})")
+    plan = Plan(runs=args.runs, targets=tuple(targets), workloads=workloads,
+                soak=SoakConfig(minutes=args.soak_minutes))  # fmt: skip
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     runs = asyncio.run(run_plan(plan, out))
     command = "python -m bench.run" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(sys.argv[1:]))
