@@ -2,11 +2,14 @@
 
 One policy, two checks. `OutboundPolicy.check_url` is the static rule (https, a
 host matching `TENANT_ALLOWED_HOSTS`), used when settings are saved and again on
-every request. `guarded_client` adds the connect-time rule: a host allowed only
-by a wildcard must resolve to public addresses, and the connection goes to the
-very address that was checked, so a DNS answer that changes between the check
-and the connect (rebinding) gains nothing. A host listed explicitly is trusted:
-it may use `http` and private addresses.
+every request; `http` only for a host the operator listed explicitly (the
+built-in defaults are https-only). `guarded_client` adds the connect-time rule:
+every name, listed or matched by a wildcard, must resolve to public addresses,
+and the connection goes to the very address that was checked, so a DNS answer
+that changes between the check and the connect (rebinding) gains nothing. Only
+an address the operator listed itself (`10.0.0.7:8080`) may be private. A
+trailing dot (`api.openai.com.`) is dropped before anything is matched or
+resolved.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ NOT_ALLOWED = "the AI service address is not allowed"
 DEFAULT_ALLOWED_HOSTS = "api.openai.com,*.openai.azure.com,api.anthropic.com,openrouter.ai"
 DEFAULT_PORTS = {"https": 443, "http": 80}
 HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the IPv4 address is the last 32 bits
+NEVER_PUBLIC = (
+    ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64: it leads into someone's own network
+    ipaddress.ip_network("fec0::/10"),  # site-local, deprecated but still routed inside some networks
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -75,17 +82,26 @@ def parse_rule(entry: str) -> HostRule:
     return HostRule(url.host, url.port, wildcard)
 
 
+def normalise_host(host: str) -> str:
+    """The one spelling of a host that is matched, resolved and connected to: lower case, no trailing dot."""
+    return host.lower().removesuffix(".")
+
+
 class OutboundPolicy:
-    def __init__(self, rules: Iterable[HostRule]) -> None:
+    """`built_in`: the rules are the defaults, not the operator's: https only."""
+
+    def __init__(self, rules: Iterable[HostRule], built_in: bool = False) -> None:
         self.rules = tuple(rules)
+        self.built_in = built_in
 
     @classmethod
     def parse(cls, allowed_hosts: str) -> OutboundPolicy:
-        return cls(parse_rule(entry) for entry in allowed_hosts.split(",") if entry.strip())
+        rules = (parse_rule(entry) for entry in allowed_hosts.split(",") if entry.strip())
+        return cls(rules, built_in=allowed_hosts == DEFAULT_ALLOWED_HOSTS)
 
     def match(self, host: str, port: int, scheme: str) -> Match | None:
         """How (host, port) is allowed: listed explicitly, by a wildcard, or not at all."""
-        host = host.lower().rstrip(".")
+        host = normalise_host(host)
         found: Match | None = None
         for rule in self.rules:
             if rule.matches(host, port, scheme):
@@ -108,8 +124,8 @@ class OutboundPolicy:
         match = self.match(parsed.host, port, parsed.scheme)
         if match is None:
             raise AddressNotAllowed(f"{parsed.host}:{port} is not in TENANT_ALLOWED_HOSTS")
-        if parsed.scheme != "https" and match != "explicit":
-            raise AddressNotAllowed("http is allowed only for hosts listed explicitly in TENANT_ALLOWED_HOSTS")
+        if parsed.scheme != "https" and (match != "explicit" or self.built_in):
+            raise AddressNotAllowed("http is allowed only for hosts the operator listed in TENANT_ALLOWED_HOSTS")
         return match
 
 
@@ -121,14 +137,25 @@ def _ip(text: str) -> IPAddress | None:
 
 
 def is_public(address: IPAddress) -> bool:
-    """Reachable on the internet: not loopback, private, link-local (metadata), shared, reserved or multicast."""
+    """Reachable on the internet: not loopback, private, link-local (metadata), shared, reserved or multicast.
+
+    An IPv6 address that carries an IPv4 one (mapped, translated, compatible, NAT64, 6to4, Teredo) is as public
+    as the IPv4 address it leads to.
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is None and address in NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if any(address in network for network in NEVER_PUBLIC):
+            return False
+        embedded = _embedded_ipv4(address)
         if embedded is not None:
             return is_public(embedded)
     return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    high = int(address) >> 32
+    if high in (0, 0xFFFF, 0xFFFF0000) or address in NAT64:  # compatible ::a.b.c.d, mapped, translated, NAT64
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour or (address.teredo or (None, None))[1]
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -153,18 +180,23 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         options = {"timeout": timeout, "local_address": local_address, "socket_options": socket_options}
+        host = normalise_host(host)
         matches = {self.policy.match(host, port, scheme) for scheme in DEFAULT_PORTS}  # the transport checked it
         match: Match | None = "explicit" if "explicit" in matches else "wildcard" if "wildcard" in matches else None
-        if match == "explicit":
-            return await self.backend.connect_tcp(host, port, **options)
         if match is None:
             raise AddressNotAllowed(f"{host}:{port} is not in TENANT_ALLOWED_HOSTS")
-        try:
-            addresses = await self.resolver(host, port)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"cannot resolve {host}")
+        literal = _ip(host)
+        if literal is not None and match == "explicit" and not self.policy.built_in:
+            return await self.backend.connect_tcp(str(literal), port, **options)  # the operator listed this address
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            try:
+                addresses = await self.resolver(host, port)
+            except OSError as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            if not addresses:
+                raise httpcore.ConnectError(f"cannot resolve {host}")
         for address in addresses:
             ip = _ip(address)
             if ip is None or not is_public(ip):

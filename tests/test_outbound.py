@@ -7,7 +7,16 @@ import ipaddress
 import httpx
 import pytest
 
-from schema.outbound import NOT_ALLOWED, AddressNotAllowed, OutboundPolicy, guarded_client, is_public, parse_rule
+from relay.settings import Settings
+from schema.outbound import (
+    DEFAULT_ALLOWED_HOSTS,
+    NOT_ALLOWED,
+    AddressNotAllowed,
+    OutboundPolicy,
+    guarded_client,
+    is_public,
+    parse_rule,
+)
 
 from .listener import SECRET_BODY, Listener
 
@@ -114,7 +123,56 @@ def test_a_malformed_allowed_host_is_refused(entry: str) -> None:
         ("8.8.8.8", True), ("2606:4700::1111", True), ("127.0.0.1", False), ("0.0.0.0", False),
         ("169.254.169.254", False), ("172.16.0.1", False), ("::1", False), ("fe80::1", False),
         ("64:ff9b::a9fe:a9fe", False), ("2002:7f00:1::", False), ("224.0.0.1", False), ("::ffff:8.8.8.8", True),
+        ("::127.0.0.1", False), ("::ffff:0:127.0.0.1", False), ("::ffff:0:a9fe:a9fe", False), ("::10.0.0.1", False),
+        ("64:ff9b:1::808:808", False), ("64:ff9b:1:ffff::1", False), ("fec0::1", False), ("feff::1", False),
+        ("64:ff9b::808:808", True),
     ],
 )  # fmt: skip
 def test_which_addresses_are_public(address: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_the_built_in_hosts_are_https_only() -> None:
+    """`http://api.openai.com` would send the tenant's key and the conversation in plaintext."""
+    for policy in (OutboundPolicy.parse(DEFAULT_ALLOWED_HOSTS), Settings().outbound_policy):
+        assert policy.check_url("https://api.openai.com/v1") == "explicit"
+        for url in ("http://api.openai.com/v1", "http://api.anthropic.com/", "http://acme.openai.azure.com/"):
+            with pytest.raises(AddressNotAllowed, match=NOT_ALLOWED):
+                policy.check_url(url)
+    assert OutboundPolicy.parse("api.openai.com").check_url("http://api.openai.com/v1") == "explicit"
+
+
+async def test_a_name_listed_explicitly_is_checked_on_its_resolved_address() -> None:
+    """Only an address the operator listed itself may be private; a listed name is resolved and checked."""
+    async with Listener() as listener:
+        for hosts in (f"internal.example:{listener.port}", f"api.openai.com:{listener.port}"):
+            policy = OutboundPolicy.parse(hosts)
+            async with guarded_client(policy, resolver=resolving_to("127.0.0.1")) as client:
+                error = await refused(client, f"http://{hosts.partition(':')[0]}:{listener.port}/v1")
+            assert "127.0.0.1" in error.reason
+    assert listener.connections == 0
+
+
+async def test_a_built_in_host_is_checked_at_connect_time() -> None:
+    policy = OutboundPolicy.parse(DEFAULT_ALLOWED_HOSTS)
+    async with guarded_client(policy, resolver=resolving_to("10.0.0.5")) as client:
+        await refused(client, "https://api.openai.com/v1")
+
+
+async def test_a_trailing_dot_is_dropped_before_matching_and_never_resolved_as_another_name() -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    async with Listener() as listener:
+        wildcard = OutboundPolicy.parse(f"*.tenant.example:{listener.port}")
+        async with guarded_client(wildcard, resolver=resolve) as client:
+            await refused(client, f"https://API.tenant.example.:{listener.port}/v1")
+        assert asked == ["api.tenant.example"]
+        listed = OutboundPolicy.parse(f"127.0.0.1:{listener.port}")
+        async with guarded_client(listed, resolver=resolve) as client:
+            response = await client.post(f"http://127.0.0.1.:{listener.port}/v1", json={})
+        assert response.content == SECRET_BODY, "the address the operator listed, with a dot, is that address"
+        assert asked == ["api.tenant.example"], "an address is never sent to a resolver"
