@@ -64,4 +64,20 @@ def stop_key(message_id: str) -> str:
     """Set when a generation should stop, for a worker that had not yet started it."""
     return f"relay:stop:{message_id}"
 
+
 SETTINGS_TOPIC = "relay:tenant_settings"  # a tenant id: its settings changed, drop them from every cache
+
+
+def _user(tenant_id: str, user_id: str) -> str:
+    """A user's part of a key: the tenant's length first, so that no two (tenant, user) pairs share it."""
+    return f"{len(tenant_id)}:{tenant_id}:{user_id}"
+
+
+def rate_key(bucket: str, tenant_id: str, user_id: str) -> str:
+    """One user's token bucket (`write` or `document`): a hash of tokens left and when they were counted."""
+    return f"relay:rate:{bucket}:{_user(tenant_id, user_id)}"
+
+
+def sockets_key(tenant_id: str, user_id: str) -> str:
+    """One user's open WebSockets on every gateway: a sorted set socket id -> expiry (ms, Redis's clock)."""
+    return f"relay:sockets:{_user(tenant_id, user_id)}"

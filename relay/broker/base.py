@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 
 from .jobs import JobQueue
+from .limits import Limits
 from .log import EventLog
 from .presence import PresenceStore
 from .signals import Signals
@@ -21,9 +22,10 @@ class BrokerUnavailable(Exception):
 
 
 class Broker(EventLog, JobQueue, Signals):
-    """One connection serving every role; `presence` is the presence part, kept beside them."""
+    """One connection serving every role; `presence` and `limits` are parts of their own, kept beside them."""
 
     presence: PresenceStore
+    limits: Limits
 
     async def start(self) -> None:
         """Connect; called once before use."""

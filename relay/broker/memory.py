@@ -11,6 +11,7 @@ from schema import events, keys
 
 from .base import Broker
 from .jobs import Job
+from .limits_memory import MemoryLimits
 from .log import (
     SNAPSHOT_CHANGE,
     SNAPSHOT_CHUNK,
@@ -48,6 +49,7 @@ class MemoryBroker(Broker):
         self.sessions: dict[str, _Session] = {}
         self.topics: set[str] = set()
         self.presence = MemoryPresence(self._broadcast)
+        self.limits = MemoryLimits()
         self.jobs: deque[Job] = deque()
         self.pending: dict[str, Job] = {}
         self.job_ids = itertools.count(1)

@@ -27,6 +27,7 @@ from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .cluster_pubsub import ClusterSubscriptions, failing_over
 from .jobs import Job
+from .limits_redis import RedisLimits
 from .log import Position, Snapshot, new_epoch
 from .position import SCRIPT as POSITION_SCRIPT
 from .position import decode_reply, script_args
@@ -65,7 +66,9 @@ class RedisBroker(Broker):
         if cluster:
             self.redis = RedisCluster.from_url(url, **options)
             self.subscriptions = ClusterSubscriptions(
-                self.redis, self._deliver, self._resubscribed,
+                self.redis,
+                self._deliver,
+                self._resubscribed,
                 broadcast_topics=frozenset({keys.STOP_TOPIC, keys.SETTINGS_TOPIC}),
             )
         else:
@@ -74,6 +77,7 @@ class RedisBroker(Broker):
         self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
         self.positions = ScriptBatcher(self.redis, POSITION_SCRIPT, self._call, pipelined=not cluster, name="position")
         self.presence = RedisPresence(self.redis, self._call, cluster)
+        self.limits = RedisLimits(self.redis, self._call, cluster)
 
     # lifecycle
 
@@ -89,6 +93,7 @@ class RedisBroker(Broker):
         await self.publishes.close()
         await self.positions.close()
         await self.presence.close()
+        await self.limits.close()
         await self.subscriptions.close()
         await self.redis.aclose()
 
