@@ -163,6 +163,10 @@ async def _start_streamrelay(name: str, redis_url: str, workdir: Path, e2e: E2E 
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "UPSTREAM_PROVIDER": "demo",  # the gateway never calls it; it only checks the assistant is configured
+        # one bench user drives every tab and session: the per-user limits are not what is measured
+        "MAX_SOCKETS_PER_USER": "1000000",
+        "USER_BURST": "1000000",
+        "USER_REQUESTS_PER_SECOND": "1000000",
     }
     pids: dict[str, list[int]] = {}
     upstream_url = ""

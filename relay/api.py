@@ -19,10 +19,12 @@ from .auth import Claims, InvalidToken, verify
 from .errors import ChatError, bad_request, translate
 from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
+from .limits import WRITE
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # each takes a token from its user's bucket
 MAX_BODY_BYTES = 1024 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -30,7 +32,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def error(status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     # A client too slow to send its body is not kept. (After a 413 uvicorn reads on and discards the
     # rest of the body: closing with unread data would reset the connection and lose the answer.)
-    headers = {"connection": "close"} if status == 408 else None
+    headers = {"connection": "close"} if status == 408 else {}
+    if extra is not None and "retry_after" in extra:
+        headers["retry-after"] = str(extra["retry_after"])
     return JSONResponse({"error": message, "code": code, **(extra or {})}, status_code=status, headers=headers)
 
 
@@ -84,7 +88,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
-    """Authenticate, run the handler, and turn failures into JSON errors."""
+    """Authenticate, limit the user's writes, run the handler, and turn failures into JSON errors."""
 
     async def run(request: Request) -> Response:
         try:
@@ -92,6 +96,8 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
         except InvalidToken as exc:
             return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:
+            if request.method in WRITES:
+                await gateway.limits.take(claims, WRITE)
             return await handler(request, gateway, claims)
         except Exception as exc:
             answer = translate(exc)

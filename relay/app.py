@@ -25,6 +25,7 @@ from .chat import Chat
 from .fanout import Fanout
 from .gateway import Gateway
 from .join_page import JoinPages
+from .limits import UserLimits
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .presence import PresenceTracker
 from .settings import Settings
@@ -77,7 +78,10 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
     )
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat))
+    limits = UserLimits(broker.limits, settings)
+    gateway = Gateway(
+        settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), limits
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
@@ -93,11 +97,13 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         # collections cost CPU and stall joins (bench/README.md: `streamrelay~default-gc`).
         gc.set_threshold(50_000, 20, 100)
         keeping_presence = asyncio.create_task(presence.run(), name="presence")
+        keeping_slots = asyncio.create_task(limits.run(), name="socket slots")
         try:
             yield {"gateway": gateway}  # uvicorn hands this state to `relay.websocket`
         finally:
             announcements.cancel()
             keeping_presence.cancel()
+            keeping_slots.cancel()
             if owns_broker:
                 await broker.close()
             await engine.dispose()

@@ -53,6 +53,11 @@ def usage_limit(resets_at: str) -> ChatError:
     return ChatError("usage_limit", message, 429, {"resets_at": resets_at})
 
 
+def rate_limited(retry_after: int) -> ChatError:
+    message = f"Too many requests from you just now; try again in {retry_after} s."
+    return ChatError("rate_limited", message, 429, {"retry_after": retry_after})
+
+
 def busy() -> ChatError:
     return ChatError("busy", "a response is already being generated in this session", 409)
 

@@ -1,5 +1,5 @@
 """What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, join pages,
-settings."""
+per-user limits, settings."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .broker.base import Broker
 from .chat import Chat
 from .fanout import Fanout
 from .join_page import JoinPages
+from .limits import UserLimits
 from .presence import PresenceTracker
 from .settings import Settings
 from .tenants import Tenants
@@ -27,3 +28,4 @@ class Gateway:
     tenants: Tenants
     presence: PresenceTracker
     pages: JoinPages
+    limits: UserLimits

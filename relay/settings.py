@@ -58,6 +58,12 @@ class Settings:
     tenant_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
     tenant_keys_required: bool = False
     credentials_key: str | None = None
+    # per-user limits, shared by every gateway (relay/limits.py)
+    user_requests_per_second: float = 10.0
+    user_burst: int = 50
+    document_pushes_per_second: float = 100.0
+    document_burst: int = 500
+    max_sockets_per_user: int = 50
 
     @cached_property
     def outbound_policy(self) -> OutboundPolicy:
@@ -102,7 +108,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
@@ -171,4 +177,9 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         tenant_allowed_hosts=allowed_hosts,
         tenant_keys_required=_flag(env, "TENANT_KEYS_REQUIRED"),
         credentials_key=credentials_key,
+        user_requests_per_second=_float(env, "USER_REQUESTS_PER_SECOND", 10.0),
+        user_burst=_int(env, "USER_BURST", 50),
+        document_pushes_per_second=_float(env, "DOCUMENT_PUSHES_PER_SECOND", 100.0),
+        document_burst=_int(env, "DOCUMENT_BURST", 500),
+        max_sockets_per_user=_int(env, "MAX_SOCKETS_PER_USER", 50),
     )

@@ -16,7 +16,9 @@ from schema import keys
 
 from .auth import Claims, InvalidToken, verify
 from .channel import Channel
+from .errors import ChatError
 from .gateway import Gateway
+from .limits import bucket_of
 from .serializer import FrameError, Message, Serializer, reply
 from .transport import JoinedTopic
 
@@ -151,6 +153,12 @@ class Socket:
         if event == "phx_join":
             await self._join(message)
             return
+        if event != "phx_leave":  # every other push takes a token from its user's bucket for the topic
+            try:
+                await self.gateway.limits.take(self.claims, bucket_of(topic))
+            except ChatError as refused:
+                self.reply(message, "error", {"reason": refused.code, "message": refused.message, **refused.extra})
+                return
         channel = self.channels.get(topic)
         if channel is None or (channel.join_ref != message.join_ref and message.join_ref is not None):
             if event == "phx_leave":

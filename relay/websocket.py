@@ -14,6 +14,7 @@ in bytes, and a client that lets it overflow is cut off with 4008.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +25,7 @@ from websockets.server import ServerProtocol
 
 from schema.events import Envelope
 
+from .auth import Claims
 from .gateway import Gateway
 from .metrics import OPEN_SOCKETS, SLOW_SOCKET_CLOSES
 from .outbox import Outbox
@@ -74,8 +76,8 @@ class WebSocketConnection(asyncio.Protocol):
     """
 
     __slots__ = (
-        "closing", "connections", "fragments", "gateway", "last_received", "loop", "outbox", "paused", "protocol",
-        "socket", "timer", "transport",
+        "closing", "connections", "fragments", "gateway", "last_received", "loop", "opening", "outbox", "paused",
+        "protocol", "slot", "socket", "timer", "transport",
     )  # fmt: skip
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
@@ -91,6 +93,8 @@ class WebSocketConnection(asyncio.Protocol):
         self.closing = False
         self.last_received = 0.0
         self.timer: asyncio.TimerHandle | None = None  # the idle check, then the close deadline
+        self.opening: asyncio.Task[None] | None = None  # the upgrade, while the user's socket slot is sought
+        self.slot: str | None = None  # this socket's among its user's `MAX_SOCKETS_PER_USER`
 
     # asyncio.Protocol
 
@@ -122,6 +126,9 @@ class WebSocketConnection(asyncio.Protocol):
             self.socket.gone()
             self.socket = None
             OPEN_SOCKETS.dec()
+        if self.slot is not None and self.gateway is not None:
+            self.gateway.limits.close_socket(self.slot)
+            self.slot = None
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -183,13 +190,42 @@ class WebSocketConnection(asyncio.Protocol):
             gateway, serializer, token = self._upgrade(request)
             claims = authenticate(gateway, token)
         except Refused as refused:
-            self.protocol.send_response(self.protocol.reject(refused.status, refused.reason + "\n"))
+            self._refuse(refused)
             return
+        self.pause_reading()  # nothing more is read until the user's socket slot is known
+        self.opening = self.loop.create_task(self._open(request, gateway, serializer, claims))
+
+    async def _open(self, request: Request, gateway: Gateway, serializer: Serializer, claims: Claims) -> None:
+        """Accept the upgrade once one of the user's socket slots is this socket's; refuse it with 429 if none is."""
+        try:
+            slot = await gateway.limits.open_socket(claims, self._last_heard)
+        finally:
+            self.opening = None
+        if self.closing:  # the client went away meanwhile
+            if slot is not None:
+                gateway.limits.close_socket(slot)
+            return
+        if slot is None:
+            limit = gateway.settings.max_sockets_per_user
+            self._refuse(Refused(429, f"too many open sockets: you have {limit} already; close one and try again"))
+            return
+        self.slot = slot
         self.protocol.send_response(self.protocol.accept(request))
         if self.protocol.state is State.OPEN:  # else `websockets` found the request wanting and said why
             self.socket = Socket(self, serializer, claims, gateway)
             OPEN_SOCKETS.inc()
             self.timer = self.loop.call_later(gateway.settings.socket_idle_seconds, self._check_idle)
+        self._flush()
+        if not self.closing:
+            self.resume_reading()
+
+    def _refuse(self, refused: Refused) -> None:
+        self.protocol.send_response(self.protocol.reject(refused.status, refused.reason + "\n"))
+        self._flush()
+
+    def _last_heard(self) -> float:
+        """time.monotonic() of the client's last frame, as its socket slot is kept by."""
+        return self.socket.heard if self.socket is not None else time.monotonic()
 
     def _upgrade(self, request: Request) -> tuple[Gateway, Serializer, str | None]:
         """The gateway, format and token of an upgrade to `/socket/websocket?vsn=…&token=…`."""

@@ -14,6 +14,9 @@ import pytest
 import websockets
 from websockets.protocol import State
 
+from relay.auth import Claims
+from relay.broker.limits_memory import MemoryLimits
+from relay.limits import UserLimits
 from relay.serializer import V2Serializer
 from relay.settings import Settings
 from relay.socket import INBOX_LIMIT, Socket
@@ -121,8 +124,9 @@ class RecordingConnection:
 
 async def test_client_messages_are_answered_in_order_and_a_flood_pauses_reading_until_handled() -> None:
     connection = RecordingConnection()
-    gateway = SimpleNamespace(settings=Settings())
-    sock = Socket(connection, V2Serializer(), None, gateway)  # type: ignore[arg-type]
+    settings = Settings(user_burst=INBOX_LIMIT * 2)
+    gateway = SimpleNamespace(settings=settings, limits=UserLimits(MemoryLimits(), settings))
+    sock = Socket(connection, V2Serializer(), Claims("alice", "acme", "member"), gateway)  # type: ignore[arg-type]
     count = INBOX_LIMIT * 2
     for ref in range(count):  # as one TCP read full of frames would
         event = "heartbeat" if ref % 2 else "claim_changes"
