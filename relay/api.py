@@ -30,9 +30,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def error(status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> JSONResponse:
-    # A client too slow to send its body is not kept. (After a 413 uvicorn reads on and discards the
-    # rest of the body: closing with unread data would reset the connection and lose the answer.)
-    headers = {"connection": "close"} if status == 408 else {}
+    # A client too slow to send its body, or sending one too large, is not kept: the connection closes
+    # after the answer, lingering while the body still comes (relay/http_protocol.py) so the client reads it.
+    headers = {"connection": "close"} if status in (408, 413) else {}
     if extra is not None and "retry_after" in extra:
         headers["retry-after"] = str(extra["retry_after"])
     return JSONResponse({"error": message, "code": code, **(extra or {})}, status_code=status, headers=headers)

@@ -5,6 +5,14 @@ trickle in a byte at a time (a slowloris), which would hold a connection, and a
 WebSocket upgrade, open forever. Here the head of every request (including an
 upgrade) must be complete within `head_timeout` seconds of its first byte, or of
 the connection opening; otherwise the client gets 408 and the connection closes.
+
+A response sent while the request's body is still coming (a 413 for a body too
+large, whatever length it declared) is followed by a lingering close, as nginx
+does: the connection's sending side is shut (the client reads the whole answer
+and its end), then what the client still sends is read and discarded for at most
+`LINGER_SECONDS` and `LINGER_BYTES` before the connection closes. Closing at
+once, with unread data, would make the kernel reset the connection, and the
+client's read would fail before it saw the answer.
 """
 
 from __future__ import annotations
@@ -15,11 +23,31 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+LINGER_SECONDS = 10.0
+LINGER_BYTES = 256 * 1024 * 1024  # a client that sends all of its body before it reads (most do) reads the answer
 TOO_SLOW = orjson.dumps({"error": "The request took too long to arrive.", "code": "timeout"})
 TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
     b"content-length: " + str(len(TOO_SLOW)).encode() + b"\r\nconnection: close\r\n\r\n" + TOO_SLOW
 )
+
+
+class _LingeringClose:
+    """The transport as a request's cycle sees it: closing it while the request's body is still coming lingers."""
+
+    def __init__(self, protocol: HeadDeadlineProtocol) -> None:
+        self.protocol = protocol
+        self.transport = protocol.transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+    def close(self) -> None:
+        cycle = self.protocol.cycle
+        if cycle is not None and cycle.more_body and not self.transport.is_closing():
+            self.protocol.linger()
+        else:
+            self.transport.close()
 
 
 class HeadDeadlineProtocol(HttpToolsProtocol):
@@ -28,6 +56,30 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.head_deadline: asyncio.TimerHandle | None = None
+        self.lingering: int | None = None  # bytes the client may still send before the close, while lingering
+        self.linger_deadline: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.lingering is None:
+            super().data_received(data)
+            return
+        self.lingering -= len(data)  # discarded unparsed
+        if self.lingering < 0:
+            self.transport.close()
+
+    def eof_received(self) -> None:
+        if self.lingering is not None:
+            self.transport.close()
+            return
+        super().eof_received()
+
+    def linger(self) -> None:
+        """Answered, while the request's body still comes: shut our side, discard theirs for a bounded while."""
+        self.lingering = LINGER_BYTES
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.flow.resume_reading()  # uvicorn pauses reading while a body it has not handed over piles up
+        self.linger_deadline = self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -40,9 +92,13 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+        if self.cycle is not None and self.lingering is None:
+            self.cycle.transport = _LingeringClose(self)  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.linger_deadline is not None:
+            self.linger_deadline.cancel()
         super().connection_lost(exc)
 
     def _arm(self) -> None:

@@ -60,6 +60,38 @@ async def test_a_body_declared_too_large_is_refused_before_it_is_read(faulty: Fa
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
 
 
+async def send_body(writer: asyncio.StreamWriter, size: int) -> None:
+    block = b"x" * (64 * 1024)
+    try:
+        for _ in range(size // len(block)):
+            writer.write(block)
+            await writer.drain()
+    except ConnectionError:
+        pass  # the gateway stopped reading: it answered already
+
+
+@pytest.mark.parametrize("connection", ["close", "keep-alive"])
+async def test_a_refused_body_is_answered_so_the_client_reads_the_413(faulty: FaultySystem, connection: str) -> None:
+    """The gateway lingers after its 413 (reads and discards, bounded) instead of resetting the connection."""
+    session_id = await faulty.new_session()
+    for _ in range(3):
+        reader, writer = await open_raw(faulty)
+        head = (
+            f"POST /api/sessions/{session_id}/messages HTTP/1.1\r\nHost: x\r\nConnection: {connection}\r\n"
+            f"Authorization: Bearer {faulty.token()}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {20 * MB}\r\n\r\n"
+        )
+        writer.write(head.encode())
+        sending = asyncio.create_task(send_body(writer, 20 * MB))
+        try:
+            answer = await asyncio.wait_for(reader.read(), 30)  # all of it: the gateway closes after its answer
+        finally:
+            sending.cancel()
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert answer.endswith(b'"code":"too_large"}')
+
+
 async def open_raw(faulty: FaultySystem) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     address = urlsplit(faulty.url)
     return await asyncio.open_connection(address.hostname, address.port)
