@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import re
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from .log_redaction import configure_logging
 from .settings import ConfigError, Settings, from_env
 
 
@@ -38,24 +37,6 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
     import uvloop
 
     uvloop.run(main)
-
-
-class RedactTokens(logging.Filter):
-    """uvicorn logs each WebSocket upgrade with its query string, where the JWT travels."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(TOKEN.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-TOKEN = re.compile(r"(token=)[^&\s\"]+")
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactTokens())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         # SIGTERM: stop accepting, close WebSockets (1012), give open requests (SSE, ?wait=true) this long
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "log_level": "info",
-        "log_config": None,  # logging is ours: see `configure_logging`
+        "log_config": None,  # logging is ours: see `relay.log_redaction`
     }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from relay.auth import verify
-from relay.cli import RedactTokens
+from relay.log_redaction import RedactingFormatter
 from relay.settings import ConfigError, from_env
 
 STREAMRELAY = str(Path(sys.executable).parent / "streamrelay")
@@ -31,8 +31,10 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "PORT": "eighty"}, "PORT"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "UPSTREAM_PROVIDER": "skynet"}, "UPSTREAM_PROVIDER"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
-        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
-         "TENANT_ALLOWED_HOSTS"),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
+            "TENANT_ALLOWED_HOSTS",
+        ),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CREDENTIALS_KEY": "short"}, "CREDENTIALS_KEY"),
     ],
 )
@@ -62,14 +64,37 @@ def test_token_mints_a_token_the_gateway_accepts() -> None:
     assert (claims.user, claims.tenant, claims.role) == ("alice", "acme", "admin")
 
 
-def test_websocket_upgrade_log_lines_do_not_carry_the_token() -> None:
-    record = logging.LogRecord(
-        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
-        ("127.0.0.1:5000", "/socket/websocket?vsn=2.0.0&token=eyJhbGciOi.secret.sig"), None,
-    )  # fmt: skip
-    assert RedactTokens().filter(record)
-    assert "eyJ" not in record.getMessage()
-    assert "token=<redacted>" in record.getMessage()
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+
+
+def log_line(message: str, *args: object, exc_info: object = None) -> str:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, message, args, exc_info)  # type: ignore[arg-type]
+    return RedactingFormatter("%(message)s").format(record)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/socket/websocket?vsn=2.0.0&token={JWT}",
+        f"/socket/websocket?TOKEN={JWT}&vsn=2.0.0",
+        "/socket/websocket?Token=opaque-not-a-jwt",
+        f"/api/sessions/{JWT}/messages",
+    ],
+)
+def test_websocket_upgrade_log_lines_do_not_carry_the_token_in_any_case_or_place(path: str) -> None:
+    line = log_line('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", path)
+    assert "eyJ" not in line and "opaque" not in line
+    assert "<redacted>" in line and line.startswith("127.0.0.1:5000")
+
+
+def test_headers_and_tracebacks_in_log_lines_carry_no_token() -> None:
+    assert log_line("headers: %s", {"Authorization": "Bearer sk-not-a-jwt"}).count("sk-not") == 0
+    assert "opaque" not in log_line("AUTHORIZATION: BEARER opaque")
+    try:
+        raise ValueError(f"bad token {JWT}")
+    except ValueError:
+        line = log_line("failed", exc_info=sys.exc_info())
+    assert "ValueError" in line and "eyJ" not in line
 
 
 def test_python_m_workers_is_streamrelay_worker() -> None:
@@ -80,7 +105,8 @@ def test_python_m_workers_is_streamrelay_worker() -> None:
     for command in ([sys.executable, "-m", "workers"], [streamrelay, "worker"]):
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert (result.returncode, result.stderr.strip()) == (
-            2, "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo"
+            2,
+            "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo",
         ), command
 
 
