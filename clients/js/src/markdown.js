@@ -5,6 +5,13 @@
 // with marked, sanitise with DOMPurify (no <script>, no on* attributes, no
 // javascript: URLs ever become live). Upstream text is untrusted.
 //
+// Nothing an answer says is fetched without a click: a prompt-injected answer
+// could otherwise send the chat to any server in an image's address. A markdown
+// image from another origin is shown as a link to it (its alt text, or its
+// address), which the person may open; one from the page's own origin, `data:`
+// or `blob:` is shown as an image. Upstream HTML loses every address that would
+// load something (`src`, `srcset`, `poster`, …) unless it is of those kinds too.
+//
 // Incremental: the source is split into top-level blocks; every block but the
 // last is finished, so its sanitised HTML is cached and only the last one is
 // healed and rendered again as text arrives.
@@ -14,14 +21,41 @@ import { Marked } from "marked";
 import remend, { isWithinCodeBlock } from "remend";
 
 const marked = new Marked({ gfm: true, async: false });
+marked.use({ renderer: { image: imageOrLink } });
 const purifiers = new WeakMap(); // window -> DOMPurify bound to it
 const finished = new Map(); // raw markdown of a finished block -> its sanitised HTML
 const MAX_CACHED = 1000;
 // Upstream markdown may format text, not restyle the page or ask for input.
 const SANITIZE = {
-  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select"],
-  FORBID_ATTR: ["style"],
+  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "audio", "video", "source", "picture", "track", "image", "use"],
+  FORBID_ATTR: ["style", "srcset", "poster", "background", "ping"],
 };
+const LOADING_ATTRIBUTES = new Set(["src", "xlink:href"]); // on an image they load without a click
+let page = "about:blank"; // the address of the page rendered for: its origin is the one images may load from
+
+/** The image itself when it loads nothing from elsewhere; else a link to it. */
+function imageOrLink({ href, title, text }) {
+  const label = escapeHtml(text || href || "image");
+  const titled = title ? ` title="${escapeHtml(title)}"` : "";
+  if (loadsNothingElsewhere(href)) return `<img src="${escapeHtml(href)}" alt="${escapeHtml(text)}"${titled}>`;
+  return `<a class="remote-image" href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer"${titled}>🖼 ${label}</a>`;
+}
+
+/** Same origin as the page (a relative address included), `data:` or `blob:`. */
+function loadsNothingElsewhere(address) {
+  const value = String(address ?? "").trim();
+  if (/^(data|blob):/i.test(value)) return true;
+  try {
+    const origin = new URL(page).origin;
+    return origin !== "null" && new URL(value, page).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+function escapeHtml(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
 
 /**
  * @param {string} source markdown, possibly cut off mid-way
@@ -31,6 +65,7 @@ const SANITIZE = {
  */
 export function renderMarkdown(source, { streaming = false, window = globalThis.window } = {}) {
   const purify = purifier(window);
+  page = window.location?.href ?? "about:blank";
   const blocks = marked.lexer(source ?? "");
   const last = streaming ? lastContentIndex(blocks) : -1;
   let html = "";
@@ -98,6 +133,9 @@ function purifier(window) {
   if (!purify) {
     purify = createDOMPurify(window);
     if (!purify.isSupported) throw new Error("DOMPurify cannot sanitise with this window");
+    purify.addHook("uponSanitizeAttribute", (node, data) => {
+      if (LOADING_ATTRIBUTES.has(data.attrName) && !loadsNothingElsewhere(data.attrValue)) data.keepAttr = false;
+    });
     purifiers.set(window, purify);
   }
   return purify;

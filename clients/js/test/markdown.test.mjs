@@ -109,3 +109,44 @@ test("upstream HTML never becomes live: no script, no event handler, no javascri
 test("rendering without a DOM to sanitise with is refused, not done unsafely", () => {
   assert.throws(() => renderMarkdown("<script>x</script>"), /needs a DOM/);
 });
+
+test("an image from elsewhere is a link the person may open, never something the page loads", () => {
+  const page = new JSDOM("", { url: "https://relay.example/?session=s1" }).window;
+  for (const streaming of [true, false]) {
+    const html = renderMarkdown("Look: ![the chart](http://127.0.0.1:9/x.png?chat=secret \"Chart\") done", { streaming, window: page });
+    const box = page.document.createElement("div");
+    box.innerHTML = html;
+    assert.equal(box.querySelectorAll("img").length, 0, html);
+    const link = box.querySelector("a.remote-image");
+    assert.equal(link.getAttribute("href"), "http://127.0.0.1:9/x.png?chat=secret");
+    assert.equal(link.getAttribute("rel"), "noopener noreferrer");
+    assert.match(link.textContent, /the chart/);
+  }
+  const own = renderMarkdown("![logo](/static/logo.png) ![dot](data:image/png;base64,iVBORw0KGgo=)", { window: page });
+  assert.match(own, /<img src="\/static\/logo.png" alt="logo">/, "the page's own origin and data: load as images");
+  assert.match(own, /<img src="data:image\/png;base64,iVBORw0KGgo=" alt="dot">/);
+});
+
+test("upstream HTML keeps no address that would load something from elsewhere", () => {
+  const page = new JSDOM("", { url: "https://relay.example/" }).window;
+  const box = page.document.createElement("div");
+  const hostile = [
+    '<img src="http://evil.example/x.png">',
+    '<img srcset="http://evil.example/x.png 2x">',
+    '<video poster="http://evil.example/p.png" src="http://evil.example/v.mp4"></video>',
+    '<audio src="http://evil.example/a.mp3"></audio>',
+    '<picture><source srcset="http://evil.example/x.png"></picture>',
+    '<svg><image href="http://evil.example/x.png"></image><use href="http://evil.example/s.svg#a"></use></svg>',
+    '<table background="http://evil.example/bg.png"><tr><td>x</td></tr></table>',
+    '<a href="https://evil.example/" ping="http://evil.example/ping">a link is clicked, never loaded</a>',
+  ];
+  for (const attack of hostile) {
+    box.innerHTML = renderMarkdown(attack, { window: page });
+    for (const element of box.querySelectorAll("*")) {
+      for (const attribute of element.attributes) {
+        const loads = attribute.name !== "href" || element.tagName !== "A";
+        assert.ok(!(loads && /evil\.example/.test(attribute.value)), `${attribute.name} survived in ${box.innerHTML}`);
+      }
+    }
+  }
+});
