@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -28,6 +29,7 @@ from .join_page import JoinPages
 from .limits import UserLimits
 from .metrics import JOBS_PENDING, JOBS_WAITING
 from .presence import PresenceTracker
+from .security_headers import SecurityHeaders
 from .settings import Settings
 from .settings_cache import SettingsCache
 from .tenants import Tenants
@@ -143,7 +145,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         Mount("/static", static_files.WebApp(), name="static"),
         *api.routes(gateway),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.router.redirect_slashes = False  # its redirect would be built from the client's Host header
     app.state.gateway = gateway
     return app

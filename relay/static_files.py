@@ -7,12 +7,15 @@ rather than run last release's script against this release's gateway.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+
+from .security_headers import content_security_policy
 
 STATIC = Path(__file__).with_name("static")
 REVALIDATE = {"Cache-Control": "no-cache"}
@@ -28,5 +31,12 @@ class WebApp(StaticFiles):
         return response
 
 
+NONCE_PLACEHOLDER = '<meta name="csp-nonce" content="">'
+
+
 async def index(request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", headers=REVALIDATE)
+    """The page, with a fresh nonce for the one inline thing it allows: the editor's <style> element."""
+    nonce = secrets.token_urlsafe(16)
+    page = (STATIC / "index.html").read_text().replace(NONCE_PLACEHOLDER, f'<meta name="csp-nonce" content="{nonce}">')
+    policy = content_security_policy(request.headers.get("host"), style_nonce=nonce)
+    return HTMLResponse(page, headers={**REVALIDATE, "Content-Security-Policy": policy})

@@ -36,7 +36,8 @@ async def shoot(path: Path, width: int = 1400, height: int = 860) -> None:
             await system.new_session("demo-user", title="Salesforce → PostgreSQL")
             session_id = await system.new_session("demo-user", title="Hourly contact sync", context=DEMO_TOOLS)
             browser = await playwright.chromium.launch(executable_path=chromium_binary(), args=FLAGS)
-            page = await browser.new_page(viewport={"width": width, "height": height})
+            # bypass_csp: Playwright's wait_for_function evaluates in the page, which its policy forbids
+            page = await browser.new_page(viewport={"width": width, "height": height}, bypass_csp=True)
             await page.goto(f"{system.url}/?session={session_id}&token={system.token('demo-user', role='admin')}")
             await page.wait_for_function("document.querySelector('[data-testid=chat]')?.dataset.joined === 'true'")
             await page.get_by_test_id("composer").fill(QUESTION)

@@ -8,6 +8,7 @@ moment of a stream without polling fast.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,14 @@ class Tab:
         await self.by("composer").press("Enter")
 
     async def wait_for(self, expression: str, within: float = 20) -> Any:
-        return await self.page.wait_for_function(expression, timeout=within * 1000)
+        """Poll `expression` until it is truthy: evaluated through DevTools, as the page's Content-Security-Policy
+        forbids the `eval` that Playwright's `wait_for_function` runs in the page."""
+        deadline = asyncio.get_running_loop().time() + within
+        while not (value := await self.page.evaluate(expression)):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{self.name}: not within {within} s: {expression}")
+            await asyncio.sleep(0.02)
+        return value
 
     async def wait_answer(self, status: str = "success", count: int = 1) -> None:
         """Until the page shows `count` answers, the last one ended with `status`."""

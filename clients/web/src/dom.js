@@ -6,6 +6,7 @@ export function h(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "style") el.style.cssText = String(value); // through the CSSOM: the page's policy refuses style attributes
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, String(value));
   }

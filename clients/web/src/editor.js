@@ -17,6 +17,8 @@ const DOCUMENTS = [
   { field: "job_code", title: "Job code", testid: "editor-code", language: () => javascript() },
 ];
 const WRITE_ATTEMPTS = 4;
+// CodeMirror adds its styles in a <style> element: the page's Content-Security-Policy lets it in by this nonce.
+const STYLE_NONCE = document.querySelector('meta[name="csp-nonce"]')?.content ?? "";
 
 class DocumentEditor {
   constructor({ field, title, testid, language }, save) {
@@ -38,6 +40,7 @@ class DocumentEditor {
           syntaxHighlighting(defaultHighlightStyle),
           language(),
           EditorView.lineWrapping,
+          EditorView.cspNonce.of(STYLE_NONCE),
           EditorView.updateListener.of((update) => {
             if (update.docChanged && !this.loading) this.setDirty(true);
           }),

@@ -1,4 +1,7 @@
 // The web app at `/`: /?token=<jwt> (session list) and /?session=<id>&token=<jwt> (a chat).
+// The token leaves the address bar as the page loads (history.replaceState) and appears in no link: it
+// stays in this tab's sessionStorage, so a reload keeps working while history, bookmarks, a copied
+// address and the screen never show it.
 // Layout: session list | chat | documents; Settings (admins) at #settings; Quick Ask on Ctrl/⌘+↑.
 import { connect } from "streamrelay-client";
 import { Api } from "./api.js";
@@ -67,10 +70,7 @@ class App {
   }
 
   url(sessionId) {
-    const params = new URLSearchParams();
-    if (sessionId) params.set("session", sessionId);
-    params.set("token", this.token);
-    return `/?${params}`;
+    return sessionId ? `/?${new URLSearchParams({ session: sessionId })}` : "/";
   }
 
   navigate(sessionId) {
@@ -148,7 +148,25 @@ class App {
   }
 }
 
-const token = new URLSearchParams(location.search).get("token");
+const TOKEN_KEY = "streamrelay.token";
+
+/** The token the link brought (then out of the address bar at once), or the one this tab kept. */
+function takeToken() {
+  const address = new URL(location.href);
+  const given = address.searchParams.get("token");
+  if (given !== null) {
+    address.searchParams.delete("token");
+    history.replaceState(history.state, "", `${address.pathname}${address.search}${address.hash}`);
+  }
+  try {
+    if (given) sessionStorage.setItem(TOKEN_KEY, given);
+    return given || sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return given; // storage disabled: this load works, a reload asks for the link again
+  }
+}
+
+const token = takeToken();
 if (token) {
   new App(token).start();
 } else {
