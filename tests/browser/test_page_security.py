@@ -4,18 +4,14 @@ under its Content-Security-Policy without one violation, and the token leaves th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-import orjson
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.routing import Route
 
 from relay.server import EmbeddedServer
 
 from ..listener import Listener
+from .apollo import apollo_upstream, sse
 from .tabs import Tabs
 from .test_web_app import JOINED, Systems, link, open_chat
 
@@ -31,18 +27,12 @@ document.addEventListener('securitypolicyviolation', (e) => window.__violations.
 def upstream_answering(text: str) -> Starlette:
     """An Apollo upstream whose answer is `text`, streamed in small pieces (each one a re-render in the tab)."""
 
-    def sse(name: str, data: Any) -> bytes:
-        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
     async def events() -> AsyncIterator[bytes]:
         for start in range(0, len(text), 8):
             yield sse("content_block_delta", {"delta": {"type": "text_delta", "text": text[start : start + 8]}})
         yield sse("complete", {"response": text})
 
-    async def answer(request: Request) -> StreamingResponse:
-        return StreamingResponse(events(), media_type="text/event-stream")
-
-    return Starlette(routes=[Route("/services/{service}/stream", answer, methods=["POST"])])
+    return apollo_upstream(events)
 
 
 async def test_a_remote_image_in_an_answer_is_never_fetched_and_the_page_runs_under_its_policy(

@@ -11,17 +11,14 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import orjson
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.routing import Route
 
 from relay.demo_upstream import WORKFLOW_YAML
 from relay.server import EmbeddedServer
 
 from ..system import System
+from .apollo import apollo_upstream, sse
 from .proxy import Proxy
 from .tabs import Tab, Tabs
 
@@ -287,9 +284,6 @@ async def test_the_session_list_creates_renames_and_deletes_chats(systems: Syste
 def failing_upstream() -> Starlette:
     """Proposes code edits, runs a tool (Apollo runs its own), streams a little text, then reports an error."""
 
-    def sse(name: str, data: Any) -> bytes:
-        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
     async def events() -> AsyncIterator[bytes]:
         yield sse("changes", {"code_edits": [{"old": "state => null", "new": "state => state"}]})
         tool = {"type": "tool_use", "id": "toolu_1", "name": "search_docs", "input": {}}
@@ -305,10 +299,7 @@ def failing_upstream() -> Starlette:
             yield sse("content_block_delta", {"delta": {"type": "text_delta", "text": text}})
         yield sse("error", {"code": 502, "type": "OVERLOADED", "message": "The model is overloaded"})
 
-    async def answer(request: Request) -> StreamingResponse:
-        return StreamingResponse(events(), media_type="text/event-stream")
-
-    return Starlette(routes=[Route("/services/{service}/stream", answer, methods=["POST"])])
+    return apollo_upstream(events)
 
 
 async def test_a_failed_answer_keeps_its_text_and_tool_steps_and_its_code_edits_are_accepted_once(
