@@ -14,6 +14,7 @@ in bytes, and a client that lets it overflow is cut off with 4008.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,6 +32,8 @@ from .metrics import OPEN_SOCKETS, SLOW_SOCKET_CLOSES
 from .outbox import Outbox
 from .serializer import SERIALIZERS, Message, Serializer
 from .socket import Refused, Socket, authenticate
+
+log = logging.getLogger(__name__)
 
 PATH = "/socket/websocket"
 SLOW_CONSUMER = 4008
@@ -199,6 +202,10 @@ class WebSocketConnection(asyncio.Protocol):
         """Accept the upgrade once one of the user's socket slots is this socket's; refuse it with 429 if none is."""
         try:
             slot = await gateway.limits.open_socket(claims, self._last_heard)
+        except Exception:
+            log.exception("websocket upgrade failed while its socket slot was sought")
+            self.transport.abort()  # type: ignore[union-attr]
+            return
         finally:
             self.opening = None
         if self.closing:  # the client went away meanwhile

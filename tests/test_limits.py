@@ -100,6 +100,27 @@ async def test_one_socket_more_than_the_limit_is_refused_at_the_upgrade_with_429
         raise AssertionError("a closed socket's slot was not freed")
 
 
+async def test_one_persons_tabs_cost_one_presence_entry_each_and_no_more_than_the_socket_limit(
+    backend: Backend,
+) -> None:
+    async with System(backend, max_sockets_per_user=3) as system:
+        session_id = await system.new_session()
+        topic = f"ai_session:{session_id}"
+        tabs = [await system.client() for _ in range(3)]
+        for tab in tabs:
+            for _ in range(2):  # a rejoin replaces the tab's channel, and its presence entry
+                assert (await tab.join(topic))["status"] == "ok"
+        with pytest.raises(websockets.InvalidStatus):
+            await system.client()
+        broker = await system.publisher()
+        for _ in range(500):  # the replaced entries' leaves are removed by a task of the gateway's: poll
+            present = await broker.presence.list(session_id)
+            if len(present.get("alice", {}).get("metas", [])) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert list(present) == ["alice"] and len(present["alice"]["metas"]) == 3
+
+
 ALICE = Claims("alice", "acme", "member")
 
 
