@@ -3,7 +3,11 @@
 S sessions, one tab each, and a steady rate of generation starts spread over
 them round robin (open loop: each POST at its own time), sized so that about
 `concurrency` generations stream at once; each session is posted to again only
-well after its last answer ended. Every `sample_seconds` the report takes the
+well after its last answer ended. A session that has had `answers_per_session`
+answers is replaced by a new one (created over the API, watched by no tab): an
+answer's request carries the session's history (up to 50 messages), so sessions
+that only grew would make every process hold more per generation as the soak
+goes on, and hide a leak behind it. Every `sample_seconds` the report takes the
 RSS of the gateway and of each worker, Redis's `used_memory`, and how many
 generations have ended. What matters is the shape over time: after the warm-up
 a process's RSS should stay flat (within 10 %), and Redis should hold what is
@@ -40,6 +44,7 @@ class SoakConfig:
     worker_concurrency: int = 64
     sample_seconds: float = 60.0
     warm_up_samples: int = 2  # samples before the flat line is judged
+    answers_per_session: int = 5
     generators: int = 1
 
     @property
@@ -69,7 +74,7 @@ async def soak(redis_: Redis, workdir: Path, config: SoakConfig, target: str = "
             raise RuntimeError(f"soak: {joined['failed']} tabs could not join: {joined['errors']}")
         outcome: dict[str, int] = {}
         samples: list[dict[str, Any]] = []
-        posting = asyncio.create_task(_post_steadily(server, ids, config, outcome))
+        posting = asyncio.create_task(_post_steadily(server, list(ids), config, outcome))
         began = time.monotonic()
         try:
             while time.monotonic() - began < config.minutes * 60:
@@ -99,15 +104,20 @@ async def soak(redis_: Redis, workdir: Path, config: SoakConfig, target: str = "
 
 
 async def _post_steadily(server: targets.Server, ids: list[str], config: SoakConfig, outcome: dict[str, int]) -> None:
-    """One POST every 1 / starts_per_s seconds, on its own schedule, to the sessions in turn."""
+    """One POST every 1 / starts_per_s seconds, on its own schedule, to the sessions in turn; a session that had
+    its answers gives its turn to a new one."""
     headers = {"Authorization": f"Bearer {server.token}"}
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
     async with httpx.AsyncClient(base_url=server.http, headers=headers, timeout=60) as client:
 
-        async def post(session_id: str) -> None:
+        async def post(slot: int, turn: int) -> None:
             try:
-                response = await client.post(f"/api/sessions/{session_id}/messages", json={"content": "soak"})
+                if turn and turn % config.answers_per_session == 0:
+                    created = await client.post("/api/sessions", json={"title": "soak"})
+                    created.raise_for_status()
+                    ids[slot] = created.json()["id"]
+                response = await client.post(f"/api/sessions/{ids[slot]}/messages", json={"content": "soak"})
                 key = "posted" if response.status_code == 202 else str(response.status_code)
             except httpx.HTTPError as exc:
                 key = type(exc).__name__
@@ -116,7 +126,7 @@ async def _post_steadily(server: targets.Server, ids: list[str], config: SoakCon
         start, k = loop.time(), 0
         while True:
             await asyncio.sleep(max(0.0, start + k / config.starts_per_s - loop.time()))
-            task = asyncio.create_task(post(ids[k % len(ids)]))
+            task = asyncio.create_task(post(k % len(ids), k // len(ids)))
             pending.add(task)
             task.add_done_callback(pending.discard)
             k += 1
@@ -134,7 +144,7 @@ async def _sample(server: targets.Server, redis_: Redis, fleet: Fleet, elapsed: 
         "gateway_rss_mib": _rss_mib(server.pids["gateway"][0]),
         "workers_rss_mib": [_rss_mib(pid) for pid in server.pids["workers"]],
         "redis_used_mib": round(used / 2**20, 2),
-        "generations_ended": finals,
+        "generations_ended": finals,  # of the sessions watched by a tab: the first ones
     }
 
 
