@@ -4,27 +4,19 @@ in Debian's Chromium: two tabs stream one answer, and a tab reloaded mid-answer 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
-from relay.server import EmbeddedServer
-
-from ..node import node_for
 from ..system import System
+from .pages import bundle, serve
 from .tabs import Tab, Tabs
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ai_sdk"
-PAGE = "<!doctype html><html><body><div id=root></div><script type=module src=/app.js></script></body></html>"
 ANSWER = "[data-testid=message][data-role=assistant]"  # the markup tabs.py's recorder watches (`window.__seen`)
 
 
@@ -34,40 +26,10 @@ def answer_length(index: int) -> str:
     return f"({texts}[{index}]?.textContent.length ?? 0)"
 
 
-def bundle(folder: Path) -> bytes:
-    """page/app.jsx with useChat, React and the AI SDK, bundled by the pinned esbuild."""
-    node_for(PACKAGE)
-    out = folder / "app.js"
-    subprocess.run(
-        [str(PACKAGE / "node_modules" / ".bin" / "esbuild"), "page/app.jsx", "--bundle", "--format=esm",
-         "--jsx=automatic", "--define:process.env.NODE_ENV=\"production\"", f"--outfile={out}"],
-        cwd=PACKAGE, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return out.read_bytes()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def page_origin(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The page's own server, on another origin than any gateway (localhost, not 127.0.0.1, and its own port)."""
-    script = bundle(tmp_path_factory.mktemp("ai_sdk_page"))
-
-    async def index(request: Request) -> Response:
-        return HTMLResponse(PAGE)
-
-    async def app_js(request: Request) -> Response:
-        return Response(script, media_type="text/javascript")
-
-    async def no_icon(request: Request) -> Response:
-        return Response(status_code=204)
-
-    routes = [Route("/", index), Route("/app.js", app_js), Route("/favicon.ico", no_icon)]
-    server = EmbeddedServer(Starlette(routes=routes), "127.0.0.1", 0,
-                            lifespan="off", log_level="warning")  # fmt: skip
-    await server.start()
-    try:
-        yield server.url.replace("127.0.0.1", "localhost")
-    finally:
-        await server.stop()
+    async with serve(bundle(PACKAGE, "page/app.jsx", tmp_path_factory.mktemp("ai_sdk_page"))) as origin:
+        yield origin
 
 
 async def open_page(tabs: Tabs, origin: str, system: System, session_id: str, name: str) -> Tab:
