@@ -7,12 +7,20 @@ from typing import Any
 
 from schema import keys
 
+from .phoenix import PhoenixClient
 from .system import System
 
 
 async def history(system: System, session_id: str) -> list[dict[str, Any]]:
     response = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
     return response.json()["messages"]
+
+
+async def watching(system: System, session_id: str) -> tuple[PhoenixClient, str]:
+    """A tab joined to the session, and its topic."""
+    tab, topic = await system.client(), keys.topic(session_id)
+    await tab.join(topic)
+    return tab, topic
 
 
 async def regenerate(system: System, session_id: str) -> Any:
@@ -28,9 +36,7 @@ async def test_regenerate_replaces_the_last_answer_and_every_tab_hears_which_mes
     session_id = await system.new_session()
     first = await system.ask(session_id, "hello")
     question_id = (await history(system, session_id))[0]["id"]
-    tab = await system.client()
-    topic = keys.topic(session_id)
-    await tab.join(topic)
+    tab, topic = await watching(system, session_id)
     response = await regenerate(system, session_id)
     assert response.status_code == 202
     assert response.json()["message_id"] == question_id
@@ -87,9 +93,7 @@ async def test_regenerate_is_busy_while_a_generation_runs_and_a_conflict_with_no
 async def test_two_regenerates_at_once_start_one_generation(system: System) -> None:
     session_id = await system.new_session()
     await system.ask(session_id, "hello")
-    tab = await system.client()
-    topic = keys.topic(session_id)
-    await tab.join(topic)
+    tab, topic = await watching(system, session_id)
     answers = await asyncio.gather(*(regenerate(system, session_id) for _ in range(4)))
     assert sorted(a.status_code for a in answers) == [202, 409, 409, 409]
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"busy"}
@@ -105,9 +109,7 @@ async def test_edit_and_resend_replaces_the_last_question_and_everything_after_i
     await system.ask(session_id, "one")
     await system.ask(session_id, "two")
     before = await history(system, session_id)
-    tab = await system.client()
-    topic = keys.topic(session_id)
-    await tab.join(topic)
+    tab, topic = await watching(system, session_id)
     response = await edit(system, session_id, before[2]["id"], "two, better")
     assert response.status_code == 202
     seen = await tab.events_until(topic)
@@ -174,9 +176,7 @@ async def test_the_channel_regenerates_and_edits_with_the_same_replies(system: S
 async def test_the_usage_of_a_removed_answer_stays_counted(system: System) -> None:
     session_id = await system.new_session()
     await system.ask(session_id, "hello")
-    tab = await system.client()
-    topic = keys.topic(session_id)
-    await tab.join(topic)
+    tab, topic = await watching(system, session_id)
     await regenerate(system, session_id)
     await tab.events_until(topic)
     admin = system.auth("admin", "acme", "admin")

@@ -1,13 +1,15 @@
 // The AI SDK's own DefaultChatTransport and readUIMessageStream against a real gateway (tests/test_ai_sdk_js.py).
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, test } from "node:test";
 
 import { DefaultChatTransport, readUIMessageStream } from "ai";
 
-import { api, auth, gateway, newSession, storedMessages, tab } from "./gateway.mjs";
+import { api, auth, disconnectAll, gateway, newSession, storedMessages, tab } from "./gateway.mjs";
 
 const options = { timeout: 60_000 };
+
+after(disconnectAll);
 
 function transport(user = "alice") {
   return new DefaultChatTransport({ api: `${gateway.url}/api/ai-sdk/chat`, headers: auth(user) });
@@ -82,25 +84,21 @@ test("a message while one runs is refused 409 busy, the API's JSON error as the 
 test("stop from another tab ends the SDK's stream with the partial text and a finish", options, async () => {
   const sessionId = await newSession({ chunks: 400, delay: 0.03 });
   const other = await tab(sessionId, "bob");
-  try {
-    const stream = await send(transport(), sessionId, "hello");
-    let stopped = false;
-    let last;
-    for await (const message of readUIMessageStream({ stream, terminateOnError: true })) {
-      last = message;
-      if (!stopped && textOf(message).length > 0) {
-        stopped = true;
-        await other.push("stop");
-      }
+  const stream = await send(transport(), sessionId, "hello");
+  let stopped = false;
+  let last;
+  for await (const message of readUIMessageStream({ stream, terminateOnError: true })) {
+    last = message;
+    if (!stopped && textOf(message).length > 0) {
+      stopped = true;
+      await other.stop();
     }
-    const [, answer] = await storedMessages(sessionId);
-    assert.equal(answer.status, "cancelled");
-    assert.equal(last.metadata.status, "cancelled");
-    assert.ok(answer.content.length > 0);
-    assert.equal(textOf(last), answer.content);
-  } finally {
-    other.close();
   }
+  const [, answer] = await storedMessages(sessionId);
+  assert.equal(answer.status, "cancelled");
+  assert.equal(last.metadata.status, "cancelled");
+  assert.ok(answer.content.length > 0);
+  assert.equal(textOf(last), answer.content);
 });
 
 test("reconnecting mid-answer (resume) shows the answer once, from its start", options, async () => {
