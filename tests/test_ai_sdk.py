@@ -228,3 +228,22 @@ async def test_without_cors_allowed_origins_no_origin_gets_cors_headers(system: 
     ask = {"Origin": "http://app.example", "Access-Control-Request-Method": "POST"}
     preflight = await system.http.options(CHAT, headers=ask)
     assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_at_the_usage_limit_or_unconfigured_the_chat_and_a_regenerate_are_refused(system: System) -> None:
+    session_id = await system.new_session()
+    await chat(system, submit(session_id, "hello"))
+    admin = system.auth("admin", "acme", "admin")
+    await system.http.put("/api/tenant/settings", json={"usage_limit": {"monthly_tokens": 1}}, headers=admin)
+    got, _, (error,) = await chat(system, submit(session_id, "again"))
+    assert (got, error["code"]) == (429, "usage_limit") and error["resets_at"]
+    regenerate = {"id": session_id, "messages": [], "trigger": "regenerate-message"}
+    got, _, (error,) = await chat(system, regenerate)
+    assert (got, error["code"]) == (429, "usage_limit")
+    await system.http.put("/api/tenant/settings", json={"usage_limit": {"monthly_tokens": None}}, headers=admin)
+    unconfigured = {"ai_provider": {"provider": "anthropic", "url": "https://api.anthropic.com"}}
+    await system.http.put("/api/tenant/settings", json=unconfigured, headers=admin)
+    got, _, (error,) = await chat(system, regenerate)
+    assert (got, error["code"]) == (409, "ai_not_configured")
+    stored = (await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())).json()
+    assert len(stored["messages"]) == 2 and stored["messages"][0]["content"] == "hello", "nothing was removed"
