@@ -11,7 +11,9 @@ maps its events to chunks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ from .event_stream import GenerationWatch
 from .gateway import Gateway
 
 SUBMIT, REGENERATE = "submit-message", "regenerate-message"
+KEEP_ALIVE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,33 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     return ChatRequest(session_id, trigger, "".join(texts), message_id)
 
 
-def ui_stream(chunks: AsyncIterator[bytes], status: int = 200) -> StreamingResponse:
-    return StreamingResponse(chunks, status_code=status, media_type="text/event-stream", headers=HEADERS)
+def ui_stream(chunks: AsyncGenerator[bytes, None]) -> StreamingResponse:
+    return StreamingResponse(kept_alive(chunks), media_type="text/event-stream", headers=HEADERS)
+
+
+async def kept_alive(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    """`chunks`, with an SSE comment after each `KEEP_ALIVE_SECONDS` of silence (a long tool call), so that
+    proxies keep the response open; the SDK's parser skips comments."""
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            pending = pending or asyncio.ensure_future(anext(chunks))
+            done, _ = await asyncio.wait({pending}, timeout=KEEP_ALIVE_SECONDS)
+            if not done:
+                yield b": keep-alive\n\n"
+                continue
+            try:
+                chunk = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield chunk
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+        await chunks.aclose()
 
 
 async def chat(request: Request, gateway: Gateway, claims: Claims) -> Response:
@@ -99,7 +127,9 @@ async def reconnect(request: Request, gateway: Gateway, claims: Claims) -> Respo
     return ui_stream(follow(watch, message, first))
 
 
-async def follow(watch: GenerationWatch, message: UIMessage, first: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def follow(
+    watch: GenerationWatch, message: UIMessage, first: list[dict[str, Any]]
+) -> AsyncGenerator[bytes, None]:
     """`first`, then the generation's chunks up to `finish`; its end from SQL when events were missed."""
     try:
         for chunk in first:

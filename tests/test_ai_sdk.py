@@ -8,9 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
+from relay import ai_sdk
 from schema import keys
 
 from .system import System
+from .test_websocket import until
 
 CHAT = "/api/ai-sdk/chat"
 
@@ -247,3 +249,37 @@ async def test_at_the_usage_limit_or_unconfigured_the_chat_and_a_regenerate_are_
     assert (got, error["code"]) == (409, "ai_not_configured")
     stored = (await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())).json()
     assert len(stored["messages"]) == 2 and stored["messages"][0]["content"] == "hello", "nothing was removed"
+
+
+async def test_a_silent_stretch_gets_keep_alive_comments(backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ai_sdk, "KEEP_ALIVE_SECONDS", 0.02)
+    async with System(backend, chunk_delay=0.05, chunks=5) as system:  # the demo thinks 0.15 s before answering
+        session_id = await system.new_session()
+        lines: list[str] = []
+        async with system.http.stream("POST", CHAT, json=submit(session_id, "hi"), headers=system.auth()) as response:
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line == "data: [DONE]":
+                    break
+    assert ": keep-alive" in lines
+    chunks = [orjson.loads(line[len("data: ") :]) for line in lines if line.startswith("data: {")]
+    assert chunks[0]["type"] == "start" and chunks[-1]["type"] == "finish"
+
+
+async def test_a_stream_the_client_drops_leaves_no_subscription_behind(backend) -> None:
+    async with System(backend, chunk_delay=0.05, chunks=200) as system:
+        fanout = system.gateways[0].server.config.app.state.gateway.fanout
+        session_id = await system.new_session()
+        topic = keys.topic(session_id)
+        async with system.http.stream("POST", CHAT, json=submit(session_id, "hi"), headers=system.auth()) as first:
+            async for line in first.aiter_lines():
+                if '"text-delta"' in line:
+                    break
+            assert topic in fanout.topics
+        await until(lambda: topic not in fanout.topics)  # the server notices the closed connection
+        async with system.http.stream("GET", f"{CHAT}/{session_id}/stream", headers=system.auth()) as again:
+            async for line in again.aiter_lines():
+                if '"text-delta"' in line:
+                    break
+        await until(lambda: topic not in fanout.topics)
+        await system.http.post(f"/api/sessions/{session_id}/stop", headers=system.auth())
