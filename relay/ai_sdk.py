@@ -24,6 +24,7 @@ from starlette.routing import Route
 from .ai_sdk_chunks import DONE, HEADERS, UIMessage, encode
 from .api import Handler, endpoint, json_body
 from .auth import Claims
+from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .event_stream import GenerationWatch
 from .gateway import Gateway
@@ -130,12 +131,20 @@ async def reconnect(request: Request, gateway: Gateway, claims: Claims) -> Respo
 async def follow(
     watch: GenerationWatch, message: UIMessage, first: list[dict[str, Any]]
 ) -> AsyncGenerator[bytes, None]:
-    """`first`, then the generation's chunks up to `finish`; its end from SQL when events were missed."""
+    """`first`, then the generation's chunks up to `finish`. When events were missed (the broker reconnected) it
+    catches up from the snapshot and follows on; its end is read from SQL when the broker cannot tell it."""
     try:
         for chunk in first:
             yield encode(chunk)
-        async for envelope in watch.until_final(message.message_id):
-            for chunk in message.event(envelope):
+        while not message.finished:
+            async for envelope in watch.until_final(message.message_id):
+                for chunk in message.event(envelope):
+                    yield encode(chunk)
+            if message.finished or (found := await in_flight(watch, message.message_id)) is None:
+                break
+            epoch, seq, streaming = found
+            watch.after(epoch, seq)
+            for chunk in message.snapshot(streaming):
                 yield encode(chunk)
         if not message.finished:
             try:
@@ -151,6 +160,19 @@ async def follow(
         yield DONE
     finally:
         watch.stop()
+
+
+async def in_flight(watch: GenerationWatch, message_id: str) -> tuple[str, int, dict[str, Any]] | None:
+    """The session's position and `message_id` as it has streamed, while it is the message in flight; None once
+    it is not (or the broker cannot say)."""
+    try:
+        snapshot = await watch.gateway.broker.snapshot(watch.session_id)
+    except BrokerUnavailable:
+        return None
+    streaming = snapshot.streaming
+    if streaming is None or streaming.message_id != message_id:
+        return None
+    return snapshot.epoch, snapshot.seq, streaming.to_dict(snapshot.seq)
 
 
 def routes(gateway: Gateway) -> list[Route]:

@@ -283,3 +283,23 @@ async def test_a_stream_the_client_drops_leaves_no_subscription_behind(backend) 
                     break
         await until(lambda: topic not in fanout.topics)
         await system.http.post(f"/api/sessions/{session_id}/stop", headers=system.auth())
+
+
+async def test_after_a_broker_reconnect_the_stream_catches_up_and_follows_on_live(backend) -> None:
+    async with System(backend, chunk_delay=0.03, chunks=80) as system:
+        fanout = system.gateways[0].server.config.app.state.gateway.fanout
+        session_id = await system.new_session()
+        chunks: list[Any] = []
+        async with system.http.stream("POST", CHAT, json=submit(session_id, "hi"), headers=system.auth()) as response:
+            lines = response.aiter_lines()
+            async for line in lines:
+                if line.startswith("data: {"):
+                    chunks.append(orjson.loads(line[len("data: ") :]))
+                    if chunks[-1]["type"] == "text-delta":
+                        break
+            fanout.resubscribed()  # what the broker reports after a reconnect: events may have been missed
+            rest = await read_chunks(lines)
+        stored = (await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())).json()
+        assert text_of(chunks + rest) == stored["messages"][1]["content"]
+        assert len([c for c in rest if isinstance(c, dict) and c["type"] == "text-delta"]) > 10, "followed live"
+        assert rest[-2]["type"] == "finish"
