@@ -75,8 +75,13 @@ class UIMessage:
         return []
 
     def final(self, message: dict[str, Any]) -> list[Chunk]:
-        """The rest of the final message's text, then `finish` with its status in the metadata."""
-        chunks = self._catch_up(message.get("content") or "") + self._close_text()
+        """The rest of the final message's text and the tool calls this stream did not see (it joined after
+        them), then `finish` with its status in the metadata."""
+        chunks = self._catch_up(message.get("content") or "")
+        for call in message.get("tool_calls") or []:
+            if call.get("call_id") not in self.tool_calls and call.get("status") in ("finished", "failed"):
+                chunks += self._tool(call)
+        chunks += self._close_text()
         metadata = {
             "message_id": self.message_id,
             "status": message.get("status"),

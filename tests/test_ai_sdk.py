@@ -303,3 +303,20 @@ async def test_after_a_broker_reconnect_the_stream_catches_up_and_follows_on_liv
         assert text_of(chunks + rest) == stored["messages"][1]["content"]
         assert len([c for c in rest if isinstance(c, dict) and c["type"] == "text-delta"]) > 10, "followed live"
         assert rest[-2]["type"] == "finish"
+
+
+async def test_a_reconnect_after_a_tool_call_gets_the_call_with_the_finish(backend) -> None:
+    async with System(backend, chunk_delay=0.03, chunks=60) as system:
+        session_id = await system.new_session(context={"demo": {"tools": True}})
+        tab = await system.client()
+        topic = keys.topic(session_id)
+        await tab.join(topic)
+        await system.post_message(session_id, "find the docs")
+        await tab.events_until(topic, "streaming_chunk")  # the tool call is over, the text has begun
+        async with system.http.stream("GET", f"{CHAT}/{session_id}/stream", headers=system.auth()) as again:
+            chunks = await read_chunks(again.aiter_lines())
+        final = (await tab.events_until(topic))[-1][1]["message"]
+        types = [c["type"] for c in chunks[:-1]]
+        assert types.index("tool-input-available") < types.index("tool-output-available") < types.index("finish")
+        assert next(c for c in chunks[:-1] if c["type"] == "tool-input-available")["toolName"] == "search_docs"
+        assert text_of(chunks) == final["content"]

@@ -75,3 +75,18 @@ def test_status_is_a_transient_data_part_and_an_upstream_error_an_error_part() -
     (error,) = message.event(envelope(events.STREAMING_ERROR, {"error": "upstream said no", "partial_content": ""}))
     assert error == {"type": "error", "errorText": "upstream said no"}
     assert message.event(envelope(events.USER_MESSAGE, {"message": {}})) == []
+
+
+def test_the_final_message_brings_the_tool_calls_a_reconnected_stream_did_not_see() -> None:
+    message = UIMessage("m1")
+    out = message.snapshot({"content": "Found it", "changes": []}) + message.event(tool("started"))
+    out += message.event(tool("finished", result_preview="42"))
+    calls = [
+        {"call_id": "c0", "name": "search", "arguments": {}, "status": "failed", "result_preview": None, "error": "x"},
+        {"call_id": "c1", "name": "lookup", "arguments": {"q": 1}, "status": "finished", "result_preview": "42"},
+    ]
+    final = {"content": "Found it", "status": "success", "usage": {}, "error": None, "tool_calls": calls}
+    out = message.event(envelope(events.NEW_MESSAGE, {"message": final}))
+    assert [(c["type"], c.get("toolCallId")) for c in out] == [
+        ("tool-input-available", "c0"), ("tool-output-error", "c0"), ("finish", None),
+    ]
