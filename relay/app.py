@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -19,7 +20,7 @@ from starlette.routing import Mount, Route
 from schema import keys
 from schema.db import create_engine, session_factory
 
-from . import api, static_files
+from . import ai_sdk, api, static_files
 from .broker import create_broker
 from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
@@ -42,6 +43,21 @@ async def subscribe_patiently(broker: Broker, topic: str) -> None:
             return
         except BrokerUnavailable:
             await asyncio.sleep(1.0)
+
+
+# What a browser on another origin may send and read: the bearer token, JSON, SSE's resume header, and the
+# AI SDK's (`DefaultChatTransport` sends `Content-Type` and the app's own headers, e.g. `Authorization`).
+CORS_HEADERS = ("Authorization", "Content-Type", "Accept", "Last-Event-ID")
+CORS_EXPOSED = ("Retry-After", "x-vercel-ai-ui-message-stream")
+
+
+def cors(origins: tuple[str, ...]) -> list[Middleware]:
+    """Preflights answered, and responses readable, for `CORS_ALLOWED_ORIGINS` only (no cookies are used)."""
+    if not origins:
+        return []
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    options = {"allow_methods": methods, "allow_headers": CORS_HEADERS, "expose_headers": CORS_EXPOSED}
+    return [Middleware(CORSMiddleware, allow_origins=origins, max_age=600, **options)]
 
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
@@ -144,8 +160,12 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         Route("/", static_files.index),
         Mount("/static", static_files.WebApp(), name="static"),
         *api.routes(gateway),
+        *ai_sdk.routes(gateway),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(
+        routes=routes, lifespan=lifespan,
+        middleware=[*cors(settings.cors_allowed_origins), Middleware(SecurityHeaders)],
+    )  # fmt: skip
     app.router.redirect_slashes = False  # its redirect would be built from the client's Host header
     app.state.gateway = gateway
     return app

@@ -121,7 +121,8 @@ class EventStream:
 
 
 class GenerationWatch:
-    """One generation's events, subscribed to before it starts, for `POST …/messages`."""
+    """One generation's events, subscribed to before it starts (`POST …/messages`), or before the session's
+    position is read (`after`: the AI SDK's reconnect, relay/ai_sdk.py)."""
 
     def __init__(self, gateway: Gateway, claims: Claims, session_id: str) -> None:
         self.gateway = gateway
@@ -129,6 +130,11 @@ class GenerationWatch:
         self.session_id = session_id
         self.topic = keys.topic(session_id)
         self.events: asyncio.Queue[Envelope | None] = asyncio.Queue()
+        self.position: tuple[str, int] | None = None  # (epoch, seq) once `after` was told
+
+    def after(self, epoch: str, seq: int) -> None:
+        """Skip the events up to this position (a snapshot covered them); a gap after it ends the watch early."""
+        self.position = (epoch, seq)
 
     async def start(self) -> None:
         await self.gateway.fanout.join(self.topic, self)
@@ -145,9 +151,17 @@ class GenerationWatch:
     def presence(self, diff: PresenceDiff) -> None:
         """A generation's stream carries no presence."""
 
-    async def _until_final(self, message_id: str) -> AsyncIterator[Envelope]:
-        """This generation's events up to its `new_message`; ends early if the broker was lost."""
+    async def until_final(self, message_id: str) -> AsyncIterator[Envelope]:
+        """This generation's events up to its `new_message`; ends early if the broker was lost (or, after a
+        position, an event was missed)."""
         while (envelope := await self.events.get()) is not None:
+            if self.position is not None:
+                epoch, seq = self.position
+                if envelope.epoch == epoch and envelope.seq <= seq:
+                    continue
+                if envelope.epoch != epoch or envelope.seq != seq + 1:
+                    return
+                self.position = (epoch, envelope.seq)
             if envelope.message_id == message_id:
                 yield envelope
                 if envelope.event == NEW_MESSAGE:
@@ -157,11 +171,11 @@ class GenerationWatch:
 
     async def ended(self, message_id: str) -> None:
         """Once the generation's `new_message` was published (or the broker was lost meanwhile)."""
-        async for _ in self._until_final(message_id):
+        async for _ in self.until_final(message_id):
             pass
 
     async def final(self, message_id: str) -> dict[str, Any]:
-        async for envelope in self._until_final(message_id):
+        async for envelope in self.until_final(message_id):
             if envelope.event == NEW_MESSAGE:
                 return envelope.payload["message"]
         return await self.gateway.chat.wait_final(self.claims, self.session_id, message_id)
@@ -169,7 +183,7 @@ class GenerationWatch:
     async def stream(self, question: str, answer: str) -> AsyncIterator[bytes]:
         try:
             yield sse("accepted", {"message_id": question, "response_message_id": answer})
-            async for envelope in self._until_final(answer):
+            async for envelope in self.until_final(answer):
                 yield SSE.encode_event(self.topic, envelope)
                 if envelope.event == NEW_MESSAGE:
                     return

@@ -64,6 +64,7 @@ class Settings:
     document_pushes_per_second: float = 100.0
     document_burst: int = 500
     max_sockets_per_user: int = 50
+    cors_allowed_origins: tuple[str, ...] = ()  # browsers of these origins may call the HTTP API
 
     @cached_property
     def outbound_policy(self) -> OutboundPolicy:
@@ -118,6 +119,18 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _origins(value: str) -> tuple[str, ...]:
+    """`CORS_ALLOWED_ORIGINS`: comma-separated origins (`scheme://host[:port]`), as browsers send them."""
+    origins = tuple(origin.strip().rstrip("/").lower() for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not rest or any(c in rest for c in "/?#*@ "):
+            raise ConfigError(
+                f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://app.example.com (no path, no wildcard)"
+            )
+    return origins
+
+
 def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
     """Read settings; `dev` allows the embedded defaults (in-memory broker, no secret)."""
     env = os.environ if env is None else env
@@ -149,6 +162,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Settings(
+        cors_allowed_origins=_origins(env.get("CORS_ALLOWED_ORIGINS", "")),
         redis_url=redis_url,
         redis_cluster=_flag(env, "REDIS_CLUSTER"),
         database_url=database_url,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from .services import unavailable
 
@@ -38,3 +42,26 @@ def node_for(folder: Path) -> str:
         if done.returncode != 0 or not installed(folder):
             unavailable(f"`npm ci` in {folder} failed: {done.stderr.strip()[-2000:]}")
     return node
+
+
+async def run_node_tests(folder: Path, files: list[str], gateway: dict[str, Any], minimum: int) -> None:
+    """`node --test` of `files` in `folder`, told the gateway in STREAMRELAY_TEST: every test must pass
+    and at least `minimum` of them run (none skipped, a skipped gateway test would hide a missing fixture)."""
+    node = node_for(folder)
+    process = await asyncio.create_subprocess_exec(
+        node, "--test", "--test-reporter=tap", *files,
+        cwd=folder, env={**os.environ, "STREAMRELAY_TEST": json.dumps(gateway)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), 300)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    report = output.decode()
+    failed = [line for line in report.splitlines() if line.lstrip().startswith("not ok")]
+    assert process.returncode == 0 and not failed, "\n".join(failed) + "\n\n" + report[-6000:]
+    counts = dict(re.findall(r"^# (pass|fail|skipped|cancelled|todo) (\d+)$", report, re.MULTILINE))
+    assert counts.get("fail") == "0" and counts.get("skipped") == "0" and counts.get("cancelled") == "0", counts
+    assert int(counts.get("pass", "0")) >= minimum, report[-3000:]

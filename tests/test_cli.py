@@ -36,11 +36,22 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
             "TENANT_ALLOWED_HOSTS",
         ),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CREDENTIALS_KEY": "short"}, "CREDENTIALS_KEY"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CORS_ALLOWED_ORIGINS": "*"},
+         "CORS_ALLOWED_ORIGINS"),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CORS_ALLOWED_ORIGINS": "https://a.example/app"},
+         "CORS_ALLOWED_ORIGINS"),
     ],
 )
 def test_bad_configuration_fails_at_start_with_one_line_naming_the_variable(env: dict, variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         from_env(env)
+
+
+def test_cors_allowed_origins_are_read_as_browsers_send_them() -> None:
+    env = {"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s"}
+    assert from_env(env).cors_allowed_origins == ()
+    listed = from_env({**env, "CORS_ALLOWED_ORIGINS": "https://App.example.com/, http://localhost:5173"})
+    assert listed.cors_allowed_origins == ("https://app.example.com", "http://localhost:5173")
 
 
 def test_serve_refuses_to_start_without_a_secret_and_says_so_in_one_line() -> None:

@@ -65,6 +65,8 @@ export interface SessionEvents {
   streaming_tool: Pushed & ToolCall;
   new_message: Pushed & { message: Message };
   changes_applied: Pushed & { change_id: string; user_id: string };
+  /** a regenerate or an edit-and-resend removed these stored messages (oldest first) */
+  messages_deleted: Pushed & { message_ids: string[] };
   session_updated: Pushed & { session: SessionInfo };
   session_deleted: Pushed & { session_id: string };
   /** every successful join and rejoin (render the snapshot again when `recovered` is false) */

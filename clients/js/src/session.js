@@ -13,7 +13,8 @@ import { Position } from "./position.js";
 
 export const EVENTS = [
   "user_message", "message_processing", "streaming_status", "streaming_changes", "streaming_chunk",
-  "streaming_error", "streaming_tool", "new_message", "changes_applied", "session_updated", "session_deleted",
+  "streaming_error", "streaming_tool", "new_message", "changes_applied", "messages_deleted", "session_updated",
+  "session_deleted",
 ];
 // Besides the session's events: "join" (every successful join and rejoin, with its reply),
 // "presence" (the list of who is here, on every change), "error" (a join or rejoin refused).
