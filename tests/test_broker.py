@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from relay.broker.base import Broker, BrokerUnavailable
+from relay.broker.log import FIRST_LEASE, Fenced
 from relay.broker.memory import MemoryBroker
 from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
@@ -103,6 +104,64 @@ async def test_snapshot_follows_the_in_flight_message(broker: Broker) -> None:
     finished = await broker.snapshot("s")
     assert finished.streaming is None
     assert (finished.seq, finished.epoch) == (7, snapshot.epoch)
+
+
+async def start_generation(broker: Broker, session_id: str, message_id: str, lease: int = FIRST_LEASE) -> None:
+    await broker.publish(session_id, events.MESSAGE_PROCESSING, message_id, {"session_id": session_id}, lease=lease)
+    await broker.publish(session_id, events.STREAMING_CHUNK, message_id, {"content": "<0>"}, lease=lease)
+
+
+async def test_a_takeover_fences_the_lease_it_superseded(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    snapshot = await broker.snapshot("s")
+    takeover = snapshot.takeover_lease("m1")
+    assert takeover > FIRST_LEASE
+    await broker.publish("s", events.STREAMING_ERROR, "m1", {"error": "lost", "partial_content": "<0>"}, lease=takeover)
+    with pytest.raises(Fenced):
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<late>"}, lease=FIRST_LEASE)
+    seq = (await broker.snapshot("s")).seq
+    assert seq == 3, "a refused event takes no seq"
+    assert (await broker.snapshot("s")).streamed("m1") == ("<0>", [])
+
+
+async def test_no_streaming_event_of_a_message_is_accepted_after_its_new_message(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE + 1)
+    refused = [
+        (events.STREAMING_CHUNK, {"content": "x"}),
+        (events.STREAMING_STATUS, {"text": "t"}),
+        (events.STREAMING_CHANGES, {"changes": {"yaml": "a: 1"}, "change_id": "c", "applied": False}),
+        (events.STREAMING_TOOL, {"call_id": "c", "name": "n", "arguments": {}, "status": "finished"}),
+        (events.STREAMING_ERROR, {"error": "e", "partial_content": ""}),
+        (events.MESSAGE_PROCESSING, {"session_id": "s"}),
+    ]
+    for event, payload in refused:
+        for lease in (FIRST_LEASE, FIRST_LEASE + 5):
+            with pytest.raises(Fenced):
+                await broker.publish("s", event, "m1", payload, lease=lease)
+    assert (await broker.snapshot("s")).seq == 3
+    # a better record may still replace the final, with one more new_message of the same id
+    assert (await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE))[0] == 4
+
+
+async def test_a_silent_generation_cannot_write_into_the_next_one(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE + 1)
+    await start_generation(broker, "s", "m2")
+    with pytest.raises(Fenced):
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<late>"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE)  # a better record
+    snapshot = await broker.snapshot("s")
+    assert snapshot.streamed("m2") == ("<0>", []), "an older message's end leaves the one in flight alone"
+    await broker.publish("s", events.STREAMING_CHUNK, "m2", {"content": "<1>"}, lease=FIRST_LEASE)
+
+
+async def test_events_without_a_lease_are_never_fenced(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}})
+    await broker.publish("s", events.CHANGES_APPLIED, "", {"change_id": "c", "user_id": "u"})
+    await broker.publish("s", events.SESSION_UPDATED, "", {"session": {}})
+    assert (await broker.snapshot("s")).seq == 5
 
 
 async def replayed(broker: Broker, session_id: str, since: tuple[str, int]) -> list[bytes] | None:

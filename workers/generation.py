@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerUnavailable
 from relay.broker.jobs import Job
-from relay.broker.log import EventLog, unique_id
+from relay.broker.log import FIRST_LEASE, EventLog, Fenced, unique_id
 from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id
@@ -88,6 +88,8 @@ class Generation:
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
         self.epoch: str | None = None
+        self.lease = FIRST_LEASE  # a job runs its generation once: a takeover ends the message, never reruns it
+        self.fenced = False  # a publish was refused: the message was ended by another meanwhile
         self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
 
     def end_early(self, status: str, reason: str | None) -> None:
@@ -113,8 +115,11 @@ class Generation:
         if stopped:
             self.end_early(CANCELLED, None)
         if self.ending is None:
-            await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
-        if self.ending is None:
+            try:
+                await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
+            except Fenced:  # ended (stopped, taken over) before it began
+                self.fenced = True
+        if self.ending is None and not self.fenced:
             await self._stream_until_done(request, tenant_settings)
         if self.ending is not None and self.outcome.complete is None and self.outcome.status == SUCCESS:
             self.outcome.status, self.outcome.error = self.ending
@@ -130,6 +135,10 @@ class Generation:
         except asyncio.CancelledError:
             if self.ending is None:
                 raise
+        except Fenced:
+            # Frozen past the takeover: the upstream request is closed already (leaving `_stream`).
+            logger.warning("generation %s was ended by another meanwhile; publishing no more of it", self.message_id)
+            self.fenced = True
         except UpstreamError as exc:
             self.outcome.status, self.outcome.error = exc.status, exc.message
         except BrokerUnavailable:
@@ -212,12 +221,14 @@ class Generation:
         with PUBLISH_SECONDS.time():
             _, epoch = await patiently(
                 f"publish {event} of {self.message_id}",
-                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id),
+                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id, self.lease),
             )
         return epoch
 
     async def _finish(self) -> None:
         outcome = self.outcome
+        if self.fenced and outcome.complete is None:
+            return  # the takeover's record stands: without the whole answer this one is no better
         if outcome.complete is not None:
             content = outcome.complete.response
             changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
@@ -225,8 +236,9 @@ class Generation:
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
-        for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
-            await self._publish(events.STREAMING_TOOL, step.payload())
+        with contextlib.suppress(Fenced):  # ended by a takeover meanwhile: the steps ended with it
+            for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
+                await self._publish(events.STREAMING_TOOL, step.payload())
         tool_calls = self.tools.final()
 
         async def write() -> dict[str, Any] | None:

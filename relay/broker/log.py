@@ -31,14 +31,24 @@ class BrokerListener(Protocol):
         """The broker reconnected: what was published while it was away may be lost."""
 
 
+class Fenced(Exception):
+    """A generation's event refused: its message already ended, or a takeover holds a newer lease on it."""
+
+
+# A generation's lease on its message: its own worker holds the first; a takeover that ends the message for a
+# worker gone silent holds one more than the lease it found, so that the silent worker's publishes are refused.
+FIRST_LEASE = 1
+
+
 @dataclass(frozen=True)
 class Streaming:
-    """The in-flight message, as far as it has streamed."""
+    """The in-flight message, as far as it has streamed, and the lease its publishes need."""
 
     message_id: str
     content: str
     status: str
     changes: list[dict[str, Any]]
+    lease: int = FIRST_LEASE
 
     def to_dict(self, seq: int) -> dict[str, Any]:
         return {
@@ -69,6 +79,11 @@ class Snapshot:
             return None
         changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in self.streaming.changes]
         return self.streaming.content, changes
+
+    def takeover_lease(self, message_id: str) -> int:
+        """The lease that fences whoever published `message_id` so far, for a takeover that ends it."""
+        held = self.streaming.lease if self.streaming is not None and self.streaming.message_id == message_id else 0
+        return max(held, FIRST_LEASE) + 1
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,29 @@ def snapshot_op(event: str, payload: dict[str, Any]) -> tuple[str, bytes]:
     if event == events.NEW_MESSAGE:
         return SNAPSHOT_FINISH, b""
     return SNAPSHOT_NONE, b""
+
+
+# How a generation's lease is checked (`EventLog.publish`): its message's streamed events need the message in
+# flight; its start and its error need it not ended; its `new_message` is never refused (guarantee 4).
+FENCE_LIVE = "l"
+FENCE_END = "e"
+FENCE_NONE = ""
+
+
+def fence_kind(event: str) -> str:
+    if event in (events.STREAMING_CHUNK, events.STREAMING_STATUS, events.STREAMING_CHANGES, events.STREAMING_TOOL):
+        return FENCE_LIVE
+    if event in (events.MESSAGE_PROCESSING, events.STREAMING_ERROR):
+        return FENCE_END
+    return FENCE_NONE
+
+
+def fenced(fence: str, lease: int, message_id: str, in_flight: str | None, held: int, done: str | None) -> bool:
+    """Whether a publish is refused, by the rule publish.lua applies (the memory broker's copy of it)."""
+    if lease <= 0 or fence == FENCE_NONE:
+        return False
+    current = in_flight == message_id
+    return done == message_id or (current and lease < held) or (fence == FENCE_LIVE and not current)
 
 
 def decode_changes(packed: bytes) -> list[dict[str, Any]]:
@@ -160,22 +198,45 @@ class EventLog(abc.ABC):
             listener.resubscribed()
 
     async def publish(
-        self, session_id: str, event: str, message_id: str, payload: dict[str, Any], publish_id: str | None = None
+        self,
+        session_id: str,
+        event: str,
+        message_id: str,
+        payload: dict[str, Any],
+        publish_id: str | None = None,
+        lease: int = 0,
     ) -> tuple[int, str]:
         """Store and publish one event; returns its (seq, epoch).
 
-        Retrying with the same `publish_id` after an error publishes at most once.
+        Retrying with the same `publish_id` after an error publishes at most once. A generation's events carry
+        its `lease`: one whose message already ended, or whose lease a takeover superseded, raises `Fenced`
+        and publishes nothing (checked atomically with the publish). A session whose history was lost has
+        nothing to check against: its events open a new epoch.
         """
         head = events.encode_head(event, message_id, time.time(), payload)
         op, value = snapshot_op(event, payload)
         page = event in events.PAGE_EVENTS
-        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id(), page)
+        published = await self._publish(
+            session_id, head, op, message_id, value, publish_id or unique_id(), page, (lease, fence_kind(event))
+        )
+        if published is None:
+            raise Fenced(f"{event} of {message_id} refused: the message ended or was taken over")
+        return published
 
     @abc.abstractmethod
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
-    ) -> tuple[int, str]:
-        """`page`: the event is page-changing; its seq becomes the session's `page_seq`."""
+        self,
+        session_id: str,
+        head: bytes,
+        op: str,
+        message_id: str,
+        value: bytes,
+        publish_id: str,
+        page: bool,
+        lease: tuple[int, str],
+    ) -> tuple[int, str] | None:
+        """`page`: the event is page-changing; its seq becomes the session's `page_seq`. `lease`: the
+        publisher's lease and how it is checked (`fenced`); None when it is refused."""
 
     @abc.abstractmethod
     async def subscribe(self, topic: str) -> None:

@@ -12,6 +12,7 @@ from schema import events, keys
 from .base import Broker
 from .jobs import Job
 from .log import (
+    FENCE_NONE,
     SNAPSHOT_CHANGE,
     SNAPSHOT_CHUNK,
     SNAPSHOT_FINISH,
@@ -21,6 +22,7 @@ from .log import (
     Snapshot,
     Streaming,
     decode_changes,
+    fenced,
     new_epoch,
     replay_from,
 )
@@ -40,6 +42,8 @@ class _Session:
     publish_id: str = ""
     page_seq: int = 0
     page: bytes | None = None
+    lease: int = 0  # the in-flight message's
+    done: str | None = None  # the message that ended last: none of its events but `new_message` is accepted
 
 
 class MemoryBroker(Broker):
@@ -67,11 +71,24 @@ class MemoryBroker(Broker):
         return session
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
-    ) -> tuple[int, str]:
+        self,
+        session_id: str,
+        head: bytes,
+        op: str,
+        message_id: str,
+        value: bytes,
+        publish_id: str,
+        page: bool,
+        lease: tuple[int, str],
+    ) -> tuple[int, str] | None:
         session = self._session(session_id)
         if session.publish_id == publish_id:
             return session.seq, session.epoch
+        held, fence = lease
+        if fenced(fence, held, message_id, session.message_id, session.lease, session.done):
+            return None
+        if held > 0 and fence != FENCE_NONE and session.message_id == message_id:
+            session.lease = held
         session.publish_id = publish_id
         session.seq += 1
         if page:
@@ -80,7 +97,7 @@ class MemoryBroker(Broker):
         session.log.append((session.seq, data))
         if op == SNAPSHOT_START:
             session.message_id, session.content, session.status, session.changes = message_id, [], "", b""
-            session.status = value.decode()
+            session.status, session.lease = value.decode(), held
         elif op == SNAPSHOT_CHUNK:
             session.content.append(value.decode())
         elif op == SNAPSHOT_STATUS:
@@ -88,7 +105,9 @@ class MemoryBroker(Broker):
         elif op == SNAPSHOT_CHANGE:
             session.changes += value
         elif op == SNAPSHOT_FINISH:
-            session.message_id = None
+            session.done = message_id
+            if session.message_id == message_id:
+                session.message_id, session.lease = None, 0
         topic = keys.topic(session_id)
         if topic in self.topics:
             self._deliver(topic, data)
@@ -109,7 +128,11 @@ class MemoryBroker(Broker):
         streaming = None
         if session.message_id is not None:
             streaming = Streaming(
-                session.message_id, "".join(session.content), session.status, decode_changes(session.changes)
+                session.message_id,
+                "".join(session.content),
+                session.status,
+                decode_changes(session.changes),
+                session.lease,
             )
         return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 

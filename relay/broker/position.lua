@@ -5,8 +5,8 @@
 -- ARGV[3] the epoch to start if the session has none ('': start none, the reply's epoch is then false),
 -- ARGV[4] ttl seconds, ARGV[5] '1' to read the page.
 -- Returns {epoch, seq, page_seq, page, 'r', event...} when the log holds every event after `since`,
--- else {epoch, seq, page_seq, page, 's', message_id, status, content, changes} (the snapshot).
-local live = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'pseq', 'message_id', 'status')
+-- else {epoch, seq, page_seq, page, 's', message_id, status, content, changes, lease} (the snapshot).
+local live = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'pseq', 'message_id', 'status', 'lease')
 local epoch, seq, page_seq = live[1], tonumber(live[2] or '0'), tonumber(live[3] or '0')
 local page = ARGV[5] == '1' and redis.call('GET', KEYS[5])
 if epoch and epoch == ARGV[1] then
@@ -33,4 +33,4 @@ if not epoch and ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'epoch', epoch)
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
-return {epoch, seq, page_seq, page, 's', live[4], live[5], redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4])}
+return {epoch, seq, page_seq, page, 's', live[4], live[5], redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), live[6]}

@@ -12,7 +12,7 @@ from typing import Any
 
 from schema import keys
 
-from .log import Position, Snapshot, Streaming, decode_changes
+from .log import FIRST_LEASE, Position, Snapshot, Streaming, decode_changes
 
 SCRIPT = (Path(__file__).with_name("position.lua")).read_text()
 REPLAYED = b"r"
@@ -33,7 +33,7 @@ def decode_reply(reply: list[Any]) -> Position:
     epoch = epoch.decode() if epoch is not None else ""
     if mode == REPLAYED:
         return Position(Snapshot(epoch, seq, None, page_seq), rest, page)
-    message_id, status, content, changes = rest
+    message_id, status, content, changes, lease = rest
     streaming = None
     if message_id is not None:
         streaming = Streaming(
@@ -41,5 +41,6 @@ def decode_reply(reply: list[Any]) -> Position:
             (content or b"").decode(errors="replace"),
             (status or b"").decode(),
             decode_changes(changes or b""),
+            int(lease or FIRST_LEASE),
         )
     return Position(Snapshot(epoch, seq, streaming, page_seq), None, page)

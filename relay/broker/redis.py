@@ -125,8 +125,16 @@ class RedisBroker(Broker):
     # events
 
     async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
-    ) -> tuple[int, str]:
+        self,
+        session_id: str,
+        head: bytes,
+        op: str,
+        message_id: str,
+        value: bytes,
+        publish_id: str,
+        page: bool,
+        lease: tuple[int, str],
+    ) -> tuple[int, str] | None:
         args = [
             keys.topic(session_id),
             head,
@@ -139,9 +147,10 @@ class RedisBroker(Broker):
             "s" if self.cluster else "p",
             publish_id,
             "1" if page else "0",
+            *lease,
         ]
         seq, epoch = await self.publishes.call([4, *keys.session_keys(session_id), *args])
-        return int(seq), epoch.decode()
+        return (int(seq), epoch.decode()) if seq else None
 
     async def snapshot(self, session_id: str) -> Snapshot:
         return (await self._position(session_id, None, start=True, page=False)).snapshot
