@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
 from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
-from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
+from schema.store import (
+    HISTORY_LIMIT,
+    UnknownMessage,
+    applied_changes,
+    carries_change,
+    persist_final,
+    recent_messages,
+)
 from schema.usage import generation_usage
 
 from .auth import Claims
@@ -245,6 +252,8 @@ class Chat:
         """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
         if not isinstance(change_id, str) or len(change_id) != 64:
             raise bad_request("change_id must be a 64-character hex string")
+        if not await self._carries(session_id, change_id):  # refused before anything is written
+            raise ChatError("not_found", "No message of this session proposes that change.", 404)
         if not await self.signals.claim(session_id, change_id):
             return False
         try:
@@ -262,6 +271,15 @@ class Chat:
         except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
             log.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True
+
+    async def _carries(self, session_id: str, change_id: str) -> bool:
+        """A change of the answer in flight, or of a stored message; the snapshot first, since a final message
+        is stored before its `new_message` leaves the snapshot."""
+        streaming = (await self.log.position(session_id, None)).snapshot.streaming  # starts no epoch: writes nothing
+        if streaming is not None and any(c["change_id"] == change_id for c in streaming.changes):
+            return True
+        async with self.db() as db:
+            return await carries_change(db, session_id, change_id)
 
     async def _release(self, session_id: str, change_id: str) -> None:
         try:

@@ -143,7 +143,11 @@ def decode(data: bytes) -> Envelope:
     )
 
 
-def change_id(changes: dict[str, Any]) -> str:
-    """Content address of a change set: equal changes, equal id, across processes."""
+def change_id(message_id: str, changes: dict[str, Any]) -> str:
+    """The id of a change set proposed by message `message_id`, equal across processes.
+
+    A change belongs to its message: the same change proposed again by a later answer is a new change (it has
+    not been applied), while an early change and the identical one in its own final message are one.
+    """
     canonical = json.dumps(changes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{message_id}\n{canonical}".encode()).hexdigest()

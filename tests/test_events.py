@@ -66,10 +66,14 @@ def test_unknown_events_cannot_be_encoded() -> None:
         events.encode_head("streaming_nonsense", "m", 0.0, {})
 
 
-def test_change_id_is_sha256_of_canonical_json_and_ignores_key_order() -> None:
+def test_change_id_is_sha256_of_the_message_id_and_canonical_json_and_ignores_key_order() -> None:
     import hashlib
 
-    assert change_id({"yaml": "a: ü", "code": "x"}) == change_id({"code": "x", "yaml": "a: ü"})
-    expected = hashlib.sha256('{"code":"x","yaml":"a: ü"}'.encode()).hexdigest()
-    assert change_id({"yaml": "a: ü", "code": "x"}) == expected
-    assert change_id({"code": "x"}) != change_id({"code": "y"})
+    assert change_id("m1", {"yaml": "a: ü", "code": "x"}) == change_id("m1", {"code": "x", "yaml": "a: ü"})
+    expected = hashlib.sha256('m1\n{"code":"x","yaml":"a: ü"}'.encode()).hexdigest()
+    assert change_id("m1", {"yaml": "a: ü", "code": "x"}) == expected
+    assert change_id("m1", {"code": "x"}) != change_id("m1", {"code": "y"})
+
+
+def test_the_same_change_proposed_by_another_message_is_another_change() -> None:
+    assert change_id("m1", {"yaml": "a: 1"}) != change_id("m2", {"yaml": "a: 1"})

@@ -185,7 +185,7 @@ class Generation:
                 elif isinstance(event, Status):
                     await self._publish_live(events.STREAMING_STATUS, {"text": event.text})
                 elif isinstance(event, Changes):
-                    entry = {"change_id": change_id(event.changes), "changes": event.changes}
+                    entry = {"change_id": change_id(self.message_id, event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
                 elif isinstance(event, Usage):
@@ -231,7 +231,7 @@ class Generation:
             return  # the takeover's record stands: without the whole answer this one is no better
         if outcome.complete is not None:
             content = outcome.complete.response
-            changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
+            changes = [{"change_id": change_id(self.message_id, c), "changes": c} for c in outcome.complete.changes]
             reported = outcome.complete.usage
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
