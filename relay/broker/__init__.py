@@ -14,7 +14,7 @@ def create_broker(settings: Settings) -> Broker:
     if settings.redis_url is None:
         from .memory import MemoryBroker
 
-        return MemoryBroker(log_maxlen=settings.log_maxlen)
+        return MemoryBroker(log_maxlen=settings.log_maxlen, ttl_seconds=settings.history_ttl_seconds)
     from .redis import RedisBroker
 
     return RedisBroker(

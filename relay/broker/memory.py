@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from schema import events, keys
@@ -44,12 +45,14 @@ class _Session:
     page: bytes | None = None
     lease: int = 0  # the in-flight message's
     done: str | None = None  # the message that ended last: none of its events but `new_message` is accepted
+    expires: float = 0.0  # monotonic: `ttl_seconds` after its last event, as Redis expires a session's keys
 
 
 class MemoryBroker(Broker):
-    def __init__(self, log_maxlen: int = 2000) -> None:
+    def __init__(self, log_maxlen: int = 2000, ttl_seconds: float = 600) -> None:
         self.log_maxlen = log_maxlen
-        self.sessions: dict[str, _Session] = {}
+        self.ttl_seconds = ttl_seconds
+        self.sessions: OrderedDict[str, _Session] = OrderedDict()  # the least recently renewed first
         self.topics: set[str] = set()
         self.presence = MemoryPresence(self._broadcast)
         self.jobs: deque[Job] = deque()
@@ -64,11 +67,26 @@ class MemoryBroker(Broker):
     async def ping(self) -> bool:
         return True
 
+    def _live(self, session_id: str) -> _Session | None:
+        """The session's state, unless it expired (then it is forgotten, as Redis forgets its keys)."""
+        self._expire()
+        return self.sessions.get(session_id)
+
     def _session(self, session_id: str) -> _Session:
-        session = self.sessions.get(session_id)
+        session = self._live(session_id)
         if session is None:
             session = self.sessions[session_id] = _Session(new_epoch(), deque(maxlen=self.log_maxlen))
+            self._renew(session_id, session)
         return session
+
+    def _renew(self, session_id: str, session: _Session) -> None:
+        session.expires = time.monotonic() + self.ttl_seconds
+        self.sessions.move_to_end(session_id)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self.sessions and next(iter(self.sessions.values())).expires <= now:
+            self.sessions.popitem(last=False)
 
     async def _publish(
         self,
@@ -90,6 +108,7 @@ class MemoryBroker(Broker):
         if held > 0 and fence != FENCE_NONE and session.message_id == message_id:
             session.lease = held
         session.publish_id = publish_id
+        self._renew(session_id, session)
         session.seq += 1
         if page:
             session.page_seq = session.seq
@@ -137,7 +156,7 @@ class MemoryBroker(Broker):
         return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 
     async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
-        session = self.sessions.get(session_id)
+        session = self._live(session_id)
         if session is None and not start:
             return Position(Snapshot("", 0), None, None)
         session = self._session(session_id)
@@ -148,13 +167,16 @@ class MemoryBroker(Broker):
         return Position(await self.snapshot(session_id), None, session.page)
 
     async def store_page(self, session_id: str, data: bytes) -> None:
-        self._session(session_id).page = data
+        session = self._session(session_id)
+        session.page = data
+        self._renew(session_id, session)
 
     async def claim(self, session_id: str, change_id: str) -> bool:
-        applied = self._session(session_id).applied
-        if change_id in applied:
+        session = self._session(session_id)
+        if change_id in session.applied:
             return False
-        applied.add(change_id)
+        session.applied.add(change_id)
+        self._renew(session_id, session)
         return True
 
     async def release(self, session_id: str, change_id: str) -> None:

@@ -1,7 +1,8 @@
 -- Store and publish one event of a session, atomically, at a cost that does not grow with the answer.
 -- KEYS[1] live hash (epoch, seq, publish_id, the in-flight message's id and status), KEYS[2] log stream,
 -- KEYS[3] the in-flight message's content so far, KEYS[4] its changes (concatenated msgpack maps):
--- strings that grow by APPEND, never read back here.
+-- strings that grow by APPEND, never read back here; KEYS[5] the cached join page, KEYS[6] the claim set:
+-- every key of the session expires ARGV[5] seconds after its last event.
 -- ARGV[1] channel, ARGV[2] envelope head (msgpack, lacking seq and epoch),
 -- ARGV[3] epoch to start if the session has none, ARGV[4] log length,
 -- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,

@@ -45,7 +45,7 @@ class RedisBroker(Broker):
         self,
         url: str,
         log_maxlen: int = 2000,
-        ttl_seconds: int = 24 * 3600,
+        ttl_seconds: int = 600,
         cluster: bool = False,
         client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
@@ -149,7 +149,8 @@ class RedisBroker(Broker):
             "1" if page else "0",
             *lease,
         ]
-        seq, epoch = await self.publishes.call([4, *keys.session_keys(session_id), *args])
+        session_keys = [*keys.session_keys(session_id), *keys.expiring_keys(session_id)]
+        seq, epoch = await self.publishes.call([len(session_keys), *session_keys, *args])
         return (int(seq), epoch.decode()) if seq else None
 
     async def snapshot(self, session_id: str) -> Snapshot:
