@@ -33,6 +33,7 @@ from .broker.base import BrokerUnavailable
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
+from .context_size import checked_context
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .join_sql import session_and_history
 from .session_list import MAX_PAGE, session_page
@@ -52,6 +53,7 @@ class Chat:
         signals: Signals,
         tenants: Tenants,
         max_message_chars: int,
+        context_max_bytes: int = 256 * 1024,
     ) -> None:
         self.db = db
         self.log = log
@@ -59,6 +61,7 @@ class Chat:
         self.signals = signals
         self.tenants = tenants
         self.max_message_chars = max_message_chars
+        self.context_max_bytes = context_max_bytes
 
     # sessions
 
@@ -67,8 +70,8 @@ class Chat:
             raise bad_request("title must be a string")
         if title is not None and len(title) > MAX_TITLE_CHARS:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
-        if context is not None and not isinstance(context, dict):
-            raise bad_request("context must be an object")
+        if context is not None:
+            checked_context(context, self.context_max_bytes)
         await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
             await tenant_of(db, claims)
@@ -117,9 +120,7 @@ class Chat:
                 raise bad_request("title must be a string of at most 500 characters")
             changes["title"] = body["title"]
         if "context" in body:
-            if not isinstance(body["context"], dict):
-                raise bad_request("context must be an object")
-            changes["context"] = body["context"]
+            changes["context"] = checked_context(body["context"], self.context_max_bytes)
         async with self.db.begin() as db:
             await self._session(db, claims, session_id)
             won = await db.execute(

@@ -156,12 +156,64 @@ async def test_a_silent_generation_cannot_write_into_the_next_one(broker: Broker
     await broker.publish("s", events.STREAMING_CHUNK, "m2", {"content": "<1>"}, lease=FIRST_LEASE)
 
 
+async def test_an_epoch_a_join_opened_after_the_history_was_lost_accepts_the_generations_events(
+    broker: Broker,
+) -> None:
+    """Redis restarted without its data and a tab rejoined first: the generation's next chunk is not fenced
+    (nothing says its message ended), so that it can publish its message so far into the new epoch."""
+    await broker.position("s", None, start=True)
+    await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<5>"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<0>…<5>"}, lease=FIRST_LEASE)
+    assert (await broker.snapshot("s")).streamed("m1") == ("<0>…<5>", [])
+
+
 async def test_events_without_a_lease_are_never_fenced(broker: Broker) -> None:
     await start_generation(broker, "s", "m1")
     await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}})
     await broker.publish("s", events.CHANGES_APPLIED, "", {"change_id": "c", "user_id": "u"})
     await broker.publish("s", events.SESSION_UPDATED, "", {"session": {}})
     assert (await broker.snapshot("s")).seq == 5
+
+
+async def test_a_replay_gives_every_event_its_message_id_across_generations(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")  # seq 1, 2
+    await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<1>"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE)
+    await broker.publish("s", events.USER_MESSAGE, "q2", {"message": {}})
+    await broker.publish("s", events.CHANGES_APPLIED, "", {"change_id": "c", "user_id": "u"})
+    await start_generation(broker, "s", "m2")  # seq 7, 8
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE)  # a better record
+    await broker.publish("s", events.STREAMING_CHUNK, "m2", {"content": "<1>"}, lease=FIRST_LEASE)
+    epoch = (await broker.snapshot("s")).epoch
+    for since in range(10):
+        envelopes = [events.decode(data) for data in await replayed(broker, "s", (epoch, since)) or []]
+        expected = ["m1", "m1", "m1", "m1", "q2", "", "m2", "m2", "m1", "m2"][since:]
+        assert [e.message_id for e in envelopes] == expected, since
+        assert [e.seq for e in envelopes] == list(range(since + 1, 11))
+        assert all(e.epoch == epoch for e in envelopes)
+    chunk = events.decode((await replayed(broker, "s", (epoch, 2)) or [])[0])
+    assert (chunk.event, chunk.payload) == (events.STREAMING_CHUNK, {"content": "<1>"})
+
+
+async def test_a_replay_names_the_message_whose_start_was_trimmed_away(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    for i in range(100):  # the log keeps 50: the start is gone
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": f"<{i}>"}, lease=FIRST_LEASE)
+    epoch = (await broker.snapshot("s")).epoch
+    envelopes = [events.decode(data) for data in await replayed(broker, "s", (epoch, 90)) or []]
+    assert [e.message_id for e in envelopes] == ["m1"] * 12
+
+
+async def test_a_log_is_capped_in_bytes_and_keeps_the_newest_events(broker: Broker) -> None:
+    big = {"session": {"context": {"code": "x" * 40_000}}}
+    for _ in range(40):  # 1.6 MB in all, over the 1 MiB cap
+        await broker.publish("s", events.SESSION_UPDATED, "", big)
+    snapshot = await broker.snapshot("s")
+    assert await replayed(broker, "s", (snapshot.epoch, 1)) is None, "the oldest went"
+    kept = await replayed(broker, "s", (snapshot.epoch, 20))
+    assert kept is not None and len(kept) == 20
+    assert sum(len(data) for data in kept) < 1024 * 1024
 
 
 async def replayed(broker: Broker, session_id: str, since: tuple[str, int]) -> list[bytes] | None:

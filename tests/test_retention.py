@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import msgpack
 import pytest
 import redis.asyncio as redis
 
@@ -121,3 +122,54 @@ async def test_after_the_ttl_a_session_holds_no_redis_memory_and_a_tab_resuming_
     assert reply["epoch"] != since["epoch"]
     assert reply["messages"][-1] == final
     assert final["status"] == "success" and final["content"]
+
+
+async def test_a_logged_chunk_costs_redis_its_payload_and_at_most_64_bytes(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    broker = RedisBroker(redis_server.url)
+    await broker.start()
+    try:
+        await broker.publish("s", events.MESSAGE_PROCESSING, "m" * 36, {"session_id": "s"}, lease=1)
+        client = redis.Redis.from_url(redis_server.url)
+        empty = await client.memory_usage(keys.log_key("s"), samples=0)
+        chunk = {"content": "forty bytes of an answer, streamed now. "}
+        for _ in range(1000):
+            await broker.publish("s", events.STREAMING_CHUNK, "m" * 36, chunk, lease=1)
+        full = await client.memory_usage(keys.log_key("s"), samples=0)
+        await client.aclose()
+    finally:
+        await broker.close()
+    per_chunk = (full - empty) / 1000
+    assert per_chunk <= len(msgpack.packb(chunk)) + 64, per_chunk
+
+
+async def test_a_member_flooding_patches_leaves_the_session_a_bounded_redis_cost(
+    redis_server: RedisServer, postgres_url: str
+) -> None:
+    """40 PATCHes of a 200 KB context: the log is capped in bytes, so the session's keys stay under 1.5 MiB;
+    a context over CONTEXT_MAX_BYTES is refused 413 and changes nothing."""
+    redis_server.flush()
+    async with System(Backend("redis-postgres", redis_server.url, postgres_url)) as system:
+        session_id = await system.new_session()
+        tab = await system.client()
+        await tab.join(f"ai_session:{session_id}")  # the page is cached too
+        revision = 1
+        for n in range(40):
+            context = {"job_code": f"// version {n}\n" + "x" * 200_000}
+            patched = await system.http.patch(
+                f"/api/sessions/{session_id}", json={"revision": revision, "context": context}, headers=system.auth()
+            )
+            assert patched.status_code == 200, patched.text
+            revision = patched.json()["session"]["revision"]
+        await (await system.client()).join(f"ai_session:{session_id}")
+        cost = await memory_usage(redis_server.url, session_id)
+        too_large = await system.http.patch(
+            f"/api/sessions/{session_id}",
+            json={"revision": revision, "context": {"job_code": "x" * (256 * 1024)}},
+            headers=system.auth(),
+        )
+        session = (await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())).json()["session"]
+    assert cost <= 1.5 * 1024 * 1024, cost
+    assert (too_large.status_code, too_large.json()["code"]) == (413, "too_large")
+    assert "at most 262,144 bytes" in too_large.json()["error"]
+    assert (session["revision"], session["context"]["job_code"][:13]) == (revision, "// version 39")

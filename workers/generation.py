@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.base import BrokerUnavailable
+from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.jobs import Job
 from relay.broker.log import FIRST_LEASE, EventLog, Fenced, unique_id
 from relay.broker.signals import Signals
@@ -29,7 +29,7 @@ from schema.usage import generation_usage
 
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
-from .patience import BROKER_LOST, patiently, until_it_lands
+from .patience import BROKER_FULL, BROKER_LOST, patiently, until_it_lands
 from .providers.events import (
     Changes,
     Chunk,
@@ -119,6 +119,8 @@ class Generation:
                 await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
             except Fenced:  # ended (stopped, taken over) before it began
                 self.fenced = True
+            except BrokerFull:
+                self.end_early(INTERRUPTED, BROKER_FULL)
         if self.ending is None and not self.fenced:
             await self._stream_until_done(request, tenant_settings)
         if self.ending is not None and self.outcome.complete is None and self.outcome.status == SUCCESS:
@@ -141,8 +143,9 @@ class Generation:
             self.fenced = True
         except UpstreamError as exc:
             self.outcome.status, self.outcome.error = exc.status, exc.message
-        except BrokerUnavailable:
-            self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
+        except BrokerUnavailable as exc:
+            self.outcome.status = INTERRUPTED
+            self.outcome.error = BROKER_FULL if isinstance(exc, BrokerFull) else BROKER_LOST
         except Exception:
             logger.exception("generation %s failed", self.message_id)
             self.outcome.status, self.outcome.error = ERROR, WORKER_FAILED  # the details are in the log

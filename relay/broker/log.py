@@ -100,6 +100,25 @@ class Position:
     page: bytes | None
 
 
+@dataclass(frozen=True)
+class Publication:
+    """One event as a broker stores and publishes it.
+
+    `entry`: the event as the log keeps it (`events.encode_entry`); `op`, `value`: how it changes the snapshot
+    (`snapshot_op`); `page`: page-changing, its seq becomes the session's `page_seq`; `lease`, `fence`: the
+    publisher's lease and how it is checked (`fenced`).
+    """
+
+    entry: bytes
+    op: str
+    message_id: str
+    value: bytes
+    publish_id: str
+    page: bool
+    lease: int
+    fence: str
+
+
 # How each event changes the snapshot of the in-flight message.
 SNAPSHOT_START = "start"
 SNAPSHOT_CHUNK = "chunk"
@@ -140,12 +159,28 @@ def fence_kind(event: str) -> str:
     return FENCE_NONE
 
 
-def fenced(fence: str, lease: int, message_id: str, in_flight: str | None, held: int, done: str | None) -> bool:
-    """Whether a publish is refused, by the rule publish.lua applies (the memory broker's copy of it)."""
+@dataclass(frozen=True)
+class Flight:
+    """What a session's epoch knows of its generations: the message in flight and its lease, the message that
+    ended last, whether any generation started in it."""
+
+    in_flight: str | None
+    held: int
+    done: str | None
+    started: bool
+
+
+def fenced(fence: str, lease: int, message_id: str, flight: Flight) -> bool:
+    """Whether a publish is refused, by the rule publish.lua applies (the memory broker's copy of it).
+
+    An epoch in which no generation started (opened by a join after Redis lost the history) has nothing to
+    check a streamed event against: it is accepted, and the generation publishes its message so far again.
+    """
     if lease <= 0 or fence == FENCE_NONE:
         return False
-    current = in_flight == message_id
-    return done == message_id or (current and lease < held) or (fence == FENCE_LIVE and not current)
+    current = flight.in_flight == message_id
+    live_elsewhere = fence == FENCE_LIVE and not current and flight.started
+    return flight.done == message_id or (current and lease < flight.held) or live_elsewhere
 
 
 def decode_changes(packed: bytes) -> list[dict[str, Any]]:
@@ -213,30 +248,20 @@ class EventLog(abc.ABC):
         and publishes nothing (checked atomically with the publish). A session whose history was lost has
         nothing to check against: its events open a new epoch.
         """
-        head = events.encode_head(event, message_id, time.time(), payload)
         op, value = snapshot_op(event, payload)
-        page = event in events.PAGE_EVENTS
-        published = await self._publish(
-            session_id, head, op, message_id, value, publish_id or unique_id(), page, (lease, fence_kind(event))
-        )
+        publication = Publication(
+            entry=events.encode_entry(event, time.time(), payload), op=op, message_id=message_id, value=value,
+            publish_id=publish_id or unique_id(), page=event in events.PAGE_EVENTS, lease=lease,
+            fence=fence_kind(event),
+        )  # fmt: skip
+        published = await self._publish(session_id, publication)
         if published is None:
             raise Fenced(f"{event} of {message_id} refused: the message ended or was taken over")
         return published
 
     @abc.abstractmethod
-    async def _publish(
-        self,
-        session_id: str,
-        head: bytes,
-        op: str,
-        message_id: str,
-        value: bytes,
-        publish_id: str,
-        page: bool,
-        lease: tuple[int, str],
-    ) -> tuple[int, str] | None:
-        """`page`: the event is page-changing; its seq becomes the session's `page_seq`. `lease`: the
-        publisher's lease and how it is checked (`fenced`); None when it is refused."""
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | None:
+        """(seq, epoch), or None when the publication's lease is refused (`fenced`)."""
 
     @abc.abstractmethod
     async def subscribe(self, topic: str) -> None:

@@ -19,7 +19,9 @@ from .log import (
     SNAPSHOT_FINISH,
     SNAPSHOT_START,
     SNAPSHOT_STATUS,
+    Flight,
     Position,
+    Publication,
     Snapshot,
     Streaming,
     decode_changes,
@@ -45,13 +47,16 @@ class _Session:
     page: bytes | None = None
     lease: int = 0  # the in-flight message's
     done: str | None = None  # the message that ended last: none of its events but `new_message` is accepted
+    started: bool = False  # a generation started in this epoch
+    log_bytes: int = 0
     expires: float = 0.0  # monotonic: `ttl_seconds` after its last event, as Redis expires a session's keys
 
 
 class MemoryBroker(Broker):
-    def __init__(self, log_maxlen: int = 2000, ttl_seconds: float = 600) -> None:
+    def __init__(self, log_maxlen: int = 2000, ttl_seconds: float = 600, log_max_bytes: int = 1024 * 1024) -> None:
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
+        self.log_max_bytes = log_max_bytes
         self.sessions: OrderedDict[str, _Session] = OrderedDict()  # the least recently renewed first
         self.topics: set[str] = set()
         self.presence = MemoryPresence(self._broadcast)
@@ -75,7 +80,7 @@ class MemoryBroker(Broker):
     def _session(self, session_id: str) -> _Session:
         session = self._live(session_id)
         if session is None:
-            session = self.sessions[session_id] = _Session(new_epoch(), deque(maxlen=self.log_maxlen))
+            session = self.sessions[session_id] = _Session(new_epoch(), deque())
             self._renew(session_id, session)
         return session
 
@@ -88,35 +93,27 @@ class MemoryBroker(Broker):
         while self.sessions and next(iter(self.sessions.values())).expires <= now:
             self.sessions.popitem(last=False)
 
-    async def _publish(
-        self,
-        session_id: str,
-        head: bytes,
-        op: str,
-        message_id: str,
-        value: bytes,
-        publish_id: str,
-        page: bool,
-        lease: tuple[int, str],
-    ) -> tuple[int, str] | None:
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | None:
         session = self._session(session_id)
-        if session.publish_id == publish_id:
+        if session.publish_id == publication.publish_id:
             return session.seq, session.epoch
-        held, fence = lease
-        if fenced(fence, held, message_id, session.message_id, session.lease, session.done):
+        message_id, lease = publication.message_id, publication.lease
+        flight = Flight(session.message_id, session.lease, session.done, session.started)
+        if fenced(publication.fence, lease, message_id, flight):
             return None
-        if held > 0 and fence != FENCE_NONE and session.message_id == message_id:
-            session.lease = held
-        session.publish_id = publish_id
+        if lease > 0 and publication.fence != FENCE_NONE and session.message_id == message_id:
+            session.lease = lease
+        session.publish_id = publication.publish_id
         self._renew(session_id, session)
         session.seq += 1
-        if page:
+        if publication.page:
             session.page_seq = session.seq
-        data = head + events.encode_tail(session.seq, session.epoch)
-        session.log.append((session.seq, data))
+        data = events.envelope(publication.entry, message_id, session.seq, session.epoch)
+        self._log(session, data)
+        op, value = publication.op, publication.value
         if op == SNAPSHOT_START:
             session.message_id, session.content, session.status, session.changes = message_id, [], "", b""
-            session.status, session.lease = value.decode(), held
+            session.status, session.lease, session.started = value.decode(), lease, True
         elif op == SNAPSHOT_CHUNK:
             session.content.append(value.decode())
         elif op == SNAPSHOT_STATUS:
@@ -131,6 +128,13 @@ class MemoryBroker(Broker):
         if topic in self.topics:
             self._deliver(topic, data)
         return session.seq, session.epoch
+
+    def _log(self, session: _Session, data: bytes) -> None:
+        """Append, then drop the oldest entries past the caps (never the newest)."""
+        session.log.append((session.seq, data))
+        session.log_bytes += len(data)
+        while len(session.log) > 1 and (len(session.log) > self.log_maxlen or session.log_bytes > self.log_max_bytes):
+            session.log_bytes -= len(session.log.popleft()[1])
 
     def _broadcast(self, topic: str, data: bytes) -> None:
         if topic in self.topics:

@@ -8,7 +8,9 @@ webhook on loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from schema.credentials import generate_key
@@ -21,18 +23,28 @@ from .fakes import FakeModel, Webhook
 from .test_tools_end_to_end import SLOW, give_tools
 
 
-async def test_a_takeover_mid_tool_call_ends_interrupted_without_calling_the_webhook_again(
-    redis_server: RedisServer, postgres_url: str, model: FakeModel, webhook: Webhook, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def tool_workers(
+    redis_server: RedisServer, postgres_url: str, model: FakeModel, webhook: Webhook, tmp_path: Path, **env: str
+) -> AsyncIterator[ProcessSystem]:
+    """A gateway and one worker process on the fake model, the webhook's host allowed; silent jobs are taken
+    over after 2 s."""
     redis_server.flush()
     allowed, key = webhook.url.removeprefix("http://").split("/")[0], generate_key()
     env = {
         "UPSTREAM_PROVIDER": "openai", "UPSTREAM_MODEL": "test-model", "UPSTREAM_API_KEY": "operator-key",
-        "CREDENTIALS_KEY": key, "TENANT_ALLOWED_HOSTS": allowed, "JOB_CLAIM_IDLE_SECONDS": "2",
+        "CREDENTIALS_KEY": key, "TENANT_ALLOWED_HOSTS": allowed, "JOB_CLAIM_IDLE_SECONDS": "2", **env,
     }  # fmt: skip
     system = ProcessSystem(Backend("redis-postgres", redis_server.url, postgres_url), model.url, tmp_path, **env)
     system.settings = system.settings.with_(credentials_key=key, tenant_allowed_hosts=allowed)
     async with system:
+        yield system
+
+
+async def test_a_takeover_mid_tool_call_ends_interrupted_without_calling_the_webhook_again(
+    redis_server: RedisServer, postgres_url: str, model: FakeModel, webhook: Webhook, tmp_path: Path
+) -> None:
+    async with tool_workers(redis_server, postgres_url, model, webhook, tmp_path) as system:
         doomed = system.processes[0]
         session_id = await system.new_session()
         await give_tools(system, webhook, SLOW)
@@ -59,16 +71,7 @@ async def test_a_takeover_mid_tool_call_ends_interrupted_without_calling_the_web
 async def test_a_worker_frozen_in_a_tool_call_past_the_takeover_publishes_nothing_more_and_asks_the_model_no_more(
     redis_server: RedisServer, postgres_url: str, model: FakeModel, webhook: Webhook, tmp_path: Path
 ) -> None:
-    redis_server.flush()
-    allowed, key = webhook.url.removeprefix("http://").split("/")[0], generate_key()
-    env = {
-        "UPSTREAM_PROVIDER": "openai", "UPSTREAM_MODEL": "test-model", "UPSTREAM_API_KEY": "operator-key",
-        "CREDENTIALS_KEY": key, "TENANT_ALLOWED_HOSTS": allowed, "JOB_CLAIM_IDLE_SECONDS": "2",
-        "TOOL_TIMEOUT_SECONDS": "4",
-    }  # fmt: skip
-    system = ProcessSystem(Backend("redis-postgres", redis_server.url, postgres_url), model.url, tmp_path, **env)
-    system.settings = system.settings.with_(credentials_key=key, tenant_allowed_hosts=allowed)
-    async with system:
+    async with tool_workers(redis_server, postgres_url, model, webhook, tmp_path, TOOL_TIMEOUT_SECONDS="4") as system:
         frozen = system.processes[0]
         session_id = await system.new_session()
         await give_tools(system, webhook, SLOW)
