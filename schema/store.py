@@ -54,6 +54,11 @@ async def carries_change(db: AsyncSession, session_id: str, change_id: str) -> b
     return any(change.get("change_id") == change_id for changes in rows for change in changes or [])
 
 
+async def is_processing(db: AsyncSession, message_id: str) -> bool:
+    """Whether the message is still being generated (no finisher has written it)."""
+    return await db.scalar(select(ChatMessage.status).where(ChatMessage.id == message_id)) == PROCESSING
+
+
 async def recent_messages(
     db: AsyncSession, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
 ) -> list[dict[str, Any]]:

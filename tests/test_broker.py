@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from relay.broker.base import Broker, BrokerUnavailable
-from relay.broker.log import FIRST_LEASE, Fenced
+from relay.broker.log import FIRST_LEASE, Fenced, HistoryLost
 from relay.broker.memory import MemoryBroker
 from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
@@ -156,13 +156,18 @@ async def test_a_silent_generation_cannot_write_into_the_next_one(broker: Broker
     await broker.publish("s", events.STREAMING_CHUNK, "m2", {"content": "<1>"}, lease=FIRST_LEASE)
 
 
-async def test_an_epoch_a_join_opened_after_the_history_was_lost_accepts_the_generations_events(
-    broker: Broker,
+@pytest.mark.parametrize("joined_first", [False, True])
+async def test_a_streamed_event_into_a_lost_history_is_refused_until_its_message_starts_again(
+    broker: Broker, joined_first: bool
 ) -> None:
-    """Redis restarted without its data and a tab rejoined first: the generation's next chunk is not fenced
-    (nothing says its message ended), so that it can publish its message so far into the new epoch."""
-    await broker.position("s", None, start=True)
-    await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<5>"}, lease=FIRST_LEASE)
+    """Redis lost the session's history (a restart without its data, or it expired), and maybe a tab rejoined
+    first: the generation's next chunk is refused as `HistoryLost`, writing nothing, so that the generation can
+    check whether its message is still its own and publish it so far again, from its start."""
+    if joined_first:
+        await broker.position("s", None, start=True)
+    with pytest.raises(HistoryLost):
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<5>"}, lease=FIRST_LEASE)
+    assert (await broker.position("s", None)).snapshot.seq == 0
     await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=FIRST_LEASE)
     await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<0>…<5>"}, lease=FIRST_LEASE)
     assert (await broker.snapshot("s")).streamed("m1") == ("<0>…<5>", [])

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.jobs import Job
-from relay.broker.log import FIRST_LEASE, EventLog, Fenced, unique_id
+from relay.broker.log import FIRST_LEASE, EventLog, Fenced, HistoryLost, unique_id
 from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
-from schema.store import generation_start, persist_final
+from schema.store import generation_start, is_processing, persist_final
 from schema.usage import generation_usage
 
 from .ending import announce_end
@@ -87,7 +87,6 @@ class Generation:
         self.ending: tuple[str, str | None] | None = None
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
-        self.epoch: str | None = None
         self.lease = FIRST_LEASE  # a job runs its generation once: a takeover ends the message, never reruns it
         self.fenced = False  # a publish was refused: the message was ended by another meanwhile
         self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
@@ -203,30 +202,39 @@ class Generation:
     async def _publish_live(self, event: str, payload: dict[str, Any]) -> None:
         """Publish an event of the message in flight, keeping the session's snapshot whole.
 
-        If the session's history was lost meanwhile (Redis restarted without its data),
-        the event opened a new epoch whose snapshot lacks the message: publish the
-        message so far again, so that tabs (re)joining the new epoch see all of it.
+        If the session's history was lost meanwhile (Redis restarted without its data, or it expired while
+        this worker was frozen), the event is refused (`HistoryLost`): if the message is still this
+        generation's to finish, publish it so far again into a new history, so that tabs (re)joining it see all
+        of it; if another finished it meanwhile, stop (`Fenced`).
         """
-        epoch = await self._publish(event, payload)
-        if self.epoch is not None and epoch != self.epoch:
-            logger.warning(
-                "session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id
-            )
+        try:
+            await self._publish(event, payload)
+        except HistoryLost:
+            if not await self._still_processing():
+                raise Fenced(f"{self.message_id} was finished by another while its history was lost") from None
+            logger.warning("session %s lost its history; restoring %s", self.session_id, self.message_id)
             await self._publish(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
             for entry in self.outcome.early_changes:
                 await self._publish(events.STREAMING_CHANGES, {**entry, "applied": False})
-            epoch = await self._publish(events.STREAMING_CHUNK, {"content": "".join(self.outcome.content)})
-        self.epoch = epoch
+            await self._publish(events.STREAMING_CHUNK, {"content": "".join(self.outcome.content)})
+            if event not in (events.STREAMING_CHUNK, events.STREAMING_CHANGES):  # those are in the above
+                await self._publish(event, payload)
 
-    async def _publish(self, event: str, payload: dict[str, Any]) -> str:
-        """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
+    async def _still_processing(self) -> bool:
+        async def read() -> bool:
+            async with self.sql_turns, self.db() as db:
+                return await is_processing(db, self.message_id)
+
+        return await until_it_lands(read, self.max_seconds, f"the status of {self.message_id}")
+
+    async def _publish(self, event: str, payload: dict[str, Any]) -> None:
+        """Publish patiently, and once however often it is retried."""
         publish_id = unique_id()
         with PUBLISH_SECONDS.time():
-            _, epoch = await patiently(
+            await patiently(
                 f"publish {event} of {self.message_id}",
                 lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id, self.lease),
             )
-        return epoch
 
     async def _finish(self) -> None:
         outcome = self.outcome

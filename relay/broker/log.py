@@ -35,6 +35,11 @@ class Fenced(Exception):
     """A generation's event refused: its message already ended, or a takeover holds a newer lease on it."""
 
 
+class HistoryLost(Exception):
+    """A generation's streamed event refused: no generation started in the session's history (Redis lost it,
+    or it expired while the worker was frozen). The generation decides whether to publish its message again."""
+
+
 # A generation's lease on its message: its own worker holds the first; a takeover that ends the message for a
 # worker gone silent holds one more than the lease it found, so that the silent worker's publishes are refused.
 FIRST_LEASE = 1
@@ -170,17 +175,21 @@ class Flight:
     started: bool
 
 
-def fenced(fence: str, lease: int, message_id: str, flight: Flight) -> bool:
-    """Whether a publish is refused, by the rule publish.lua applies (the memory broker's copy of it).
+FENCED = "fenced"
+LOST = "lost"
 
-    An epoch in which no generation started (opened by a join after Redis lost the history) has nothing to
-    check a streamed event against: it is accepted, and the generation publishes its message so far again.
-    """
+
+def refusal(fence: str, lease: int, message_id: str, flight: Flight) -> str | None:
+    """Why a publish is refused (`FENCED`, `LOST`), or None: the rule publish.lua applies (the memory broker's
+    copy of it)."""
     if lease <= 0 or fence == FENCE_NONE:
-        return False
+        return None
     current = flight.in_flight == message_id
-    live_elsewhere = fence == FENCE_LIVE and not current and flight.started
-    return flight.done == message_id or (current and lease < flight.held) or live_elsewhere
+    if flight.done == message_id or (current and lease < flight.held) or (
+        fence == FENCE_LIVE and not current and flight.started
+    ):
+        return FENCED
+    return LOST if fence == FENCE_LIVE and not flight.started else None
 
 
 def decode_changes(packed: bytes) -> list[dict[str, Any]]:
@@ -255,13 +264,15 @@ class EventLog(abc.ABC):
             fence=fence_kind(event),
         )  # fmt: skip
         published = await self._publish(session_id, publication)
-        if published is None:
+        if published == LOST:
+            raise HistoryLost(f"{event} of {message_id} refused: the session's history was lost")
+        if isinstance(published, str):
             raise Fenced(f"{event} of {message_id} refused: the message ended or was taken over")
         return published
 
     @abc.abstractmethod
-    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | None:
-        """(seq, epoch), or None when the publication's lease is refused (`fenced`)."""
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | str:
+        """(seq, epoch), or why the publication is refused (`refusal`)."""
 
     @abc.abstractmethod
     async def subscribe(self, topic: str) -> None:

@@ -13,7 +13,9 @@ from schema import events, keys
 from .base import Broker
 from .jobs import Job
 from .log import (
+    FENCE_LIVE,
     FENCE_NONE,
+    LOST,
     SNAPSHOT_CHANGE,
     SNAPSHOT_CHUNK,
     SNAPSHOT_FINISH,
@@ -25,8 +27,8 @@ from .log import (
     Snapshot,
     Streaming,
     decode_changes,
-    fenced,
     new_epoch,
+    refusal,
     replay_from,
 )
 from .presence_memory import MemoryPresence
@@ -93,14 +95,18 @@ class MemoryBroker(Broker):
         while self.sessions and next(iter(self.sessions.values())).expires <= now:
             self.sessions.popitem(last=False)
 
-    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | None:
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | str:
+        message_id, lease = publication.message_id, publication.lease
+        known = self._live(session_id)
+        if known is None and lease > 0 and publication.fence == FENCE_LIVE:
+            return LOST  # never published, or expired: no history to write the message into
         session = self._session(session_id)
         if session.publish_id == publication.publish_id:
             return session.seq, session.epoch
-        message_id, lease = publication.message_id, publication.lease
         flight = Flight(session.message_id, session.lease, session.done, session.started)
-        if fenced(publication.fence, lease, message_id, flight):
-            return None
+        refused = refusal(publication.fence, lease, message_id, flight)
+        if refused is not None:
+            return refused
         if lease > 0 and publication.fence != FENCE_NONE and session.message_id == message_id:
             session.lease = lease
         session.publish_id = publication.publish_id

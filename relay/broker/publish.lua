@@ -12,7 +12,8 @@
 -- ARGV[12] the publishing generation's lease ('0': not a generation's event, never fenced),
 -- ARGV[13] how the lease is checked: 'l' an event of the message in flight, 'e' its start or error, '' none,
 -- ARGV[14] the event's name, ARGV[15] the log's cap in bytes (of its entries).
--- Returns {seq, epoch}, or {0, 'fenced'} when the lease is stale or the message already ended (log.py).
+-- Returns {seq, epoch}; {0, 'fenced'} when the lease is stale or the message already ended, {0, 'lost'} when
+-- a streamed event finds no generation started in the session's history (log.py).
 local live, log, content, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local entry, message_id = ARGV[2], ARGV[7]
 if redis.call('HGET', live, 'publish_id') == ARGV[10] then
@@ -21,22 +22,26 @@ end
 local state = redis.call('HMGET', live, 'epoch', 'message_id', 'lease', 'done', 'gmsg')
 local epoch, in_flight = state[1], state[2]
 local lease, fence = tonumber(ARGV[12]), ARGV[13]
-if not epoch then
-  -- History was lost (or never was): a new epoch, and nothing stale under it.
-  epoch = ARGV[3]
-  redis.call('DEL', log, content, changes)
-  redis.call('HSET', live, 'epoch', epoch, 'lbytes', 0)
-elseif lease > 0 and fence ~= '' then
-  -- An epoch in which no generation started yet (a join opened it after Redis lost the history) has
-  -- nothing to check an event against: the generation then publishes its message so far again (log.py).
+if lease > 0 and fence ~= '' then
   local current = in_flight == message_id
   local stale = current and lease < tonumber(state[3] or '0')
   if state[4] == message_id or stale or (fence == 'l' and not current and state[5]) then
     return {0, 'fenced'}
   end
+  if fence == 'l' and not state[5] then
+    -- No generation started in this history (Redis lost it, or it expired): the generation decides whether
+    -- its message is still its own to publish again, from its message_processing on (log.py).
+    return {0, 'lost'}
+  end
   if current then
     redis.call('HSET', live, 'lease', lease)
   end
+end
+if not epoch then
+  -- History was lost (or never was): a new epoch, and nothing stale under it.
+  epoch = ARGV[3]
+  redis.call('DEL', log, content, changes)
+  redis.call('HSET', live, 'epoch', epoch, 'lbytes', 0)
 end
 local seq = redis.call('HINCRBY', live, 'seq', 1)
 redis.call('HSET', live, 'publish_id', ARGV[10])

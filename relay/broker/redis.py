@@ -127,7 +127,7 @@ class RedisBroker(Broker):
 
     # events
 
-    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | None:
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | str:
         args = [
             keys.topic(session_id),
             publication.entry,
@@ -147,7 +147,7 @@ class RedisBroker(Broker):
         ]
         session_keys = [*keys.session_keys(session_id), *keys.expiring_keys(session_id)]
         seq, epoch = await _unless_full(self.publishes.call([len(session_keys), *session_keys, *args]))
-        return (int(seq), epoch.decode()) if seq else None
+        return (int(seq), epoch.decode()) if seq else epoch.decode()  # else the refusal
 
     async def snapshot(self, session_id: str) -> Snapshot:
         return (await self._position(session_id, None, start=True, page=False)).snapshot

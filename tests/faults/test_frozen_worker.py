@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import redis.asyncio as redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from schema import keys
 from schema.store import WORKER_LOST
 
 from ..services import RedisServer
@@ -74,9 +76,8 @@ async def assert_record_agrees(watched: WatchedSession, final: dict[str, Any]) -
     assert joined["status"] == "ok", joined
     assert joined["response"]["messages"][-1] == final
     assert joined["response"]["streaming"] is None
-    next_id = await watched.ask(BRIEF)  # 202: not left busy
-    seen = await watched.until("new_message")
-    assert seen[-1][1]["message"]["id"] == next_id and seen[-1][1]["message"]["status"] == "success"
+    answered = await watched.system.ask(watched.session_id, BRIEF)  # not left busy
+    assert answered["status"] == "success"
 
 
 async def settled(watched: WatchedSession, quiet: float = 1.0) -> None:
@@ -152,3 +153,46 @@ async def final_write_waiting(engine: Any) -> None:
                 if (await probe.execute(query)).scalar_one():
                     return
             await asyncio.sleep(0.05)
+
+
+async def test_a_worker_frozen_past_the_takeover_and_the_history_ttl_opens_no_new_history_for_its_message(
+    redis_server: RedisServer, postgres: str, upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    """Thawed after the session's Redis keys expired: nothing is left to fence against, so the worker asks SQL,
+    finds its message finished, and stops, instead of publishing the message again into a new history."""
+    redis_server.flush()
+    backend = Backend("redis-postgres", redis_server.url, postgres)
+    env = {"JOB_CLAIM_IDLE_SECONDS": str(CLAIM_IDLE_SECONDS), "HISTORY_TTL_SECONDS": "3"}
+    system = ProcessSystem(backend, upstream.url, tmp_path, **env)
+    system.settings = system.settings.with_(history_ttl_seconds=3)
+    async with system:
+        watched = await WatchedSession.open(system)
+        message_id = await watched.ask(ENDLESS)
+        await watched.until_chunks(3)
+        call = await upstream.call(message_id)
+        frozen = system.processes[0]
+        await system.start_worker()
+        frozen.signal(signal.SIGSTOP)
+        try:
+            await watched.until("new_message", within=30)
+            await keys_expired(redis_server.url, watched.session_id)
+        finally:
+            frozen.signal(signal.SIGCONT)
+        await asyncio.wait_for(call.hung_up.wait(), 10)
+        await frozen.until_logged("publishing no more of it", within=10)
+        assert await watched.stays_quiet(1.0)
+        final = assert_final_is_final(watched)
+        assert (final["id"], final["error"]) == (message_id, WORKER_LOST)
+        await assert_record_agrees(watched, final)
+
+
+async def keys_expired(url: str, session_id: str, within: float = 15) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if not await client.exists(keys.live_key(session_id), keys.log_key(session_id)):
+                    return
+                await asyncio.sleep(0.2)
+    finally:
+        await client.aclose()
