@@ -169,6 +169,10 @@ async def test_a_member_flooding_patches_leaves_the_session_a_bounded_redis_cost
             headers=system.auth(),
         )
         session = (await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())).json()["session"]
+        created = await system.http.post(
+            "/api/sessions", json={"context": {"job_code": "é" * (128 * 1024 + 1)}}, headers=system.auth()
+        )  # 256 KiB + 2 bytes of UTF-8
+    assert (created.status_code, created.json()["code"]) == (413, "too_large")
     assert cost <= 1.5 * 1024 * 1024, cost
     assert (too_large.status_code, too_large.json()["code"]) == (413, "too_large")
     assert "at most 262,144 bytes" in too_large.json()["error"]
