@@ -12,6 +12,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from schema.credentials import generate_key
 from schema.store import WORKER_LOST
@@ -19,7 +20,7 @@ from schema.store import WORKER_LOST
 from ..faults.processes import ProcessSystem
 from ..services import RedisServer
 from ..system import Backend
-from .fakes import FakeModel, Webhook
+from .fakes import Delivery, FakeModel, Webhook
 from .test_tools_end_to_end import SLOW, give_tools
 
 
@@ -41,18 +42,24 @@ async def tool_workers(
         yield system
 
 
+async def calling_a_slow_tool(system: ProcessSystem, webhook: Webhook) -> tuple[str, Any, Any, Delivery]:
+    """A session whose answer is calling the tool that never answers, watched by a tab: (its topic, the tab,
+    the post's response, the webhook's delivery)."""
+    session_id = await system.new_session()
+    await give_tools(system, webhook, SLOW)
+    topic = f"ai_session:{session_id}"
+    tab = await system.client()
+    await tab.join(topic)
+    posted = await system.post_message(session_id, "Take your time")
+    return topic, tab, posted, await webhook.delivery("slow")
+
+
 async def test_a_takeover_mid_tool_call_ends_interrupted_without_calling_the_webhook_again(
     redis_server: RedisServer, postgres_url: str, model: FakeModel, webhook: Webhook, tmp_path: Path
 ) -> None:
     async with tool_workers(redis_server, postgres_url, model, webhook, tmp_path) as system:
         doomed = system.processes[0]
-        session_id = await system.new_session()
-        await give_tools(system, webhook, SLOW)
-        topic = f"ai_session:{session_id}"
-        tab = await system.client()
-        await tab.join(topic)
-        posted = await system.post_message(session_id, "Take your time")
-        delivery = await webhook.delivery("slow")
+        topic, tab, posted, delivery = await calling_a_slow_tool(system, webhook)
         await doomed.kill()
         await asyncio.wait_for(delivery.hung_up.wait(), 10)
         await system.start_worker()
@@ -73,13 +80,7 @@ async def test_a_worker_frozen_in_a_tool_call_past_the_takeover_publishes_nothin
 ) -> None:
     async with tool_workers(redis_server, postgres_url, model, webhook, tmp_path, TOOL_TIMEOUT_SECONDS="4") as system:
         frozen = system.processes[0]
-        session_id = await system.new_session()
-        await give_tools(system, webhook, SLOW)
-        topic = f"ai_session:{session_id}"
-        tab = await system.client()
-        await tab.join(topic)
-        posted = await system.post_message(session_id, "Take your time")
-        delivery = await webhook.delivery("slow")
+        topic, tab, posted, delivery = await calling_a_slow_tool(system, webhook)
         await system.start_worker()
         frozen.signal(signal.SIGSTOP)
         try:
