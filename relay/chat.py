@@ -276,7 +276,7 @@ class Chat:
     async def _carries(self, session_id: str, change_id: str) -> bool:
         """A change of the answer in flight, or of a stored message; the snapshot first, since a final message
         is stored before its `new_message` leaves the snapshot."""
-        streaming = (await self.log.position(session_id, None)).snapshot.streaming  # starts no epoch: writes nothing
+        streaming = (await self.log.snapshot(session_id, start=False)).streaming  # writes nothing
         if streaming is not None and any(c["change_id"] == change_id for c in streaming.changes):
             return True
         async with self.db() as db:

@@ -279,6 +279,14 @@ async def test_a_position_starts_no_epoch_unless_asked(broker: Broker) -> None:
         assert (position.snapshot.epoch, position.snapshot.seq, position.replayed, position.page) == ("", 0, None, None)
 
 
+async def test_a_snapshot_starts_no_epoch_when_asked_not_to(broker: Broker) -> None:
+    """A claim looks at the answer in flight without leaving anything behind for a session with no history."""
+    assert (await broker.snapshot("quiet", start=False)).epoch == ""
+    assert (await broker.position("quiet", None)).snapshot.epoch == ""
+    await start_generation(broker, "s", "m1")
+    assert (await broker.snapshot("s", start=False)).streamed("m1") == ("<0>", [])
+
+
 async def test_subscribers_receive_published_events_in_order(broker: Broker) -> None:
     collector = Collector()
     broker.attach(collector)

@@ -282,7 +282,8 @@ class EventLog(abc.ABC):
     async def unsubscribe(self, topic: str) -> None: ...
 
     @abc.abstractmethod
-    async def snapshot(self, session_id: str) -> Snapshot: ...
+    async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
+        """The session's position and in-flight message; `start=False` starts no epoch (writes nothing)."""
 
     @abc.abstractmethod
     async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:

@@ -152,8 +152,10 @@ class MemoryBroker(Broker):
     async def unsubscribe(self, topic: str) -> None:
         self.topics.discard(topic)
 
-    async def snapshot(self, session_id: str) -> Snapshot:
-        session = self._session(session_id)
+    async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
+        session = self._session(session_id) if start else self._live(session_id)
+        if session is None:
+            return Snapshot("", 0)
         streaming = None
         if session.message_id is not None:
             streaming = Streaming(

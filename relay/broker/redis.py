@@ -149,8 +149,8 @@ class RedisBroker(Broker):
         seq, epoch = await _unless_full(self.publishes.call([len(session_keys), *session_keys, *args]))
         return (int(seq), epoch.decode()) if seq else epoch.decode()  # else the refusal
 
-    async def snapshot(self, session_id: str) -> Snapshot:
-        return (await self._position(session_id, None, start=True, page=False)).snapshot
+    async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
+        return (await self._position(session_id, None, start, page=False)).snapshot
 
     async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
         return await self._position(session_id, since, start, page=True)
