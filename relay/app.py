@@ -93,7 +93,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
     )
     chat = Chat(
-        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
+        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars,
+        context_max_bytes=settings.context_max_bytes,
     )
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
     limits = UserLimits(broker.limits, settings)

@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
 from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
-from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
+from schema.store import (
+    HISTORY_LIMIT,
+    UnknownMessage,
+    applied_changes,
+    carries_change,
+    persist_final,
+    recent_messages,
+)
 from schema.usage import generation_usage
 
 from . import resend
@@ -27,6 +34,7 @@ from .broker.base import BrokerUnavailable
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
+from .context_size import checked_context
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .join_sql import session_and_history
 from .session_list import MAX_PAGE, session_page
@@ -46,6 +54,7 @@ class Chat:
         signals: Signals,
         tenants: Tenants,
         max_message_chars: int,
+        context_max_bytes: int = 256 * 1024,
     ) -> None:
         self.db = db
         self.log = log
@@ -53,6 +62,7 @@ class Chat:
         self.signals = signals
         self.tenants = tenants
         self.max_message_chars = max_message_chars
+        self.context_max_bytes = context_max_bytes
 
     # sessions
 
@@ -61,8 +71,8 @@ class Chat:
             raise bad_request("title must be a string")
         if title is not None and len(title) > MAX_TITLE_CHARS:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
-        if context is not None and not isinstance(context, dict):
-            raise bad_request("context must be an object")
+        if context is not None:
+            checked_context(context, self.context_max_bytes)
         await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
             await tenant_of(db, claims)
@@ -111,9 +121,7 @@ class Chat:
                 raise bad_request("title must be a string of at most 500 characters")
             changes["title"] = body["title"]
         if "context" in body:
-            if not isinstance(body["context"], dict):
-                raise bad_request("context must be an object")
-            changes["context"] = body["context"]
+            changes["context"] = checked_context(body["context"], self.context_max_bytes)
         async with self.db.begin() as db:
             await self._session(db, claims, session_id)
             won = await db.execute(
@@ -267,6 +275,8 @@ class Chat:
         """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
         if not isinstance(change_id, str) or len(change_id) != 64:
             raise bad_request("change_id must be a 64-character hex string")
+        if not await self._carries(session_id, change_id):  # refused before anything is written
+            raise ChatError("not_found", "No message of this session proposes that change.", 404)
         if not await self.signals.claim(session_id, change_id):
             return False
         try:
@@ -284,6 +294,15 @@ class Chat:
         except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
             log.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True
+
+    async def _carries(self, session_id: str, change_id: str) -> bool:
+        """A change of the answer in flight, or of a stored message; the snapshot first, since a final message
+        is stored before its `new_message` leaves the snapshot."""
+        streaming = (await self.log.snapshot(session_id, start=False)).streaming  # writes nothing
+        if streaming is not None and any(c["change_id"] == change_id for c in streaming.changes):
+            return True
+        async with self.db() as db:
+            return await carries_change(db, session_id, change_id)
 
     async def _release(self, session_id: str, change_id: str) -> None:
         try:

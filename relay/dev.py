@@ -62,7 +62,7 @@ async def run_dev(settings: Settings) -> None:
     on_signals(asyncio.get_running_loop(), stop.set)
     async with DemoUpstream() as upstream:
         settings = settings.with_(upstream_url=upstream.url)
-        broker = MemoryBroker(log_maxlen=settings.log_maxlen)
+        broker = MemoryBroker(settings.log_maxlen, settings.history_ttl_seconds, settings.log_max_bytes)
         app = create_app(settings, broker)
         gateway = EmbeddedServer(app, settings.host, settings.port, **uvicorn_options(settings))
         async with gateway, upstream_clients(settings) as (client, tenant_client):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from schema.db import database_unreachable
 
-from .broker.base import BrokerUnavailable
+from .broker.base import OUT_OF_MEMORY, BrokerFull, BrokerUnavailable
 
 
 class ChatError(Exception):
@@ -80,6 +80,8 @@ def translate(exc: BaseException) -> ChatError | None:
     """The `ChatError` a client is told for `exc`; None for a failure that is a bug, not an answer."""
     if isinstance(exc, ChatError):
         return exc
+    if isinstance(exc, BrokerFull):
+        return ChatError("unavailable", OUT_OF_MEMORY, 503)
     if isinstance(exc, BrokerUnavailable):
         return unavailable("the message broker")
     if isinstance(exc, PoolTimeout):  # every pooled connection stayed busy: the database itself is fine

@@ -54,7 +54,10 @@ class Settings:
     max_frame_bytes: int = 1024 * 1024
     max_message_chars: int = 100_000
     log_maxlen: int = 2000
-    history_ttl_seconds: int = 24 * 3600
+    # What Redis keeps of a session, and for how long (docs/protocol.md, "What Redis keeps")
+    history_ttl_seconds: int = 600
+    log_max_bytes: int = 1024 * 1024
+    context_max_bytes: int = 256 * 1024
     tenant_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
     tenant_keys_required: bool = False
     credentials_key: str | None = None
@@ -188,6 +191,9 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
         request_read_timeout_seconds=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0),
         log_maxlen=_int(env, "LOG_MAXLEN", 2000),
+        history_ttl_seconds=_int(env, "HISTORY_TTL_SECONDS", 600),
+        log_max_bytes=_int(env, "LOG_MAX_BYTES", 1024 * 1024, minimum=64 * 1024),
+        context_max_bytes=_int(env, "CONTEXT_MAX_BYTES", 256 * 1024),
         tenant_allowed_hosts=allowed_hosts,
         tenant_keys_required=_flag(env, "TENANT_KEYS_REQUIRED"),
         credentials_key=credentials_key,

@@ -70,14 +70,31 @@ class Envelope:
         return {**self.payload, "seq": self.seq, "message_id": self.message_id}
 
 
-def encode_head(event: str, message_id: str, ts: float, payload: dict[str, Any]) -> bytes:
-    """Encode an envelope without `seq` and `epoch`.
+# A log entry is compact (docs/protocol.md, "What Redis keeps"): one byte naming the event (its index here), the
+# timestamp (a msgpack float64, 9 bytes) and the payload (msgpack). The envelope's other fields are the
+# same for many entries (message id, epoch) or implied by the entry's place in the log (seq): the broker
+# adds them back when it publishes or replays the entry (publish.lua builds the envelope as `envelope` does).
+EVENT_CODES = (
+    USER_MESSAGE, MESSAGE_PROCESSING, STREAMING_STATUS, STREAMING_CHANGES, STREAMING_CHUNK, STREAMING_ERROR,
+    STREAMING_TOOL, NEW_MESSAGE, SESSION_UPDATED, SESSION_DELETED, CHANGES_APPLIED, MESSAGES_DELETED,
+)  # fmt: skip; append only: stored entries name their events by these indexes
+_CODE_OF = {event: code for code, event in enumerate(EVENT_CODES)}
+TS_BYTES = 9
 
-    The broker appends those two (they are assigned atomically where the event
-    is stored), so the head announces a map of 7 entries but holds 5.
-    """
+
+def encode_entry(event: str, ts: float, payload: dict[str, Any]) -> bytes:
+    """The log's compact form of an event."""
     if event not in EVENTS:
         raise EnvelopeError(f"unknown event {event!r}")
+    return bytes((_CODE_OF[event],)) + msgpack.packb(float(ts)) + msgpack.packb(payload)
+
+
+def entry_event(entry: bytes) -> str:
+    return EVENT_CODES[entry[0]]
+
+
+def envelope(entry: bytes, message_id: str, seq: int, epoch: str) -> bytes:
+    """The whole envelope of a log entry, given what the entry leaves out."""
     packer = msgpack.Packer()
     return b"".join(
         (
@@ -85,13 +102,14 @@ def encode_head(event: str, message_id: str, ts: float, payload: dict[str, Any])
             packer.pack("v"),
             packer.pack(ENVELOPE_VERSION),
             packer.pack("event"),
-            packer.pack(event),
+            packer.pack(entry_event(entry)),
             packer.pack("message_id"),
             packer.pack(message_id),
             packer.pack("ts"),
-            packer.pack(ts),
+            entry[1 : 1 + TS_BYTES],
             packer.pack("payload"),
-            packer.pack(payload),
+            entry[1 + TS_BYTES :],
+            encode_tail(seq, epoch),
         )
     )
 
@@ -100,9 +118,8 @@ def encode_tail(seq: int, epoch: str) -> bytes:
     return msgpack.packb("seq") + msgpack.packb(seq) + msgpack.packb("epoch") + msgpack.packb(epoch)
 
 
-def encode(envelope: Envelope) -> bytes:
-    head = encode_head(envelope.event, envelope.message_id, envelope.ts, envelope.payload)
-    return head + encode_tail(envelope.seq, envelope.epoch)
+def encode(event: Envelope) -> bytes:
+    return envelope(encode_entry(event.event, event.ts, event.payload), event.message_id, event.seq, event.epoch)
 
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -148,7 +165,11 @@ def decode(data: bytes) -> Envelope:
     )
 
 
-def change_id(changes: dict[str, Any]) -> str:
-    """Content address of a change set: equal changes, equal id, across processes."""
+def change_id(message_id: str, changes: dict[str, Any]) -> str:
+    """The id of a change set proposed by message `message_id`, equal across processes.
+
+    A change belongs to its message: the same change proposed again by a later answer is a new change (it has
+    not been applied), while an early change and the identical one in its own final message are one.
+    """
     canonical = json.dumps(changes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{message_id}\n{canonical}".encode()).hexdigest()

@@ -52,6 +52,11 @@ def applied_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:applied"
 
 
+def expiring_keys(session_id: str) -> tuple[str, str]:
+    """The session's keys besides the publish script's own that every event renews: page, claims."""
+    return page_key(session_id), applied_key(session_id)
+
+
 def presence_keys(session_id: str) -> tuple[str, str]:
     """A session's presence: a hash of tabs (phx_ref -> entry) and a sorted set of their expiries."""
     return f"{{{topic(session_id)}}}:presence", f"{{{topic(session_id)}}}:presence_expiry"

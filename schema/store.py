@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Text, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .models import (
@@ -39,6 +39,24 @@ class UnknownMessage(LookupError):
 async def applied_changes(db: AsyncSession, session_id: str) -> set[str]:
     rows = await db.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
     return set(rows)
+
+
+async def carries_change(db: AsyncSession, session_id: str, change_id: str) -> bool:
+    """Whether a stored message of the session proposes the change `change_id` (the claimable ones)."""
+    # The text match narrows the rows in the database (on SQLite and PostgreSQL alike); the ids decide.
+    rows = await db.scalars(
+        select(ChatMessage.changes).where(
+            ChatMessage.session_id == session_id,
+            ChatMessage.role == "assistant",
+            cast(ChatMessage.changes, Text).contains(change_id),
+        )
+    )
+    return any(change.get("change_id") == change_id for changes in rows for change in changes or [])
+
+
+async def is_processing(db: AsyncSession, message_id: str) -> bool:
+    """Whether the message is still being generated (no finisher has written it)."""
+    return await db.scalar(select(ChatMessage.status).where(ChatMessage.id == message_id)) == PROCESSING
 
 
 async def recent_messages(

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from relay.broker.base import Broker, BrokerUnavailable
+from relay.broker.log import FIRST_LEASE, Fenced, HistoryLost
 from relay.broker.memory import MemoryBroker
 from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
@@ -106,6 +107,121 @@ async def test_snapshot_follows_the_in_flight_message(broker: Broker) -> None:
     assert (finished.seq, finished.epoch) == (7, snapshot.epoch)
 
 
+async def start_generation(broker: Broker, session_id: str, message_id: str, lease: int = FIRST_LEASE) -> None:
+    await broker.publish(session_id, events.MESSAGE_PROCESSING, message_id, {"session_id": session_id}, lease=lease)
+    await broker.publish(session_id, events.STREAMING_CHUNK, message_id, {"content": "<0>"}, lease=lease)
+
+
+async def test_a_takeover_fences_the_lease_it_superseded(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    snapshot = await broker.snapshot("s")
+    takeover = snapshot.takeover_lease("m1")
+    assert takeover > FIRST_LEASE
+    await broker.publish("s", events.STREAMING_ERROR, "m1", {"error": "lost", "partial_content": "<0>"}, lease=takeover)
+    with pytest.raises(Fenced):
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<late>"}, lease=FIRST_LEASE)
+    seq = (await broker.snapshot("s")).seq
+    assert seq == 3, "a refused event takes no seq"
+    assert (await broker.snapshot("s")).streamed("m1") == ("<0>", [])
+
+
+async def test_no_streaming_event_of_a_message_is_accepted_after_its_new_message(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE + 1)
+    refused = [
+        (events.STREAMING_CHUNK, {"content": "x"}),
+        (events.STREAMING_STATUS, {"text": "t"}),
+        (events.STREAMING_CHANGES, {"changes": {"yaml": "a: 1"}, "change_id": "c", "applied": False}),
+        (events.STREAMING_TOOL, {"call_id": "c", "name": "n", "arguments": {}, "status": "finished"}),
+        (events.STREAMING_ERROR, {"error": "e", "partial_content": ""}),
+        (events.MESSAGE_PROCESSING, {"session_id": "s"}),
+    ]
+    for event, payload in refused:
+        for lease in (FIRST_LEASE, FIRST_LEASE + 5):
+            with pytest.raises(Fenced):
+                await broker.publish("s", event, "m1", payload, lease=lease)
+    assert (await broker.snapshot("s")).seq == 3
+    # a better record may still replace the final, with one more new_message of the same id
+    assert (await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE))[0] == 4
+
+
+async def test_a_silent_generation_cannot_write_into_the_next_one(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE + 1)
+    await start_generation(broker, "s", "m2")
+    with pytest.raises(Fenced):
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<late>"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE)  # a better record
+    snapshot = await broker.snapshot("s")
+    assert snapshot.streamed("m2") == ("<0>", []), "an older message's end leaves the one in flight alone"
+    await broker.publish("s", events.STREAMING_CHUNK, "m2", {"content": "<1>"}, lease=FIRST_LEASE)
+
+
+@pytest.mark.parametrize("joined_first", [False, True])
+async def test_a_streamed_event_into_a_lost_history_is_refused_until_its_message_starts_again(
+    broker: Broker, joined_first: bool
+) -> None:
+    """Redis lost the session's history (a restart without its data, or it expired), and maybe a tab rejoined
+    first: the generation's next chunk is refused as `HistoryLost`, writing nothing, so that the generation can
+    check whether its message is still its own and publish it so far again, from its start."""
+    if joined_first:
+        await broker.position("s", None, start=True)
+    with pytest.raises(HistoryLost):
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<5>"}, lease=FIRST_LEASE)
+    assert (await broker.position("s", None)).snapshot.seq == 0
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<0>…<5>"}, lease=FIRST_LEASE)
+    assert (await broker.snapshot("s")).streamed("m1") == ("<0>…<5>", [])
+
+
+async def test_events_without_a_lease_are_never_fenced(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}})
+    await broker.publish("s", events.CHANGES_APPLIED, "", {"change_id": "c", "user_id": "u"})
+    await broker.publish("s", events.SESSION_UPDATED, "", {"session": {}})
+    assert (await broker.snapshot("s")).seq == 5
+
+
+async def test_a_replay_gives_every_event_its_message_id_across_generations(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")  # seq 1, 2
+    await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": "<1>"}, lease=FIRST_LEASE)
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE)
+    await broker.publish("s", events.USER_MESSAGE, "q2", {"message": {}})
+    await broker.publish("s", events.CHANGES_APPLIED, "", {"change_id": "c", "user_id": "u"})
+    await start_generation(broker, "s", "m2")  # seq 7, 8
+    await broker.publish("s", events.NEW_MESSAGE, "m1", {"message": {}}, lease=FIRST_LEASE)  # a better record
+    await broker.publish("s", events.STREAMING_CHUNK, "m2", {"content": "<1>"}, lease=FIRST_LEASE)
+    epoch = (await broker.snapshot("s")).epoch
+    for since in range(10):
+        envelopes = [events.decode(data) for data in await replayed(broker, "s", (epoch, since)) or []]
+        expected = ["m1", "m1", "m1", "m1", "q2", "", "m2", "m2", "m1", "m2"][since:]
+        assert [e.message_id for e in envelopes] == expected, since
+        assert [e.seq for e in envelopes] == list(range(since + 1, 11))
+        assert all(e.epoch == epoch for e in envelopes)
+    chunk = events.decode((await replayed(broker, "s", (epoch, 2)) or [])[0])
+    assert (chunk.event, chunk.payload) == (events.STREAMING_CHUNK, {"content": "<1>"})
+
+
+async def test_a_replay_names_the_message_whose_start_was_trimmed_away(broker: Broker) -> None:
+    await start_generation(broker, "s", "m1")
+    for i in range(100):  # the log keeps 50: the start is gone
+        await broker.publish("s", events.STREAMING_CHUNK, "m1", {"content": f"<{i}>"}, lease=FIRST_LEASE)
+    epoch = (await broker.snapshot("s")).epoch
+    envelopes = [events.decode(data) for data in await replayed(broker, "s", (epoch, 90)) or []]
+    assert [e.message_id for e in envelopes] == ["m1"] * 12
+
+
+async def test_a_log_is_capped_in_bytes_and_keeps_the_newest_events(broker: Broker) -> None:
+    big = {"session": {"context": {"code": "x" * 40_000}}}
+    for _ in range(40):  # 1.6 MB in all, over the 1 MiB cap
+        await broker.publish("s", events.SESSION_UPDATED, "", big)
+    snapshot = await broker.snapshot("s")
+    assert await replayed(broker, "s", (snapshot.epoch, 1)) is None, "the oldest went"
+    kept = await replayed(broker, "s", (snapshot.epoch, 20))
+    assert kept is not None and len(kept) == 20
+    assert sum(len(data) for data in kept) < 1024 * 1024
+
+
 async def replayed(broker: Broker, session_id: str, since: tuple[str, int]) -> list[bytes] | None:
     return (await broker.position(session_id, since)).replayed
 
@@ -162,6 +278,14 @@ async def test_a_position_starts_no_epoch_unless_asked(broker: Broker) -> None:
     for _ in range(2):
         position = await broker.position("made-up", ("some-epoch", 3))
         assert (position.snapshot.epoch, position.snapshot.seq, position.replayed, position.page) == ("", 0, None, None)
+
+
+async def test_a_snapshot_starts_no_epoch_when_asked_not_to(broker: Broker) -> None:
+    """A claim looks at the answer in flight without leaving anything behind for a session with no history."""
+    assert (await broker.snapshot("quiet", start=False)).epoch == ""
+    assert (await broker.position("quiet", None)).snapshot.epoch == ""
+    await start_generation(broker, "s", "m1")
+    assert (await broker.snapshot("s", start=False)).streamed("m1") == ("<0>", [])
 
 
 async def test_subscribers_receive_published_events_in_order(broker: Broker) -> None:

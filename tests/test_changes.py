@@ -66,9 +66,9 @@ async def test_final_changes_equal_to_a_claimed_change_are_applied_and_different
             reloaded = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
     assert reloaded.json()["messages"][-1]["changes"] == final["changes"]
     by_id = {c["change_id"]: c for c in final["changes"]}
-    same = change_id({"yaml": FINAL_YAML})
-    different = change_id({"code": FINAL_CODE})
-    assert same == change_id(EARLY)
+    same = change_id(final["id"], {"yaml": FINAL_YAML})
+    different = change_id(final["id"], {"code": FINAL_CODE})
+    assert same == change_id(final["id"], EARLY)
     assert by_id[same]["applied"] is True
     assert by_id[different]["applied"] is False
-    assert different != change_id(EARLY_CODE)
+    assert different != change_id(final["id"], EARLY_CODE)

@@ -27,7 +27,7 @@ async def test_ten_tabs_racing_to_claim_a_change_get_exactly_one_grant(system: S
             event, payload = await tab.next_event(topic)
             if event == "streaming_changes":
                 assert payload["applied"] is False
-                assert payload["change_id"] == change_id(payload["changes"])
+                assert payload["change_id"] == change_id(payload["message_id"], payload["changes"])
                 reply = await tab.push(topic, "claim_changes", {"change_id": payload["change_id"]})
                 assert reply["status"] == "ok"
                 return payload["change_id"], reply["response"]["granted"]
@@ -78,14 +78,61 @@ async def forget_broker_state(system: System) -> None:
         await client.aclose()
 
 
-async def test_claims_are_per_session(system: System) -> None:
+async def test_the_same_change_in_two_sessions_is_two_changes_and_neither_is_claimable_in_the_other(
+    system: System,
+) -> None:
     first, second = await system.new_session(), await system.new_session()
     tab = await system.client()
-    await tab.join(f"ai_session:{first}")
-    await tab.join(f"ai_session:{second}")
-    cid = change_id({"yaml": "name: same change"})
-    assert (await tab.push(f"ai_session:{first}", "claim_changes", {"change_id": cid}))["response"]["granted"]
-    assert (await tab.push(f"ai_session:{second}", "claim_changes", {"change_id": cid}))["response"]["granted"]
+    ids = []
+    for session_id in (first, second):
+        await tab.join(f"ai_session:{session_id}")
+        answer = await system.ask(session_id, "Build me a workflow")
+        ids.append(answer["changes"][0]["change_id"])
+    assert ids[0] != ids[1]
+    assert (await tab.push(f"ai_session:{first}", "claim_changes", {"change_id": ids[1]}))["response"] == {
+        **NOT_FOUND, "message": "No message of this session proposes that change.",
+    }  # fmt: skip
+    for session_id, cid in zip((first, second), ids, strict=True):
+        assert (await tab.push(f"ai_session:{session_id}", "claim_changes", {"change_id": cid}))["response"]["granted"]
+
+
+NOT_FOUND = {"reason": "not_found"}
+
+
+async def test_a_claim_of_a_change_no_message_proposes_is_refused_not_found_and_writes_nothing(system: System) -> None:
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    tab, other = await system.client(), await system.client("bob")
+    for joined in (tab, other):
+        await joined.join(topic)
+    answer = await system.ask(session_id, "Build me a workflow")
+    await other.events_until(topic)
+    position = await (await system.publisher()).snapshot(session_id)
+    made_up = [change_id("another-message", answer["changes"][0]["changes"]), "ab" * 32]
+    for cid in made_up:
+        reply = await tab.push(topic, "claim_changes", {"change_id": cid})
+        assert (reply["status"], reply["response"]["reason"]) == ("error", "not_found")
+    assert (await (await system.publisher()).snapshot(session_id)).seq == position.seq, "nothing published"
+    assert other.queue(topic).empty()
+    for cid in made_up:  # nor taken: the change id stays free in Redis
+        assert await (await system.publisher()).claim(session_id, cid) is True
+    reloaded = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
+    assert {c["applied"] for c in reloaded.json()["messages"][-1]["changes"]} == {False}
+
+
+async def test_a_later_answer_proposing_the_same_change_again_is_a_new_change_not_yet_applied(system: System) -> None:
+    session_id = await system.new_session()
+    topic = f"ai_session:{session_id}"
+    tab = await system.client()
+    await tab.join(topic)
+    first = await system.ask(session_id, "Build me a workflow")
+    claimed = first["changes"][0]
+    assert (await tab.push(topic, "claim_changes", {"change_id": claimed["change_id"]}))["response"]["granted"]
+    again = await system.ask(session_id, "Build me a workflow")
+    same = [c for c in again["changes"] if c["changes"] == claimed["changes"]]
+    assert same and same[0]["change_id"] != claimed["change_id"]
+    assert same[0]["applied"] is False
+    assert (await tab.push(topic, "claim_changes", {"change_id": same[0]["change_id"]}))["response"]["granted"]
 
 
 async def test_a_malformed_change_id_is_a_bad_request(system: System) -> None:

@@ -40,11 +40,23 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
          "CORS_ALLOWED_ORIGINS"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CORS_ALLOWED_ORIGINS": "https://a.example/app"},
          "CORS_ALLOWED_ORIGINS"),
+        ({"HISTORY_TTL_SECONDS": "0"}, "HISTORY_TTL_SECONDS"),
+        ({"LOG_MAX_BYTES": "1000"}, "LOG_MAX_BYTES"),
+        ({"CONTEXT_MAX_BYTES": "big"}, "CONTEXT_MAX_BYTES"),
     ],
 )
 def test_bad_configuration_fails_at_start_with_one_line_naming_the_variable(env: dict, variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
-        from_env(env)
+        from_env(env, dev="REDIS_URL" not in env and variable != "REDIS_URL")
+
+
+def test_what_redis_keeps_is_configured_by_the_environment_with_the_documented_defaults() -> None:
+    defaults = from_env({}, dev=True)
+    assert (defaults.history_ttl_seconds, defaults.log_max_bytes, defaults.context_max_bytes) == (
+        600, 1024 * 1024, 256 * 1024,
+    )  # fmt: skip
+    chosen = from_env({"HISTORY_TTL_SECONDS": "60", "LOG_MAX_BYTES": "131072", "CONTEXT_MAX_BYTES": "1000"}, dev=True)
+    assert (chosen.history_ttl_seconds, chosen.log_max_bytes, chosen.context_max_bytes) == (60, 131072, 1000)
 
 
 def test_cors_allowed_origins_are_read_as_browsers_send_them() -> None:

@@ -30,9 +30,11 @@ def test_envelopes_round_trip(event: str, seq: int, epoch: str, message_id: str,
     assert decode(encode(envelope)) == envelope
 
 
-def test_head_and_tail_assembled_separately_decode_as_one_envelope() -> None:
-    head = events.encode_head("streaming_chunk", "m1", 1.5, {"content": "hé"})
-    envelope = decode(head + events.encode_tail(7, "ep"))
+def test_a_log_entry_holds_the_payload_and_a_few_bytes_and_becomes_the_whole_envelope_again() -> None:
+    payload = {"content": "hé"}
+    entry = events.encode_entry("streaming_chunk", 1.5, payload)
+    assert len(entry) == len(msgpack.packb(payload)) + 1 + events.TS_BYTES
+    envelope = decode(events.envelope(entry, "m1", 7, "ep"))
     assert envelope == Envelope("streaming_chunk", 7, "ep", "m1", 1.5, {"content": "hé"})
     assert envelope.push_payload() == {"content": "hé", "seq": 7, "message_id": "m1"}
 
@@ -63,13 +65,22 @@ def test_malformed_envelopes_are_rejected_with_a_clear_error(data: bytes, compla
 
 def test_unknown_events_cannot_be_encoded() -> None:
     with pytest.raises(EnvelopeError):
-        events.encode_head("streaming_nonsense", "m", 0.0, {})
+        events.encode_entry("streaming_nonsense", 0.0, {})
 
 
-def test_change_id_is_sha256_of_canonical_json_and_ignores_key_order() -> None:
+def test_change_id_is_sha256_of_the_message_id_and_canonical_json_and_ignores_key_order() -> None:
     import hashlib
 
-    assert change_id({"yaml": "a: ü", "code": "x"}) == change_id({"code": "x", "yaml": "a: ü"})
-    expected = hashlib.sha256('{"code":"x","yaml":"a: ü"}'.encode()).hexdigest()
-    assert change_id({"yaml": "a: ü", "code": "x"}) == expected
-    assert change_id({"code": "x"}) != change_id({"code": "y"})
+    assert change_id("m1", {"yaml": "a: ü", "code": "x"}) == change_id("m1", {"code": "x", "yaml": "a: ü"})
+    expected = hashlib.sha256('m1\n{"code":"x","yaml":"a: ü"}'.encode()).hexdigest()
+    assert change_id("m1", {"yaml": "a: ü", "code": "x"}) == expected
+    assert change_id("m1", {"code": "x"}) != change_id("m1", {"code": "y"})
+
+
+def test_the_same_change_proposed_by_another_message_is_another_change() -> None:
+    assert change_id("m1", {"yaml": "a: 1"}) != change_id("m2", {"yaml": "a: 1"})
+
+
+def test_every_session_event_has_a_log_code() -> None:
+    assert set(events.EVENTS) <= set(events.EVENT_CODES)
+    assert len(set(events.EVENT_CODES)) == len(events.EVENT_CODES)

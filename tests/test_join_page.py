@@ -104,7 +104,7 @@ async def test_a_join_after_a_claim_shows_the_change_applied(backend: Backend) -
         answer = await system.ask(session_id, "change my workflow")
         assert answer["changes"], "the demo answer carries changes"
         claimed = answer["changes"][0]["change_id"]
-        assert claimed == change_id(answer["changes"][0]["changes"])
+        assert claimed == change_id(answer["id"], answer["changes"][0]["changes"])
         first = await join_cached(system, topic)
         tab = await system.client()
         await tab.join(topic)

@@ -17,19 +17,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.base import BrokerUnavailable
+from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.jobs import Job
-from relay.broker.log import EventLog, unique_id
+from relay.broker.log import FIRST_LEASE, EventLog, Fenced, HistoryLost, unique_id
 from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
-from schema.store import generation_start, persist_final
+from schema.store import generation_start, is_processing, persist_final
 from schema.usage import generation_usage
 
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
-from .patience import BROKER_LOST, patiently, until_it_lands
+from .patience import BROKER_FULL, BROKER_LOST, patiently, until_it_lands
 from .providers.events import (
     Changes,
     Chunk,
@@ -87,7 +87,8 @@ class Generation:
         self.ending: tuple[str, str | None] | None = None
         self.streaming: asyncio.Task[None] | None = None
         self.awaiting_upstream = False
-        self.epoch: str | None = None
+        self.lease = FIRST_LEASE  # a job runs its generation once: a takeover ends the message, never reruns it
+        self.fenced = False  # a publish was refused: the message was ended by another meanwhile
         self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
 
     def end_early(self, status: str, reason: str | None) -> None:
@@ -113,8 +114,13 @@ class Generation:
         if stopped:
             self.end_early(CANCELLED, None)
         if self.ending is None:
-            await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
-        if self.ending is None:
+            try:
+                await self._publish_live(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
+            except Fenced:  # ended (stopped, taken over) before it began
+                self.fenced = True
+            except BrokerFull:
+                self.end_early(INTERRUPTED, BROKER_FULL)
+        if self.ending is None and not self.fenced:
             await self._stream_until_done(request, tenant_settings)
         if self.ending is not None and self.outcome.complete is None and self.outcome.status == SUCCESS:
             self.outcome.status, self.outcome.error = self.ending
@@ -130,10 +136,15 @@ class Generation:
         except asyncio.CancelledError:
             if self.ending is None:
                 raise
+        except Fenced:
+            # Frozen past the takeover: the upstream request is closed already (leaving `_stream`).
+            logger.warning("generation %s was ended by another meanwhile; publishing no more of it", self.message_id)
+            self.fenced = True
         except UpstreamError as exc:
             self.outcome.status, self.outcome.error = exc.status, exc.message
-        except BrokerUnavailable:
-            self.outcome.status, self.outcome.error = INTERRUPTED, BROKER_LOST
+        except BrokerUnavailable as exc:
+            self.outcome.status = INTERRUPTED
+            self.outcome.error = BROKER_FULL if isinstance(exc, BrokerFull) else BROKER_LOST
         except Exception:
             logger.exception("generation %s failed", self.message_id)
             self.outcome.status, self.outcome.error = ERROR, WORKER_FAILED  # the details are in the log
@@ -176,7 +187,7 @@ class Generation:
                 elif isinstance(event, Status):
                     await self._publish_live(events.STREAMING_STATUS, {"text": event.text})
                 elif isinstance(event, Changes):
-                    entry = {"change_id": change_id(event.changes), "changes": event.changes}
+                    entry = {"change_id": change_id(self.message_id, event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
                 elif isinstance(event, Usage):
@@ -191,42 +202,54 @@ class Generation:
     async def _publish_live(self, event: str, payload: dict[str, Any]) -> None:
         """Publish an event of the message in flight, keeping the session's snapshot whole.
 
-        If the session's history was lost meanwhile (Redis restarted without its data),
-        the event opened a new epoch whose snapshot lacks the message: publish the
-        message so far again, so that tabs (re)joining the new epoch see all of it.
+        If the session's history was lost meanwhile (Redis restarted without its data, or it expired while
+        this worker was frozen), the event is refused (`HistoryLost`): if the message is still this
+        generation's to finish, publish it so far again into a new history, so that tabs (re)joining it see all
+        of it; if another finished it meanwhile, stop (`Fenced`).
         """
-        epoch = await self._publish(event, payload)
-        if self.epoch is not None and epoch != self.epoch:
-            logger.warning(
-                "session %s lost its history; restoring the snapshot of %s", self.session_id, self.message_id
-            )
+        try:
+            await self._publish(event, payload)
+        except HistoryLost:
+            if not await self._still_processing():
+                raise Fenced(f"{self.message_id} was finished by another while its history was lost") from None
+            logger.warning("session %s lost its history; restoring %s", self.session_id, self.message_id)
             await self._publish(events.MESSAGE_PROCESSING, {"session_id": self.session_id})
             for entry in self.outcome.early_changes:
                 await self._publish(events.STREAMING_CHANGES, {**entry, "applied": False})
-            epoch = await self._publish(events.STREAMING_CHUNK, {"content": "".join(self.outcome.content)})
-        self.epoch = epoch
+            await self._publish(events.STREAMING_CHUNK, {"content": "".join(self.outcome.content)})
+            if event not in (events.STREAMING_CHUNK, events.STREAMING_CHANGES):  # those are in the above
+                await self._publish(event, payload)
 
-    async def _publish(self, event: str, payload: dict[str, Any]) -> str:
-        """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
+    async def _still_processing(self) -> bool:
+        async def read() -> bool:
+            async with self.sql_turns, self.db() as db:
+                return await is_processing(db, self.message_id)
+
+        return await until_it_lands(read, self.max_seconds, f"the status of {self.message_id}")
+
+    async def _publish(self, event: str, payload: dict[str, Any]) -> None:
+        """Publish patiently, and once however often it is retried."""
         publish_id = unique_id()
         with PUBLISH_SECONDS.time():
-            _, epoch = await patiently(
+            await patiently(
                 f"publish {event} of {self.message_id}",
-                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id),
+                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id, self.lease),
             )
-        return epoch
 
     async def _finish(self) -> None:
         outcome = self.outcome
+        if self.fenced and outcome.complete is None:
+            return  # the takeover's record stands: without the whole answer this one is no better
         if outcome.complete is not None:
             content = outcome.complete.response
-            changes = [{"change_id": change_id(c), "changes": c} for c in outcome.complete.changes]
+            changes = [{"change_id": change_id(self.message_id, c), "changes": c} for c in outcome.complete.changes]
             reported = outcome.complete.usage
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
-        for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
-            await self._publish(events.STREAMING_TOOL, step.payload())
+        with contextlib.suppress(Fenced):  # ended by a takeover meanwhile: the steps ended with it
+            for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
+                await self._publish(events.STREAMING_TOOL, step.payload())
         tool_calls = self.tools.final()
 
         async def write() -> dict[str, Any] | None:

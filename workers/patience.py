@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from relay.broker.base import BrokerUnavailable
+from relay.broker.base import BrokerFull, BrokerUnavailable
 from schema.db import database_unreachable
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ BROKER_PATIENCE_SECONDS = 30.0
 BROKER_LOST = (
     f"The message broker was unreachable for {BROKER_PATIENCE_SECONDS:g} seconds, so the response was abandoned."
 )
+BROKER_FULL = "The message broker ran out of memory, so the response was stopped; its text so far is kept."
 BROKER_FIRST_DELAY, BROKER_MAX_DELAY = 0.1, 2.0
 DATABASE_FIRST_DELAY, DATABASE_MAX_DELAY = 0.1, 5.0
 
@@ -32,13 +33,16 @@ T = TypeVar("T")
 
 
 async def patiently(what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """`call()`, retried with backoff while the broker is unavailable; raises `BrokerUnavailable` past patience."""
+    """`call()`, retried with backoff while the broker is unavailable; raises `BrokerUnavailable` past patience.
+
+    A broker out of memory (`BrokerFull`) is not waited for: the generation ends now, its text kept in SQL.
+    """
     delay, waited = BROKER_FIRST_DELAY, 0.0
     while True:
         try:
             return await call()
-        except BrokerUnavailable:
-            if waited >= BROKER_PATIENCE_SECONDS:
+        except BrokerUnavailable as exc:
+            if waited >= BROKER_PATIENCE_SECONDS or isinstance(exc, BrokerFull):
                 raise
             log.warning("broker unavailable; retrying to %s", what)
             await asyncio.sleep(delay)

@@ -21,6 +21,13 @@ class BrokerUnavailable(Exception):
     """The broker cannot be reached right now."""
 
 
+OUT_OF_MEMORY = "The service is out of memory for new work; try again shortly."
+
+
+class BrokerFull(BrokerUnavailable):
+    """The broker refused a write: Redis reached its `maxmemory` (it frees memory as quiet sessions expire)."""
+
+
 class Broker(EventLog, JobQueue, Signals):
     """One connection serving every role; `presence` and `limits` are parts of their own, kept beside them."""
 

@@ -31,14 +31,29 @@ class BrokerListener(Protocol):
         """The broker reconnected: what was published while it was away may be lost."""
 
 
+class Fenced(Exception):
+    """A generation's event refused: its message already ended, or a takeover holds a newer lease on it."""
+
+
+class HistoryLost(Exception):
+    """A generation's streamed event refused: no generation started in the session's history (Redis lost it,
+    or it expired while the worker was frozen). The generation decides whether to publish its message again."""
+
+
+# A generation's lease on its message: its own worker holds the first; a takeover that ends the message for a
+# worker gone silent holds one more than the lease it found, so that the silent worker's publishes are refused.
+FIRST_LEASE = 1
+
+
 @dataclass(frozen=True)
 class Streaming:
-    """The in-flight message, as far as it has streamed."""
+    """The in-flight message, as far as it has streamed, and the lease its publishes need."""
 
     message_id: str
     content: str
     status: str
     changes: list[dict[str, Any]]
+    lease: int = FIRST_LEASE
 
     def to_dict(self, seq: int) -> dict[str, Any]:
         return {
@@ -70,6 +85,11 @@ class Snapshot:
         changes = [{"change_id": c["change_id"], "changes": c["changes"]} for c in self.streaming.changes]
         return self.streaming.content, changes
 
+    def takeover_lease(self, message_id: str) -> int:
+        """The lease that fences whoever published `message_id` so far, for a takeover that ends it."""
+        held = self.streaming.lease if self.streaming is not None and self.streaming.message_id == message_id else 0
+        return max(held, FIRST_LEASE) + 1
+
 
 @dataclass(frozen=True)
 class Position:
@@ -83,6 +103,25 @@ class Position:
     snapshot: Snapshot
     replayed: list[bytes] | None
     page: bytes | None
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One event as a broker stores and publishes it.
+
+    `entry`: the event as the log keeps it (`events.encode_entry`); `op`, `value`: how it changes the snapshot
+    (`snapshot_op`); `page`: page-changing, its seq becomes the session's `page_seq`; `lease`, `fence`: the
+    publisher's lease and how it is checked (`fenced`).
+    """
+
+    entry: bytes
+    op: str
+    message_id: str
+    value: bytes
+    publish_id: str
+    page: bool
+    lease: int
+    fence: str
 
 
 # How each event changes the snapshot of the in-flight message.
@@ -108,6 +147,49 @@ def snapshot_op(event: str, payload: dict[str, Any]) -> tuple[str, bytes]:
     if event == events.NEW_MESSAGE:
         return SNAPSHOT_FINISH, b""
     return SNAPSHOT_NONE, b""
+
+
+# How a generation's lease is checked (`EventLog.publish`): its message's streamed events need the message in
+# flight; its start and its error need it not ended; its `new_message` is never refused (guarantee 4).
+FENCE_LIVE = "l"
+FENCE_END = "e"
+FENCE_NONE = ""
+
+
+def fence_kind(event: str) -> str:
+    if event in (events.STREAMING_CHUNK, events.STREAMING_STATUS, events.STREAMING_CHANGES, events.STREAMING_TOOL):
+        return FENCE_LIVE
+    if event in (events.MESSAGE_PROCESSING, events.STREAMING_ERROR):
+        return FENCE_END
+    return FENCE_NONE
+
+
+@dataclass(frozen=True)
+class Flight:
+    """What a session's epoch knows of its generations: the message in flight and its lease, the message that
+    ended last, whether any generation started in it."""
+
+    in_flight: str | None
+    held: int
+    done: str | None
+    started: bool
+
+
+FENCED = "fenced"
+LOST = "lost"
+
+
+def refusal(fence: str, lease: int, message_id: str, flight: Flight) -> str | None:
+    """Why a publish is refused (`FENCED`, `LOST`), or None: the rule publish.lua applies (the memory broker's
+    copy of it)."""
+    if lease <= 0 or fence == FENCE_NONE:
+        return None
+    current = flight.in_flight == message_id
+    if flight.done == message_id or (current and lease < flight.held) or (
+        fence == FENCE_LIVE and not current and flight.started
+    ):
+        return FENCED
+    return LOST if fence == FENCE_LIVE and not flight.started else None
 
 
 def decode_changes(packed: bytes) -> list[dict[str, Any]]:
@@ -160,22 +242,37 @@ class EventLog(abc.ABC):
             listener.resubscribed()
 
     async def publish(
-        self, session_id: str, event: str, message_id: str, payload: dict[str, Any], publish_id: str | None = None
+        self,
+        session_id: str,
+        event: str,
+        message_id: str,
+        payload: dict[str, Any],
+        publish_id: str | None = None,
+        lease: int = 0,
     ) -> tuple[int, str]:
         """Store and publish one event; returns its (seq, epoch).
 
-        Retrying with the same `publish_id` after an error publishes at most once.
+        Retrying with the same `publish_id` after an error publishes at most once. A generation's events carry
+        its `lease`: one whose message already ended, or whose lease a takeover superseded, raises `Fenced`
+        and publishes nothing (checked atomically with the publish). A session whose history was lost has
+        nothing to check against: its events open a new epoch.
         """
-        head = events.encode_head(event, message_id, time.time(), payload)
         op, value = snapshot_op(event, payload)
-        page = event in events.PAGE_EVENTS
-        return await self._publish(session_id, head, op, message_id, value, publish_id or unique_id(), page)
+        publication = Publication(
+            entry=events.encode_entry(event, time.time(), payload), op=op, message_id=message_id, value=value,
+            publish_id=publish_id or unique_id(), page=event in events.PAGE_EVENTS, lease=lease,
+            fence=fence_kind(event),
+        )  # fmt: skip
+        published = await self._publish(session_id, publication)
+        if published == LOST:
+            raise HistoryLost(f"{event} of {message_id} refused: the session's history was lost")
+        if isinstance(published, str):
+            raise Fenced(f"{event} of {message_id} refused: the message ended or was taken over")
+        return published
 
     @abc.abstractmethod
-    async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
-    ) -> tuple[int, str]:
-        """`page`: the event is page-changing; its seq becomes the session's `page_seq`."""
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | str:
+        """(seq, epoch), or why the publication is refused (`refusal`)."""
 
     @abc.abstractmethod
     async def subscribe(self, topic: str) -> None:
@@ -185,7 +282,8 @@ class EventLog(abc.ABC):
     async def unsubscribe(self, topic: str) -> None: ...
 
     @abc.abstractmethod
-    async def snapshot(self, session_id: str) -> Snapshot: ...
+    async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
+        """The session's position and in-flight message; `start=False` starts no epoch (writes nothing)."""
 
     @abc.abstractmethod
     async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:

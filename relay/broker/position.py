@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from schema import keys
+from schema import events, keys
 
-from .log import Position, Snapshot, Streaming, decode_changes
+from .log import FIRST_LEASE, Position, Snapshot, Streaming, decode_changes
 
 SCRIPT = (Path(__file__).with_name("position.lua")).read_text()
 REPLAYED = b"r"
+START_CODE = events.EVENT_CODES.index(events.MESSAGE_PROCESSING)
 
 
 def script_args(
@@ -24,7 +25,7 @@ def script_args(
     since_epoch, since_seq = since if since is not None else ("", 0)
     return [
         5, *keys.session_keys(session_id), keys.page_key(session_id),
-        since_epoch, since_seq, new_epoch, ttl_seconds, "1" if page else "0",
+        since_epoch, since_seq, new_epoch, ttl_seconds, "1" if page else "0", START_CODE,
     ]  # fmt: skip
 
 
@@ -32,8 +33,12 @@ def decode_reply(reply: list[Any]) -> Position:
     epoch, seq, page_seq, page, mode, *rest = reply
     epoch = epoch.decode() if epoch is not None else ""
     if mode == REPLAYED:
-        return Position(Snapshot(epoch, seq, None, page_seq), rest, page)
-    message_id, status, content, changes = rest
+        replayed = [
+            events.envelope(entry, message_id.decode(), int(entry_id.split(b"-", 1)[0]), epoch)
+            for entry_id, entry, message_id in zip(rest[0::3], rest[1::3], rest[2::3], strict=True)
+        ]
+        return Position(Snapshot(epoch, seq, None, page_seq), replayed, page)
+    message_id, status, content, changes, lease = rest
     streaming = None
     if message_id is not None:
         streaming = Streaming(
@@ -41,5 +46,6 @@ def decode_reply(reply: list[Any]) -> Position:
             (content or b"").decode(errors="replace"),
             (status or b"").decode(),
             decode_changes(changes or b""),
+            int(lease or FIRST_LEASE),
         )
     return Position(Snapshot(epoch, seq, streaming, page_seq), None, page)

@@ -17,18 +17,18 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from schema import keys
+from schema import events, keys
 
-from .base import Broker, BrokerUnavailable
+from .base import Broker, BrokerFull, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .cluster_pubsub import ClusterSubscriptions, failing_over
 from .jobs import Job
 from .limits_redis import RedisLimits
-from .log import Position, Snapshot, new_epoch
+from .log import Position, Publication, Snapshot, new_epoch
 from .position import SCRIPT as POSITION_SCRIPT
 from .position import decode_reply, script_args
 from .presence_redis import RedisPresence
@@ -46,7 +46,8 @@ class RedisBroker(Broker):
         self,
         url: str,
         log_maxlen: int = 2000,
-        ttl_seconds: int = 24 * 3600,
+        ttl_seconds: int = 600,
+        log_max_bytes: int = 1024 * 1024,
         cluster: bool = False,
         client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
@@ -54,6 +55,7 @@ class RedisBroker(Broker):
         self.url = url
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
+        self.log_max_bytes = log_max_bytes
         self.cluster = cluster
         options: dict[str, Any] = {
             "socket_timeout": 10,
@@ -123,40 +125,44 @@ class RedisBroker(Broker):
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError from exc  # redis-py may turn a cancellation into a connection error
+            _raise_if_full(exc)
             if isinstance(exc, ResponseError) and not failing_over(exc):
                 raise
             raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc
 
     # events
 
-    async def _publish(
-        self, session_id: str, head: bytes, op: str, message_id: str, value: bytes, publish_id: str, page: bool
-    ) -> tuple[int, str]:
+    async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | str:
         args = [
             keys.topic(session_id),
-            head,
+            publication.entry,
             new_epoch(),
             self.log_maxlen,
             self.ttl_seconds,
-            op,
-            message_id,
-            value,
+            publication.op,
+            publication.message_id,
+            publication.value,
             "s" if self.cluster else "p",
-            publish_id,
-            "1" if page else "0",
+            publication.publish_id,
+            "1" if publication.page else "0",
+            publication.lease,
+            publication.fence,
+            events.entry_event(publication.entry),
+            self.log_max_bytes,
         ]
-        seq, epoch = await self.publishes.call([4, *keys.session_keys(session_id), *args])
-        return int(seq), epoch.decode()
+        session_keys = [*keys.session_keys(session_id), *keys.expiring_keys(session_id)]
+        seq, epoch = await _unless_full(self.publishes.call([len(session_keys), *session_keys, *args]))
+        return (int(seq), epoch.decode()) if seq else epoch.decode()  # else the refusal
 
-    async def snapshot(self, session_id: str) -> Snapshot:
-        return (await self._position(session_id, None, start=True, page=False)).snapshot
+    async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
+        return (await self._position(session_id, None, start, page=False)).snapshot
 
     async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
         return await self._position(session_id, since, start, page=True)
 
     async def _position(self, session_id: str, since: tuple[str, int] | None, start: bool, page: bool) -> Position:
         args = script_args(session_id, since, new_epoch() if start else "", self.ttl_seconds, page)
-        return decode_reply(await self.positions.call(args))
+        return decode_reply(await _unless_full(self.positions.call(args)))
 
     async def store_page(self, session_id: str, data: bytes) -> None:
         await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))
@@ -262,6 +268,20 @@ class RedisBroker(Broker):
             return await self._call(counts)
         except ResponseError:
             return 0, 0
+
+
+def _raise_if_full(exc: BaseException) -> None:
+    if isinstance(exc, OutOfMemoryError) or (isinstance(exc, ResponseError) and "OOM command not allowed" in str(exc)):
+        raise BrokerFull(f"Redis is out of memory: {exc}") from exc
+
+
+async def _unless_full(call: Awaitable[T]) -> T:
+    """A script's call, its out-of-memory error as `BrokerFull` (a script's error reply skips `_call`)."""
+    try:
+        return await call
+    except ResponseError as exc:
+        _raise_if_full(exc)
+        raise
 
 
 def _job(entry_id: bytes, fields: dict[bytes, bytes]) -> Job:

@@ -145,6 +145,32 @@ async def test_three_tabs_one_reloading_mid_stream_apply_the_workflow_change_onc
     assert [change["applied"] for change in answer["changes"]] == [True]
 
 
+async def test_the_same_change_proposed_again_after_an_edit_is_applied_again_not_shown_as_already_applied(
+    systems: Systems, tabs: Tabs
+) -> None:
+    system = await systems(chunk_delay=0)
+    session_id = await system.new_session()
+    tab = await open_chat(tabs, system, session_id, "alice")
+    await tab.ask(QUESTION)
+    await tab.wait_answer("success")
+    applied = "document.querySelectorAll('[data-testid=change][data-applied=true]').length"
+    await tab.wait_for(f"{applied} === 1")
+    edited = await stored_session(system, session_id)
+    patched = await system.http.patch(
+        f"/api/sessions/{session_id}", headers=system.auth(),
+        json={"revision": edited["revision"], "context": {**edited["context"], "workflow_yaml": "name: edited\n"}},
+    )  # fmt: skip
+    assert patched.status_code == 200, patched.text
+
+    await tab.ask(QUESTION)  # the assistant proposes the same workflow again
+    await tab.wait_answer("success", count=2)
+    await tab.wait_for(f"{applied} === 2")
+    after = await stored_session(system, session_id)
+    assert after["context"]["workflow_yaml"] == WORKFLOW_YAML, "the proposal was written again"
+    assert after["revision"] == patched.json()["session"]["revision"] + 1
+    tab.assert_healthy()
+
+
 async def test_a_burst_of_text_is_revealed_in_many_steps(systems: Systems, tabs: Tabs) -> None:
     """The upstream sends the whole answer at once, in three chunks: the page reveals it in many more steps."""
     system = await systems(chunk_delay=0, chunks=3)

@@ -36,6 +36,13 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    async def until_logged(self, text: str, within: float) -> None:
+        """Return once the worker's log holds `text`."""
+        async with asyncio.timeout(within):
+            while text not in self.log():
+                assert self.process is None or self.process.returncode is None, f"the worker exited:\n{self.log()}"
+                await asyncio.sleep(0.05)
+
     def signal(self, signum: signal.Signals) -> None:
         assert self.process is not None
         self.process.send_signal(signum)

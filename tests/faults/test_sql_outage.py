@@ -16,7 +16,7 @@ import pytest_asyncio
 from ..services import PostgresCluster, RedisServer
 from ..system import Backend
 from .conftest import BRIEF, FaultySystem
-from .upstreams import STREAM_HEAD, Script, ScriptedUpstream, chunked, counting, sse, text_delta
+from .upstreams import STREAM_HEAD, Script, ScriptedUpstream, chunked, counting, sse, stream, text_delta
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -26,6 +26,7 @@ DATABASE_DOWN = {
     "response": {"reason": "unavailable", "message": "the database is unavailable, try again shortly"},
 }
 HELD = "Answer, then finish while the database is down."
+PROPOSES = "Propose a change."
 
 
 class Gate:
@@ -56,7 +57,9 @@ def scripts(gate: Gate) -> Mapping[str, Script]:
         writer.write(chunked(sse("complete", complete)) + b"0\r\n\r\n")
         await writer.drain()
 
-    return {BRIEF: counting(every=0.01, chunks=3), HELD: held_answer}
+    proposed = {"response": "Here it is.", "response_yaml": "name: proposed\n", "history": [], "usage": {}, "meta": {}}
+    proposes = stream(sse("changes", {"yaml": "name: proposed\n"}), sse("complete", proposed))
+    return {BRIEF: counting(every=0.01, chunks=3), HELD: held_answer, PROPOSES: proposes}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -154,7 +157,9 @@ async def test_a_claim_refused_while_sql_is_down_is_granted_once_to_whoever_clai
     first, second = await system.client(), await system.client()
     for tab in (first, second):
         assert (await tab.join(topic))["status"] == "ok"
-    change = {"change_id": "c1" * 32}
+    await system.post_message(session_id, PROPOSES)
+    final = (await first.events_until(topic))[-1][1]["message"]
+    change = {"change_id": final["changes"][0]["change_id"]}
     async with database_down(postgres_cluster):
         assert await first.push(topic, "claim_changes", change) == DATABASE_DOWN
     assert await first.push(topic, "claim_changes", change) == {"status": "ok", "response": {"granted": True}}
