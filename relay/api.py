@@ -104,7 +104,7 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
 
 async def create_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
     body = await json_body(request)
-    session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"))
+    session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"), body.get("documents"))
     await gateway.pages.created(claims, session)
     return JSONResponse(session, status_code=201)
 

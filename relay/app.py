@@ -22,6 +22,7 @@ from . import api, static_files
 from .broker import create_broker
 from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
+from .documents import Documents
 from .fanout import Fanout
 from .gateway import Gateway
 from .join_page import JoinPages
@@ -74,10 +75,14 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
     )
     chat = Chat(
-        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
-    )
+        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars,
+        documents=broker,
+    )  # fmt: skip
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat))
+    documents = Documents(broker, db, settings.log_max_bytes // 4)
+    gateway = Gateway(
+        settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), documents
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
@@ -98,6 +103,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         finally:
             announcements.cancel()
             keeping_presence.cancel()
+            await documents.close()  # what the documents' rooms added, into SQL
             if owns_broker:
                 await broker.close()
             await engine.dispose()

@@ -195,8 +195,10 @@ class Channel:
 
     # client pushes
 
-    async def handle_in(self, event: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    async def handle_in(self, event: str, payload: dict[str, Any] | bytes) -> tuple[str, dict[str, Any]]:
         chat, claims = self.transport.gateway.chat, self.transport.claims
+        if not isinstance(payload, dict):
+            return "error", {"reason": "bad_request", "message": "payloads on a session topic are JSON objects"}
         try:
             if event == "new_message":
                 question, answer = await chat.send_message(claims, self.session_id, payload.get("content"))

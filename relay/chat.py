@@ -17,17 +17,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
+from schema.documents import RELAY
 from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
 from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
 from schema.usage import generation_usage
 
 from .auth import Claims
 from .broker.base import BrokerUnavailable
+from .broker.documents import DocumentBus
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .join_sql import session_and_history
+from .session_documents import edit_documents, mode_of, split_context, with_texts
 from .session_list import MAX_PAGE, session_page
 from .tenants import Tenants, tenant_of
 
@@ -45,7 +48,9 @@ class Chat:
         signals: Signals,
         tenants: Tenants,
         max_message_chars: int,
+        documents: DocumentBus,
     ) -> None:
+        self.documents = documents
         self.db = db
         self.log = log
         self.jobs = jobs
@@ -55,21 +60,27 @@ class Chat:
 
     # sessions
 
-    async def create_session(self, claims: Claims, title: Any = None, context: Any = None) -> dict[str, Any]:
+    async def create_session(
+        self, claims: Claims, title: Any = None, context: Any = None, documents: Any = None
+    ) -> dict[str, Any]:
         if title is not None and not isinstance(title, str):
             raise bad_request("title must be a string")
         if title is not None and len(title) > MAX_TITLE_CHARS:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
         if context is not None and not isinstance(context, dict):
             raise bad_request("context must be an object")
+        mode, texts = mode_of(documents), {}
+        if mode == RELAY:  # the documents' texts start the documents instead of being stored in the context
+            context, texts = split_context(context or {})
         await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
             await tenant_of(db, claims)
             session = ChatSession(
-                tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}
+                tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}, documents=mode
             )
             db.add(session)
-        return session.to_dict()
+        await edit_documents(self.documents, self.db, session.id, texts)
+        return await with_texts(self.documents, self.db, session.to_dict())
 
     async def list_sessions(self, claims: Claims, whole_tenant: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         if not 1 <= limit <= MAX_PAGE:
@@ -88,7 +99,13 @@ class Chat:
             found = await session_page(db, claims.tenant, None, 1, session_id)
         if not found:
             raise not_found()  # another tenant's session does not exist, as far as they know
-        return found[0]
+        return await with_texts(self.documents, self.db, found[0])
+
+    async def documents_mode(self, claims: Claims, session_id: str) -> str:
+        """A document join's access check (as `check_access`); the session's `documents` mode."""
+        await self.tenants.require_assistant(claims)
+        async with self.db() as db:
+            return (await self._session(db, claims, session_id)).documents
 
     async def check_access(self, claims: Claims, session_id: str) -> None:
         """Before a stream starts or a session gets Redis state: the assistant is on and the session is the
@@ -109,12 +126,15 @@ class Chat:
             if not isinstance(body["title"], str) or len(body["title"]) > 500:
                 raise bad_request("title must be a string of at most 500 characters")
             changes["title"] = body["title"]
-        if "context" in body:
-            if not isinstance(body["context"], dict):
-                raise bad_request("context must be an object")
-            changes["context"] = body["context"]
+        if "context" in body and not isinstance(body["context"], dict):
+            raise bad_request("context must be an object")
+        texts: dict[str, str] = {}
         async with self.db.begin() as db:
-            await self._session(db, claims, session_id)
+            found = await self._session(db, claims, session_id)
+            if "context" in body:
+                changes["context"], texts = (
+                    split_context(body["context"]) if found.documents == RELAY else (body["context"], {})
+                )
             won = await db.execute(
                 update(ChatSession)
                 .where(ChatSession.id == session_id, ChatSession.revision == revision)
@@ -122,6 +142,7 @@ class Chat:
             )
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 raise conflict("the session was changed meanwhile: reload it and apply your change again")
+        await edit_documents(self.documents, self.db, session_id, texts)  # each one smallest-edit transaction
         session = await self.session(claims, session_id)
         await self.log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session

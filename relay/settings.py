@@ -54,6 +54,7 @@ class Settings:
     max_frame_bytes: int = 1024 * 1024
     max_message_chars: int = 100_000
     log_maxlen: int = 2000
+    log_max_bytes: int = 1024 * 1024  # LOG_MAX_BYTES: a document's update log is folded into SQL well within it
     history_ttl_seconds: int = 24 * 3600
     tenant_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
     tenant_keys_required: bool = False
@@ -167,6 +168,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         host=env.get("HOST") or ("127.0.0.1" if dev else "0.0.0.0"),
         socket_queue_bytes=_int(env, "SOCKET_QUEUE_BYTES", 1024 * 1024),
         request_read_timeout_seconds=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0),
+        log_max_bytes=_int(env, "LOG_MAX_BYTES", 1024 * 1024, minimum=1024),
         log_maxlen=_int(env, "LOG_MAXLEN", 2000),
         tenant_allowed_hosts=allowed_hosts,
         tenant_keys_required=_flag(env, "TENANT_KEYS_REQUIRED"),

@@ -65,3 +65,14 @@ def stop_key(message_id: str) -> str:
     return f"relay:stop:{message_id}"
 
 SETTINGS_TOPIC = "relay:tenant_settings"  # a tenant id: its settings changed, drop them from every cache
+
+DOC_PREFIX = "doc:"  # `doc:<session_id>:<name>`: a hosted document's Phoenix topic and pub/sub channel
+
+
+def doc_topic(session_id: str, name: str) -> str:
+    return f"{DOC_PREFIX}{session_id}:{name}"
+
+
+def doc_updates_key(topic_name: str) -> str:
+    """A document's updates not yet folded into its stored state: a stream (see `relay.broker.documents`)."""
+    return f"{{{topic_name}}}:updates"

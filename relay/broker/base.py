@@ -1,4 +1,4 @@
-"""The broker: three roles (event log, job queue, signals), two implementations (memory, Redis).
+"""The broker: four roles (event log, job queue, signals, document updates), two implementations (memory, Redis).
 
 Both implementations pass one contract suite (`tests/test_broker.py`). Consumers
 are typed against the role they use: the fan-out and a generation against
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 
+from .documents import DocumentBus
 from .jobs import JobQueue
 from .log import EventLog
 from .presence import PresenceStore
@@ -20,7 +21,7 @@ class BrokerUnavailable(Exception):
     """The broker cannot be reached right now."""
 
 
-class Broker(EventLog, JobQueue, Signals):
+class Broker(EventLog, JobQueue, Signals, DocumentBus):
     """One connection serving every role; `presence` is the presence part, kept beside them."""
 
     presence: PresenceStore

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from schema import events, keys
 
 from .base import Broker
+from .documents_memory import MemoryDocuments
 from .jobs import Job
 from .log import (
     SNAPSHOT_CHANGE,
@@ -42,7 +43,7 @@ class _Session:
     page: bytes | None = None
 
 
-class MemoryBroker(Broker):
+class MemoryBroker(MemoryDocuments, Broker):
     def __init__(self, log_maxlen: int = 2000) -> None:
         self.log_maxlen = log_maxlen
         self.sessions: dict[str, _Session] = {}
@@ -53,6 +54,8 @@ class MemoryBroker(Broker):
         self.job_ids = itertools.count(1)
         self.job_ready = asyncio.Event()
         self.stops: set[str] = set()
+        self.doc_logs: dict[str, list[tuple[int, bytes]]] = {}
+        self.doc_ids = itertools.count(1)
 
     async def close(self) -> None:
         self.topics.clear()

@@ -26,6 +26,7 @@ from schema import keys
 from .base import Broker, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .cluster_pubsub import ClusterSubscriptions, failing_over
+from .documents_redis import RedisDocuments
 from .jobs import Job
 from .log import Position, Snapshot, new_epoch
 from .position import SCRIPT as POSITION_SCRIPT
@@ -40,7 +41,7 @@ MAX_CONNECTIONS = 100
 T = TypeVar("T")
 
 
-class RedisBroker(Broker):
+class RedisBroker(RedisDocuments, Broker):
     def __init__(
         self,
         url: str,

@@ -1,0 +1,118 @@
+"""Hosted documents (docs/protocol.md, "Collaborative documents"): joining, syncing, HTTP, on each backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pycrdt import create_awareness_message, write_message, write_var_uint
+
+from .system import System
+from .yjs_tab import YjsTab
+
+YAML = "jobs:\n  fetch:\n    adaptor: http\n  load:\n    adaptor: postgresql\n"
+
+
+async def relay_session(system: System, **context: str) -> str:
+    return await system.new_session(documents="relay", context=context)
+
+
+async def tab(system: System, session_id: str, name: str = "workflow_yaml", user: str = "alice", **kw: str) -> YjsTab:
+    opened = await YjsTab.open(system.url, system.token(user, kw.get("tenant", "acme")), session_id, name)
+    system.stack.push_async_callback(opened.close)
+    return opened
+
+
+async def test_a_tab_joining_gets_the_document_the_session_was_created_with(system: System) -> None:
+    session_id = await relay_session(system, workflow_yaml=YAML, job_code="fn(state => state);\n")
+    await (await tab(system, session_id)).wait_text(YAML)
+    await (await tab(system, session_id, "job_code")).wait_text("fn(state => state);\n")
+
+
+async def test_two_tabs_typing_at_once_converge_and_a_later_tab_gets_the_whole_document(system: System) -> None:
+    session_id = await relay_session(system, workflow_yaml=YAML)
+    alice, bob = await tab(system, session_id), await tab(system, session_id, user="bob")
+    await alice.wait_text(YAML)
+    await bob.wait_text(YAML)
+    await asyncio.gather(
+        alice.edit(lambda text: text.insert(0, "# alice\n")),
+        bob.edit(lambda text: text.insert(len(YAML.encode()), "# bob\n")),
+    )
+    expected = "# alice\n" + YAML + "# bob\n"
+    await alice.wait_text(expected)
+    await bob.wait_text(expected)
+    later = await tab(system, session_id, user="carol")
+    await later.wait_text(expected)
+
+
+async def test_get_shows_the_documents_text_and_patch_edits_it_without_losing_a_concurrent_edit(
+    system: System,
+) -> None:
+    session_id = await relay_session(system, workflow_yaml=YAML)
+    editor = await tab(system, session_id)
+    await editor.wait_text(YAML)
+    await editor.edit(lambda text: text.insert(0, "# top\n"))
+    await editor.wait_text("# top\n" + YAML)
+
+    async def shown() -> str:
+        response = await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())
+        response.raise_for_status()
+        return response.json()["session"]["context"]["workflow_yaml"]
+
+    for _ in range(200):  # polled: the gateway's append to the log has no event to wait on
+        if await shown() == "# top\n" + YAML:
+            break
+        await asyncio.sleep(0.05)
+    assert await shown() == "# top\n" + YAML
+    # The PATCH was written against the text without "# top": its smallest edit keeps that line.
+    response = await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())
+    revision = response.json()["session"]["revision"]
+    patched = YAML.replace("postgresql", "mysql")
+    response = await system.http.patch(
+        f"/api/sessions/{session_id}",
+        json={"revision": revision, "context": {"workflow_yaml": "# top\n" + patched}},
+        headers=system.auth(),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["session"]["context"]["workflow_yaml"] == "# top\n" + patched
+    await editor.wait_text("# top\n" + patched)
+
+
+async def test_documents_of_a_client_session_and_of_another_tenant_cannot_be_joined(system: System) -> None:
+    client_session = await system.new_session(context={"workflow_yaml": YAML})
+    with pytest.raises(PermissionError, match="bad_request"):
+        await tab(system, client_session)
+    session_id = await relay_session(system, workflow_yaml=YAML)
+    await system.enable_assistant("globex")
+    with pytest.raises(PermissionError, match="not_found"):
+        await tab(system, session_id, user="mallory", tenant="globex")
+    response = await system.http.get(f"/api/sessions/{client_session}", headers=system.auth())
+    assert response.json()["session"]["context"] == {"workflow_yaml": YAML}
+    assert response.json()["session"]["documents"] == "client"
+
+
+async def test_awareness_reaches_the_other_tabs_and_a_leaving_tab_is_removed(system: System) -> None:
+    session_id = await relay_session(system)
+    alice, bob = await tab(system, session_id), await tab(system, session_id, user="bob")
+    await alice.wait(lambda t: t.queries >= 1)  # bob's arrival asked the others for their cursors
+    await alice.say_awareness(_awareness(4242, 1))
+    await bob.wait(lambda t: t.awareness.get(4242) == 1)
+    await alice.close()
+    await bob.wait(lambda t: t.awareness.get(4242) == 2)  # the removal, one clock later
+
+
+def _awareness(client: int, clock: int) -> bytes:
+    state = b'{"user":{"name":"Alice"},"cursor":null}'
+    entry = write_var_uint(client) + write_var_uint(clock) + write_message(state)
+    return create_awareness_message(write_var_uint(1) + entry)
+
+
+async def test_malformed_yjs_pushes_are_refused_and_the_document_is_unharmed(system: System) -> None:
+    session_id = await relay_session(system, workflow_yaml=YAML)
+    editor = await tab(system, session_id)
+    await editor.wait_text(YAML)
+    for message in (b"", b"\x00\x07", b"\x00\x02\x05garbage", b"\x09", b"\x01\x05\x01"):
+        reply = await editor.refusal(await editor.push("yjs", message))
+        assert reply["status"] == "error" and reply["response"]["reason"] == "bad_request", (message, reply)
+    later = await tab(system, session_id)
+    await later.wait_text(YAML)
