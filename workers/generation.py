@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerUnavailable
+from relay.broker.documents import DocumentBus
 from relay.broker.jobs import Job
 from relay.broker.log import EventLog, unique_id
 from relay.broker.signals import Signals
@@ -27,6 +28,7 @@ from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
 from schema.store import generation_start, persist_final
 from schema.usage import generation_usage
 
+from .document_changes import DocumentChanges
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_LOST, patiently, until_it_lands
@@ -70,6 +72,7 @@ class Generation:
         provider_for: ProviderFor,
         max_seconds: float,
         sql_turns: asyncio.Semaphore,
+        documents: DocumentBus,
     ) -> None:
         self.job = job
         # Shared by a worker's generations: many starting (or ending) at once take turns at SQL,
@@ -82,6 +85,7 @@ class Generation:
         self.signals = signals
         self.db = db
         self.provider_for = provider_for
+        self.documents = DocumentChanges(self.session_id, signals, documents, db, sql_turns)
         self.outcome = Outcome()
         self.tools = ToolRecord()
         self.ending: tuple[str, str | None] | None = None
@@ -178,7 +182,10 @@ class Generation:
                 elif isinstance(event, Changes):
                     entry = {"change_id": change_id(event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
+                    targets = await self.documents.claim(entry)  # before any tab can claim it
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                    if targets is not None:
+                        await self._apply(entry["change_id"], targets)
                 elif isinstance(event, Usage):
                     outcome.usage = event.usage
                 elif isinstance(event, ToolStep):
@@ -206,6 +213,11 @@ class Generation:
             epoch = await self._publish(events.STREAMING_CHUNK, {"content": "".join(self.outcome.content)})
         self.epoch = epoch
 
+    async def _apply(self, change: str, targets: dict[str, str]) -> None:
+        """The relay applies the change to the session's documents; every tab learns it was (by nobody)."""
+        if await self.documents.apply(change, targets):
+            await self._publish(events.CHANGES_APPLIED, {"change_id": change, "user_id": None})
+
     async def _publish(self, event: str, payload: dict[str, Any]) -> str:
         """Publish patiently, and once however often it is retried; returns the epoch the event went into."""
         publish_id = unique_id()
@@ -225,6 +237,10 @@ class Generation:
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
+        for entry in changes:  # the final message's own changes (an early one is claimed already)
+            targets = await self.documents.claim(entry)
+            if targets is not None:
+                await self._apply(entry["change_id"], targets)
         for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
             await self._publish(events.STREAMING_TOOL, step.payload())
         tool_calls = self.tools.final()
