@@ -6,7 +6,10 @@ from relay.broker.base import Broker
 from relay.broker.documents import AWARENESS, UPDATE, DocumentMessage
 from schema import keys
 
-from .test_broker import Collector, broker  # noqa: F401  (the contract's broker fixture)
+from . import test_broker
+from .test_broker import Collector
+
+contract_broker = test_broker.broker  # the contract's `broker` fixture: every broker, as in tests/test_broker.py
 
 TOPIC = keys.doc_topic("s1", "workflow_yaml")
 OTHER = keys.doc_topic("s2", "workflow_yaml")

@@ -3,8 +3,11 @@
 
 Here, in the worker that streams the answer, because only it sees every change
 the moment it arrives, whether or not any tab is open. A `yaml` change goes into
-`workflow_yaml`, a `code` change into `job_code`, by the smallest edit in one
-transaction. Exactly once per change id: the claims set decides (the change is
+`workflow_yaml`, a `code` change into `job_code`, in one transaction with the
+smallest edit. That edit is made on the document as the assistant saw it (read
+when the generation started, then changed only by the assistant's own changes),
+so that what people typed meanwhile merges in as the concurrent edit it is and
+survives. Exactly once per change id: the claims set decides (the change is
 claimed before `streaming_changes` is published, so that no tab can claim it),
 with SQL's applied-changes table as its durable twin; another worker, a
 takeover or the final message claiming the same id again is refused.
@@ -17,14 +20,15 @@ import asyncio
 import logging
 from typing import Any
 
+from pycrdt import Doc
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.document_edit import edit_text
+from relay.broker.document_edit import current, store_update
 from relay.broker.documents import DocumentBus
 from relay.broker.signals import Signals
-from schema.documents import CHANGE_TARGETS, RELAY
+from schema.documents import CHANGE_TARGETS, NAMES, RELAY, replace_text, text_of
 from schema.models import AppliedChange, ChatSession
 
 from .patience import patiently
@@ -46,19 +50,33 @@ class DocumentChanges:
         self.signals = signals
         self.documents = documents
         self.db = db
-        self.hosted: bool | None = None  # read once, on the first change
+        self.seen: dict[str, Doc] = {}  # each document as the assistant saw it; empty: not a relay session
+
+    async def start(self) -> dict[str, str]:
+        """Read the session's hosted documents as the generation starts; their texts, for the context sent
+        upstream ({} when the session's documents are its application's)."""
+        async with self.sql_turns, self.db() as db:
+            mode = await db.scalar(select(ChatSession.documents).where(ChatSession.id == self.session_id))
+        if mode != RELAY:
+            return {}
+        for name in NAMES:
+            self.seen[name] = await patiently(
+                f"read document {name}",
+                lambda n=name: self._current(n),  # type: ignore[misc]
+            )
+        return {name: text_of(doc) for name, doc in self.seen.items()}
+
+    async def _current(self, name: str) -> Doc:
+        async with self.sql_turns:
+            return await current(self.documents, self.db, self.session_id, name)
 
     async def claim(self, entry: dict[str, Any]) -> dict[str, str] | None:
         """{document name: new text} when the relay applies this change (and has claimed it), else None."""
         changes = entry["changes"]
         targets = {CHANGE_TARGETS[kind]: text for kind, text in changes.items() if kind in CHANGE_TARGETS}
-        if not targets or "code_edits" in changes or not all(isinstance(t, str) for t in targets.values()):
+        if not self.seen or not targets or "code_edits" in changes:
             return None
-        if self.hosted is None:
-            async with self.sql_turns, self.db() as db:
-                mode = await db.scalar(select(ChatSession.documents).where(ChatSession.id == self.session_id))
-            self.hosted = mode == RELAY
-        if not self.hosted:
+        if not all(isinstance(text, str) for text in targets.values()):
             return None
         claimed = await patiently(
             f"claim change {entry['change_id']}", lambda: self.signals.claim(self.session_id, entry["change_id"])
@@ -72,7 +90,12 @@ class DocumentChanges:
             if await db.get(AppliedChange, (self.session_id, change_id)) is not None:
                 return False
         for name, text in targets.items():
-            await patiently(f"apply change {change_id}", lambda n=name, t=text: self._edit(n, t))  # type: ignore[misc]
+            update = replace_text(self.seen[name], text)
+            if update is not None:
+                await patiently(
+                    f"apply change {change_id}",
+                    lambda n=name, u=update: self._store(n, u),  # type: ignore[misc]
+                )
         try:
             async with self.sql_turns, self.db.begin() as db:
                 db.add(AppliedChange(session_id=self.session_id, change_id=change_id, user_id=None))
@@ -80,6 +103,6 @@ class DocumentChanges:
             log.warning("change %s of session %s was recorded meanwhile", change_id, self.session_id)
         return True
 
-    async def _edit(self, name: str, text: str) -> None:
+    async def _store(self, name: str, update: bytes) -> None:
         async with self.sql_turns:
-            await edit_text(self.documents, self.db, self.session_id, name, text)
+            await store_update(self.documents, self.db, self.session_id, name, update)

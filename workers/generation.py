@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -110,6 +110,8 @@ class Generation:
         if loaded is None:
             return  # finished already: a duplicate or late job
         request, tenant_settings = loaded
+        if texts := await self.documents.start():  # the hosted documents' texts, as the assistant's context
+            request = replace(request, context={**request.context, **texts})
         self.prompt = "".join([*(m["content"] for m in request.history), request.content])
         stopped = await patiently(
             f"check for a stop of {self.message_id}", lambda: self.signals.stop_requested(self.message_id)

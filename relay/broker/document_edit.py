@@ -54,6 +54,13 @@ async def edit_text(
     update = replace_text(await current(bus, db, session_id, name), text)
     if update is None:
         return False
+    await store_update(bus, db, session_id, name, update)
+    return True
+
+
+async def store_update(
+    bus: DocumentBus, db: async_sessionmaker[AsyncSession], session_id: str, name: str, update: bytes
+) -> None:
+    """Send an update made outside any room to every tab, and into SQL."""
     await bus.append_update(keys.doc_topic(session_id, name), DocumentMessage(UPDATE, new_origin(), update))
     await fold_log(bus, db, session_id, name)
-    return True
