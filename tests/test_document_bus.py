@@ -9,7 +9,7 @@ from schema import keys
 from . import test_broker
 from .test_broker import Collector
 
-contract_broker = test_broker.broker  # the contract's `broker` fixture: every broker, as in tests/test_broker.py
+bus = test_broker.broker  # the contract's broker fixture (every broker, as in tests/test_broker.py)
 
 TOPIC = keys.doc_topic("s1", "workflow_yaml")
 OTHER = keys.doc_topic("s2", "workflow_yaml")
@@ -19,44 +19,44 @@ def message(kind: bytes, payload: bytes, origin: bytes = b"room0001") -> Documen
     return DocumentMessage(kind, origin, payload)
 
 
-async def test_an_update_is_logged_and_published_to_subscribers_of_its_document_only(broker: Broker) -> None:
+async def test_an_update_is_logged_and_published_to_subscribers_of_its_document_only(bus: Broker) -> None:
     collector = Collector()
-    broker.attach(collector)
-    await broker.subscribe(TOPIC)
-    await broker.append_update(OTHER, message(UPDATE, b"elsewhere"))
-    await broker.append_update(TOPIC, message(UPDATE, b"u1"))
-    await broker.append_update(TOPIC, message(UPDATE, b"u2"))
+    bus.attach(collector)
+    await bus.subscribe(TOPIC)
+    await bus.append_update(OTHER, message(UPDATE, b"elsewhere"))
+    await bus.append_update(TOPIC, message(UPDATE, b"u1"))
+    await bus.append_update(TOPIC, message(UPDATE, b"u2"))
     received = await collector.wait_for(2)
     assert [(topic, DocumentMessage.decode(data)) for topic, data in received] == [
         (TOPIC, message(UPDATE, b"u1")),
         (TOPIC, message(UPDATE, b"u2")),
     ]
-    logged = await broker.logged_updates(TOPIC)
+    logged = await bus.logged_updates(TOPIC)
     assert logged.updates == [b"u1", b"u2"] and logged.last_id is not None
-    assert (await broker.logged_updates(OTHER)).updates == [b"elsewhere"]
+    assert (await bus.logged_updates(OTHER)).updates == [b"elsewhere"]
 
 
-async def test_awareness_is_published_and_never_logged(broker: Broker) -> None:
+async def test_awareness_is_published_and_never_logged(bus: Broker) -> None:
     collector = Collector()
-    broker.attach(collector)
-    await broker.subscribe(TOPIC)
-    await broker.announce(TOPIC, message(AWARENESS, b"cursor"))
+    bus.attach(collector)
+    await bus.subscribe(TOPIC)
+    await bus.announce(TOPIC, message(AWARENESS, b"cursor"))
     [(topic, data)] = await collector.wait_for(1)
     assert topic == TOPIC and DocumentMessage.decode(data) == message(AWARENESS, b"cursor")
-    assert (await broker.logged_updates(TOPIC)).updates == []
+    assert (await bus.logged_updates(TOPIC)).updates == []
 
 
-async def test_trim_drops_what_was_folded_and_keeps_what_came_after(broker: Broker) -> None:
-    await broker.append_update(TOPIC, message(UPDATE, b"u1"))
-    await broker.append_update(TOPIC, message(UPDATE, b"u2"))
-    folded = await broker.logged_updates(TOPIC)
-    await broker.append_update(TOPIC, message(UPDATE, b"u3"))
+async def test_trim_drops_what_was_folded_and_keeps_what_came_after(bus: Broker) -> None:
+    await bus.append_update(TOPIC, message(UPDATE, b"u1"))
+    await bus.append_update(TOPIC, message(UPDATE, b"u2"))
+    folded = await bus.logged_updates(TOPIC)
+    await bus.append_update(TOPIC, message(UPDATE, b"u3"))
     assert folded.last_id is not None
-    await broker.trim(TOPIC, folded.last_id)
-    assert (await broker.logged_updates(TOPIC)).updates == [b"u3"]
-    assert await broker.log_bytes(TOPIC) > 0
-    await broker.trim(TOPIC, (await broker.logged_updates(TOPIC)).last_id or "")
-    assert await broker.logged_updates(TOPIC) == type(folded)([], None)
+    await bus.trim(TOPIC, folded.last_id)
+    assert (await bus.logged_updates(TOPIC)).updates == [b"u3"]
+    assert await bus.log_bytes(TOPIC) > 0
+    await bus.trim(TOPIC, (await bus.logged_updates(TOPIC)).last_id or "")
+    assert await bus.logged_updates(TOPIC) == type(folded)([], None)
 
 
 def test_what_is_not_a_document_message_decodes_as_none() -> None:
