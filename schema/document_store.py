@@ -1,7 +1,7 @@
 """Hosted documents in SQL: each document's whole state as one Yjs update, merged into by folds.
 
 A fold reads the stored state and its `version`, merges the updates it is given
-into it, and writes it back only if the version is unchanged; otherwise it
+into it (compacted), and writes it back only if the version is unchanged; otherwise it
 reads again. Two processes folding at once therefore never lose each other's
 updates, and folding an update twice changes nothing (Yjs updates are
 idempotent).
@@ -9,12 +9,11 @@ idempotent).
 
 from __future__ import annotations
 
-from pycrdt import merge_updates
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .documents import EMPTY_UPDATE
+from .documents import EMPTY_UPDATE, load
 from .models import ChatSession, SessionDocument, utcnow
 
 FOLD_ATTEMPTS = 20
@@ -41,13 +40,13 @@ async def fold(db: async_sessionmaker[AsyncSession], session_id: str, name: str,
             if row is None:
                 try:
                     async with session.begin_nested():
-                        session.add(SessionDocument(session_id=session_id, name=name, state=merge_updates(*updates)))
+                        session.add(SessionDocument(session_id=session_id, name=name, state=_merged(updates)))
                     return True
                 except IntegrityError:  # created meanwhile by another fold, or the session is gone
                     if await _session_gone(session, session_id):
                         return False
                     continue
-            merged = merge_updates(row.state, *updates)
+            merged = _merged([row.state, *updates])
             if merged == row.state:
                 return True
             written = await session.execute(
@@ -66,3 +65,9 @@ async def fold(db: async_sessionmaker[AsyncSession], session_id: str, name: str,
 
 async def _session_gone(session: AsyncSession, session_id: str) -> bool:
     return await session.get(ChatSession, session_id) is None
+
+
+def _merged(updates: list[bytes]) -> bytes:
+    """One update holding them all, compacted: applied to a document and encoded again, a run of
+    one-character edits is stored as one piece of text (merging the updates alone keeps every edit)."""
+    return load(updates).get_update()

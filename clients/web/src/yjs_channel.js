@@ -12,6 +12,8 @@ import * as syncProtocol from "y-protocols/sync";
 const SYNC = 0;
 const AWARENESS = 1;
 const QUERY_AWARENESS = 3;
+// Join refusals that retrying cannot cure: phoenix.js would rejoin forever, so the provider leaves.
+const FINAL_REASONS = new Set(["unauthorized", "not_found", "ai_assistant_disabled", "bad_request", "unmatched topic"]);
 
 function buffer(bytes) {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
@@ -58,7 +60,10 @@ export class ChannelProvider {
           if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID]);
           resolve();
         })
-        .receive("error", (response) => reject(Object.assign(new Error(response.message || response.reason), response)));
+        .receive("error", (response) => {
+          if (FINAL_REASONS.has(response.reason)) this.channel.leave();
+          reject(Object.assign(new Error(response.message || response.reason), response));
+        });
     });
   }
 
