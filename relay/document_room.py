@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from pycrdt import create_sync_message, create_update_message, handle_sync_message, read_message
+from pycrdt import create_sync_message, create_update_message, handle_sync_message, merge_updates, read_message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema.documents import EMPTY_UPDATE, load
@@ -128,7 +128,7 @@ class Room:
     async def _send_outgoing(self) -> None:
         try:
             while self.outgoing:
-                message = self.outgoing.pop(0)
+                message = self._next_outgoing()
                 try:
                     if message.kind == UPDATE:
                         await self.bus.append_update(self.topic, message)
@@ -142,6 +142,17 @@ class Room:
                         self._schedule_fold()
         finally:
             self.sender = None
+
+    def _next_outgoing(self) -> DocumentMessage:
+        """The next message for Redis; updates queued back to back (typing faster than a round trip to Redis)
+        go as one merged update: one append and one publish."""
+        first = self.outgoing.pop(0)
+        if first.kind != UPDATE or not self.outgoing or self.outgoing[0].kind != UPDATE:
+            return first
+        updates = [first.payload]
+        while self.outgoing and self.outgoing[0].kind == UPDATE:
+            updates.append(self.outgoing.pop(0).payload)
+        return DocumentMessage(UPDATE, self.origin, merge_updates(*updates))
 
     def enter(self, tab: Tab) -> None:
         self.tabs.add(tab)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from typing import Any, TypeVar
 
 from schema import keys
@@ -33,8 +34,13 @@ class RedisDocuments(DocumentBus):
     ttl_seconds: int
     _call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
+    @cached_property
+    def append_script(self) -> Any:
+        """Registered once: redis-py's Script keeps its SHA and loads it when Redis does not know it."""
+        return self.redis.register_script(APPEND_SCRIPT)
+
     async def append_update(self, topic: str, message: DocumentMessage) -> None:
-        script = self.redis.register_script(APPEND_SCRIPT)
+        script = self.append_script
         args = [topic, message.payload, message.encode(), self.ttl_seconds, "s" if self.cluster else ""]
         await self._call(lambda: script(keys=[keys.doc_updates_key(topic)], args=args))
 
