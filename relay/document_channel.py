@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from schema.documents import RELAY
 
-from .document_room import Room
+from .document_room import DocumentFull, Room
 from .errors import translate
 from .serializer import BinarySerializer, Message
 from .yjs_messages import MalformedMessage
@@ -74,6 +74,8 @@ class DocumentChannel:
             return "error", {"reason": "unmatched topic", "message": f"{self.topic} is not joined"}
         try:
             self.room.receive(self, payload)
+        except DocumentFull as exc:
+            return "error", {"reason": "too_large", "message": str(exc)}
         except MalformedMessage as exc:
             return "error", {"reason": "bad_request", "message": str(exc)}
         return None

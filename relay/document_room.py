@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
-from pycrdt import create_sync_message, create_update_message, handle_sync_message, merge_updates, read_message
+from pycrdt import Doc, create_sync_message, create_update_message, handle_sync_message, merge_updates, read_message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema.documents import EMPTY_UPDATE, load
+from schema.documents import EMPTY_UPDATE, load, text_of
 
 from .broker.base import BrokerUnavailable
 from .broker.document_edit import current, fold_log, new_origin
@@ -35,7 +36,29 @@ from .yjs_messages import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 FOLD_DELAY = 1.0
+DOCUMENT_MAX_BYTES = 1024 * 1024  # a document's encoded size that tabs' edits may not grow it past
+
+
+class DocumentFull(ValueError):
+    """An update that would grow a document past `DOCUMENT_MAX_BYTES`."""
+
+
+def _decoded(step: Callable[[], T]) -> T:
+    """A step that reads a tab's y-protocols message; what it cannot read is the tab's mistake."""
+    try:
+        return step()
+    except (AssertionError, IndexError, RuntimeError, ValueError) as exc:
+        raise MalformedMessage(f"the sync message is not a Yjs update: {exc}") from None
+
+
+def grows(doc: Doc, update: bytes) -> bool:
+    """Whether `update` makes the document's text longer (checked on a copy: only near the size limit)."""
+    trial = load([doc.get_update(), update])
+    return len(text_of(trial).encode()) > len(text_of(doc).encode())
+
+
 STEP1, STEP2, SYNC_UPDATE = 0, 1, 2
 
 
@@ -58,6 +81,7 @@ class Room:
         self.doc = load([])
         self.tabs: set[Tab] = set()
         self.loaded = False
+        self.size = 0  # the document's encoded size, as of the last load or fold, plus the updates since
         self.waiting: list[bytes] = []  # remote updates that arrive while the room loads
         self.pending_bytes = 0  # appended since the last fold
         self.unlogged = False  # an update could not be appended: the next fold stores the whole document
@@ -72,6 +96,7 @@ class Room:
         for update in self.waiting:
             self.doc.apply_update(update)
         self.waiting, self.loaded = [], True
+        self.size = len(self.doc.get_update())
 
     # what tabs send
 
@@ -91,22 +116,21 @@ class Room:
     def _sync(self, tab: Tab, message: bytes) -> None:
         if len(message) < 2 or message[1] not in (STEP1, STEP2, SYNC_UPDATE):
             raise MalformedMessage("a sync message needs a sub-type: 0 step 1, 1 step 2, 2 update")
-        try:
-            if message[1] == STEP1:
-                reply = handle_sync_message(message[1:], self.doc)
-                if reply is not None:
-                    tab.push_yjs(reply)
-                tab.push_yjs(create_sync_message(self.doc))  # and what the tab has that we lack
-                return
-            update = read_message(message[2:])
-            if update == EMPTY_UPDATE:
-                return
-            before = self.doc.get_state()
-            self.doc.apply_update(update)
-        except (AssertionError, IndexError, RuntimeError, ValueError) as exc:
-            raise MalformedMessage(f"the sync message is not a Yjs update: {exc}") from None
-        if self.doc.get_state() == before:
-            return  # nothing new (a tab's step 2 of what we had)
+        if message[1] == STEP1:
+            reply = _decoded(lambda: handle_sync_message(message[1:], self.doc))
+            if reply is not None:
+                tab.push_yjs(reply)
+            tab.push_yjs(create_sync_message(self.doc))  # and what the tab has that we lack
+            return
+        update: bytes = _decoded(lambda: read_message(message[2:]))
+        if update == EMPTY_UPDATE:
+            return  # a tab's step 2 of what we had
+        if self.size + len(update) > DOCUMENT_MAX_BYTES and grows(self.doc, update):
+            raise DocumentFull(f"The document has reached its size limit of {DOCUMENT_MAX_BYTES} bytes.")
+        _decoded(lambda: self.doc.apply_update(update))
+        self.size += len(update)
+        # Sent on even when it brought nothing new (a deletion leaves the state vector as it was): Yjs
+        # updates are idempotent, so a duplicate costs bytes, never a wrong document.
         self._to_tabs(create_update_message(update), skip=tab)
         self._log(update)
 
@@ -178,6 +202,7 @@ class Room:
         except ValueError as exc:
             log.error("%s: an undecodable update on the channel: %s", self.topic, exc)
             return
+        self.size += len(message.payload)
         self._to_tabs(create_update_message(message.payload))
 
     async def recover(self) -> None:
@@ -224,8 +249,10 @@ class Room:
             self.fold_timer = None
         pending, unlogged = self.pending_bytes, self.unlogged
         self.pending_bytes, self.unlogged = 0, False
+        whole = self.doc.get_update()
+        self.size = len(whole)
         try:
-            whole = self.doc.get_update() if unlogged else None
+            whole = whole if unlogged else None
             await fold_log(self.bus, self.folder.db, self.session_id, self.name, whole)
         except Exception as exc:  # Redis or SQL away: try again later, keeping what is owed
             log.warning("%s: fold failed, retrying: %s", self.topic, exc)

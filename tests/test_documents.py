@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pycrdt import create_awareness_message, write_message, write_var_uint
+from pycrdt import create_awareness_message, create_update_message, write_message, write_var_uint
 
 from .system import System
 from .yjs_tab import YjsTab
@@ -116,3 +116,30 @@ async def test_malformed_yjs_pushes_are_refused_and_the_document_is_unharmed(sys
         assert reply["status"] == "error" and reply["response"]["reason"] == "bad_request", (message, reply)
     later = await tab(system, session_id)
     await later.wait_text(YAML)
+
+
+async def test_a_deletion_reaches_the_other_tabs(system: System) -> None:
+    session_id = await relay_session(system, workflow_yaml=YAML)
+    alice, bob = await tab(system, session_id), await tab(system, session_id, user="bob")
+    await alice.wait_text(YAML)
+    await bob.wait_text(YAML)
+    await alice.edit(lambda text: text.__delitem__(slice(0, len("jobs:\n"))))
+    await bob.wait_text(YAML[len("jobs:\n") :])
+
+
+async def test_a_document_at_its_size_limit_refuses_growth_and_still_takes_deletions(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay.document_room.DOCUMENT_MAX_BYTES", 400)
+    session_id = await relay_session(system, workflow_yaml=YAML * 4)
+    alice = await tab(system, session_id)
+    await alice.wait_text(YAML * 4)
+    before = alice.doc.get_state()
+    with alice.doc.transaction():
+        alice.text.insert(0, "x" * 300)
+    reply = await alice.refusal(await alice.push("yjs", create_update_message(alice.doc.get_update(before))))
+    assert reply["status"] == "error" and reply["response"]["reason"] == "too_large", reply
+    fresh = await tab(system, session_id)
+    await fresh.wait_text(YAML * 4)  # the refused edit went nowhere
+    await fresh.edit(lambda text: text.__delitem__(slice(0, len(YAML))))
+    await alice.wait(lambda t: str(t.text).endswith(YAML * 3))
