@@ -95,5 +95,11 @@ class DocumentChannel:
             self.transport.gateway.documents.leave(room, self)
         self.transport.forget(self)
 
+    def closed_by_server(self) -> None:
+        self.left = True
+        self.room = None
+        self.transport.forget(self)
+        self.transport.closed_by_server(self)
+
     def resync(self) -> None:
         """Rooms catch up by themselves after a broker reconnect (`Room.recover`)."""

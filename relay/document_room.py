@@ -71,6 +71,9 @@ class Tab(Protocol):
     def push_yjs(self, message: bytes) -> None:
         """A `yjs` push to this tab alone."""
 
+    def closed_by_server(self) -> None:
+        """The document is gone (its session was deleted): tell the tab (`phx_close`)."""
+
 
 class Room:
     def __init__(self, topic: str, session_id: str, name: str, bus: DocumentBus, folder: Folder) -> None:
@@ -204,6 +207,16 @@ class Room:
             return
         self.size += len(message.payload)
         self._to_tabs(create_update_message(message.payload))
+
+    def close(self) -> None:
+        """The session was deleted: nothing more is stored, every tab here is told."""
+        if self.fold_timer is not None:
+            self.fold_timer.cancel()
+            self.fold_timer = None
+        self.outgoing.clear()
+        for tab in list(self.tabs):
+            tab.closed_by_server()
+        self.tabs.clear()
 
     async def recover(self) -> None:
         """The broker reconnected (Redis may have restarted, even without its data): catch up with the stored

@@ -11,8 +11,12 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .broker.base import Broker
-from .broker.documents import DocumentMessage
+from schema import keys
+from schema.documents import NAMES
+
+from .broker.base import Broker, BrokerUnavailable
+from .broker.document_edit import new_origin
+from .broker.documents import DELETED, DocumentMessage
 from .document_room import Room, Tab
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,16 @@ class Documents:
         rooms, self.rooms = list(self.rooms.values()), {}
         await asyncio.gather(*(room.fold() for room in rooms), return_exceptions=True)
 
+    async def session_deleted(self, session_id: str) -> None:
+        """Close the session's documents in every gateway: their tabs get `phx_close`."""
+        for name in NAMES:
+            try:
+                await self.broker.announce(
+                    keys.doc_topic(session_id, name), DocumentMessage(DELETED, new_origin(), b"")
+                )
+            except BrokerUnavailable:  # its rooms fold into nothing (the rows are gone) until their tabs leave
+                log.warning("could not close the documents of deleted session %s", session_id)
+
     # BrokerListener
 
     def deliver(self, topic: str, data: bytes) -> None:
@@ -89,7 +103,13 @@ class Documents:
         if room is None:
             return
         message = DocumentMessage.decode(data)
-        if message is not None and message.origin != room.origin:
+        if message is None or message.origin == room.origin:
+            return
+        if message.kind == DELETED:
+            del self.rooms[topic]
+            room.close()
+            self.track(asyncio.create_task(self.broker.unsubscribe(topic), name=f"unsubscribe {topic}"))
+        else:
             room.remote(message)
 
     def resubscribed(self) -> None:

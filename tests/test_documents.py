@@ -143,3 +143,16 @@ async def test_a_document_at_its_size_limit_refuses_growth_and_still_takes_delet
     await fresh.wait_text(YAML * 4)  # the refused edit went nowhere
     await fresh.edit(lambda text: text.__delitem__(slice(0, len(YAML))))
     await alice.wait(lambda t: str(t.text).endswith(YAML * 3))
+
+
+async def test_deleting_the_session_closes_its_documents_tabs(system: System) -> None:
+    session_id = await relay_session(system, workflow_yaml=YAML)
+    editors = [await tab(system, session_id), await tab(system, session_id, "job_code", user="bob")]
+    for editor in editors:
+        await editor.wait(lambda t: t.received > 0)
+    response = await system.http.delete(f"/api/sessions/{session_id}", headers=system.auth())
+    assert response.status_code == 204
+    for editor in editors:
+        await editor.wait(lambda t: t.closed)
+    with pytest.raises(PermissionError, match="not_found"):
+        await tab(system, session_id)

@@ -41,6 +41,7 @@ class YjsTab:
         self.replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.awareness: dict[int, int] = {}  # what others' awareness messages said, by client id
         self.queries = 0
+        self.closed = False  # the server closed the topic (`phx_close`)
         self.received = 0
         self.changed = asyncio.Event()
         self.reader = asyncio.create_task(self._read())
@@ -95,6 +96,9 @@ class YjsTab:
                     _, ref, _, event, payload = json.loads(raw)
                     if event == "phx_reply" and ref in self.replies:
                         self.replies.pop(ref).set_result(payload)
+                    elif event == "phx_close":
+                        self.closed = True
+                        self.changed.set()
                     continue
                 _, event, message = decode_server_frame(raw)
                 assert event == "yjs", event

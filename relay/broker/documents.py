@@ -12,13 +12,13 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-UPDATE, AWARENESS = b"u", b"a"
+UPDATE, AWARENESS, DELETED = b"u", b"a", b"d"  # DELETED: the session is gone, its documents with it
 ORIGIN_BYTES = 8
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentMessage:
-    kind: bytes  # UPDATE (a Yjs update) or AWARENESS (a y-protocols awareness message, or a query)
+    kind: bytes  # UPDATE (a Yjs update), AWARENESS (a y-protocols awareness message, or a query), DELETED
     origin: bytes  # ORIGIN_BYTES naming the sender: a gateway's room, or one edit
     payload: bytes
 
@@ -29,7 +29,7 @@ class DocumentMessage:
     def decode(cls, data: bytes) -> DocumentMessage | None:
         """None for what is not a document message (never from our own processes)."""
         kind = data[:1]
-        if kind not in (UPDATE, AWARENESS) or len(data) < 1 + ORIGIN_BYTES:
+        if kind not in (UPDATE, AWARENESS, DELETED) or len(data) < 1 + ORIGIN_BYTES:
             return None
         return cls(kind, data[1 : 1 + ORIGIN_BYTES], data[1 + ORIGIN_BYTES :])
 
@@ -51,7 +51,7 @@ class DocumentBus(abc.ABC):
 
     @abc.abstractmethod
     async def announce(self, topic: str, message: DocumentMessage) -> None:
-        """Publish without logging (awareness)."""
+        """Publish without logging (awareness, a deletion)."""
 
     @abc.abstractmethod
     async def logged_updates(self, topic: str) -> Logged: ...
