@@ -1,5 +1,5 @@
 """Hosted documents with the real `yjs`, `y-protocols` and `phoenix` packages and the web app's own
-provider (clients/web/src/yjs_channel.js), on two gateways over Redis, with PostgreSQL.
+provider (clients/web/src/yjs_channel.js), on two gateway processes and a worker over Redis, with PostgreSQL.
 
 `clients/web/test/tabs.mjs` holds the tabs (one node process, each tab its own socket); the test
 drives it with JSON commands and reads what each tab's text and cursors became.
@@ -14,15 +14,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from relay.demo_upstream import WORKFLOW_YAML
 
-from .node import node_for
-from .services import PostgresDatabase, RedisServer
-from .system import Backend, System
+from ..node import node_for
+from ..phoenix import PhoenixClient
+from ..services import RedisServer
+from .processes import Deployment, auth, token
 
-WEB = Path(__file__).parent.parent / "clients" / "web"
+WEB = Path(__file__).parents[2] / "clients" / "web"
 BEFORE = "# my workflow\n" + WORKFLOW_YAML.replace("type: cron", "type: webhook")
 
 
@@ -52,10 +54,10 @@ class NodeTabs:
         self.process.stdin.write(json.dumps(command).encode() + b"\n")
         await self.process.stdin.drain()
 
-    async def open(self, tab: str, system: System, gateway: int, session_id: str, **options: Any) -> None:
-        url = system.gateways[gateway].url.replace("http://", "ws://") + "/socket"
+    async def open(self, tab: str, gateway: str, session_id: str, **options: Any) -> None:
+        url = gateway.replace("http://", "ws://") + "/socket"
         topic = f"doc:{session_id}:workflow_yaml"
-        await self.send(op="open", tab=tab, url=url, token=system.token(), topic=topic, **options)
+        await self.send(op="open", tab=tab, url=url, token=token(), topic=topic, **options)
 
     def text(self, tab: str) -> str | None:
         texts = [line["text"] for line in self.lines if line["tab"] == tab and "text" in line]
@@ -93,20 +95,22 @@ class NodeTabs:
 
 
 @pytest.fixture
-async def redis_postgres(redis_server: RedisServer) -> AsyncIterator[Backend]:
-    redis_server.flush()
-    database = PostgresDatabase()
-    await database.create()
-    yield Backend("redis-postgres", redis_server.url, database.url)
-    await database.drop()
+async def gateways(deployment: Deployment) -> list[str]:
+    """Two gateway processes and a worker process."""
+    await deployment.worker()
+    return [(await deployment.gateway())[0], (await deployment.gateway())[0]]
 
 
-@pytest.fixture
-async def two_gateways(redis_postgres: Backend) -> AsyncIterator[System]:
-    """A slow answer (about two seconds), so that a tab can act while it streams."""
-    async with System(redis_postgres, chunk_delay=0.05) as system:
-        await system.start_gateway()
-        yield system
+async def relay_session(gateway: str, workflow: str) -> str:
+    async with httpx.AsyncClient(base_url=gateway) as http:
+        enabled = await http.put(
+            "/api/tenant/settings", json={"experimental_features": {"ai_assistant": True}}, headers=auth(role="admin")
+        )
+        assert enabled.status_code == 200, enabled.text
+        body = {"documents": "relay", "context": {"workflow_yaml": workflow}}
+        created = await http.post("/api/sessions", json=body, headers=auth())
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
 
 
 @pytest.fixture
@@ -117,12 +121,11 @@ async def tabs() -> AsyncIterator[NodeTabs]:
 
 
 async def test_tabs_on_two_gateways_converge_and_a_later_tab_gets_the_whole_document(
-    two_gateways: System, tabs: NodeTabs
+    gateways: list[str], tabs: NodeTabs
 ) -> None:
-    system = two_gateways
-    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
-    await tabs.open("a", system, 0, session_id, name="Alice")
-    await tabs.open("b", system, 1, session_id, name="Bob")
+    session_id = await relay_session(gateways[0], BEFORE)
+    await tabs.open("a", gateways[0], session_id, name="Alice")
+    await tabs.open("b", gateways[1], session_id, name="Bob")
     await tabs.until_text("a", BEFORE)
     await tabs.until_text("b", BEFORE)
     await tabs.send(op="insert", tab="a", index=0, text="# alice was here\n")
@@ -133,25 +136,26 @@ async def test_tabs_on_two_gateways_converge_and_a_later_tab_gets_the_whole_docu
     # cursors and names cross gateways
     await tabs.until(lambda t: t.names("a") == ["Bob"], "a sees Bob")
     await tabs.until(lambda t: t.names("b") == ["Alice"], "b sees Alice")
-    await tabs.open("c", system, 1, session_id)
+    await tabs.open("c", gateways[1], session_id)
     await tabs.until_text("c", expected)
     await tabs.send(op="close", tab="a")
     await tabs.until(lambda t: t.names("b") == [], "Alice's cursor goes")
 
 
 async def test_the_assistants_change_lands_once_in_every_tab_before_the_answer_ends_keeping_a_persons_edit(
-    two_gateways: System, tabs: NodeTabs
+    gateways: list[str], tabs: NodeTabs
 ) -> None:
-    system = two_gateways
-    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
-    await tabs.open("a", system, 0, session_id)
-    await tabs.open("b", system, 1, session_id)
+    session_id = await relay_session(gateways[0], BEFORE)
+    await tabs.open("a", gateways[0], session_id)
+    await tabs.open("b", gateways[1], session_id)
     await tabs.until_text("a", BEFORE)
     await tabs.until_text("b", BEFORE)
-    watcher = await system.client(url=system.gateways[1].url)
+    watcher = await PhoenixClient.connect(gateways[1], token())
     topic = f"ai_session:{session_id}"
     await watcher.join(topic)
-    assert (await system.post_message(session_id, "Build me a workflow")).status_code == 202
+    async with httpx.AsyncClient(base_url=gateways[0]) as http:
+        posted = await http.post(f"/api/sessions/{session_id}/messages", json={"content": "A workflow"}, headers=auth())
+    assert posted.status_code == 202, posted.text
     seen = await watcher.events_until(topic, "message_processing")
     # Alice types while the assistant answers (it read the document as the generation started).
     await tabs.send(op="insert", tab="a", index=len("# my workflow\n"), text="# reviewed by Alice\n")
@@ -166,21 +170,21 @@ async def test_the_assistants_change_lands_once_in_every_tab_before_the_answer_e
     final = seen[-1][1]["message"]
     assert [c["applied"] for c in final["changes"]] == [True]
     assert tabs.text("a") == tabs.text("b") == expected  # once: the workflow is in it once, the edit kept
+    await watcher.close()
 
 
 async def test_a_reload_gets_the_document_from_storage_after_every_process_restarted_and_redis_lost_its_data(
-    two_gateways: System, tabs: NodeTabs, redis_server: RedisServer
+    deployment: Deployment, gateways: list[str], tabs: NodeTabs, redis_server: RedisServer
 ) -> None:
-    system = two_gateways
-    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
-    await tabs.open("a", system, 0, session_id)
-    await tabs.until_text("a", BEFORE)
+    session_id = await relay_session(gateways[0], BEFORE)
+    await tabs.open("a", gateways[0], session_id)
+    await tabs.open("b", gateways[1], session_id)
+    await tabs.until_text("b", BEFORE)
     await tabs.send(op="insert", tab="a", index=0, text="# typed just now\n")
-    await tabs.send(op="close", tab="a")
-    for gateway in system.gateways:
-        await gateway.stop()  # a gateway stopping stores what its rooms added
-    system.gateways.clear()
+    await tabs.until_text("b", "# typed just now\n" + BEFORE)
+    await deployment.stop()  # every process; a gateway stopping stores what its rooms added
     redis_server.flush()
-    await system.start_gateway()
-    await tabs.open("reloaded", system, 0, session_id)
+    deployment.processes.clear()
+    gateway, _ = await deployment.gateway()
+    await tabs.open("reloaded", gateway, session_id)
     await tabs.until_text("reloaded", "# typed just now\n" + BEFORE)
