@@ -19,6 +19,7 @@ from .auth import Claims, InvalidToken, verify
 from .errors import ChatError, bad_request, translate
 from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
+from .session_documents import with_texts
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ async def create_session(request: Request, gateway: Gateway, claims: Claims) -> 
     body = await json_body(request)
     session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"), body.get("documents"))
     await gateway.pages.created(claims, session)
-    return JSONResponse(session, status_code=201)
+    return JSONResponse(await with_texts(gateway.broker, gateway.db, session), status_code=201)
 
 
 async def list_sessions(request: Request, gateway: Gateway, claims: Claims) -> Response:

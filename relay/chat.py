@@ -80,7 +80,7 @@ class Chat:
             )
             db.add(session)
         await edit_documents(self.documents, self.db, session.id, texts)
-        return await with_texts(self.documents, self.db, session.to_dict())
+        return session.to_dict()  # as stored: a relay session's texts are in its documents
 
     async def list_sessions(self, claims: Claims, whole_tenant: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         if not 1 <= limit <= MAX_PAGE:

@@ -9,12 +9,14 @@ unless refused, as with y_ex.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from schema.documents import RELAY
 
+from .channel import JOIN_TIMEOUT
 from .document_room import DocumentFull, Room
-from .errors import translate
+from .errors import bad_request, told
 from .serializer import BinarySerializer, Message
 from .yjs_messages import MalformedMessage
 
@@ -44,15 +46,16 @@ class DocumentChannel:
             return
         gateway = self.transport.gateway
         try:
-            mode = await gateway.chat.documents_mode(self.transport.claims, self.session_id)
-            if mode != RELAY:
-                self._refuse(message, "bad_request", "This session's documents are kept by its application.")
-                return
-            room = await gateway.documents.enter(self.topic, self.session_id, self.name, self)
+            async with asyncio.timeout(JOIN_TIMEOUT):
+                mode = await gateway.chat.documents_mode(self.transport.claims, self.session_id)
+                if mode != RELAY:
+                    raise bad_request("This session's documents are kept by its application.")
+                room = await gateway.documents.enter(self.topic, self.session_id, self.name, self)
+        except TimeoutError:
+            self._refuse(message, "unavailable", f"the join took longer than {JOIN_TIMEOUT:g} s, retry shortly")
+            return
         except Exception as exc:
-            refusal = translate(exc)
-            if refusal is None:
-                raise
+            refusal = told(exc)
             self._refuse(message, refusal.code, refusal.message)
             return
         if self.left:  # the tab went away while joining

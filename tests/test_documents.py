@@ -156,3 +156,21 @@ async def test_deleting_the_session_closes_its_documents_tabs(system: System) ->
         await editor.wait(lambda t: t.closed)
     with pytest.raises(PermissionError, match="not_found"):
         await tab(system, session_id)
+
+
+async def test_creating_a_relay_session_answers_with_its_documents_texts_and_stores_them_once(system: System) -> None:
+    await system.enable_assistant()
+    body = {"documents": "relay", "context": {"workflow_yaml": YAML, "service": "workflow_chat"}}
+    response = await system.http.post("/api/sessions", json=body, headers=system.auth())
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["documents"] == "relay"
+    assert created["context"] == {"workflow_yaml": YAML, "job_code": "", "service": "workflow_chat"}
+    listed = (await system.http.get("/api/sessions", headers=system.auth())).json()["sessions"]
+    assert listed[0]["context"] == {"service": "workflow_chat"}  # the text lives in the document, not the row
+    refused = await system.http.post("/api/sessions", json={"documents": "shared"}, headers=system.auth())
+    assert refused.status_code == 400 and refused.json()["code"] == "bad_request"
+    wrong = await system.http.post(
+        "/api/sessions", json={"documents": "relay", "context": {"job_code": 7}}, headers=system.auth()
+    )
+    assert wrong.status_code == 400 and "context.job_code" in wrong.json()["error"]
