@@ -260,6 +260,8 @@ class Room:
         if self.fold_timer is not None:
             self.fold_timer.cancel()
             self.fold_timer = None
+        if self.sender is not None:  # updates still on their way to the log are folded with it
+            await asyncio.wait({self.sender})
         pending, unlogged = self.pending_bytes, self.unlogged
         self.pending_bytes, self.unlogged = 0, False
         whole = self.doc.get_update()

@@ -21,6 +21,8 @@ from .document_room import Room, Tab
 
 log = logging.getLogger(__name__)
 
+CLOSE_PATIENCE = 10.0  # seconds a shutting-down gateway waits for its rooms' last folds
+
 
 class Documents:
     def __init__(self, broker: Broker, db: async_sessionmaker[AsyncSession], fold_bytes: int) -> None:
@@ -82,9 +84,11 @@ class Documents:
             await self.broker.unsubscribe(room.topic)
 
     async def close(self) -> None:
-        """Shutting down: store what every room added."""
+        """Shutting down: store what every room added, the rooms whose last tab just left included."""
         rooms, self.rooms = list(self.rooms.values()), {}
         await asyncio.gather(*(room.fold() for room in rooms), return_exceptions=True)
+        if self.tasks:  # closing rooms' folds, sends still under way
+            await asyncio.wait(set(self.tasks), timeout=CLOSE_PATIENCE)
 
     async def session_deleted(self, session_id: str) -> None:
         """Close the session's documents in every gateway: their tabs get `phx_close`."""
