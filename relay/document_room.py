@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FOLD_DELAY = 1.0
+MAX_AWARENESS_CLIENTS = 8  # a tab is one Yjs client; a few more (documents reopened) are allowed
 DOCUMENT_MAX_BYTES = 1024 * 1024  # a document's encoded size that tabs' edits may not grow it past
 
 
@@ -109,7 +110,10 @@ class Room:
         if kind == SYNC:
             self._sync(tab, message)
         elif kind == AWARENESS_MESSAGE:
-            tab.awareness.update(awareness_clocks(message))
+            clocks = awareness_clocks(message)
+            if len(tab.awareness.keys() | clocks.keys()) > MAX_AWARENESS_CLIENTS:
+                raise MalformedMessage(f"a tab speaks for at most {MAX_AWARENESS_CLIENTS} awareness clients")
+            tab.awareness.update(clocks)
             self._broadcast_awareness(tab, message)
         elif kind == QUERY_MESSAGE:
             self._broadcast_awareness(tab, message)

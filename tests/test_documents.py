@@ -174,3 +174,12 @@ async def test_creating_a_relay_session_answers_with_its_documents_texts_and_sto
         "/api/sessions", json={"documents": "relay", "context": {"job_code": 7}}, headers=system.auth()
     )
     assert wrong.status_code == 400 and "context.job_code" in wrong.json()["error"]
+
+
+async def test_a_tab_speaking_for_many_awareness_clients_is_refused(system: System) -> None:
+    session_id = await relay_session(system)
+    alice = await tab(system, session_id)
+    for client in range(8):
+        assert await alice.push("yjs", _awareness(client, 1))
+    reply = await alice.refusal(await alice.push("yjs", _awareness(100, 1)))
+    assert reply["status"] == "error" and reply["response"]["reason"] == "bad_request", reply
