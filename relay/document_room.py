@@ -55,9 +55,12 @@ def _decoded(step: Callable[[], T]) -> T:
 
 
 def grows(doc: Doc, update: bytes) -> bool:
-    """Whether `update` makes the document's text longer (checked on a copy: only near the size limit)."""
-    trial = load([doc.get_update(), update])
-    return len(text_of(trial).encode()) > len(text_of(doc).encode())
+    """Whether `update` makes the document bigger without shortening its text (checked on a copy: only
+    near the size limit), so that deleting text stays possible and nothing else may grow it."""
+    now = doc.get_update()
+    trial = load([now, update])
+    shorter = len(text_of(trial).encode()) < len(text_of(doc).encode())
+    return not shorter and len(trial.get_update()) > len(now)
 
 
 STEP1, STEP2, SYNC_UPDATE = 0, 1, 2

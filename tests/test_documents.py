@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pycrdt import create_awareness_message, create_update_message, write_message, write_var_uint
+from pycrdt import Map, create_awareness_message, create_update_message, write_message, write_var_uint
 
 from .system import System
 from .yjs_tab import YjsTab
@@ -139,8 +139,12 @@ async def test_a_document_at_its_size_limit_refuses_growth_and_still_takes_delet
         alice.text.insert(0, "x" * 300)
     reply = await alice.refusal(await alice.push("yjs", create_update_message(alice.doc.get_update(before))))
     assert reply["status"] == "error" and reply["response"]["reason"] == "too_large", reply
+    before = alice.doc.get_state()
+    alice.doc["elsewhere"] = Map({"filler": "y" * 300})  # growth outside the text is refused as well
+    reply = await alice.refusal(await alice.push("yjs", create_update_message(alice.doc.get_update(before))))
+    assert reply["status"] == "error" and reply["response"]["reason"] == "too_large", reply
     fresh = await tab(system, session_id)
-    await fresh.wait_text(YAML * 4)  # the refused edit went nowhere
+    await fresh.wait_text(YAML * 4)  # the refused edits went nowhere
     await fresh.edit(lambda text: text.__delitem__(slice(0, len(YAML))))
     await alice.wait(lambda t: str(t.text).endswith(YAML * 3))
 
