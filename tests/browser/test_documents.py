@@ -3,6 +3,8 @@ with cursors, and the assistant's change landing once in every editor."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from relay.demo_upstream import WORKFLOW_YAML
@@ -49,6 +51,10 @@ async def test_two_people_type_at_once_converge_and_see_each_others_cursor(syste
     # Each sees the other's caret, named.
     await alice.wait_for("[...document.querySelectorAll('.cm-ySelectionInfo')].some((el) => el.textContent === 'bob')")
     await bob.wait_for("[...document.querySelectorAll('.cm-ySelectionInfo')].some((el) => el.textContent === 'alice')")
+    for _ in range(100):  # polled: the last keystrokes' way into the log has no event to wait on
+        if (await stored_session(system, session_id))["context"]["workflow_yaml"] == expected:
+            break
+        await asyncio.sleep(0.05)
     assert (await stored_session(system, session_id))["context"]["workflow_yaml"] == expected
     assert await alice.page.locator(".doc-notice:not([hidden])").count() == 0  # no "someone else changed" banner
     for tab in (alice, bob):
@@ -70,3 +76,28 @@ async def test_the_assistants_change_appears_once_in_both_editors_highlighted(sy
         tab.assert_healthy()
     assert not [url for tab in (alice, bob) for method, url in tab.requests if method == "PATCH"]
     assert (await stored_session(system, session_id))["context"]["workflow_yaml"] == WORKFLOW_YAML
+
+
+async def test_undo_takes_back_only_ones_own_edit(systems: Systems, tabs: Tabs) -> None:
+    system = await systems()
+    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
+    alice, bob = [await open_chat(tabs, system, session_id, name) for name in ("alice", "bob")]
+    for tab in (alice, bob):
+        await tab.wait_for(SYNCED)
+    await type_at(alice, 0, " (alice)")
+    both = BEFORE.replace("# our workflow", "# our workflow (alice)", 1)
+    await bob.wait_for(f"{LINES}[0] === {both.splitlines()[0]!r}")
+    await type_at(bob, 2, " # bob")
+    both = both.replace("jobs:", "jobs: # bob", 1)
+    await alice.wait_for(f"{LINES}.slice(0, 3).join('\\n') === {chr(10).join(both.splitlines()[:3])!r}")
+    await alice.page.keyboard.press("Control+z")  # Alice's focus is still in the workflow editor
+    undone = both.replace("# our workflow (alice)", "# our workflow", 1)
+    for tab in (alice, bob):
+        await tab.wait_for(f"{LINES}.slice(0, 3).join('\\n') === {chr(10).join(undone.splitlines()[:3])!r}")
+    for _ in range(100):  # polled: the undo's way into the log has no event to wait on
+        if (await stored_session(system, session_id))["context"]["workflow_yaml"] == undone:
+            break
+        await asyncio.sleep(0.05)
+    assert (await stored_session(system, session_id))["context"]["workflow_yaml"] == undone
+    for tab in (alice, bob):
+        tab.assert_healthy()
