@@ -9,6 +9,7 @@ import pytest
 
 from relay.demo_upstream import WORKFLOW_YAML
 
+from ..system import System
 from .tabs import Tab, Tabs
 from .test_web_app import QUESTION, Systems, open_chat, stored_session
 
@@ -27,6 +28,25 @@ async def shown(tab: Tab) -> str:
     return "\n".join(await tab.page.evaluate(LINES))
 
 
+async def stored_text_becomes(system: System, session_id: str, text: str) -> None:
+    """Polled: the last keystrokes' way into the update log has no event to wait on."""
+    for _ in range(100):
+        if (await stored_session(system, session_id))["context"]["workflow_yaml"] == text:
+            return
+        await asyncio.sleep(0.05)
+    assert (await stored_session(system, session_id))["context"]["workflow_yaml"] == text
+
+
+async def two_editors(systems: Systems, tabs: Tabs, **options: float) -> tuple[System, str, Tab, Tab]:
+    """Alice and Bob with a session's workflow open (BEFORE), synced."""
+    system = await systems(**options)
+    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
+    alice, bob = [await open_chat(tabs, system, session_id, name) for name in ("alice", "bob")]
+    for tab in (alice, bob):
+        await tab.wait_for(SYNCED)
+    return system, session_id, alice, bob
+
+
 async def type_at(tab: Tab, line: int, text: str) -> None:
     """Click at the end of a line of the workflow editor and type, key by key, as a person does."""
     await tab.page.locator("[data-testid=editor-yaml] .cm-line").nth(line).click()
@@ -35,11 +55,8 @@ async def type_at(tab: Tab, line: int, text: str) -> None:
 
 
 async def test_two_people_type_at_once_converge_and_see_each_others_cursor(systems: Systems, tabs: Tabs) -> None:
-    system = await systems()
-    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
-    alice, bob = [await open_chat(tabs, system, session_id, name) for name in ("alice", "bob")]
+    system, session_id, alice, bob = await two_editors(systems, tabs)
     for tab in (alice, bob):
-        await tab.wait_for(SYNCED)
         assert (await shown(tab)).startswith("# our workflow\nname: Demo workflow\n")
         assert await tab.page.get_by_role("button", name="Save").count() == 0
     await type_at(alice, 0, " (alice)")
@@ -51,22 +68,14 @@ async def test_two_people_type_at_once_converge_and_see_each_others_cursor(syste
     # Each sees the other's caret, named.
     await alice.wait_for("[...document.querySelectorAll('.cm-ySelectionInfo')].some((el) => el.textContent === 'bob')")
     await bob.wait_for("[...document.querySelectorAll('.cm-ySelectionInfo')].some((el) => el.textContent === 'alice')")
-    for _ in range(100):  # polled: the last keystrokes' way into the log has no event to wait on
-        if (await stored_session(system, session_id))["context"]["workflow_yaml"] == expected:
-            break
-        await asyncio.sleep(0.05)
-    assert (await stored_session(system, session_id))["context"]["workflow_yaml"] == expected
+    await stored_text_becomes(system, session_id, expected)
     assert await alice.page.locator(".doc-notice:not([hidden])").count() == 0  # no "someone else changed" banner
     for tab in (alice, bob):
         tab.assert_healthy()
 
 
 async def test_the_assistants_change_appears_once_in_both_editors_highlighted(systems: Systems, tabs: Tabs) -> None:
-    system = await systems(chunk_delay=0.03)
-    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
-    alice, bob = [await open_chat(tabs, system, session_id, name) for name in ("alice", "bob")]
-    for tab in (alice, bob):
-        await tab.wait_for(SYNCED)
+    system, session_id, alice, bob = await two_editors(systems, tabs, chunk_delay=0.03)
     await alice.ask(QUESTION)
     for tab in (alice, bob):
         await tab.wait_for("document.querySelector('[data-testid=editor-yaml]').dataset.applied === '1'")
@@ -79,11 +88,7 @@ async def test_the_assistants_change_appears_once_in_both_editors_highlighted(sy
 
 
 async def test_undo_takes_back_only_ones_own_edit(systems: Systems, tabs: Tabs) -> None:
-    system = await systems()
-    session_id = await system.new_session(documents="relay", context={"workflow_yaml": BEFORE})
-    alice, bob = [await open_chat(tabs, system, session_id, name) for name in ("alice", "bob")]
-    for tab in (alice, bob):
-        await tab.wait_for(SYNCED)
+    system, session_id, alice, bob = await two_editors(systems, tabs)
     await type_at(alice, 0, " (alice)")
     both = BEFORE.replace("# our workflow", "# our workflow (alice)", 1)
     await bob.wait_for(f"{LINES}[0] === {both.splitlines()[0]!r}")
@@ -94,10 +99,6 @@ async def test_undo_takes_back_only_ones_own_edit(systems: Systems, tabs: Tabs) 
     undone = both.replace("# our workflow (alice)", "# our workflow", 1)
     for tab in (alice, bob):
         await tab.wait_for(f"{LINES}.slice(0, 3).join('\\n') === {chr(10).join(undone.splitlines()[:3])!r}")
-    for _ in range(100):  # polled: the undo's way into the log has no event to wait on
-        if (await stored_session(system, session_id))["context"]["workflow_yaml"] == undone:
-            break
-        await asyncio.sleep(0.05)
-    assert (await stored_session(system, session_id))["context"]["workflow_yaml"] == undone
+    await stored_text_becomes(system, session_id, undone)
     for tab in (alice, bob):
         tab.assert_healthy()
