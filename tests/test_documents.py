@@ -45,7 +45,7 @@ async def test_two_tabs_typing_at_once_converge_and_a_later_tab_gets_the_whole_d
     await later.wait_text(expected)
 
 
-async def test_get_shows_the_documents_text_and_patch_edits_it_without_losing_a_concurrent_edit(
+async def test_get_shows_the_documents_text_and_patch_edits_it_into_every_tab(
     system: System,
 ) -> None:
     session_id = await relay_session(system, workflow_yaml=YAML)
@@ -64,7 +64,7 @@ async def test_get_shows_the_documents_text_and_patch_edits_it_without_losing_a_
             break
         await asyncio.sleep(0.05)
     assert await shown() == "# top\n" + YAML
-    # The PATCH was written against the text without "# top": its smallest edit keeps that line.
+    # The PATCH carries the whole new text; the tab receives it as an edit of one word.
     response = await system.http.get(f"/api/sessions/{session_id}", headers=system.auth())
     revision = response.json()["session"]["revision"]
     patched = YAML.replace("postgresql", "mysql")
