@@ -20,6 +20,7 @@ from .errors import ChatError, bad_request, translate
 from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
 from .limits import WRITE
+from .session_documents import with_texts
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitabl
 
 async def create_session(request: Request, gateway: Gateway, claims: Claims) -> Response:
     body = await json_body(request)
-    session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"))
+    session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"), body.get("documents"))
     await gateway.pages.created(claims, session)
-    return JSONResponse(session, status_code=201)
+    return JSONResponse(await with_texts(gateway.broker, gateway.db, session), status_code=201)
 
 
 async def list_sessions(request: Request, gateway: Gateway, claims: Claims) -> Response:

@@ -24,6 +24,7 @@ from . import ai_sdk, api, static_files
 from .broker import create_broker
 from .broker.base import Broker, BrokerUnavailable
 from .chat import Chat
+from .documents import Documents
 from .fanout import Fanout
 from .gateway import Gateway
 from .join_page import JoinPages
@@ -95,11 +96,14 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     chat = Chat(
         db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars,
         context_max_bytes=settings.context_max_bytes,
-    )
+        documents=broker,
+    )  # fmt: skip
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
     limits = UserLimits(broker.limits, settings)
+    documents = Documents(broker, db, settings.log_max_bytes // 4)
     gateway = Gateway(
-        settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), limits
+        settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), limits,
+        documents,
     )
 
     @contextlib.asynccontextmanager
@@ -123,6 +127,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             announcements.cancel()
             keeping_presence.cancel()
             keeping_slots.cancel()
+            await documents.close()  # what the documents' rooms added, into SQL
             if owns_broker:
                 await broker.close()
             await engine.dispose()

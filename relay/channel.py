@@ -195,8 +195,10 @@ class Channel:
 
     # client pushes
 
-    async def handle_in(self, event: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    async def handle_in(self, event: str, payload: dict[str, Any] | bytes) -> tuple[str, dict[str, Any]]:
         chat, claims = self.transport.gateway.chat, self.transport.claims
+        if not isinstance(payload, dict):
+            return "error", {"reason": "bad_request", "message": "payloads on a session topic are JSON objects"}
         try:
             if event == "new_message":
                 content, edit = payload.get("content"), payload.get("edit")
@@ -208,7 +210,7 @@ class Channel:
             if event == "stop":
                 return "ok", {"message_id": await chat.stop(claims, self.session_id)}
             if event == "claim_changes":
-                return "ok", {"granted": await chat.claim(claims, self.session_id, payload.get("change_id"))}
+                return "ok", {"granted": await chat.grants.grant(claims, self.session_id, payload.get("change_id"))}
         except Exception as exc:
             refusal = translate(exc)
             if refusal is None:

@@ -1,6 +1,6 @@
 """Chat sessions as the gateway serves them, over HTTP and the channel alike.
 
-Access checks, history, starting and stopping generations, claiming changes.
+Access checks, history, starting and stopping generations; changes are granted by `relay.grants`.
 Errors are `relay.errors.ChatError`s that both transports translate: an HTTP
 status and code, or a channel error reason.
 """
@@ -17,12 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schema import events
-from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMessage, ChatSession, utcnow
+from schema.documents import RELAY
+from schema.models import CANCELLED, PROCESSING, SUCCESS, ChatMessage, ChatSession, utcnow
 from schema.store import (
     HISTORY_LIMIT,
     UnknownMessage,
     applied_changes,
-    carries_change,
     persist_final,
     recent_messages,
 )
@@ -31,12 +31,15 @@ from schema.usage import generation_usage
 from . import resend
 from .auth import Claims
 from .broker.base import BrokerUnavailable
+from .broker.documents import DocumentBus
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
 from .context_size import checked_context
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
+from .grants import ChangeGrants
 from .join_sql import session_and_history
+from .session_documents import edit_documents, mode_of, split_context, with_texts
 from .session_list import MAX_PAGE, session_page
 from .tenants import Tenants, tenant_of
 
@@ -54,33 +57,42 @@ class Chat:
         signals: Signals,
         tenants: Tenants,
         max_message_chars: int,
+        documents: DocumentBus,
         context_max_bytes: int = 256 * 1024,
     ) -> None:
+        self.documents = documents
         self.db = db
         self.log = log
         self.jobs = jobs
         self.signals = signals
         self.tenants = tenants
         self.max_message_chars = max_message_chars
+        self.grants = ChangeGrants(db, log, signals)
         self.context_max_bytes = context_max_bytes
 
     # sessions
 
-    async def create_session(self, claims: Claims, title: Any = None, context: Any = None) -> dict[str, Any]:
+    async def create_session(
+        self, claims: Claims, title: Any = None, context: Any = None, documents: Any = None
+    ) -> dict[str, Any]:
         if title is not None and not isinstance(title, str):
             raise bad_request("title must be a string")
         if title is not None and len(title) > MAX_TITLE_CHARS:
             raise bad_request(f"The title must be at most {MAX_TITLE_CHARS} characters.")
+        mode, texts = mode_of(documents), {}
         if context is not None:
-            checked_context(context, self.context_max_bytes)
+            if mode == RELAY and isinstance(context, dict):  # the documents' texts start the documents
+                context, texts = split_context(context)
+            checked_context(context, self.context_max_bytes)  # what stays in the context
         await self.tenants.require_assistant(claims)
         async with self.db.begin() as db:
             await tenant_of(db, claims)
             session = ChatSession(
-                tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}
+                tenant_id=claims.tenant, user_id=claims.user, title=title or "", context=context or {}, documents=mode
             )
             db.add(session)
-        return session.to_dict()
+        await edit_documents(self.documents, self.db, session.id, texts)
+        return session.to_dict()  # as stored: a relay session's texts are in its documents
 
     async def list_sessions(self, claims: Claims, whole_tenant: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         if not 1 <= limit <= MAX_PAGE:
@@ -99,7 +111,13 @@ class Chat:
             found = await session_page(db, claims.tenant, None, 1, session_id)
         if not found:
             raise not_found()  # another tenant's session does not exist, as far as they know
-        return found[0]
+        return await with_texts(self.documents, self.db, found[0])
+
+    async def documents_mode(self, claims: Claims, session_id: str) -> str:
+        """A document join's access check (as `check_access`); the session's `documents` mode."""
+        await self.tenants.require_assistant(claims)
+        async with self.db() as db:
+            return (await self._session(db, claims, session_id)).documents
 
     async def check_access(self, claims: Claims, session_id: str) -> None:
         """Before a stream starts or a session gets Redis state: the assistant is on and the session is the
@@ -120,10 +138,16 @@ class Chat:
             if not isinstance(body["title"], str) or len(body["title"]) > 500:
                 raise bad_request("title must be a string of at most 500 characters")
             changes["title"] = body["title"]
-        if "context" in body:
-            changes["context"] = checked_context(body["context"], self.context_max_bytes)
+        if "context" in body and not isinstance(body["context"], dict):
+            raise bad_request("context must be an object")
+        texts: dict[str, str] = {}
         async with self.db.begin() as db:
-            await self._session(db, claims, session_id)
+            found = await self._session(db, claims, session_id)
+            if "context" in body:
+                changes["context"], texts = (
+                    split_context(body["context"]) if found.documents == RELAY else (body["context"], {})
+                )
+                checked_context(changes["context"], self.context_max_bytes)
             won = await db.execute(
                 update(ChatSession)
                 .where(ChatSession.id == session_id, ChatSession.revision == revision)
@@ -131,6 +155,7 @@ class Chat:
             )
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 raise conflict("the session was changed meanwhile: reload it and apply your change again")
+        await edit_documents(self.documents, self.db, session_id, texts)  # each one smallest-edit transaction
         session = await self.session(claims, session_id)
         await self.log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session
@@ -270,42 +295,3 @@ class Chat:
                 if message.status != PROCESSING:
                     return message.to_dict(await applied_changes(db, session_id))
             await asyncio.sleep(poll_seconds)
-
-    async def claim(self, claims: Claims, session_id: str, change_id: Any) -> bool:
-        """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
-        if not isinstance(change_id, str) or len(change_id) != 64:
-            raise bad_request("change_id must be a 64-character hex string")
-        if not await self._carries(session_id, change_id):  # refused before anything is written
-            raise ChatError("not_found", "No message of this session proposes that change.", 404)
-        if not await self.signals.claim(session_id, change_id):
-            return False
-        try:
-            async with self.db.begin() as db:
-                db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
-        except IntegrityError:
-            return False  # claimed before Redis lost its keys
-        except BaseException:  # not recorded (the database is down, or the push was cancelled): not granted
-            await self._release(session_id, change_id)
-            raise
-        # every tab learns the change is applied (and stored messages' `applied` flags changed: a page event)
-        applied = {"change_id": change_id, "user_id": claims.user}
-        try:
-            await self.log.publish(session_id, events.CHANGES_APPLIED, "", applied)
-        except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
-            log.warning("could not announce change %s of session %s as applied", change_id, session_id)
-        return True
-
-    async def _carries(self, session_id: str, change_id: str) -> bool:
-        """A change of the answer in flight, or of a stored message; the snapshot first, since a final message
-        is stored before its `new_message` leaves the snapshot."""
-        streaming = (await self.log.snapshot(session_id, start=False)).streaming  # writes nothing
-        if streaming is not None and any(c["change_id"] == change_id for c in streaming.changes):
-            return True
-        async with self.db() as db:
-            return await carries_change(db, session_id, change_id)
-
-    async def _release(self, session_id: str, change_id: str) -> None:
-        try:
-            await self.signals.release(session_id, change_id)
-        except BrokerUnavailable:  # the change stays taken in Redis until its key expires
-            log.warning("could not release the unrecorded claim of change %s in session %s", change_id, session_id)

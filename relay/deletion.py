@@ -1,4 +1,5 @@
-"""Deleting a session: a running generation ends `cancelled` first, then every tab hears `session_deleted`.
+"""Deleting a session: a running generation ends `cancelled` first, then every tab hears `session_deleted` (and
+the tabs of its hosted documents `phx_close`).
 
 The generation's own worker is asked to stop and given `STOP_GRACE_SECONDS` to
 persist and announce its end, so that `new_message` stays the generation's last
@@ -32,3 +33,4 @@ async def delete_session(gateway: Gateway, claims: Claims, session_id: str) -> N
         finally:
             watch.stop()
     await gateway.chat.delete_session(claims, session_id)
+    await gateway.documents.session_deleted(session_id)

@@ -91,3 +91,11 @@ def translate(exc: BaseException) -> ChatError | None:
         log.warning("answered 'unavailable': the database is unreachable (%s)", exc)
         return DATABASE_DOWN
     return None
+
+
+def told(exc: BaseException) -> ChatError:
+    """What a client is told for `exc`, raised within its `except`; a failure that is a bug is raised on."""
+    refusal = translate(exc)
+    if refusal is None:
+        raise exc
+    return refusal

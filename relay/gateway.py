@@ -1,5 +1,5 @@
 """What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, join pages,
-per-user limits, settings."""
+per-user limits, hosted documents, settings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .broker.base import Broker
 from .chat import Chat
+from .documents import Documents
 from .fanout import Fanout
 from .join_page import JoinPages
 from .limits import UserLimits
@@ -29,3 +30,4 @@ class Gateway:
     presence: PresenceTracker
     pages: JoinPages
     limits: UserLimits
+    documents: Documents

@@ -1,4 +1,11 @@
-"""Phoenix Channels frames ⇄ messages: V2 (JSON arrays) and V1 (JSON objects)."""
+"""Phoenix Channels frames ⇄ messages: V2 (JSON arrays, and binary frames) and V1 (JSON objects).
+
+A V2 binary frame is what phoenix.js sends for a push whose payload is an
+`ArrayBuffer`: a kind byte (0 push, 1 reply, 2 broadcast), one length byte per
+field, the fields (UTF-8), then the payload bytes. A client's push carries
+join_ref, ref, topic and event; a server push join_ref, topic and event (no
+ref); a reply join_ref, ref, topic and its status; a broadcast topic and event.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +34,11 @@ class Message:
     ref: str | None
     topic: str
     event: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | bytes  # bytes: the payload of a binary frame
+
+
+PUSH, REPLY, BROADCAST = 0, 1, 2
+MAX_FIELD_BYTES = 255  # each field's length is one byte
 
 
 def _ref(value: Any) -> str | None:
@@ -62,13 +73,50 @@ def _parse(text: str | bytes) -> Any:
         raise FrameError(f"frame is not JSON: {exc}") from None
 
 
+def _field(value: str | None, name: str) -> bytes:
+    data = (value or "").encode()
+    if len(data) > MAX_FIELD_BYTES:
+        raise ValueError(f"{name} is longer than {MAX_FIELD_BYTES} bytes and cannot go in a binary frame")
+    return data
+
+
+def _binary(kind: int, fields: tuple[bytes, ...], payload: bytes) -> bytes:
+    return b"".join((bytes((kind, *map(len, fields))), *fields, payload))
+
+
+def decode_binary(data: bytes) -> Message:
+    """A client's binary push: kind 0, then the lengths of join_ref, ref, topic and event."""
+    if len(data) < 5 or data[0] != PUSH:
+        raise FrameError("a binary frame from a client must be a push (kind 0) with four field lengths")
+    end = 5 + sum(data[1:5])
+    if len(data) < end:
+        raise FrameError("the binary frame is shorter than its field lengths say")
+    fields, offset = [], 5
+    for size in data[1:5]:
+        try:
+            fields.append(data[offset : offset + size].decode())
+        except UnicodeDecodeError:
+            raise FrameError("the binary frame's fields must be UTF-8") from None
+        offset += size
+    join_ref, ref, topic, event = fields
+    if not topic:
+        raise FrameError("topic must be a non-empty string", None, ref or None, join_ref or None)
+    if not event:
+        raise FrameError("event must be a non-empty string", topic, ref or None, join_ref or None)
+    return Message(join_ref or None, ref or None, topic, event, data[end:])
+
+
 class V2Serializer:
-    """`[join_ref, ref, topic, event, payload]` — what phoenix.js speaks by default."""
+    """`[join_ref, ref, topic, event, payload]` — what phoenix.js speaks by default — and binary frames."""
 
     vsn = "2.0.0"
+    binary = True
 
     @staticmethod
     def decode(text: str | bytes) -> Message:
+        # A JSON text never starts with the bytes 0-2, so the kind byte tells a binary frame apart.
+        if text[:1] in (b"\x00", b"\x01", b"\x02"):
+            return decode_binary(text)  # type: ignore[arg-type]
         raw = _parse(text)
         if not isinstance(raw, list) or len(raw) != 5:
             raise FrameError("frame must be an array [join_ref, ref, topic, event, payload]")
@@ -82,11 +130,26 @@ class V2Serializer:
     def encode_event(cls, topic: str, envelope: Envelope) -> bytes:
         return cls.encode(None, None, topic, envelope.event, envelope.push_payload())
 
+    @staticmethod
+    def encode_binary_push(join_ref: str | None, topic: str, event: str, payload: bytes) -> bytes:
+        fields = (_field(join_ref, "join_ref"), _field(topic, "topic"), _field(event, "event"))
+        return _binary(PUSH, fields, payload)
+
+    @staticmethod
+    def encode_binary_reply(join_ref: str | None, ref: str | None, topic: str, status: str, payload: bytes) -> bytes:
+        fields = (_field(join_ref, "join_ref"), _field(ref, "ref"), _field(topic, "topic"), _field(status, "status"))
+        return _binary(REPLY, fields, payload)
+
+    @staticmethod
+    def encode_binary_broadcast(topic: str, event: str, payload: bytes) -> bytes:
+        return _binary(BROADCAST, (_field(topic, "topic"), _field(event, "event")), payload)
+
 
 class V1Serializer:
     """`{topic, event, payload, ref}` objects — the older wire format."""
 
     vsn = "1.0.0"
+    binary = False  # Phoenix's V1 serializer has no binary frames
 
     @staticmethod
     def decode(text: str | bytes) -> Message:
@@ -115,6 +178,20 @@ class Serializer(Protocol):
 
     def encode_event(self, topic: str, envelope: Envelope) -> bytes:
         """A broadcast event; encoded once per event and wire format, shared by every client."""
+        ...
+
+
+class BinarySerializer(Serializer, Protocol):
+    """A wire format with binary frames (Phoenix V2): what a document topic needs."""
+
+    def encode_binary_push(self, join_ref: str | None, topic: str, event: str, payload: bytes) -> bytes: ...
+
+    def encode_binary_reply(
+        self, join_ref: str | None, ref: str | None, topic: str, status: str, payload: bytes
+    ) -> bytes: ...
+
+    def encode_binary_broadcast(self, topic: str, event: str, payload: bytes) -> bytes:
+        """Encoded once per broadcast, shared by every client (no join_ref)."""
         ...
 
 

@@ -13,9 +13,11 @@ import time
 from typing import Any, Protocol
 
 from schema import keys
+from schema.documents import parse_topic
 
 from .auth import Claims, InvalidToken, verify
 from .channel import Channel
+from .document_channel import DocumentChannel
 from .errors import ChatError
 from .gateway import Gateway
 from .limits import bucket_of
@@ -70,7 +72,7 @@ class Socket:
         self.serializer = serializer
         self.claims = claims
         self.gateway = gateway
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, Channel | DocumentChannel] = {}
         self.inbox: list[Message] = []  # a list: cheaper than a deque for a few messages
         self.dispatcher: asyncio.Task[None] | None = None
         self.closed = False
@@ -171,19 +173,28 @@ class Socket:
             self.reply(message, "ok")
             self.send(self.serializer.encode(channel.join_ref, channel.join_ref, topic, "phx_close", {}))
             return
-        status, response = await channel.handle_in(event, message.payload)
-        self.reply(message, status, response)
+        answer = await channel.handle_in(event, message.payload)
+        if answer is not None:  # document pushes are answered with pushes, and replied to only when refused
+            self.reply(message, *answer)
 
     async def _join(self, message: Message) -> None:
-        session_id = keys.session_id_of(message.topic)
-        if session_id is None:
-            self.reply(message, "error", {"reason": "unmatched topic", "message": "topics are ai_session:<id>"})
+        session_id, document = keys.session_id_of(message.topic), parse_topic(message.topic)
+        if session_id is None and document is None:
+            topics = "ai_session:<id> and doc:<session_id>:<workflow_yaml|job_code>"
+            self.reply(message, "error", {"reason": "unmatched topic", "message": f"topics are {topics}"})
+            return
+        if not isinstance(message.payload, dict):
+            self.reply(message, "error", {"reason": "bad_request", "message": "join params must be an object"})
             return
         previous = self.channels.pop(message.topic, None)
         if previous is not None:  # a rejoin replaces the old channel, as in Phoenix
             previous.leave()
             self.send(self.serializer.encode(previous.join_ref, previous.join_ref, message.topic, "phx_close", {}))
-        channel = Channel(self, message.topic, session_id, message.join_ref)
+        channel: Channel | DocumentChannel
+        if document is not None:
+            channel = DocumentChannel(self, message.topic, *document, message.join_ref)
+        else:
+            channel = Channel(self, message.topic, session_id, message.join_ref)  # type: ignore[arg-type]
         self.channels[message.topic] = channel
         await channel.join(message)
 

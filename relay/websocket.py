@@ -48,11 +48,12 @@ class WebSocketFrames:
     every socket: `Delivery` builds it once and each socket writes it as is.
     """
 
-    __slots__ = ("phoenix", "vsn")
+    __slots__ = ("binary", "phoenix", "vsn")
 
     def __init__(self, phoenix: Any) -> None:
         self.phoenix = phoenix
         self.vsn: str = phoenix.vsn
+        self.binary: bool = phoenix.binary
 
     def decode(self, data: bytes) -> Message:
         return self.phoenix.decode(data)  # type: ignore[no-any-return]
@@ -63,9 +64,24 @@ class WebSocketFrames:
     def encode_event(self, topic: str, envelope: Envelope) -> bytes:
         return _text_frame(self.phoenix.encode_event(topic, envelope))
 
+    def encode_binary_push(self, join_ref: str | None, topic: str, event: str, payload: bytes) -> bytes:
+        return _binary_frame(self.phoenix.encode_binary_push(join_ref, topic, event, payload))
+
+    def encode_binary_reply(
+        self, join_ref: str | None, ref: str | None, topic: str, status: str, payload: bytes
+    ) -> bytes:
+        return _binary_frame(self.phoenix.encode_binary_reply(join_ref, ref, topic, status, payload))
+
+    def encode_binary_broadcast(self, topic: str, event: str, payload: bytes) -> bytes:
+        return _binary_frame(self.phoenix.encode_binary_broadcast(topic, event, payload))
+
 
 def _text_frame(payload: bytes) -> bytes:
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def _binary_frame(payload: bytes) -> bytes:
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
 
 
 FORMATS: dict[str, WebSocketFrames] = {vsn: WebSocketFrames(serializer) for vsn, serializer in SERIALIZERS.items()}

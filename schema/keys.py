@@ -86,3 +86,15 @@ def rate_key(bucket: str, tenant_id: str, user_id: str) -> str:
 def sockets_key(tenant_id: str, user_id: str) -> str:
     """One user's open WebSockets on every gateway: a sorted set socket id -> expiry (ms, Redis's clock)."""
     return f"relay:sockets:{_user(tenant_id, user_id)}"
+
+
+DOC_PREFIX = "doc:"  # `doc:<session_id>:<name>`: a hosted document's Phoenix topic and pub/sub channel
+
+
+def doc_topic(session_id: str, name: str) -> str:
+    return f"{DOC_PREFIX}{session_id}:{name}"
+
+
+def doc_updates_key(topic_name: str) -> str:
+    """A document's updates not yet folded into its stored state: a stream (see `relay.broker.documents`)."""
+    return f"{{{topic_name}}}:updates"

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: tenants, chat sessions, chat messages, claimed changes, monthly usage."""
+"""SQLAlchemy models: tenants, chat sessions, chat messages, claimed changes, monthly usage, hosted documents."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -58,6 +58,7 @@ class ChatSession(Base):
     title: Mapped[str] = mapped_column(String(500), default="")
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revision: Mapped[int] = mapped_column(default=1)  # +1 on every change of title or context
+    documents: Mapped[str] = mapped_column(String(10), default="client", server_default="client")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -67,6 +68,7 @@ class ChatSession(Base):
             "user_id": self.user_id,
             "title": self.title,
             "context": self.context,
+            "documents": self.documents,
             "revision": self.revision,
             "last_message": last_message,
             "message_count": message_count,
@@ -168,3 +170,16 @@ class UserUsage(Base):
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     generations: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SessionDocument(Base):
+    """A hosted document's stored state: one Yjs update holding the whole document (docs/protocol.md,
+    "Collaborative documents"). `version` grows by one per write, so that two folds never overwrite each other."""
+
+    __tablename__ = "session_documents"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 
 from schema.db import create_engine, session_factory
 from schema.events import change_id
 from schema.migrate import MIGRATIONS, upgrade
-from schema.models import AppliedChange, Base, ChatMessage, ChatSession, Tenant
+from schema.models import AppliedChange, Base, ChatMessage, Tenant
 from schema.store import applied_changes
 
 from .system import Backend
@@ -50,8 +51,12 @@ async def test_stored_change_ids_become_message_scoped_and_their_claims_follow_t
         async with session_factory(engine).begin() as db:
             db.add(Tenant(id="acme"))
             await db.flush()  # no ORM relationships: each table's rows before those that refer to them
-            db.add(ChatSession(id="s1", tenant_id="acme", user_id="alice"))
-            await db.flush()
+            # the session as 0003 knew it (later revisions add columns the model has)
+            sessions = table("chat_sessions", *(column(c) for c in ("id", "tenant_id", "user_id", "title",
+                             "context", "revision", "created_at", "updated_at")))  # fmt: skip
+            now = datetime.now(UTC)
+            await db.execute(sessions.insert().values(id="s1", tenant_id="acme", user_id="alice", title="",
+                                                      context="{}", revision=1, created_at=now, updated_at=now))
             for message_id, changes in (("m1", [same]), ("m2", [same, other])):
                 db.add(
                     ChatMessage(

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerFull, BrokerUnavailable
+from relay.broker.documents import DocumentBus
 from relay.broker.jobs import Job
 from relay.broker.log import FIRST_LEASE, EventLog, Fenced, HistoryLost, unique_id
 from relay.broker.signals import Signals
@@ -27,6 +28,7 @@ from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
 from schema.store import generation_start, is_processing, persist_final
 from schema.usage import generation_usage
 
+from .document_changes import DocumentChanges
 from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_FULL, BROKER_LOST, patiently, until_it_lands
@@ -70,6 +72,7 @@ class Generation:
         provider_for: ProviderFor,
         max_seconds: float,
         sql_turns: asyncio.Semaphore,
+        documents: DocumentBus,
     ) -> None:
         self.job = job
         # Shared by a worker's generations: many starting (or ending) at once take turns at SQL,
@@ -82,6 +85,7 @@ class Generation:
         self.signals = signals
         self.db = db
         self.provider_for = provider_for
+        self.documents = DocumentChanges(self.session_id, signals, documents, db, sql_turns)
         self.outcome = Outcome()
         self.tools = ToolRecord()
         self.ending: tuple[str, str | None] | None = None
@@ -107,6 +111,8 @@ class Generation:
         if loaded is None:
             return  # finished already: a duplicate or late job
         request, tenant_settings = loaded
+        if texts := await self.documents.start():  # the hosted documents' texts, as the assistant's context
+            request = replace(request, context={**request.context, **texts})
         self.prompt = "".join([*(m["content"] for m in request.history), request.content])
         stopped = await patiently(
             f"check for a stop of {self.message_id}", lambda: self.signals.stop_requested(self.message_id)
@@ -189,7 +195,10 @@ class Generation:
                 elif isinstance(event, Changes):
                     entry = {"change_id": change_id(self.message_id, event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
+                    targets = await self.documents.claim(entry)  # before any tab can claim it
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
+                    if targets is not None:
+                        await self._apply(entry["change_id"], targets)
                 elif isinstance(event, Usage):
                     outcome.usage = event.usage
                 elif isinstance(event, ToolStep):
@@ -227,6 +236,11 @@ class Generation:
 
         return await until_it_lands(read, self.max_seconds, f"the status of {self.message_id}")
 
+    async def _apply(self, change: str, targets: dict[str, str]) -> None:
+        """The relay applies the change to the session's documents; every tab learns it was (by nobody)."""
+        if await self.documents.apply(change, targets):
+            await self._publish(events.CHANGES_APPLIED, {"change_id": change, "user_id": None})
+
     async def _publish(self, event: str, payload: dict[str, Any]) -> None:
         """Publish patiently, and once however often it is retried."""
         publish_id = unique_id()
@@ -247,6 +261,10 @@ class Generation:
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
+        for entry in changes:  # the final message's own changes (an early one is claimed already)
+            targets = await self.documents.claim(entry)
+            if targets is not None:
+                await self._apply(entry["change_id"], targets)
         with contextlib.suppress(Fenced):  # ended by a takeover meanwhile: the steps ended with it
             for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
                 await self._publish(events.STREAMING_TOOL, step.payload())

@@ -139,7 +139,7 @@ class Worker:
     def _start(self, job: Job) -> None:
         generation = Generation(
             job, log=self.broker, signals=self.broker, db=self.db, provider_for=self.provider_for,
-            max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns,
+            max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns, documents=self.broker,
         )  # fmt: skip
         task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
         self.running[generation.message_id] = (job, generation, task)

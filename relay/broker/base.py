@@ -1,4 +1,4 @@
-"""The broker: three roles (event log, job queue, signals), two implementations (memory, Redis).
+"""The broker: four roles (event log, job queue, signals, document updates), two implementations (memory, Redis).
 
 Both implementations pass one contract suite (`tests/test_broker.py`). Consumers
 are typed against the role they use: the fan-out and a generation against
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 
+from .documents import DocumentBus
 from .jobs import JobQueue
 from .limits import Limits
 from .log import EventLog
@@ -28,7 +29,7 @@ class BrokerFull(BrokerUnavailable):
     """The broker refused a write: Redis reached its `maxmemory` (it frees memory as quiet sessions expire)."""
 
 
-class Broker(EventLog, JobQueue, Signals):
+class Broker(EventLog, JobQueue, Signals, DocumentBus):
     """One connection serving every role; `presence` and `limits` are parts of their own, kept beside them."""
 
     presence: PresenceStore

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from schema import events, keys
 
 from .base import Broker
+from .documents_memory import MemoryDocuments
 from .jobs import Job
 from .limits_memory import MemoryLimits
 from .log import (
@@ -55,7 +56,7 @@ class _Session:
     expires: float = 0.0  # monotonic: `ttl_seconds` after its last event, as Redis expires a session's keys
 
 
-class MemoryBroker(Broker):
+class MemoryBroker(MemoryDocuments, Broker):
     def __init__(self, log_maxlen: int = 2000, ttl_seconds: float = 600, log_max_bytes: int = 1024 * 1024) -> None:
         self.log_maxlen = log_maxlen
         self.ttl_seconds = ttl_seconds
@@ -69,6 +70,8 @@ class MemoryBroker(Broker):
         self.job_ids = itertools.count(1)
         self.job_ready = asyncio.Event()
         self.stops: set[str] = set()
+        self.doc_logs: dict[str, list[tuple[int, bytes]]] = {}
+        self.doc_ids = itertools.count(1)
 
     async def close(self) -> None:
         self.topics.clear()

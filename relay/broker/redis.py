@@ -26,6 +26,7 @@ from schema import events, keys
 from .base import Broker, BrokerFull, BrokerUnavailable
 from .batcher import ScriptBatcher
 from .cluster_pubsub import ClusterSubscriptions, failing_over
+from .documents_redis import RedisDocuments
 from .jobs import Job
 from .limits_redis import RedisLimits
 from .log import Position, Publication, Snapshot, new_epoch
@@ -41,7 +42,7 @@ MAX_CONNECTIONS = 100
 T = TypeVar("T")
 
 
-class RedisBroker(Broker):
+class RedisBroker(RedisDocuments, Broker):
     def __init__(
         self,
         url: str,

@@ -1,8 +1,10 @@
 // The session's documents (context.workflow_yaml, context.job_code) in CodeMirror 6.
 //
-// Every tab shows the session as the server has it and follows `session_updated`.
-// Writes go through PATCH /api/sessions/{id} with the revision the tab last saw:
-// a write based on an old revision is refused (409), so a tab re-reads and tries again.
+// A session with "documents": "relay" (the app's own) has them hosted by the relay and edited together
+// live (./shared_editor.js). A session with "documents": "client" is shown the old way: every tab shows
+// the session as the server has it and follows `session_updated`; writes go through PATCH
+// /api/sessions/{id} with the revision the tab last saw, and a write based on an old revision is refused
+// (409), so a tab re-reads and tries again.
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { javascript } from "@codemirror/lang-javascript";
 import { yaml } from "@codemirror/lang-yaml";
@@ -11,6 +13,7 @@ import { EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers } from "@codemirror/view";
 import { h } from "./dom.js";
 import { explain } from "./reasons.js";
+import { SharedEditor } from "./shared_editor.js";
 
 const DOCUMENTS = [
   { field: "workflow_yaml", title: "Workflow (YAML)", testid: "editor-yaml", language: yaml },
@@ -86,28 +89,60 @@ class DocumentEditor {
 }
 
 export class DocumentsPane {
-  constructor(api, sessionId) {
+  /** `shared`: {socket, user: {id, name}} for documents the relay hosts. */
+  constructor(api, sessionId, shared) {
     this.api = api;
     this.sessionId = sessionId;
+    this.shared = shared;
+    this.hosted = false;
     this.session = null;
     this.listeners = new Set();
     this.error = h("div", { class: "doc-error", role: "alert", hidden: true });
-    this.editors = DOCUMENTS.map((spec) => new DocumentEditor(spec, (editor) => this.save(editor)));
-    this.el = h("section", { class: "documents", "data-testid": "documents" }, this.error, ...this.editors.map((e) => e.el));
+    this.editors = [];
+    this.el = h("section", { class: "documents", "data-testid": "documents" }, this.error);
+  }
+
+  /** The editors, once the session says who keeps its documents. */
+  mount(hosted) {
+    this.hosted = hosted;
+    this.el.dataset.documents = hosted ? "relay" : "client";
+    this.editors = DOCUMENTS.map((spec) =>
+      hosted
+        ? new SharedEditor(spec, {
+            ...this.shared,
+            sessionId: this.sessionId,
+            onChange: () => this.changed(),
+            onError: (error) => this.showError(`The document could not be opened: ${explain(error)}`),
+          })
+        : new DocumentEditor(spec, (editor) => this.save(editor)),
+    );
+    this.el.append(...this.editors.map((editor) => editor.el));
   }
 
   /** A session from the server (join reply, GET, PATCH answer, `session_updated`); older revisions are ignored. */
   load(session) {
     if (!session || (this.session && session.revision < this.session.revision)) return;
+    if (!this.editors.length) this.mount(session.documents === "relay");
     this.session = session;
     this.el.dataset.revision = String(session.revision);
+    if (this.hosted) return this.changed(); // the documents come from their own topics
     const context = session.context || {};
     for (const editor of this.editors) editor.show(typeof context[editor.field] === "string" ? context[editor.field] : "");
     for (const listener of this.listeners) listener(session);
   }
 
-  /** Current text of a document as the server has it. */
+  changed() {
+    for (const listener of this.listeners) listener(this.session);
+  }
+
+  /** The assistant's change was applied by the relay: show where, briefly. */
+  highlightApplied() {
+    for (const editor of this.editors) editor.highlightApplied?.();
+  }
+
+  /** Current text of a document as the server has it (hosted: as this tab has it, in sync). */
   current(field) {
+    if (this.hosted) return this.editors.find((editor) => editor.field === field)?.current() ?? "";
     const value = this.session?.context?.[field];
     return typeof value === "string" ? value : "";
   }
@@ -121,6 +156,12 @@ export class DocumentsPane {
    * (re-run on the fresh session when another tab wrote first).
    */
   async write(fields, attempts = WRITE_ATTEMPTS) {
+    if (this.hosted) {
+      const context = Object.fromEntries(this.editors.map((editor) => [editor.field, editor.current()]));
+      const update = typeof fields === "function" ? fields(context) : fields;
+      for (const editor of this.editors) if (typeof update[editor.field] === "string") editor.replace(update[editor.field]);
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       const base = this.session || (await this.api.get(`/api/sessions/${this.sessionId}`)).session;
       const update = typeof fields === "function" ? fields(base.context || {}) : fields;

@@ -133,7 +133,7 @@ class App {
   /** Quick Ask: into the open chat, or a new one. */
   async ask(text) {
     if (!this.view?.chat) {
-      const session = await this.api.post("/api/sessions", { title: text.slice(0, 60) }).catch((error) => {
+      const session = await this.api.post("/api/sessions", { title: text.slice(0, 60), documents: "relay" }).catch((error) => {
         throw new Error(explain(error));
       });
       this.sessions.refresh();

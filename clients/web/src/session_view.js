@@ -13,7 +13,8 @@ export class SessionView {
   constructor(app, id, assistantOn) {
     this.app = app;
     this.id = id;
-    this.docs = new DocumentsPane(app.api, id);
+    const user = { id: app.claims.sub, name: app.claims.name || app.claims.sub };
+    this.docs = new DocumentsPane(app.api, id, { socket: app.client.socket, user });
     this.notice = h("div", { class: "assistant-off", "data-testid": "assistant-off", role: "status", hidden: true });
     this.el = h("div", { class: "session-view" }, this.notice, this.docs.el);
     this.session = null;
@@ -40,6 +41,7 @@ export class SessionView {
       this.app.showTitle(updated);
       this.app.sessions.refresh();
     });
+    session.on("changes_applied", ({ user_id }) => user_id === null && this.docs.highlightApplied());
     session.on("user_message", () => this.app.sessions.refresh());
     session.on("new_message", () => this.app.sessions.refresh());
     session.on("session_deleted", () => this.gone("This chat was deleted."));

@@ -64,7 +64,7 @@ export class SessionList {
   async create() {
     this.newButton.disabled = true;
     try {
-      const session = await this.api.post("/api/sessions", { title: "New chat" });
+      const session = await this.api.post("/api/sessions", { title: "New chat", documents: "relay" });
       await this.refresh();
       this.onOpen(session.id);
     } catch (error) {
