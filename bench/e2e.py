@@ -49,13 +49,8 @@ async def e2e(
     server = await targets.start(target, redis.url, workdir, pipeline)
     fleet: Fleet | None = None
     try:
-        await workers_ready(server)
-        ids = await server.create_sessions(config.generations)
-        fleet = Fleet(config.generators)
+        ids, fleet = await joined_fleet(server, config.generations, config.tabs, config.generators, "e2e")
         tabs = [s for s in ids for _ in range(config.tabs)]
-        joined = await fleet.connect(server.dialect, server.port, tabs, server.token)
-        if joined["failed"]:
-            raise RuntimeError(f"e2e: {joined['failed']} tabs could not join: {joined['errors']}")
         await fleet.stats(reset=True)
         window = meter(server.pids["gateway"], fleet.pids, workers=server.pids["workers"],
                        upstream=server.pids["upstream"], redis=[redis.pid])  # fmt: skip
@@ -88,6 +83,23 @@ async def e2e(
             await fleet.close()
         server.stop()
         redis.flush()
+
+
+async def joined_fleet(
+    server: targets.Server, sessions: int, tabs: int, generators: int, workload: str
+) -> tuple[list[str], Fleet]:
+    """Once the workers take jobs: `sessions` new sessions, each watched by `tabs` tabs of a new fleet."""
+    await workers_ready(server)
+    ids = await server.create_sessions(sessions)
+    fleet = Fleet(generators)
+    try:
+        joined = await fleet.connect(server.dialect, server.port, [s for s in ids for _ in range(tabs)], server.token)
+        if joined["failed"]:
+            raise RuntimeError(f"{workload}: {joined['failed']} tabs could not join: {joined['errors']}")
+    except BaseException:
+        await fleet.close()
+        raise
+    return ids, fleet
 
 
 async def workers_ready(server: targets.Server, within: float = 30.0) -> None:

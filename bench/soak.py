@@ -28,7 +28,7 @@ import httpx
 import redis
 
 from . import targets
-from .e2e import workers_ready
+from .e2e import joined_fleet
 from .fleet import Fleet
 from .procfs import memory_kib
 from .services import Redis
@@ -66,12 +66,7 @@ async def soak(redis_: Redis, workdir: Path, config: SoakConfig, target: str = "
     server = await targets.start(target, redis_.url, workdir, pipeline)
     fleet: Fleet | None = None
     try:
-        await workers_ready(server)
-        ids = await server.create_sessions(config.sessions)
-        fleet = Fleet(config.generators)
-        joined = await fleet.connect(server.dialect, server.port, ids, server.token)
-        if joined["failed"]:
-            raise RuntimeError(f"soak: {joined['failed']} tabs could not join: {joined['errors']}")
+        ids, fleet = await joined_fleet(server, config.sessions, 1, config.generators, "soak")
         outcome: dict[str, int] = {}
         samples: list[dict[str, Any]] = []
         posting = asyncio.create_task(_post_steadily(server, list(ids), config, outcome))

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from . import targets
-from .e2e import workers_ready
+from .e2e import joined_fleet
 from .fleet import Fleet
 from .measure import meter, other_cpu_pct, percentiles_ms
 from .services import Redis
@@ -67,12 +67,7 @@ async def ttft(
     server = await targets.start(target, redis.url, workdir, pipeline)
     fleet: Fleet | None = None
     try:
-        await workers_ready(server)
-        ids = await server.create_sessions(config.generations)
-        fleet = Fleet(config.generators)
-        joined = await fleet.connect(server.dialect, server.port, ids, server.token)
-        if joined["failed"]:
-            raise RuntimeError(f"ttft: {joined['failed']} tabs could not join: {joined['errors']}")
+        ids, fleet = await joined_fleet(server, config.generations, 1, config.generators, "ttft")
         direct = await _direct(server.upstream, config)
         await fleet.stats(reset=True)
         window = meter(server.pids["gateway"], fleet.pids, workers=server.pids["workers"], redis=[redis.pid])
