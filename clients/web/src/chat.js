@@ -3,6 +3,7 @@
 import { Pacer } from "streamrelay-client";
 import { ChangeCards } from "./changes.js";
 import { h } from "./dom.js";
+import { Follower } from "./follow.js";
 import { MessageView } from "./message.js";
 import { explain } from "./reasons.js";
 
@@ -32,7 +33,8 @@ export class ChatPanel {
     this.stopButton = h("button", { type: "button", "data-testid": "stop", disabled: true, onclick: () => this.stop() }, "Stop");
     this.notice = h("div", { class: "composer-notice", "data-testid": "composer-notice", role: "status", hidden: true });
     const form = h("form", { class: "composer", onsubmit: (event) => { event.preventDefault(); this.submit(); } }, this.input, this.sendButton, this.stopButton);
-    this.el = h("section", { class: "chat", "data-testid": "chat" }, this.list, this.notice, form);
+    this.follow = new Follower(this.list);
+    this.el = h("section", { class: "chat", "data-testid": "chat" }, h("div", { class: "messages-frame" }, this.list, this.follow.button), this.notice, form);
     this.list.append(this.empty);
     this.subscribe();
   }
@@ -82,6 +84,8 @@ export class ChatPanel {
       if (live.status && live.status !== "processing") stream.view.showStatus(live.status);
       for (const change of live.changes || []) stream.view.cards.show(change);
     }
+    if (!this.opened) this.follow.toBottom(); // a chat opens at its newest message
+    this.opened = true;
   }
 
   view(message) {
@@ -91,7 +95,6 @@ export class ChatPanel {
       this.views.set(message.id, view);
       this.empty.remove();
       this.list.append(view.el);
-      this.scroll();
     }
     return view;
   }
@@ -112,7 +115,6 @@ export class ChatPanel {
     stream.pacer = new Pacer((piece) => {
       stream.text += piece;
       view.showText(stream.text, true);
-      this.scroll();
       if (stream.final && stream.pacer.pending === 0) this.settle(stream);
     });
     this.stream = stream;
@@ -136,7 +138,6 @@ export class ChatPanel {
     stream.pacer.clear();
     stream.view.finish(stream.final);
     if (this.stream === stream) this.stream = null;
-    this.scroll();
   }
 
   setRunning(messageId) {
@@ -150,6 +151,7 @@ export class ChatPanel {
     if (!content) return;
     if (this.running) return this.say(explain({ reason: "busy" }));
     this.sendButton.disabled = true;
+    this.follow.toBottom();
     try {
       await this.session.send(content);
       this.input.value = "";
@@ -182,11 +184,6 @@ export class ChatPanel {
   disable(reason) {
     this.input.disabled = this.sendButton.disabled = true;
     this.say(reason, "blocked");
-  }
-
-  scroll() {
-    const list = this.list;
-    if (list.scrollHeight - list.scrollTop - list.clientHeight < 120) list.scrollTop = list.scrollHeight;
   }
 
   destroy() {

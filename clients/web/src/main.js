@@ -141,6 +141,7 @@ class App {
     }
     try {
       await this.view.ready;
+      this.view.chat.follow.toBottom();
       await this.view.session.send(text);
     } catch (error) {
       throw new Error(explain(error));
