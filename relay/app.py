@@ -29,6 +29,7 @@ from .metrics import JOBS_PENDING, JOBS_WAITING
 from .presence import PresenceTracker
 from .settings import Settings
 from .settings_cache import SettingsCache
+from .tenant_topic import TenantTopics
 from .tenants import Tenants
 
 
@@ -76,8 +77,12 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     chat = Chat(
         db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars
     )
+    tenant_topics = TenantTopics(tenants)
+    broker.attach(tenant_topics)  # after the cache: it reads the settings the cache has just dropped
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
-    gateway = Gateway(settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat))
+    gateway = Gateway(
+        settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), tenant_topics
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:

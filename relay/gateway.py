@@ -1,5 +1,5 @@
 """What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, join pages,
-settings."""
+settings, the tenant topics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .fanout import Fanout
 from .join_page import JoinPages
 from .presence import PresenceTracker
 from .settings import Settings
+from .tenant_topic import TenantTopics
 from .tenants import Tenants
 
 
@@ -27,3 +28,4 @@ class Gateway:
     tenants: Tenants
     presence: PresenceTracker
     pages: JoinPages
+    tenant_topics: TenantTopics

@@ -18,6 +18,7 @@ from .auth import Claims, InvalidToken, verify
 from .channel import Channel
 from .gateway import Gateway
 from .serializer import FrameError, Message, Serializer, reply
+from .tenant_topic import TenantChannel, tenant_of_topic
 from .transport import JoinedTopic
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class Socket:
         self.serializer = serializer
         self.claims = claims
         self.gateway = gateway
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, Channel | TenantChannel] = {}
         self.inbox: list[Message] = []  # a list: cheaper than a deque for a few messages
         self.dispatcher: asyncio.Task[None] | None = None
         self.closed = False
@@ -167,15 +168,20 @@ class Socket:
         self.reply(message, status, response)
 
     async def _join(self, message: Message) -> None:
-        session_id = keys.session_id_of(message.topic)
-        if session_id is None:
-            self.reply(message, "error", {"reason": "unmatched topic", "message": "topics are ai_session:<id>"})
+        session_id, tenant = keys.session_id_of(message.topic), tenant_of_topic(message.topic)
+        if session_id is None and tenant is None:
+            detail = "topics are ai_session:<id> and tenant:<id>"
+            self.reply(message, "error", {"reason": "unmatched topic", "message": detail})
             return
         previous = self.channels.pop(message.topic, None)
         if previous is not None:  # a rejoin replaces the old channel, as in Phoenix
             previous.leave()
             self.send(self.serializer.encode(previous.join_ref, previous.join_ref, message.topic, "phx_close", {}))
-        channel = Channel(self, message.topic, session_id, message.join_ref)
+        channel: Channel | TenantChannel
+        if session_id is not None:
+            channel = Channel(self, message.topic, session_id, message.join_ref)
+        else:
+            channel = TenantChannel(self, message.topic, tenant or "", message.join_ref)
         self.channels[message.topic] = channel
         await channel.join(message)
 
