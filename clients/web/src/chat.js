@@ -186,6 +186,12 @@ export class ChatPanel {
     this.say(reason, "blocked");
   }
 
+  /** The assistant can answer again: the composer works and the notice saying why it did not is gone. */
+  enable() {
+    this.input.disabled = this.sendButton.disabled = false;
+    if (this.notice.dataset.kind === "blocked") this.say("");
+  }
+
   destroy() {
     this.stream?.pacer.clear();
     for (const view of this.views.values()) view.cards.destroy();

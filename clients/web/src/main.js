@@ -2,6 +2,7 @@
 // Layout: session list | chat | documents; Settings (admins) at #settings; Quick Ask on Ctrl/⌘+↑.
 import { connect } from "streamrelay-client";
 import { Api } from "./api.js";
+import { AssistantState } from "./assistant_state.js";
 import { claimsOf, h } from "./dom.js";
 import { PresenceBadge } from "./presence.js";
 import { QuickAsk } from "./quickask.js";
@@ -28,7 +29,7 @@ class App {
     });
     this.main = h("main", { class: "workspace" });
     this.settings = this.admin
-      ? new SettingsPage(this.api, { onSaved: () => this.assistantChanged(), onClose: () => { location.hash = ""; } })
+      ? new SettingsPage(this.api, { onSaved: (settings) => this.assistant.set(settings.assistant), onClose: () => { location.hash = ""; } })
       : null;
     this.quickAsk = new QuickAsk({ available: () => this.assistantOn && !this.view?.chat?.input.disabled, ask: (text) => this.ask(text) });
     document.body.append(
@@ -45,6 +46,7 @@ class App {
       h("div", { class: "layout" }, this.sessions.el, this.main),
       this.quickAsk.el,
     );
+    this.assistant = new AssistantState(this.client.socket, this.claims.tenant, (state) => this.assistantChanged(state));
     this.client.socket.onOpen(() => this.connected("live"));
     this.client.socket.onClose(() => this.connected("reconnecting…"));
     window.addEventListener("hashchange", () => this.route());
@@ -52,7 +54,9 @@ class App {
   }
 
   async start() {
-    await this.readAssistant();
+    const state = await this.assistant.ready;
+    if (state) this.assistantOn = state.enabled;
+    else await this.readAssistant();
     this.sessions.refresh();
     this.route();
   }
@@ -87,11 +91,12 @@ class App {
     }
   }
 
-  /** Settings were saved: back from Settings, the chat joins afresh (enabled? configured?). */
-  async assistantChanged() {
-    await this.readAssistant();
-    this.closeView();
-    if (location.hash !== "#settings") this.route(); // already back from Settings: show the new state
+  /** The assistant was turned off or on, or (un)configured, here or in another tab: every view follows. */
+  assistantChanged(state) {
+    this.assistantOn = state.enabled;
+    if (!state.enabled) this.quickAsk.close();
+    if (this.view) this.view.setAssistant(state);
+    else if (location.hash !== "#settings") this.route(); // the welcome page's tip or notice
   }
 
   /** Show what the URL names: Settings, a session, or the list alone. */

@@ -52,6 +52,18 @@ export class SessionView {
     this.ready.catch(() => {});
   }
 
+  /** The assistant's state changed (`assistant_state`): an open chat is disabled or enabled in place. */
+  setAssistant({ enabled, configured }) {
+    if (this.closed) return;
+    if (!this.chat) {
+      if (!enabled) return;
+      this.notice.hidden = true;
+      this.open(); // its join says whether it is configured
+    } else if (!enabled) this.chat.disable(this.app.admin ? `${OFF} Turn it on in Settings.` : `${OFF} Ask an admin to turn it on.`);
+    else if (!configured) this.chat.disable(NOT_CONFIGURED);
+    else this.chat.enable();
+  }
+
   /** The assistant is off: the documents stay readable, the chat is hidden. */
   async off() {
     this.notice.hidden = false;
@@ -84,6 +96,9 @@ export class SessionView {
   refused(error) {
     if (error.reason === "ai_assistant_disabled") {
       this.chat?.el.remove();
+      this.chat?.destroy();
+      this.session?.leave();
+      this.chat = this.session = null;
       this.off();
     } else if (error.reason === "not_found") this.gone("This chat does not exist any more.");
     else this.chat?.disable(explain(error));
