@@ -4,6 +4,7 @@ import { connect } from "streamrelay-client";
 import { Api } from "./api.js";
 import { AssistantState } from "./assistant_state.js";
 import { claimsOf, h } from "./dom.js";
+import { linkProblem, showLinkProblem } from "./link.js";
 import { PresenceBadge } from "./presence.js";
 import { QuickAsk } from "./quickask.js";
 import { explain } from "./reasons.js";
@@ -47,6 +48,8 @@ class App {
       this.quickAsk.el,
     );
     this.assistant = new AssistantState(this.client.socket, this.claims.tenant, (state) => this.assistantChanged(state));
+    this.api.onUnauthorized = () => this.linkFailed();
+    this.client.socket.onError(() => this.checkLink());
     this.client.socket.onOpen(() => this.connected("live"));
     this.client.socket.onClose(() => this.connected("reconnecting…"));
     window.addEventListener("hashchange", () => this.route());
@@ -59,6 +62,28 @@ class App {
     else await this.readAssistant();
     this.sessions.refresh();
     this.route();
+  }
+
+  /** The socket failed: if the link stopped working (it expired, or the server refuses it), say so and stop. */
+  async checkLink() {
+    if (this.checking || this.dead) return;
+    if (linkProblem(this.claims)) return this.linkFailed();
+    this.checking = true;
+    try {
+      await this.api.get("/api/tenant/features"); // answered 401 when the token is refused (onUnauthorized)
+    } catch {
+      // the server is out of reach: phoenix.js reconnects
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  linkFailed() {
+    if (this.dead) return;
+    this.dead = true;
+    this.assistantOn = false;
+    this.client.socket.disconnect();
+    showLinkProblem(linkProblem(this.claims) || "invalid");
   }
 
   connected(state) {
@@ -101,6 +126,7 @@ class App {
 
   /** Show what the URL names: Settings, a session, or the list alone. */
   route() {
+    if (this.dead) return;
     if (location.hash === "#settings" && this.settings) {
       this.main.replaceChildren(this.settings.el);
       this.settings.open();
@@ -156,7 +182,9 @@ class App {
 
 const token = new URLSearchParams(location.search).get("token");
 if (token) {
-  new App(token).start();
+  const problem = linkProblem(claimsOf(token));
+  if (problem) showLinkProblem(problem);
+  else new App(token).start();
 } else {
   document.body.append(
     h("div", { class: "welcome" }, h("h2", {}, "streamrelay"), h("p", {}, "Open this page with a token: the link that `make dev` prints, or one your application makes.")),
