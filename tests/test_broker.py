@@ -105,6 +105,26 @@ async def test_snapshot_follows_the_in_flight_message(broker: Broker) -> None:
     assert (finished.seq, finished.epoch) == (7, snapshot.epoch)
 
 
+async def test_the_snapshot_holds_the_newest_step_of_each_tool_call_of_the_message_in_flight(broker: Broker) -> None:
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"})
+    search = {"call_id": "t1", "name": "search_docs", "arguments": {"query": "cron"}}
+    await broker.publish("s", events.STREAMING_TOOL, "m1", {**search, "status": "started"})
+    await broker.publish("s", events.STREAMING_CHANGES, "m1", {"changes": {"yaml": "a: 1"}, "change_id": "c1",
+                                                                "applied": False})  # fmt: skip
+    await broker.publish("s", events.STREAMING_TOOL, "m1", {"call_id": "t2", "name": "fetch", "status": "started"})
+    await broker.publish("s", events.STREAMING_TOOL, "m1", {**search, "status": "finished", "result_preview": "3"})
+    position = await broker.position("s", ("another-epoch", 2))
+    for streaming in ((await broker.snapshot("s")).streaming, position.snapshot.streaming):
+        assert streaming is not None
+        assert streaming.tools == [
+            {**search, "status": "finished", "result_preview": "3"},
+            {"call_id": "t2", "name": "fetch", "status": "started"},
+        ]
+        assert streaming.changes == [{"change_id": "c1", "changes": {"yaml": "a: 1"}, "applied": False}]
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m2", {"session_id": "s"})
+    assert (await broker.snapshot("s")).streaming.tools == [], "the next message starts without steps"
+
+
 async def replayed(broker: Broker, session_id: str, since: tuple[str, int]) -> list[bytes] | None:
     return (await broker.position(session_id, since)).replayed
 

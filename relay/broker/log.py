@@ -13,7 +13,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgpack
@@ -39,6 +39,7 @@ class Streaming:
     content: str
     status: str
     changes: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the newest `streaming_tool` payload of each call
 
     def to_dict(self, seq: int) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class Streaming:
             "content": self.content,
             "status": self.status,
             "changes": self.changes,
+            "tools": self.tools,
             "seq": seq,
         }
 
@@ -105,16 +107,26 @@ def snapshot_op(event: str, payload: dict[str, Any]) -> tuple[str, bytes]:
     if event == events.STREAMING_CHANGES:
         change = {"change_id": payload["change_id"], "changes": payload["changes"]}
         return SNAPSHOT_CHANGE, msgpack.packb(change)
+    if event == events.STREAMING_TOOL:  # kept with the changes, told apart when read (`decode_changes`)
+        return SNAPSHOT_CHANGE, msgpack.packb({"tool": payload})
     if event == events.NEW_MESSAGE:
         return SNAPSHOT_FINISH, b""
     return SNAPSHOT_NONE, b""
 
 
-def decode_changes(packed: bytes) -> list[dict[str, Any]]:
-    """The snapshot keeps changes as concatenated msgpack maps, appendable in place."""
+def decode_changes(packed: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The snapshot keeps changes and tool steps as concatenated msgpack maps, appendable in place:
+    (the changes, the newest step of each tool call in the order the calls began)."""
     unpacker = msgpack.Unpacker(raw=False)
     unpacker.feed(packed)
-    return [{**change, "applied": False} for change in unpacker]
+    changes: list[dict[str, Any]] = []
+    tools: dict[str, dict[str, Any]] = {}
+    for entry in unpacker:
+        if "tool" in entry:
+            tools[str(entry["tool"].get("call_id"))] = entry["tool"]
+        else:
+            changes.append({**entry, "applied": False})
+    return changes, list(tools.values())
 
 
 _PROCESS = secrets.token_hex(4)

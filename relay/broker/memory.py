@@ -109,7 +109,7 @@ class MemoryBroker(Broker):
         streaming = None
         if session.message_id is not None:
             streaming = Streaming(
-                session.message_id, "".join(session.content), session.status, decode_changes(session.changes)
+                session.message_id, "".join(session.content), session.status, *decode_changes(session.changes)
             )
         return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 

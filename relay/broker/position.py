@@ -40,6 +40,6 @@ def decode_reply(reply: list[Any]) -> Position:
             message_id.decode(),
             (content or b"").decode(errors="replace"),
             (status or b"").decode(),
-            decode_changes(changes or b""),
+            *decode_changes(changes or b""),
         )
     return Position(Snapshot(epoch, seq, streaming, page_seq), None, page)

@@ -83,6 +83,10 @@ export class ChatPanel {
       }
       if (live.status && live.status !== "processing") stream.view.showStatus(live.status);
       for (const change of live.changes || []) stream.view.cards.show(change);
+      for (const call of live.tools || []) stream.view.tools.update(call); // the steps so far, at once
+      const running = (live.tools || []).find((call) => call.status === "started");
+      stream.tools = Boolean(running);
+      if (running) stream.view.showStatus(`Calling ${running.name}…`);
     }
     if (!this.opened) this.follow.toBottom(); // a chat opens at its newest message
     this.opened = true;
