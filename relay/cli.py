@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--tenant", required=True)
     token.add_argument("--admin", action="store_true")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
+    token.add_argument("--name", help="the person's display name, shown to the others in the web app")
     args = parser.parse_args(argv)
     configure_logging()
     try:
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             if settings.secret is None:
                 raise ConfigError("RELAY_SECRET is required to mint tokens")
             role = "admin" if args.admin else "member"
-            print(mint(settings.secret, args.user, args.tenant, role, args.ttl))
+            print(mint(settings.secret, args.user, args.tenant, role, args.ttl, name=args.name))
         elif args.command == "rotate-credentials":
             from .rotate import rotate_credentials
 

@@ -31,8 +31,10 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "PORT": "eighty"}, "PORT"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "UPSTREAM_PROVIDER": "skynet"}, "UPSTREAM_PROVIDER"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
-        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
-         "TENANT_ALLOWED_HOSTS"),
+        (
+            {"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
+            "TENANT_ALLOWED_HOSTS",
+        ),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CREDENTIALS_KEY": "short"}, "CREDENTIALS_KEY"),
     ],
 )
@@ -62,6 +64,13 @@ def test_token_mints_a_token_the_gateway_accepts() -> None:
     assert (claims.user, claims.tenant, claims.role) == ("alice", "acme", "admin")
 
 
+def test_token_carries_the_display_name_given_with_name() -> None:
+    secret = "a-secret-that-is-long-enough-for-hs256"
+    result = run("token", "--user", "u-7", "--tenant", "acme", "--name", "Ada Lovelace", RELAY_SECRET=secret)
+    claims = verify(secret, result.stdout.strip())
+    assert (claims.user, claims.name, claims.role) == ("u-7", "Ada Lovelace", "member")
+
+
 def test_websocket_upgrade_log_lines_do_not_carry_the_token() -> None:
     record = logging.LogRecord(
         "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
@@ -80,7 +89,8 @@ def test_python_m_workers_is_streamrelay_worker() -> None:
     for command in ([sys.executable, "-m", "workers"], [streamrelay, "worker"]):
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert (result.returncode, result.stderr.strip()) == (
-            2, "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo"
+            2,
+            "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo",
         ), command
 
 

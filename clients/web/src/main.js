@@ -5,6 +5,7 @@ import { Api } from "./api.js";
 import { AssistantState } from "./assistant_state.js";
 import { claimsOf, h } from "./dom.js";
 import { linkProblem, showLinkProblem } from "./link.js";
+import { people } from "./people.js";
 import { PresenceBadge } from "./presence.js";
 import { QuickAsk } from "./quickask.js";
 import { explain } from "./reasons.js";
@@ -18,6 +19,7 @@ class App {
     this.token = token;
     this.claims = claimsOf(token);
     this.admin = this.claims.role === "admin";
+    people.introduce(this.claims);
     this.client = connect({ url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/socket`, token });
     this.assistantOn = false;
     this.view = null;

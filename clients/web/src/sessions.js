@@ -1,4 +1,5 @@
 // The session list: the caller's chats with their last message, new, rename, delete.
+import { renderMarkdown } from "streamrelay-client";
 import { h, timestamp } from "./dom.js";
 import { explain } from "./reasons.js";
 
@@ -41,7 +42,8 @@ export class SessionList {
   item(session) {
     const title = h("span", { class: "title" }, session.title || "Untitled chat");
     const last = session.last_message;
-    const preview = !last ? "No messages yet" : last.role === "user" ? last.preview : `Assistant: ${last.preview || "…"}`;
+    const text = plain(last?.preview || "");
+    const preview = !last ? "No messages yet" : last.role === "user" ? text : `Assistant: ${text || "…"}`;
     const li = h(
       "li",
       { "data-testid": "session-item", "data-id": session.id, class: session.id === this.active ? "active" : "" },
@@ -117,4 +119,11 @@ export class SessionList {
     this.error.textContent = text;
     this.error.hidden = !text;
   }
+}
+
+/** A message preview as plain text: its markdown rendered (a cut-off tail healed) and read back as text,
+ * in an inert document (nothing it names is loaded). */
+function plain(markdown) {
+  const html = renderMarkdown(markdown, { streaming: true });
+  return new DOMParser().parseFromString(html, "text/html").body.textContent.replace(/\s+/g, " ").trim();
 }
