@@ -1,6 +1,7 @@
 // The chat panel of one session: messages, the streaming answer (paced, markdown),
 // the composer with Send and Stop, and the notices for refused messages.
 import { Pacer } from "streamrelay-client";
+import { Announcer } from "./announcer.js";
 import { ChangeCards } from "./changes.js";
 import { h } from "./dom.js";
 import { Follower } from "./follow.js";
@@ -15,13 +16,14 @@ export class ChatPanel {
     this.views = new Map(); // message id -> MessageView
     this.stream = null; // {id, view, pacer, text, final}
     this.running = null; // id of the answer being generated (this tab's or another's)
-    this.list = h("div", { class: "messages", "data-testid": "messages", "aria-live": "polite" });
+    this.list = h("div", { class: "messages", "data-testid": "messages", role: "region", "aria-label": "Messages" });
+    this.announcer = new Announcer();
     this.empty = h("div", { class: "empty" }, "Ask the assistant about your workflow. Answers stream here for everyone viewing this chat.");
     this.input = h("textarea", {
       "data-testid": "composer",
       rows: 2,
       placeholder: "Ask the assistant…  (Enter sends, Shift+Enter adds a line)",
-      "aria-label": "Message",
+      "aria-label": "Message to the assistant",
       onkeydown: (event) => {
         if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
           event.preventDefault();
@@ -34,7 +36,7 @@ export class ChatPanel {
     this.notice = h("div", { class: "composer-notice", "data-testid": "composer-notice", role: "status", hidden: true });
     const form = h("form", { class: "composer", onsubmit: (event) => { event.preventDefault(); this.submit(); } }, this.input, this.sendButton, this.stopButton);
     this.follow = new Follower(this.list);
-    this.el = h("section", { class: "chat", "data-testid": "chat" }, h("div", { class: "messages-frame" }, this.list, this.follow.button), this.notice, form);
+    this.el = h("section", { class: "chat", "data-testid": "chat" }, h("div", { class: "messages-frame" }, this.list, this.follow.button), this.notice, form, this.announcer.el);
     this.list.append(this.empty);
     this.subscribe();
   }
@@ -88,7 +90,10 @@ export class ChatPanel {
       stream.tools = Boolean(running);
       if (running) stream.view.showStatus(`Calling ${running.name}…`);
     }
-    if (!this.opened) this.follow.toBottom(); // a chat opens at its newest message
+    if (!this.opened) {
+      this.follow.toBottom(); // a chat opens at its newest message, ready to type in
+      if (!isTyping(document.activeElement)) this.input.focus({ preventScroll: true });
+    }
     this.opened = true;
   }
 
@@ -119,6 +124,7 @@ export class ChatPanel {
     stream.pacer = new Pacer((piece) => {
       stream.text += piece;
       view.showText(stream.text, true);
+      this.announcer.progress(messageId, stream.text);
       if (stream.final && stream.pacer.pending === 0) this.settle(stream);
     });
     this.stream = stream;
@@ -141,6 +147,7 @@ export class ChatPanel {
   settle(stream) {
     stream.pacer.clear();
     stream.view.finish(stream.final);
+    this.announcer.finish(stream.id, stream.final.content);
     if (this.stream === stream) this.stream = null;
   }
 
@@ -163,7 +170,8 @@ export class ChatPanel {
     } catch (error) {
       this.say(explain(error));
     } finally {
-      this.sendButton.disabled = false;
+      this.sendButton.disabled = this.input.disabled;
+      this.input.focus(); // Send keeps the focus where the next question is typed
     }
   }
 
@@ -205,4 +213,9 @@ export class ChatPanel {
 function sentence(text) {
   const s = String(text || "The answer broke off.");
   return /[.!?…]$/.test(s) ? s : `${s}.`;
+}
+
+/** Whether `el` is a field a person is typing in (the focus is theirs to keep). */
+function isTyping(el) {
+  return Boolean(el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.isContentEditable));
 }

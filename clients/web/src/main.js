@@ -23,7 +23,7 @@ class App {
     this.client = connect({ url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/socket`, token });
     this.assistantOn = false;
     this.view = null;
-    this.title = h("span", { class: "session-title", "data-testid": "session-title" });
+    this.title = h("h1", { class: "session-title", "data-testid": "session-title" }, "Your chats");
     this.presence = new PresenceBadge();
     this.connection = h("span", { class: "connection", "data-testid": "connection" }, "connecting…");
     this.sessions = new SessionList(this.api, {
@@ -36,6 +36,7 @@ class App {
       : null;
     this.quickAsk = new QuickAsk({ available: () => this.assistantOn && !this.view?.chat?.input.disabled, ask: (text) => this.ask(text) });
     document.body.append(
+      h("a", { class: "skip-link", href: "#composer", "data-testid": "skip-to-composer", onclick: (event) => this.skipToComposer(event) }, "Skip to the message box"),
       h(
         "header",
         { class: "topbar" },
@@ -158,8 +159,15 @@ class App {
     this.presence.show([]);
   }
 
+  /** The skip link: straight to the composer of the open chat (or the session list's New chat). */
+  skipToComposer(event) {
+    event.preventDefault();
+    const target = this.view?.chat?.input.disabled === false ? this.view.chat.input : this.sessions.newButton;
+    target.focus();
+  }
+
   showTitle(session) {
-    this.title.textContent = session ? session.title || "Untitled chat" : "";
+    this.title.textContent = session ? session.title || "Untitled chat" : "Your chats";
     document.title = session ? `${this.title.textContent} · streamrelay` : "streamrelay";
   }
 

@@ -16,6 +16,7 @@ export class SessionView {
     this.docs = new DocumentsPane(app.api, id);
     this.notice = h("div", { class: "assistant-off", "data-testid": "assistant-off", role: "status", hidden: true });
     this.el = h("div", { class: "session-view" }, this.notice, this.docs.el);
+    labelEditors(this.docs.el);
     this.session = null;
     this.chat = null;
     if (assistantOn) this.open();
@@ -118,4 +119,20 @@ export class SessionView {
     this.chat?.destroy();
     this.docs.destroy();
   }
+}
+
+const EDITOR_LABELS = { "editor-yaml": "Workflow YAML editor", "editor-code": "Job code editor" };
+
+/** Name each document's editor for assistive technology, whenever the pane creates one. */
+function labelEditors(pane) {
+  const label = () => {
+    for (const [testid, name] of Object.entries(EDITOR_LABELS)) {
+      for (const content of pane.querySelectorAll(`[data-testid=${testid}] .cm-content:not([aria-label])`)) {
+        content.setAttribute("aria-label", name);
+        content.tabIndex = 0; // focusable already (contenteditable); said so, for checkers of scrolling regions
+      }
+    }
+  };
+  label();
+  new MutationObserver(label).observe(pane, { childList: true, subtree: true });
 }

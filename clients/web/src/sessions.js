@@ -1,6 +1,6 @@
 // The session list: the caller's chats with their last message, new, rename, delete.
-import { renderMarkdown } from "streamrelay-client";
 import { h, timestamp } from "./dom.js";
+import { plainText } from "./plain.js";
 import { explain } from "./reasons.js";
 
 export class SessionList {
@@ -42,7 +42,7 @@ export class SessionList {
   item(session) {
     const title = h("span", { class: "title" }, session.title || "Untitled chat");
     const last = session.last_message;
-    const text = plain(last?.preview || "");
+    const text = plainText(last?.preview || "");
     const preview = !last ? "No messages yet" : last.role === "user" ? text : `Assistant: ${text || "…"}`;
     const li = h(
       "li",
@@ -121,9 +121,3 @@ export class SessionList {
   }
 }
 
-/** A message preview as plain text: its markdown rendered (a cut-off tail healed) and read back as text,
- * in an inert document (nothing it names is loaded). */
-function plain(markdown) {
-  const html = renderMarkdown(markdown, { streaming: true });
-  return new DOMParser().parseFromString(html, "text/html").body.textContent.replace(/\s+/g, " ").trim();
-}

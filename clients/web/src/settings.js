@@ -30,7 +30,7 @@ export class SettingsPage {
     this.el = h(
       "section",
       { class: "settings", "data-testid": "settings-page" },
-      h("header", {}, h("h1", {}, "Settings"), h("button", { class: "link", "data-testid": "close-settings", onclick: onClose }, "← Back to chat")),
+      h("header", {}, h("h2", {}, "Settings"), h("button", { class: "link", "data-testid": "close-settings", onclick: onClose }, "← Back to chat")),
       this.tabs,
       this.body,
     );
