@@ -9,6 +9,7 @@ import { people } from "./people.js";
 import { PresenceBadge } from "./presence.js";
 import { QuickAsk } from "./quickask.js";
 import { explain } from "./reasons.js";
+import { PaneSwitcher } from "./panes.js";
 import { OFF, SessionView } from "./session_view.js";
 import { SessionList } from "./sessions.js";
 import { SettingsPage } from "./settings.js";
@@ -31,6 +32,7 @@ class App {
       onDeleted: (id) => id === this.sessionId() && this.navigate(null),
     });
     this.main = h("main", { class: "workspace" });
+    this.panes = new PaneSwitcher();
     this.settings = this.admin
       ? new SettingsPage(this.api, { onSaved: (settings) => this.assistant.set(settings.assistant), onClose: () => { location.hash = ""; } })
       : null;
@@ -47,6 +49,7 @@ class App {
         this.connection,
         this.admin ? h("a", { href: "#settings", "data-testid": "settings" }, "Settings") : null,
       ),
+      this.panes.el,
       h("div", { class: "layout" }, this.sessions.el, this.main),
       this.quickAsk.el,
     );
@@ -131,12 +134,17 @@ class App {
   route() {
     if (this.dead) return;
     if (location.hash === "#settings" && this.settings) {
+      this.panes.enable(false);
+      this.panes.show("chat"); // on a phone: the workspace, where Settings are
       this.main.replaceChildren(this.settings.el);
       this.settings.open();
       return;
     }
     const id = this.sessionId();
     this.sessions.select(id);
+    this.panes.enable(Boolean(id));
+    if (!id) this.panes.show("sessions");
+    else if (document.body.dataset.pane !== "documents" || this.view?.id !== id) this.panes.show("chat");
     if (this.view && this.view.id === id) {
       this.main.replaceChildren(this.view.el);
       return;
