@@ -143,19 +143,21 @@ async def list_messages(request: Request, gateway: Gateway, claims: Claims) -> R
 
 
 async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Response:
-    """202 at once; or the generation as SSE (`Accept: text/event-stream`); or its end (`?wait=true`)."""
+    """202 at once; or the generation as SSE (`Accept: text/event-stream`); or its end (`?wait=true`).
+    With `edit` (the id of the session's last user message) that message and all after it are replaced."""
     session_id = request.path_params["session_id"]
     body = await json_body(request)
+    content, edit = body.get("content"), body.get("edit")
     streaming = "text/event-stream" in request.headers.get("accept", "")
     waiting = request.query_params.get("wait") == "true"
     if not streaming and not waiting:
-        question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
+        question, answer = await gateway.chat.send_message(claims, session_id, content, edit)
         return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
     await gateway.chat.check_access(claims, session_id)
     watch = GenerationWatch(gateway, claims, session_id)
     await watch.start()
     try:
-        question, answer = await gateway.chat.send_message(claims, session_id, body.get("content"))
+        question, answer = await gateway.chat.send_message(claims, session_id, content, edit)
     except BaseException:
         watch.stop()
         raise
@@ -165,6 +167,13 @@ async def post_message(request: Request, gateway: Gateway, claims: Claims) -> Re
         finally:
             watch.stop()
     return StreamingResponse(watch.stream(question, answer), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def regenerate(request: Request, gateway: Gateway, claims: Claims) -> Response:
+    """A new answer to the session's last user message, in place of the last answer."""
+    await json_body(request)
+    question, answer = await gateway.chat.regenerate(claims, request.path_params["session_id"])
+    return JSONResponse({"message_id": question, "response_message_id": answer}, status_code=202)
 
 
 async def session_events(request: Request, gateway: Gateway, claims: Claims) -> Response:
@@ -209,6 +218,7 @@ def routes(gateway: Gateway) -> list[Route]:
         route("/api/sessions/{session_id}/messages", list_messages, "GET"),
         route("/api/sessions/{session_id}/messages", post_message, "POST"),
         route("/api/sessions/{session_id}/stop", stop, "POST"),
+        route("/api/sessions/{session_id}/regenerate", regenerate, "POST"),
         route("/api/sessions/{session_id}/events", session_events, "GET"),
         route("/api/tenant/settings", get_tenant_settings, "GET"),
         route("/api/tenant/settings", put_tenant_settings, "PUT"),

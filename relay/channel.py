@@ -199,7 +199,11 @@ class Channel:
         chat, claims = self.transport.gateway.chat, self.transport.claims
         try:
             if event == "new_message":
-                question, answer = await chat.send_message(claims, self.session_id, payload.get("content"))
+                content, edit = payload.get("content"), payload.get("edit")
+                question, answer = await chat.send_message(claims, self.session_id, content, edit)
+                return "ok", {"message_id": question, "response_message_id": answer}
+            if event == "regenerate":
+                question, answer = await chat.regenerate(claims, self.session_id)
                 return "ok", {"message_id": question, "response_message_id": answer}
             if event == "stop":
                 return "ok", {"message_id": await chat.stop(claims, self.session_id)}

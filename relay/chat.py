@@ -21,6 +21,7 @@ from schema.models import CANCELLED, PROCESSING, SUCCESS, AppliedChange, ChatMes
 from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, persist_final, recent_messages
 from schema.usage import generation_usage
 
+from . import resend
 from .auth import Claims
 from .broker.base import BrokerUnavailable
 from .broker.jobs import JobQueue
@@ -173,42 +174,63 @@ class Chat:
 
     # generations
 
-    async def send_message(self, claims: Claims, session_id: str, content: Any) -> tuple[str, str]:
-        """Save the user's message and a placeholder for the answer, then queue the generation."""
+    async def send_message(self, claims: Claims, session_id: str, content: Any, edit: Any = None) -> tuple[str, str]:
+        """Save the user's message and a placeholder for the answer, then queue the generation; `edit`: the id
+        of the session's last user message, which this one replaces with all after it (see `relay.resend`)."""
         if not isinstance(content, str) or not content.strip():
             raise bad_request("content must be a non-empty string")
         if len(content) > self.max_message_chars:
             raise ChatError("too_large", f"content exceeds {self.max_message_chars} characters", 413)
+        if edit is not None and not isinstance(edit, str):
+            raise bad_request("edit must be the id of the session's last user message")
+        removed: list[str] = []
         try:
             async with self.db.begin() as db:
                 session = await self._session(db, claims, session_id)
                 await self.tenants.admit_generation(db, claims)
+                if edit is not None:
+                    removed = (await resend.take_back(db, session_id, edit))[1]
                 now = utcnow()
                 question = ChatMessage(
                     session_id=session_id, user_id=claims.user, role="user", content=content,
                     status=SUCCESS, changes=[], usage={}, created_at=now, completed_at=now,
                 )  # fmt: skip
-                answer = ChatMessage(  # its user_id: whose tokens the generation spends
-                    session_id=session_id, user_id=claims.user, role="assistant", content="", status=PROCESSING,
-                    changes=[], usage={}, created_at=now + timedelta(microseconds=1),
-                )  # fmt: skip
+                answer = resend.new_answer(claims, session_id, now + timedelta(microseconds=1))
                 session.updated_at = now
                 db.add_all([question, answer])
         except IntegrityError:
             raise busy() from None
-        try:
-            await self.log.publish(session_id, events.USER_MESSAGE, question.id, {"message": question.to_dict()})
-            job = {
-                "session_id": session_id,
-                "message_id": answer.id,
-                "user_message_id": question.id,
-                "tenant": claims.tenant,
-            }
-            await self.jobs.enqueue(job)
-        except BrokerUnavailable:
-            await self._fail(answer.id, "the generation could not be queued: the message broker is unavailable")
-            raise
+        await self._queue(claims, session_id, question.id, answer.id, removed, question.to_dict())
         return question.id, answer.id
+
+    async def regenerate(self, claims: Claims, session_id: str) -> tuple[str, str]:
+        """A new answer to the session's last user message in place of the one after it (see `relay.resend`)."""
+        try:
+            async with self.db.begin() as db:
+                await self._session(db, claims, session_id)
+                await self.tenants.admit_generation(db, claims)
+                question, removed = await resend.take_back(db, session_id)
+                question_id = question.id
+                answer = resend.new_answer(claims, session_id, utcnow())
+                db.add(answer)
+        except IntegrityError:
+            raise busy() from None
+        await self._queue(claims, session_id, question_id, answer.id, removed)
+        return question_id, answer.id
+
+    async def _queue(self, claims: Claims, session_id: str, question_id: str, answer_id: str, removed: list[str],
+                     question: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Tell every tab what changed in the history (removed messages, a new question), then queue the job."""
+        try:
+            if removed:
+                await self.log.publish(session_id, events.MESSAGES_DELETED, "", {"message_ids": removed})
+            if question is not None:
+                await self.log.publish(session_id, events.USER_MESSAGE, question_id, {"message": question})
+            job = {"session_id": session_id, "message_id": answer_id, "user_message_id": question_id}
+            await self.jobs.enqueue({**job, "tenant": claims.tenant})
+        except BrokerUnavailable:
+            await self._fail(answer_id, "the generation could not be queued: the message broker is unavailable")
+            raise
 
     async def _fail(self, message_id: str, error: str) -> None:
         async with self.db.begin() as db:

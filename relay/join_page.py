@@ -7,7 +7,7 @@ multiplies by every tab.
 
 The page is stored under `{ai_session:<id>}:page`, tagged with the session's
 epoch and the seq of its last *page-changing* event (`events.PAGE_EVENTS`:
-user_message, new_message, session_updated, session_deleted, changes_applied),
+user_message, new_message, session_updated, session_deleted, changes_applied, messages_deleted),
 which the publish script records as `page_seq` in the live hash. Every write
 that changes a session's row or its messages publishes one of those events,
 so the stored page goes stale for every gateway at once, the moment the event

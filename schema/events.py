@@ -22,6 +22,7 @@ NEW_MESSAGE = "new_message"
 SESSION_UPDATED = "session_updated"
 SESSION_DELETED = "session_deleted"
 CHANGES_APPLIED = "changes_applied"
+MESSAGES_DELETED = "messages_deleted"
 
 EVENTS = frozenset(
     {
@@ -36,13 +37,17 @@ EVENTS = frozenset(
         SESSION_UPDATED,
         SESSION_DELETED,
         CHANGES_APPLIED,
+        MESSAGES_DELETED,
     }
 )
 
 # Events that follow a change of the session's row or of its stored messages (a join reply's page):
 # publishing one makes every cached join page of the session stale (relay/join_page.py).
-# CHANGES_APPLIED (a claim granted) changes the stored messages' `applied` flags.
-PAGE_EVENTS = frozenset({USER_MESSAGE, NEW_MESSAGE, SESSION_UPDATED, SESSION_DELETED, CHANGES_APPLIED})
+# CHANGES_APPLIED (a claim granted) changes the stored messages' `applied` flags; MESSAGES_DELETED (regenerate,
+# edit and resend) removes stored messages.
+PAGE_EVENTS = frozenset(
+    {USER_MESSAGE, NEW_MESSAGE, SESSION_UPDATED, SESSION_DELETED, CHANGES_APPLIED, MESSAGES_DELETED}
+)
 
 MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
 
