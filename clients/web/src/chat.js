@@ -64,11 +64,13 @@ export class ChatPanel {
     on("changes_applied", ({ change_id, user_id }) => {
       for (const view of this.views.values()) view.cards.applied(change_id, user_id);
     });
+    on("messages_deleted", ({ message_ids }) => this.remove(message_ids));
   }
 
   /** Every join and rejoin: the history and the answer in flight as the server has them. */
   joined(reply) {
     this.el.dataset.joined = "true";
+    if (!reply.recovered) this.remove(this.missing(reply.messages || []));
     for (const message of reply.messages || []) {
       if (message.status === "processing") continue; // shown from the snapshot below
       this.message(message);
@@ -100,10 +102,12 @@ export class ChatPanel {
   view(message) {
     let view = this.views.get(message.id);
     if (!view) {
-      view = new MessageView(message, new ChangeCards(this.docs));
+      const actions = { regenerate: () => this.regenerate(), edit: (text) => this.resend(message.id, text) };
+      view = new MessageView(message, new ChangeCards(this.docs), actions);
       this.views.set(message.id, view);
       this.empty.remove();
       this.list.append(view.el);
+      this.offer();
     }
     return view;
   }
@@ -155,6 +159,70 @@ export class ChatPanel {
     this.running = messageId;
     this.stopButton.disabled = messageId === null;
     this.el.classList.toggle("running", messageId !== null);
+    this.offer();
+  }
+
+  /** Messages shown here that a fresh join's history (from its oldest message on) no longer has. */
+  missing(messages) {
+    if (!messages.length) return [...this.views.keys()];
+    const kept = new Set(messages.map((message) => message.id));
+    const shown = [...this.list.querySelectorAll("[data-testid=message]")].map((el) => el.dataset.id);
+    const from = shown.indexOf(messages[0].id);
+    return from < 0 ? [] : shown.slice(from).filter((id) => !kept.has(id));
+  }
+
+  /** `messages_deleted` (a regenerate, an edit and resend): the messages go from the page. */
+  remove(ids) {
+    for (const id of ids) {
+      const view = this.views.get(id);
+      if (!view) continue;
+      if (this.stream?.id === id) {
+        this.stream.pacer.clear();
+        this.stream = null;
+      }
+      view.cards.destroy();
+      view.el.remove();
+      this.views.delete(id);
+    }
+    if (!this.views.size) this.list.append(this.empty);
+    this.offer();
+  }
+
+  /** Regenerate on the last answer, Edit on the last question: while nothing runs and the assistant can answer. */
+  offer() {
+    const idle = this.running === null && !this.input.disabled;
+    let question = null;
+    let answer = null;
+    for (const el of this.list.querySelectorAll("[data-testid=message]")) {
+      const view = this.views.get(el.dataset.id);
+      if (view?.role === "user") [question, answer] = [view, null];
+      else if (view) answer = view;
+    }
+    for (const view of this.views.values()) {
+      view.offer({ regenerate: idle && question !== null && view === answer, edit: idle && view === question });
+    }
+  }
+
+  async regenerate() {
+    this.follow.toBottom();
+    try {
+      await this.session.regenerate();
+      this.say("");
+    } catch (error) {
+      this.say(explain(error));
+    }
+  }
+
+  /** Edit and resend the last question (throws a sentence for the edit form to show). */
+  async resend(messageId, content) {
+    this.follow.toBottom();
+    try {
+      await this.session.send(content, { edit: messageId });
+      this.say("");
+    } catch (error) {
+      throw new Error(explain(error));
+    }
+    this.input.focus();
   }
 
   async submit() {
@@ -196,12 +264,14 @@ export class ChatPanel {
   disable(reason) {
     this.input.disabled = this.sendButton.disabled = true;
     this.say(reason, "blocked");
+    this.offer();
   }
 
   /** The assistant can answer again: the composer works and the notice saying why it did not is gone. */
   enable() {
     this.input.disabled = this.sendButton.disabled = false;
     if (this.notice.dataset.kind === "blocked") this.say("");
+    this.offer();
   }
 
   destroy() {
