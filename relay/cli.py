@@ -50,6 +50,8 @@ class RedactTokens(logging.Filter):
 
 
 TOKEN = re.compile(r"(token=)[^&\s\"]+")
+# `streamrelay dev` logs only what goes wrong: not alembic's start-up, each request, nor uvicorn's URL without a token
+DEV_QUIET = ("alembic", "uvicorn.error", "uvicorn.access")
 
 
 def configure_logging() -> None:
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging()
     try:
         if args.command == "dev":
+            for chatty in DEV_QUIET:  # set before alembic is imported: it logs as it loads
+                logging.getLogger(chatty).setLevel(logging.WARNING)
             from .dev import run_dev
 
             settings = from_env(dev=True)

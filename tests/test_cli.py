@@ -31,10 +31,8 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "PORT": "eighty"}, "PORT"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "UPSTREAM_PROVIDER": "skynet"}, "UPSTREAM_PROVIDER"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "DATABASE_URL": "postgresql://x/y"}, "DATABASE_URL"),
-        (
-            {"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
-            "TENANT_ALLOWED_HOSTS",
-        ),
+        ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "TENANT_ALLOWED_HOSTS": "a b"},
+         "TENANT_ALLOWED_HOSTS"),
         ({"REDIS_URL": "redis://127.0.0.1:1", "RELAY_SECRET": "s", "CREDENTIALS_KEY": "short"}, "CREDENTIALS_KEY"),
     ],
 )
@@ -89,8 +87,7 @@ def test_python_m_workers_is_streamrelay_worker() -> None:
     for command in ([sys.executable, "-m", "workers"], [streamrelay, "worker"]):
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert (result.returncode, result.stderr.strip()) == (
-            2,
-            "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo",
+            2, "streamrelay: configuration error: UPSTREAM_URL is required for UPSTREAM_PROVIDER=apollo"
         ), command
 
 

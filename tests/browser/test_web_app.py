@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from relay.demo_upstream import WORKFLOW_YAML
+from relay.demo_script import WORKFLOW_YAML
 from relay.server import EmbeddedServer
 
 from ..system import System
