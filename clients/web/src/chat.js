@@ -8,6 +8,13 @@ import { Follower } from "./follow.js";
 import { MessageView } from "./message.js";
 import { explain } from "./reasons.js";
 
+// Questions an empty chat suggests: a workflow, a search of the documentation, a fix of the job code.
+const SUGGESTIONS = [
+  "Draft a workflow that loads records from an HTTP API into PostgreSQL every hour",
+  "Search the docs: how do cron triggers work?",
+  "Fix my job code: the next step gets no data",
+];
+
 export class ChatPanel {
   /** `session`: the client's Session; `docs`: the DocumentsPane the change cards read. */
   constructor(session, docs) {
@@ -18,7 +25,12 @@ export class ChatPanel {
     this.running = null; // id of the answer being generated (this tab's or another's)
     this.list = h("div", { class: "messages", "data-testid": "messages", role: "region", "aria-label": "Messages" });
     this.announcer = new Announcer();
-    this.empty = h("div", { class: "empty" }, "Ask the assistant about your workflow. Answers stream here for everyone viewing this chat.");
+    this.empty = h(
+      "div",
+      { class: "empty" },
+      h("p", {}, "Ask the assistant about your workflow. Answers stream here for everyone viewing this chat."),
+      h("div", { class: "suggestions" }, SUGGESTIONS.map((text) => h("button", { type: "button", class: "suggestion", "data-testid": "suggestion", onclick: () => this.suggest(text) }, text))),
+    );
     this.input = h("textarea", {
       "data-testid": "composer",
       rows: 2,
@@ -223,6 +235,13 @@ export class ChatPanel {
       throw new Error(explain(error));
     }
     this.input.focus();
+  }
+
+  /** A suggestion chip: asked as if typed. */
+  suggest(text) {
+    if (this.input.disabled) return;
+    this.input.value = text;
+    this.submit();
   }
 
   async submit() {
