@@ -66,6 +66,8 @@ async def test_at_phone_size_chat_documents_and_sessions_are_switchable_panes_wi
     await tab.by("chat").wait_for()  # opening a chat shows it
     await tab.wait_answer("success", count=2)
     assert await tab.page.evaluate(SIDEWAYS) <= 0
+    cut = "[...document.querySelectorAll('.content pre')].filter((pre) => pre.scrollWidth > pre.clientWidth).length"
+    assert await tab.page.evaluate(cut) == 0, "long code lines wrap: nothing is cut off"
     tab.assert_healthy()
 
 

@@ -1,4 +1,4 @@
-// Types of streamrelay-client (the contract is docs/protocol.md and DESIGN §4, §10).
+// Types of streamrelay-client (the contract is docs/protocol.md).
 
 export interface Change {
   change_id: string;

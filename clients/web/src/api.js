@@ -1,4 +1,4 @@
-// The HTTP API (DESIGN §5) with the page's token; failures become ApiError with a sentence for people.
+// The HTTP API (docs/protocol.md) with the page's token; failures become ApiError with a sentence for people.
 
 export class ApiError extends Error {
   constructor(status, code, message, details = {}) {

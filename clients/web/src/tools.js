@@ -1,4 +1,4 @@
-// Tool steps of an answer (DESIGN §9): one collapsed <details> per call, live from
+// Tool steps of an answer (README "Tools"): one collapsed <details> per call, live from
 // `streaming_tool` and, once the answer is saved, from the message's `tool_calls`.
 import { h } from "./dom.js";
 
