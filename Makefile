@@ -2,12 +2,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench clean web
+.PHONY: dev test lint bench clean web screenshots
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -e '.[dev]'
 	touch $(STAMP)
 
 dev: $(STAMP)
@@ -20,6 +20,10 @@ test: $(STAMP)
 web:
 	cd clients/js && npm ci --no-audit --no-fund --loglevel=error
 	cd clients/web && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+# The README's screenshots (docs/screenshot*.png): the web app mid-stream at desktop and phone size, and dark.
+screenshots: $(STAMP)
+	$(PY) -m tests.browser.screenshot docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -34,6 +34,7 @@ from .presence import PresenceTracker
 from .security_headers import SecurityHeaders
 from .settings import Settings
 from .settings_cache import SettingsCache
+from .tenant_topic import TenantTopics
 from .tenants import Tenants
 
 
@@ -98,12 +99,14 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         context_max_bytes=settings.context_max_bytes,
         documents=broker,
     )  # fmt: skip
+    tenant_topics = TenantTopics(tenants)
+    broker.attach(tenant_topics)  # after the cache: it reads the settings the cache has just dropped
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
     limits = UserLimits(broker.limits, settings)
     documents = Documents(broker, db, settings.log_max_bytes // 4)
     gateway = Gateway(
         settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), limits,
-        documents,
+        documents, tenant_topics,
     )
 
     @contextlib.asynccontextmanager

@@ -1,4 +1,4 @@
-"""HS256 JWT tokens: `sub` (user), `tenant`, `role` (member|admin), `exp`."""
+"""HS256 JWT tokens: `sub` (user), `tenant`, `role` (member|admin), `exp`, and an optional display `name`."""
 
 from __future__ import annotations
 
@@ -35,10 +35,20 @@ class Claims:
         return self.role == "admin"
 
 
-def mint(secret: str, user: str, tenant: str, role: str = "member", ttl_seconds: int = 24 * 3600) -> str:
+def mint(
+    secret: str,
+    user: str,
+    tenant: str,
+    role: str = "member",
+    ttl_seconds: int = 24 * 3600,
+    name: str | None = None,
+) -> str:
+    """A token; `name`: the person's display name, shown wherever the web app shows them."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    claims = {"sub": user, "tenant": tenant, "role": role, "exp": int(time.time()) + ttl_seconds}
+    claims: dict[str, object] = {"sub": user, "tenant": tenant, "role": role, "exp": int(time.time()) + ttl_seconds}
+    if name:
+        claims["name"] = name[:MAX_ID_CHARS]
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
 from .log_redaction import configure_logging
 from .settings import ConfigError, Settings, from_env
+
+# `streamrelay dev` logs only what goes wrong: not alembic's start-up, each request, nor uvicorn's URL without a token
+DEV_QUIET = ("alembic", "uvicorn.error", "uvicorn.access")
 
 
 def serve(settings: Settings) -> None:
@@ -55,10 +59,13 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--tenant", required=True)
     token.add_argument("--admin", action="store_true")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="seconds until it expires")
+    token.add_argument("--name", help="the person's display name, shown to the others in the web app")
     args = parser.parse_args(argv)
     configure_logging()
     try:
         if args.command == "dev":
+            for chatty in DEV_QUIET:  # set before alembic is imported: it logs as it loads
+                logging.getLogger(chatty).setLevel(logging.WARNING)
             from .dev import run_dev
 
             settings = from_env(dev=True)
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
             if settings.secret is None:
                 raise ConfigError("RELAY_SECRET is required to mint tokens")
             role = "admin" if args.admin else "member"
-            print(mint(settings.secret, args.user, args.tenant, role, args.ttl))
+            print(mint(settings.secret, args.user, args.tenant, role, args.ttl, name=args.name))
         elif args.command == "rotate-credentials":
             from .rotate import rotate_credentials
 

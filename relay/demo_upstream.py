@@ -1,16 +1,16 @@
 """The built-in scripted upstream: a real HTTP server speaking the apollo SSE format.
 
-The request's `meta.demo` (or the session context's `demo`) may override the script:
+What it answers depends on the question (`relay.demo_script`): a workflow, a documentation
+search with a tool step, or edits to the session's job code. The request's `meta.demo` (or
+the session context's `demo`) may override the script:
 `{"chunks": N, "delay": seconds, "error_after": K, "drop_after": K, "revise": true, "tools": true}`,
 where `error_after` and `drop_after` end the stream after K text chunks with an apollo `error`
 event, or with no `complete`, `revise` makes the final workflow differ from the early one, and
-`tools` plays a `tool_use` block with its `tool_result` (apollo running a tool of its own) before the answer.
-"""
+`tools` plays a `tool_use` block with its `tool_result` (apollo running a tool of its own) before any answer."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,70 +21,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .demo_script import CODE, REVISED_YAML, TOOLS, WORKFLOW, WORKFLOW_YAML, answer_chunks, early_changes, kind_of
 from .server import EmbeddedServer
 
 MODEL = "demo-1"
 PACE = (0.6, 1.3, 0.9, 1.1, 0.7, 1.4, 1.0)  # scripted variation of chunk_delay, deterministic
 MAX_CHUNKS = 100_000
 MAX_DELAY = 10.0
-
-WORKFLOW_YAML = """\
-name: Demo workflow
-jobs:
-  fetch-records:
-    name: Fetch records
-    adaptor: '@openfn/language-http@latest'
-    body: |
-      get('https://example.com/api/records');
-  load-records:
-    name: Load records
-    adaptor: '@openfn/language-postgresql@latest'
-    body: |
-      upsert('records', 'id', state => state.data);
-triggers:
-  cron:
-    type: cron
-    cron_expression: '0 * * * *'
-    enabled: false
-edges:
-  cron->fetch-records:
-    source_trigger: cron
-    target_job: fetch-records
-    condition_type: always
-  fetch-records->load-records:
-    source_job: fetch-records
-    target_job: load-records
-    condition_type: on_job_success
-"""
-
-REVISED_YAML = WORKFLOW_YAML.replace("enabled: false", "enabled: true")
-
-ANSWER = """\
-## {topic}
-
-You asked: *{question}*
-
-Here is how I would approach it in an OpenFn workflow. I have drafted the workflow \
-above so you can review it before applying it.
-
-1. **Fetch** the source records with the HTTP adaptor's `get()`, paging until the API \
-returns an empty list.
-2. **Transform** each record in a small `fn()` step, so the mapping stays easy to test.
-3. **Load** the result with `upsert()`, keyed on `id`, which makes re-runs safe.
-
-```js
-fn(state => {{
-  state.data = state.data.map(record => ({{ id: record.id, name: record.name.trim() }}));
-  return state;
-}});
-```
-
-The cron trigger is disabled until you have checked a manual run."""
-
-MORE = (
-    "\n\nA note on step {n}: keep credentials out of the job code and attach them to the "
-    "step instead, so the same workflow runs unchanged in every project."
-)
+THINKING = {WORKFLOW: "Drafting the workflow…", TOOLS: "Reading what the search found…", CODE: "Reading the job code…"}
 
 
 def create_demo_app(chunk_delay: float = 0.05, chunks: int = 40) -> Starlette:
@@ -116,19 +60,6 @@ def _script(body: Any, chunk_delay: float, chunks: int) -> dict[str, Any]:
     for key in ("error_after", "drop_after"):
         script[key] = int(demo[key]) if demo.get(key) is not None else None
     return script
-
-
-def answer_chunks(question: str, count: int) -> list[str]:
-    """The scripted answer to `question`, split into `count` pieces that join back exactly."""
-    question = " ".join(question.split()) or "your question"
-    topic = question if len(question) <= 60 else question[:59].rstrip() + "…"
-    text = ANSWER.format(topic=topic, question=question)
-    words = re.findall(r"\s*\S+", text)
-    n = 1
-    while len(words) < count:
-        words += re.findall(r"\s*\S+", MORE.format(n=n))
-        n += 1
-    return ["".join(words[i * len(words) // count : (i + 1) * len(words) // count]) for i in range(count)]
 
 
 def _sse(event: str, data: Any) -> bytes:
@@ -177,9 +108,10 @@ async def _events(
     tools: bool,
 ) -> AsyncIterator[bytes]:
     question = body["content"]
+    kind = kind_of(question)
     history = body.get("history") or []
     input_tokens = sum(len(str(m.get("content", "")).split()) for m in history) + len(question.split())
-    pieces = answer_chunks(question, chunks)
+    pieces = answer_chunks(question, chunks, kind)
     usage = {"input_tokens": input_tokens, "output_tokens": len(pieces)}
     message = {"id": f"msg_demo_{uuid.uuid4().hex[:16]}", "type": "message", "role": "assistant"}
 
@@ -188,17 +120,19 @@ async def _events(
         message={**message, "content": [], "model": MODEL, "usage": {**usage, "output_tokens": 0}},
     )
     yield _anthropic("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""})
-    for i, status in enumerate(("Searching documentation…", "Drafting the workflow…")):
+    for i, status in enumerate(("Searching documentation…", THINKING[kind])):
         await asyncio.sleep(_pause(delay, i) * 3)
         yield _anthropic("content_block_delta", index=0, delta={"type": "thinking_delta", "thinking": status})
     yield _anthropic("content_block_delta", index=0, delta={"type": "signature_delta", "signature": "demo"})
     yield _anthropic("content_block_stop", index=0)
     yield _sse("log", f"demo: answering in {len(pieces)} chunks for service {service}")
-    if tools:
+    if tools or kind == TOOLS:
         for event in _tool_use(question):
             await asyncio.sleep(delay)
             yield event
-    yield _sse("changes", {"yaml": WORKFLOW_YAML})
+    changes = early_changes(kind, body.get("context") if isinstance(body.get("context"), dict) else {})
+    if changes is not None:
+        yield _sse("changes", changes)
     yield _anthropic("content_block_start", index=1, content_block={"type": "text", "text": ""})
     for i, piece in enumerate(pieces):
         if i == error_after:
@@ -216,7 +150,7 @@ async def _events(
         "complete",
         {
             "response": response,
-            "response_yaml": REVISED_YAML if revise else WORKFLOW_YAML,
+            **({"response_yaml": REVISED_YAML if revise else WORKFLOW_YAML} if kind == WORKFLOW else {}),
             "history": [
                 *history,
                 {"role": "user", "content": question},

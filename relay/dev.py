@@ -1,7 +1,9 @@
 """`streamrelay dev`: the whole system in one process on its embedded defaults.
 
 In-memory broker, SQLite, the built-in demo upstream over real HTTP, a worker
-and the gateway with its demo page; prints a URL to open.
+and the gateway with its web app; logs only what goes wrong, and prints last
+the links of two people (an admin and a colleague), so that presence and
+editing together can be tried.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from workers.upstreams import provider_factory
 from .app import create_app
 from .auth import mint
 from .broker.memory import MemoryBroker
+from .demo_script import SAMPLE_JOB_CODE
 from .demo_upstream import DemoUpstream
 from .server import EmbeddedServer, uvicorn_options
 from .settings import Settings
 
 DEMO_TENANT, DEMO_USER = "demo", "demo-user"
+PEOPLE = ((DEMO_USER, "Ada Lovelace", "admin"), ("demo-colleague", "Grace Hopper", "member"))
 
 
 async def seed(settings: Settings) -> str:
@@ -44,7 +48,8 @@ async def seed(settings: Settings) -> str:
             tenant.settings = {**(tenant.settings or {}), "experimental_features": {"ai_assistant": True}}
             session = await db.scalar(select(ChatSession).where(ChatSession.tenant_id == DEMO_TENANT).limit(1))
             if session is None:
-                session = ChatSession(tenant_id=DEMO_TENANT, user_id=DEMO_USER, title="Demo session", context={})
+                context = {"job_code": SAMPLE_JOB_CODE}  # for the demo's "fix my job code" answer
+                session = ChatSession(tenant_id=DEMO_TENANT, user_id=DEMO_USER, title="Demo session", context=context)
                 db.add(session)
         return session.id
     finally:
@@ -64,19 +69,29 @@ async def run_dev(settings: Settings) -> None:
         settings = settings.with_(upstream_url=upstream.url)
         broker = MemoryBroker(settings.log_maxlen, settings.history_ttl_seconds, settings.log_max_bytes)
         app = create_app(settings, broker)
-        gateway = EmbeddedServer(app, settings.host, settings.port, **uvicorn_options(settings))
+        gateway = EmbeddedServer(
+            app, settings.host, settings.port, **{**uvicorn_options(settings), "log_level": "warning"}
+        )
         async with gateway, upstream_clients(settings) as (client, tenant_client):
             providers = provider_factory(settings, client, tenant_client)
             worker = Worker(settings, broker, app.state.gateway.db, providers, name="dev")
             working = asyncio.create_task(worker.run())
-            token = mint(settings.secret or "", DEMO_USER, DEMO_TENANT, "admin")
-            print(
-                "\nstreamrelay dev is running: in-memory broker, SQLite, demo upstream at "
-                f"{upstream.url}\n\n  open  http://localhost:{gateway.port}/?session={session_id}&token={token}\n\n"
-                "Open it in two tabs to watch one session together. Ctrl-C stops.\n",
-                flush=True,
-            )
+            print(welcome(settings.secret or "", f"http://localhost:{gateway.port}", session_id), flush=True)
             await stop.wait()
             worker.shutdown()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(working, settings.shutdown_grace_seconds)
+
+
+def welcome(secret: str, base: str, session_id: str) -> str:
+    """What `streamrelay dev` prints once it runs: the second person's link, then the app's URL, last."""
+    (admin, admin_name, _), (colleague, colleague_name, role) = PEOPLE
+    link = {user: f"{base}/?session={session_id}&token={mint(secret, user, DEMO_TENANT, r, name=name)}"
+            for user, name, r in PEOPLE}  # fmt: skip
+    return (
+        "\nstreamrelay dev is running: the gateway, a worker and the demo upstream, with an in-memory broker and\n"
+        "SQLite. Ctrl-C stops.\n\n"
+        f"To try presence and editing together, open {colleague_name}'s link ({role}) in another browser or a\n"
+        f"private window:\n  {link[colleague]}\n\n"
+        f"Open the app as {admin_name} (admin):\n  open  {link[admin]}"
+    )

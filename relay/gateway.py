@@ -1,5 +1,5 @@
 """What every connection of one gateway process shares: broker, fan-out, chat, tenants, presence, join pages,
-per-user limits, hosted documents, settings."""
+per-user limits, hosted documents, the tenant topics, settings."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .join_page import JoinPages
 from .limits import UserLimits
 from .presence import PresenceTracker
 from .settings import Settings
+from .tenant_topic import TenantTopics
 from .tenants import Tenants
 
 
@@ -31,3 +32,4 @@ class Gateway:
     pages: JoinPages
     limits: UserLimits
     documents: Documents
+    tenant_topics: TenantTopics

@@ -22,6 +22,7 @@ from .errors import ChatError
 from .gateway import Gateway
 from .limits import bucket_of
 from .serializer import FrameError, Message, Serializer, reply
+from .tenant_topic import TenantChannel, tenant_of_topic
 from .transport import JoinedTopic
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Socket:
         self.serializer = serializer
         self.claims = claims
         self.gateway = gateway
-        self.channels: dict[str, Channel | DocumentChannel] = {}
+        self.channels: dict[str, Channel | DocumentChannel | TenantChannel] = {}
         self.inbox: list[Message] = []  # a list: cheaper than a deque for a few messages
         self.dispatcher: asyncio.Task[None] | None = None
         self.closed = False
@@ -179,8 +180,9 @@ class Socket:
 
     async def _join(self, message: Message) -> None:
         session_id, document = keys.session_id_of(message.topic), parse_topic(message.topic)
-        if session_id is None and document is None:
-            topics = "ai_session:<id> and doc:<session_id>:<workflow_yaml|job_code>"
+        tenant = tenant_of_topic(message.topic)
+        if session_id is None and document is None and tenant is None:
+            topics = "ai_session:<id>, doc:<session_id>:<workflow_yaml|job_code> and tenant:<id>"
             self.reply(message, "error", {"reason": "unmatched topic", "message": f"topics are {topics}"})
             return
         if not isinstance(message.payload, dict):
@@ -190,11 +192,13 @@ class Socket:
         if previous is not None:  # a rejoin replaces the old channel, as in Phoenix
             previous.leave()
             self.send(self.serializer.encode(previous.join_ref, previous.join_ref, message.topic, "phx_close", {}))
-        channel: Channel | DocumentChannel
+        channel: Channel | DocumentChannel | TenantChannel
         if document is not None:
             channel = DocumentChannel(self, message.topic, *document, message.join_ref)
+        elif session_id is not None:
+            channel = Channel(self, message.topic, session_id, message.join_ref)
         else:
-            channel = Channel(self, message.topic, session_id, message.join_ref)  # type: ignore[arg-type]
+            channel = TenantChannel(self, message.topic, tenant or "", message.join_ref)
         self.channels[message.topic] = channel
         await channel.join(message)
 

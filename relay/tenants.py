@@ -66,7 +66,9 @@ class Tenants:
         return {"enabled": settings.feature(AI_ASSISTANT), "configured": configured(settings, self.operator)}
 
     def _shown(self, settings: TenantSettings) -> dict[str, Any]:
-        return {**public_view(settings), "assistant": self.assistant(settings)}
+        # the service's own provider, used when the tenant names none (its URL and key stay private)
+        default = {"provider": self.operator.provider, "model": self.operator.model}
+        return {**public_view(settings), "assistant": self.assistant(settings), "default_provider": default}
 
     async def settings(self, claims: Claims) -> dict[str, Any]:
         async with self.db.begin() as db:

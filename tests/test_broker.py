@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis
 
 from relay.broker.base import Broker, BrokerUnavailable
-from relay.broker.log import FIRST_LEASE, Fenced, HistoryLost
+from relay.broker.fencing import FIRST_LEASE, Fenced, HistoryLost
 from relay.broker.memory import MemoryBroker
 from relay.broker.pubsub import Subscriptions
 from relay.broker.redis import RedisBroker
@@ -220,6 +220,26 @@ async def test_a_log_is_capped_in_bytes_and_keeps_the_newest_events(broker: Brok
     kept = await replayed(broker, "s", (snapshot.epoch, 20))
     assert kept is not None and len(kept) == 20
     assert sum(len(data) for data in kept) < 1024 * 1024
+
+
+async def test_the_snapshot_holds_the_newest_step_of_each_tool_call_of_the_message_in_flight(broker: Broker) -> None:
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"})
+    search = {"call_id": "t1", "name": "search_docs", "arguments": {"query": "cron"}}
+    await broker.publish("s", events.STREAMING_TOOL, "m1", {**search, "status": "started"})
+    await broker.publish("s", events.STREAMING_CHANGES, "m1", {"changes": {"yaml": "a: 1"}, "change_id": "c1",
+                                                                "applied": False})  # fmt: skip
+    await broker.publish("s", events.STREAMING_TOOL, "m1", {"call_id": "t2", "name": "fetch", "status": "started"})
+    await broker.publish("s", events.STREAMING_TOOL, "m1", {**search, "status": "finished", "result_preview": "3"})
+    position = await broker.position("s", ("another-epoch", 2))
+    for streaming in ((await broker.snapshot("s")).streaming, position.snapshot.streaming):
+        assert streaming is not None
+        assert streaming.tools == [
+            {**search, "status": "finished", "result_preview": "3"},
+            {"call_id": "t2", "name": "fetch", "status": "started"},
+        ]
+        assert streaming.changes == [{"change_id": "c1", "changes": {"yaml": "a: 1"}, "applied": False}]
+    await broker.publish("s", events.MESSAGE_PROCESSING, "m2", {"session_id": "s"})
+    assert (await broker.snapshot("s")).streaming.tools == [], "the next message starts without steps"
 
 
 async def replayed(broker: Broker, session_id: str, since: tuple[str, int]) -> list[bytes] | None:

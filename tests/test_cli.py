@@ -87,6 +87,13 @@ def test_token_mints_a_token_the_gateway_accepts() -> None:
     assert (claims.user, claims.tenant, claims.role) == ("alice", "acme", "admin")
 
 
+def test_token_carries_the_display_name_given_with_name() -> None:
+    secret = "a-secret-that-is-long-enough-for-hs256"
+    result = run("token", "--user", "u-7", "--tenant", "acme", "--name", "Ada Lovelace", RELAY_SECRET=secret)
+    claims = verify(secret, result.stdout.strip())
+    assert (claims.user, claims.name, claims.role) == ("u-7", "Ada Lovelace", "member")
+
+
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from relay.demo_upstream import WORKFLOW_YAML, DemoUpstream, answer_chunks
+from relay.demo_script import SAMPLE_JOB_CODE, WORKFLOW_YAML, answer_chunks
+from relay.demo_upstream import DemoUpstream
 from workers.providers import create_provider
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
@@ -26,6 +27,7 @@ from workers.providers.events import (
     Provider,
     ProviderEvent,
     Status,
+    ToolStep,
     UpstreamError,
 )
 from workers.providers.openai import OpenAIProvider
@@ -158,6 +160,23 @@ async def test_demo_request_meta_overrides_chunk_count_and_delay():
     assert events[-1] == Complete(
         "".join(chunks), [{"yaml": WORKFLOW_YAML}], events[-1].usage, events[-1].meta
     )
+
+
+async def test_demo_answers_a_docs_search_with_a_tool_step_and_a_job_code_fix_with_code_edits(demo):
+    provider = create_provider("demo", demo.url, None)
+    searched = await collect(provider, GenerationRequest("Search the docs: how do cron triggers work?", []))
+    assert [e.call.name for e in searched if isinstance(e, ToolStep)][:1] == ["search_docs"]
+    assert not [e for e in searched if isinstance(e, Changes)], "a search proposes no change"
+    assert searched[-1].changes == [] and "| `0 * * * *` |" in searched[-1].response
+
+    code = GenerationRequest("Fix my job code: the next step gets no data", [], context={"job_code": SAMPLE_JOB_CODE})
+    fixed = await collect(provider, code)
+    [edits] = [e.changes["code_edits"] for e in fixed if isinstance(e, Changes)]
+    assert len(edits) == 1 and edits[0]["old"] in SAMPLE_JOB_CODE and "return state;" in edits[0]["new"]
+    empty = await collect(provider, GenerationRequest("Fix my job code please", [], context={"job_code": ""}))
+    [[added]] = [e.changes["code_edits"] for e in empty if isinstance(e, Changes)]
+    assert added["old"] == "" and "return state;" in added["new"], "no code yet: a step to add"
+    assert fixed[-1].changes == [], "the final answer keeps the edits for a person to accept"
 
 
 def test_demo_answer_splits_into_exactly_the_requested_pieces_without_losing_text():

@@ -7,6 +7,8 @@ temporary folder and compares every file byte for byte.
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 from pathlib import Path
 
@@ -27,6 +29,15 @@ def test_the_committed_web_bundle_is_what_a_fresh_build_makes(tmp_path: Path) ->
     assert built == sorted(path.name for path in STATIC.iterdir()), "relay/static holds exactly the build's files"
     stale = [name for name in built if (tmp_path / name).read_bytes() != (STATIC / name).read_bytes()]
     assert stale == [], f"relay/static/{stale} differ from a fresh build of clients/web: run `make web` and commit"
+
+
+def test_the_bundle_stays_within_its_gzip_budget() -> None:
+    """The bundle does not grow without a reason: clients/web/size-budget.json bounds each file, gzipped."""
+    budget = json.loads((WEB / "size-budget.json").read_text())
+    for name in ("app.js", "app.css"):
+        gzipped = len(gzip.compress((STATIC / name).read_bytes(), compresslevel=9, mtime=0))
+        print(f"{name}: {gzipped:,} bytes gzipped (budget {budget[name]:,})")
+        assert gzipped <= budget[name], f"{name} grew to {gzipped:,} bytes gzipped, over its budget of {budget[name]:,}"
 
 
 async def test_the_gateway_serves_the_page_and_its_bundle(tmp_path: Path) -> None:

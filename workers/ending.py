@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.broker.log import EventLog, Fenced
+from relay.broker.fencing import Fenced
+from relay.broker.log import EventLog
 from schema import events
 from schema.models import ERROR, INTERRUPTED
 from schema.store import WORKER_LOST, persist_final, persisted_final

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.documents import DocumentBus
+from relay.broker.fencing import FIRST_LEASE, Fenced, HistoryLost
 from relay.broker.jobs import Job
-from relay.broker.log import FIRST_LEASE, EventLog, Fenced, HistoryLost, unique_id
+from relay.broker.log import EventLog, unique_id
 from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id

@@ -13,12 +13,14 @@ import itertools
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgpack
 
 from schema import events
+
+from .fencing import FIRST_LEASE, LOST, Fenced, HistoryLost, fence_kind
 
 
 class BrokerListener(Protocol):
@@ -31,20 +33,6 @@ class BrokerListener(Protocol):
         """The broker reconnected: what was published while it was away may be lost."""
 
 
-class Fenced(Exception):
-    """A generation's event refused: its message already ended, or a takeover holds a newer lease on it."""
-
-
-class HistoryLost(Exception):
-    """A generation's streamed event refused: no generation started in the session's history (Redis lost it,
-    or it expired while the worker was frozen). The generation decides whether to publish its message again."""
-
-
-# A generation's lease on its message: its own worker holds the first; a takeover that ends the message for a
-# worker gone silent holds one more than the lease it found, so that the silent worker's publishes are refused.
-FIRST_LEASE = 1
-
-
 @dataclass(frozen=True)
 class Streaming:
     """The in-flight message, as far as it has streamed, and the lease its publishes need."""
@@ -53,6 +41,7 @@ class Streaming:
     content: str
     status: str
     changes: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the newest `streaming_tool` payload of each call
     lease: int = FIRST_LEASE
 
     def to_dict(self, seq: int) -> dict[str, Any]:
@@ -61,6 +50,7 @@ class Streaming:
             "content": self.content,
             "status": self.status,
             "changes": self.changes,
+            "tools": self.tools,
             "seq": seq,
         }
 
@@ -144,59 +134,26 @@ def snapshot_op(event: str, payload: dict[str, Any]) -> tuple[str, bytes]:
     if event == events.STREAMING_CHANGES:
         change = {"change_id": payload["change_id"], "changes": payload["changes"]}
         return SNAPSHOT_CHANGE, msgpack.packb(change)
+    if event == events.STREAMING_TOOL:  # kept with the changes, told apart when read (`decode_changes`)
+        return SNAPSHOT_CHANGE, msgpack.packb({"tool": payload})
     if event == events.NEW_MESSAGE:
         return SNAPSHOT_FINISH, b""
     return SNAPSHOT_NONE, b""
 
 
-# How a generation's lease is checked (`EventLog.publish`): its message's streamed events need the message in
-# flight; its start and its error need it not ended; its `new_message` is never refused (guarantee 4).
-FENCE_LIVE = "l"
-FENCE_END = "e"
-FENCE_NONE = ""
-
-
-def fence_kind(event: str) -> str:
-    if event in (events.STREAMING_CHUNK, events.STREAMING_STATUS, events.STREAMING_CHANGES, events.STREAMING_TOOL):
-        return FENCE_LIVE
-    if event in (events.MESSAGE_PROCESSING, events.STREAMING_ERROR):
-        return FENCE_END
-    return FENCE_NONE
-
-
-@dataclass(frozen=True)
-class Flight:
-    """What a session's epoch knows of its generations: the message in flight and its lease, the message that
-    ended last, whether any generation started in it."""
-
-    in_flight: str | None
-    held: int
-    done: str | None
-    started: bool
-
-
-FENCED = "fenced"
-LOST = "lost"
-
-
-def refusal(fence: str, lease: int, message_id: str, flight: Flight) -> str | None:
-    """Why a publish is refused (`FENCED`, `LOST`), or None: the rule publish.lua applies (the memory broker's
-    copy of it)."""
-    if lease <= 0 or fence == FENCE_NONE:
-        return None
-    current = flight.in_flight == message_id
-    if flight.done == message_id or (current and lease < flight.held) or (
-        fence == FENCE_LIVE and not current and flight.started
-    ):
-        return FENCED
-    return LOST if fence == FENCE_LIVE and not flight.started else None
-
-
-def decode_changes(packed: bytes) -> list[dict[str, Any]]:
-    """The snapshot keeps changes as concatenated msgpack maps, appendable in place."""
+def decode_changes(packed: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The snapshot keeps changes and tool steps as concatenated msgpack maps, appendable in place:
+    (the changes, the newest step of each tool call in the order the calls began)."""
     unpacker = msgpack.Unpacker(raw=False)
     unpacker.feed(packed)
-    return [{**change, "applied": False} for change in unpacker]
+    changes: list[dict[str, Any]] = []
+    tools: dict[str, dict[str, Any]] = {}
+    for entry in unpacker:
+        if "tool" in entry:
+            tools[str(entry["tool"].get("call_id"))] = entry["tool"]
+        else:
+            changes.append({**entry, "applied": False})
+    return changes, list(tools.values())
 
 
 _PROCESS = secrets.token_hex(4)

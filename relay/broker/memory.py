@@ -12,25 +12,21 @@ from schema import events, keys
 
 from .base import Broker
 from .documents_memory import MemoryDocuments
+from .fencing import FENCE_LIVE, FENCE_NONE, LOST, Flight, refusal
 from .jobs import Job
 from .limits_memory import MemoryLimits
 from .log import (
-    FENCE_LIVE,
-    FENCE_NONE,
-    LOST,
     SNAPSHOT_CHANGE,
     SNAPSHOT_CHUNK,
     SNAPSHOT_FINISH,
     SNAPSHOT_START,
     SNAPSHOT_STATUS,
-    Flight,
     Position,
     Publication,
     Snapshot,
     Streaming,
     decode_changes,
     new_epoch,
-    refusal,
     replay_from,
 )
 from .presence_memory import MemoryPresence
@@ -164,11 +160,8 @@ class MemoryBroker(MemoryDocuments, Broker):
         streaming = None
         if session.message_id is not None:
             streaming = Streaming(
-                session.message_id,
-                "".join(session.content),
-                session.status,
-                decode_changes(session.changes),
-                session.lease,
+                session.message_id, "".join(session.content), session.status, *decode_changes(session.changes),
+                lease=session.lease,
             )
         return Snapshot(session.epoch, session.seq, streaming, session.page_seq)
 

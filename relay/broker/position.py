@@ -12,7 +12,8 @@ from typing import Any
 
 from schema import events, keys
 
-from .log import FIRST_LEASE, Position, Snapshot, Streaming, decode_changes
+from .fencing import FIRST_LEASE
+from .log import Position, Snapshot, Streaming, decode_changes
 
 SCRIPT = (Path(__file__).with_name("position.lua")).read_text()
 REPLAYED = b"r"
@@ -45,7 +46,7 @@ def decode_reply(reply: list[Any]) -> Position:
             message_id.decode(),
             (content or b"").decode(errors="replace"),
             (status or b"").decode(),
-            decode_changes(changes or b""),
-            int(lease or FIRST_LEASE),
+            *decode_changes(changes or b""),
+            lease=int(lease or FIRST_LEASE),
         )
     return Position(Snapshot(epoch, seq, streaming, page_seq), None, page)

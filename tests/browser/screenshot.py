@@ -1,11 +1,14 @@
-"""Take docs/screenshot.png: the web app with an answer, the workflow it proposed applied in the editor pane,
-and another person (Bob) editing that workflow at the same time, his cursor named.
+"""Take the README's screenshots: the web app mid-stream at desktop size, at phone size and in dark mode, and
+two people editing the session's workflow together.
 
-    .venv/bin/python -m tests.browser.screenshot [docs/screenshot.png]
+    make screenshots        (.venv/bin/python -m tests.browser.screenshot [folder], docs/ by default)
 
-Runs the whole system in this process (in-memory broker, SQLite, demo upstream,
-as `make dev` does), opens the page in Debian's Chromium through Playwright,
-asks a question, has Bob type into the workflow once the answer streams, and shoots when Bob's cursor shows.
+Runs the whole system in this process as `streamrelay dev` does (in-memory broker,
+SQLite, the demo upstream, the demo's sample job code), opens the page in Debian's
+Chromium through Playwright as two people, asks for a workflow (applied in the
+editor pane), then a documentation search, and shoots each page while that answer
+streams: its tool step, the text so far and the cursor. Then the second person types
+into the workflow, and the first page is shot once that person's named cursor shows.
 """
 
 from __future__ import annotations
@@ -17,49 +20,66 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from ..system import Backend, System
+from relay.auth import mint
+from relay.demo_script import SAMPLE_JOB_CODE
+
+from ..system import SECRET, Backend, System
 from .conftest import FLAGS, chromium_binary
 
-QUESTION = "How do I sync new Salesforce contacts into PostgreSQL every hour?"
-DEMO_TOOLS = {"demo": {"tools": True}}  # the demo upstream plays Apollo running a tool of its own
+WORKFLOW = "Draft a workflow that loads records from an HTTP API into PostgreSQL every hour"
+SEARCH = "Search the docs: how do cron triggers work?"
+JOINED = "document.querySelector('[data-testid=chat]')?.dataset.joined === 'true'"
 MID_STREAM = (
     "(() => { const a = [...document.querySelectorAll('[data-testid=message][data-role=assistant]')].pop();"
-    " return a && a.dataset.status === 'processing'"
-    " && a.querySelector('[data-testid=message-content]').textContent.length > 520"
-    " && document.querySelector('[data-testid=editor-yaml] .cm-line')?.textContent.length > 0; })()"
+    " return a && a.dataset.status === 'processing' && a.querySelector('[data-testid=tool-step]')"
+    " && a.querySelector('[data-testid=message-content]').textContent.length > 330; })()"
+)
+REMOTE_CURSOR = "document.querySelector('[data-testid=editor-yaml] .cm-ySelectionInfo') !== null"
+# name, viewport, color scheme, who
+SHOTS = (
+    ("screenshot.png", {"width": 1400, "height": 860}, "light", ("demo-user", "Ada Lovelace", "admin")),
+    ("screenshot-phone.png", {"width": 390, "height": 844}, "light", ("demo-colleague", "Grace Hopper", "member")),
+    ("screenshot-dark.png", {"width": 1400, "height": 860}, "dark", ("demo-user", "Ada Lovelace", "admin")),
 )
 
 
-SYNCED = "document.querySelector('[data-testid=editor-yaml]')?.dataset.synced === 'true'"
-BOB_SEEN = "[...document.querySelectorAll('.cm-ySelectionInfo')].some((el) => el.textContent === 'bob')"
-
-
-async def shoot(path: Path, width: int = 1400, height: int = 860) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{folder}/streamrelay.db")
-        async with System(backend, chunk_delay=0.08) as system, async_playwright() as playwright:
-            await system.new_session("demo-user", title="Salesforce → PostgreSQL")
+async def shoot(folder: Path) -> None:
+    with tempfile.TemporaryDirectory() as data:
+        backend = Backend("memory-sqlite", None, f"sqlite+aiosqlite:///{data}/streamrelay.db")
+        async with System(backend, chunk_delay=0.15) as system, async_playwright() as playwright:
+            owner = SHOTS[0][3][0]
+            await system.ask(await system.new_session(owner, title="Salesforce → PostgreSQL"), WORKFLOW, user=owner)
+            context = {"job_code": SAMPLE_JOB_CODE}
             session_id = await system.new_session(
-                "demo-user", title="Hourly contact sync", context=DEMO_TOOLS, documents="relay"
+                owner, title="Hourly records sync", context=context, documents="relay"
             )
+            await system.ask(session_id, WORKFLOW, user=owner)
             browser = await playwright.chromium.launch(executable_path=chromium_binary(), args=FLAGS)
-            # bypass_csp: Playwright's wait_for_function evaluates in the page, which its policy forbids
-            page = await browser.new_page(viewport={"width": width, "height": height}, bypass_csp=True)
-            await page.goto(f"{system.url}/?session={session_id}&token={system.token('demo-user', role='admin')}")
-            await page.wait_for_function("document.querySelector('[data-testid=chat]')?.dataset.joined === 'true'")
-            bob = await browser.new_page(viewport={"width": width, "height": height})
-            await bob.goto(f"{system.url}/?session={session_id}&token={system.token('bob')}")
-            await bob.wait_for_function(SYNCED)
-            await page.get_by_test_id("composer").fill(QUESTION)
-            await page.get_by_test_id("composer").press("Enter")
-            await page.wait_for_function(MID_STREAM, timeout=30_000)
-            await bob.locator("[data-testid=editor-yaml] .cm-line").nth(1).click()  # Bob reviews the new workflow
-            await bob.keyboard.press("End")
-            await bob.keyboard.type("  # reviewed by Bob")
-            await page.wait_for_function(BOB_SEEN)
-            await page.screenshot(path=path)
+            pages = []
+            for _, viewport, scheme, (user, name, role) in SHOTS:
+                # bypass_csp: Playwright's wait_for_function evaluates in the page, which its policy forbids
+                context = await browser.new_context(
+                    viewport=viewport, color_scheme=scheme, bypass_csp=True  # type: ignore[arg-type]
+                )
+                page = await context.new_page()
+                token = mint(SECRET, user, "acme", role, name=name)
+                await page.goto(f"{system.url}/?session={session_id}&token={token}")
+                await page.wait_for_function(JOINED)
+                pages.append(page)
+            await pages[0].wait_for_function("document.querySelector('[data-testid=change][data-applied=true]')")
+            await pages[0].get_by_test_id("composer").fill(SEARCH)
+            await pages[0].get_by_test_id("composer").press("Enter")
+            await asyncio.gather(*(page.wait_for_function(MID_STREAM, timeout=30_000) for page in pages))
+            for (file, *_), page in zip(SHOTS, pages, strict=True):
+                await page.screenshot(path=folder / file)
+            await pages[1].set_viewport_size(SHOTS[0][1])  # the second person, at desktop size, edits
+            await pages[1].locator("[data-testid=editor-yaml] .cm-line").nth(1).click()
+            await pages[1].keyboard.press("End")
+            await pages[1].keyboard.type("  # reviewed by Grace")
+            await pages[0].wait_for_function(REMOTE_CURSOR, timeout=30_000)
+            await pages[0].screenshot(path=folder / "screenshot-editing.png")
             await browser.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(shoot(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png")))
+    asyncio.run(shoot(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")))

@@ -110,8 +110,9 @@ class Tabs:
         self.contexts: list[Any] = []
         self.tabs: list[Tab] = []
 
-    async def open(self, url: str, name: str, width: int = 1280, height: int = 800) -> Tab:
-        context = await self.browser.new_context(viewport={"width": width, "height": height})
+    async def open(self, url: str, name: str, width: int = 1280, height: int = 800, **options: Any) -> Tab:
+        """`options`: more of Playwright's context options (color_scheme="dark", reduced_motion="reduce", …)."""
+        context = await self.browser.new_context(viewport={"width": width, "height": height}, **options)
         await context.add_init_script(RECORDER)
         self.contexts.append(context)
         tab = Tab(await context.new_page(), name)

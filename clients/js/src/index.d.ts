@@ -48,7 +48,7 @@ export interface JoinReply {
   session: SessionInfo;
   messages: Message[];
   /** the message in flight; when `recovered`, as this tab followed it up to `seq` (the client fills it in) */
-  streaming: null | { message_id: string; content: string; status: string; changes: Change[]; seq: number };
+  streaming: null | { message_id: string; content: string; status: string; changes: Change[]; tools?: ToolCall[]; seq: number };
   assistant?: { enabled: boolean; configured: boolean };
   [key: string]: unknown;
 }
@@ -68,6 +68,8 @@ export interface SessionEvents {
   /** a regenerate or an edit-and-resend removed these stored messages (oldest first) */
   messages_deleted: Pushed & { message_ids: string[] };
   session_updated: Pushed & { session: SessionInfo };
+  /** stored messages removed by a regenerate or an edit and resend (oldest first) */
+  messages_deleted: Pushed & { message_ids: string[] };
   session_deleted: Pushed & { session_id: string };
   /** every successful join and rejoin (render the snapshot again when `recovered` is false) */
   join: JoinReply;
@@ -102,7 +104,10 @@ export declare class Session {
   /** `handler` runs once per change per session, across every tab, reload and late join. */
   onApply(handler: (change: AppliedChange) => void | Promise<void>): void;
   join(timeoutMs?: number): Promise<JoinReply>;
-  send(content: string): Promise<{ message_id: string; response_message_id: string }>;
+  /** `edit`: the id of the session's last user message, replaced by `content` (edit and resend) */
+  send(content: string, options?: { edit?: string }): Promise<{ message_id: string; response_message_id: string }>;
+  /** a new answer to the last user message, in place of the last answer */
+  regenerate(): Promise<{ message_id: string; response_message_id: string }>;
   stop(): Promise<{ message_id: string | null }>;
   presence(): PresenceEntry[];
   leave(timeoutMs?: number): Promise<void>;

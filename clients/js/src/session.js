@@ -74,9 +74,15 @@ export class Session {
     return this.joining;
   }
 
-  /** Post a message; resolves with `{message_id, response_message_id}`. */
-  send(content) {
-    return this.push("new_message", { content });
+  /** Post a message; resolves with `{message_id, response_message_id}`. With `edit` (the id of the session's
+   * last user message): edit and resend, that message and what follows it are removed (`messages_deleted`). */
+  send(content, { edit } = {}) {
+    return this.push("new_message", edit ? { content, edit } : { content });
+  }
+
+  /** A new answer to the last user message in place of the last answer; resolves like `send`. */
+  regenerate() {
+    return this.push("regenerate", {});
   }
 
   /** Stop the running generation; resolves with `{message_id}` (null when none ran). */

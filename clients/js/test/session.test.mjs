@@ -50,6 +50,27 @@ test("stop ends the answer as cancelled, keeping the text so far", live, async (
   assert.ok(final.message.content.length > 0);
 });
 
+test("regenerate replaces the last answer, and an edit replaces the last question and its answer", live, async () => {
+  const id = await newSession();
+  const session = client().session(id, { storage: memoryStorage() });
+  await session.join();
+  let done = next(session, "new_message");
+  const first = await session.send("How do I sync records?");
+  await done;
+  const deleted = next(session, "messages_deleted");
+  done = next(session, "new_message");
+  const again = await session.regenerate();
+  assert.equal(again.message_id, first.message_id);
+  assert.deepEqual((await deleted).message_ids, [first.response_message_id]);
+  assert.equal((await done).message.id, again.response_message_id);
+
+  const removed = next(session, "messages_deleted");
+  done = next(session, "new_message");
+  const edited = await session.send("How do I sync contacts?", { edit: first.message_id });
+  assert.deepEqual((await removed).message_ids, [first.message_id, again.response_message_id]);
+  assert.equal((await done).message.id, edited.response_message_id);
+});
+
 test("joining another tenant's session is refused with not_found", live, async () => {
   const id = await newSession({}, "mallory");
   const session = client("alice").session(id, { storage: memoryStorage() });

@@ -20,8 +20,10 @@ const FALLBACK = {
 };
 
 export class Api {
+  /** `onUnauthorized()`: runs when the server refuses the token (401). */
   constructor(token) {
     this.token = token;
+    this.onUnauthorized = null;
   }
 
   async request(method, path, body) {
@@ -35,6 +37,7 @@ export class Api {
     }
     if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
+    if (response.status === 401) this.onUnauthorized?.();
     if (!response.ok) {
       const message = data?.error || FALLBACK[response.status] || `The server answered with an error (${response.status}).`;
       throw new ApiError(response.status, data?.code || "error", message, data || {});

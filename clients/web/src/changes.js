@@ -10,6 +10,7 @@ import { unifiedMergeView } from "@codemirror/merge";
 import { EditorState } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
 import { h } from "./dom.js";
+import { people } from "./people.js";
 import { explain } from "./reasons.js";
 
 const KINDS = { yaml: "Workflow YAML", code: "Job code" };
@@ -72,7 +73,7 @@ export class ChangeCards {
     const parts = [];
     for (const key of Object.keys(KINDS)) {
       if (typeof changes?.[key] !== "string") continue;
-      const state = card.applied ? `applied to the editor${card.by ? ` by ${card.by}` : ""}` : "proposed";
+      const state = card.applied ? `applied to the editor${card.by ? ` by ${people.call(card.by)}` : ""}` : "proposed";
       parts.push(h("div", { class: "change-line" }, h("strong", {}, KINDS[key]), ` — ${state}`));
     }
     if (Array.isArray(changes?.code_edits)) parts.push(this.edits(card));

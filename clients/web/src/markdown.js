@@ -58,12 +58,23 @@ function cursor() {
   return el;
 }
 
-/** Where the cursor goes: right after the last text, inside the innermost last block. */
+const BLOCK = /^(P|UL|OL|LI|BLOCKQUOTE|PRE|H[1-6]|TABLE|TBODY|TR|TD)$/;
+
+/** Where the cursor goes: right after the last text, inside the innermost last block; never inside
+ * inline markup (an inline code span, a link), and after any text that follows it. */
 function lastTextBlock(root) {
   let el = root;
   for (;;) {
-    const last = el.lastElementChild;
-    if (!last || !/^(P|UL|OL|LI|BLOCKQUOTE|PRE|CODE|H[1-6]|TABLE|TBODY|TR|TD)$/.test(last.tagName)) return el;
+    const last = lastNode(el);
+    const block = last?.nodeType === Node.ELEMENT_NODE && (BLOCK.test(last.tagName) || (last.tagName === "CODE" && el.tagName === "PRE"));
+    if (!block) return el;
     el = last;
   }
+}
+
+/** The last child that is not whitespace between blocks. */
+function lastNode(el) {
+  let node = el.lastChild;
+  while (node && node.nodeType === Node.TEXT_NODE && !node.textContent.trim()) node = node.previousSibling;
+  return node;
 }

@@ -1,5 +1,6 @@
 // "2 people viewing": who is in the session, from the client's presence list.
 import { h } from "./dom.js";
+import { people } from "./people.js";
 
 export class PresenceBadge {
   constructor() {
@@ -8,11 +9,13 @@ export class PresenceBadge {
 
   /** `entries`: `[{user_id, metas}]`, one per person (a person may have several tabs). */
   show(entries) {
-    const people = entries.length;
+    people.learn(entries);
+    const count = entries.length;
     const tabs = entries.reduce((sum, entry) => sum + entry.metas.length, 0);
-    this.el.hidden = people === 0;
-    this.el.dataset.count = String(people);
-    this.el.textContent = people === 1 ? "1 person viewing" : `${people} people viewing`;
-    this.el.title = entries.map((entry) => entry.metas.find((meta) => meta.name)?.name || entry.user_id).join(", ") + (tabs > people ? ` (${tabs} tabs)` : "");
+    this.el.hidden = count === 0;
+    this.el.dataset.count = String(count);
+    this.el.textContent = count === 1 ? "1 person viewing" : `${count} people viewing`;
+    this.el.title = entries.map((entry) => people.name(entry.user_id)).join(", ") + (tabs > count ? ` (${tabs} tabs)` : "");
+    this.el.setAttribute("aria-label", `${this.el.textContent}: ${this.el.title}`);
   }
 }

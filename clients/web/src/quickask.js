@@ -1,5 +1,5 @@
 // Quick Ask: Ctrl+↑ (⌘+↑ on a Mac) opens a one-line question box over the page.
-// It does nothing while the assistant is off or not usable here.
+// It does nothing while the assistant is off or not usable here, nor in a field with text (the caret's key there).
 import { h } from "./dom.js";
 
 export class QuickAsk {
@@ -25,7 +25,7 @@ export class QuickAsk {
 
   key(event) {
     if (event.key === "ArrowUp" && (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey) {
-      if (!this.available()) return;
+      if (!this.available() || holdsText(event.target)) return; // there, the key moves the caret
       event.preventDefault();
       this.open();
     } else if (event.key === "Escape" && !this.el.hidden) {
@@ -55,4 +55,10 @@ export class QuickAsk {
       this.note.textContent = error.message;
     }
   }
+}
+
+/** A field with text in it (the composer, an editor): Ctrl+↑ is its own there. */
+function holdsText(el) {
+  if (el?.isContentEditable) return true;
+  return (el?.tagName === "TEXTAREA" || el?.tagName === "INPUT") && el.value !== "";
 }

@@ -17,6 +17,7 @@ export class SessionView {
     this.docs = new DocumentsPane(app.api, id, { socket: app.client.socket, user });
     this.notice = h("div", { class: "assistant-off", "data-testid": "assistant-off", role: "status", hidden: true });
     this.el = h("div", { class: "session-view" }, this.notice, this.docs.el);
+    labelEditors(this.docs.el);
     this.session = null;
     this.chat = null;
     if (assistantOn) this.open();
@@ -54,6 +55,18 @@ export class SessionView {
     this.ready.catch(() => {});
   }
 
+  /** The assistant's state changed (`assistant_state`): an open chat is disabled or enabled in place. */
+  setAssistant({ enabled, configured }) {
+    if (this.closed) return;
+    if (!this.chat) {
+      if (!enabled) return;
+      this.notice.hidden = true;
+      this.open(); // its join says whether it is configured
+    } else if (!enabled) this.chat.disable(this.app.admin ? `${OFF} Turn it on in Settings.` : `${OFF} Ask an admin to turn it on.`);
+    else if (!configured) this.chat.disable(NOT_CONFIGURED);
+    else this.chat.enable();
+  }
+
   /** The assistant is off: the documents stay readable, the chat is hidden. */
   async off() {
     this.notice.hidden = false;
@@ -86,6 +99,9 @@ export class SessionView {
   refused(error) {
     if (error.reason === "ai_assistant_disabled") {
       this.chat?.el.remove();
+      this.chat?.destroy();
+      this.session?.leave();
+      this.chat = this.session = null;
       this.off();
     } else if (error.reason === "not_found") this.gone("This chat does not exist any more.");
     else this.chat?.disable(explain(error));
@@ -105,4 +121,20 @@ export class SessionView {
     this.chat?.destroy();
     this.docs.destroy();
   }
+}
+
+const EDITOR_LABELS = { "editor-yaml": "Workflow YAML editor", "editor-code": "Job code editor" };
+
+/** Name each document's editor for assistive technology, whenever the pane creates one. */
+function labelEditors(pane) {
+  const label = () => {
+    for (const [testid, name] of Object.entries(EDITOR_LABELS)) {
+      for (const content of pane.querySelectorAll(`[data-testid=${testid}] .cm-content:not([aria-label])`)) {
+        content.setAttribute("aria-label", name);
+        content.tabIndex = 0; // focusable already (contenteditable); said so, for checkers of scrolling regions
+      }
+    }
+  };
+  label();
+  new MutationObserver(label).observe(pane, { childList: true, subtree: true });
 }

@@ -1,5 +1,6 @@
 // The session list: the caller's chats with their last message, new, rename, delete.
 import { h, timestamp } from "./dom.js";
+import { plainText } from "./plain.js";
 import { explain } from "./reasons.js";
 
 export class SessionList {
@@ -41,7 +42,8 @@ export class SessionList {
   item(session) {
     const title = h("span", { class: "title" }, session.title || "Untitled chat");
     const last = session.last_message;
-    const preview = !last ? "No messages yet" : last.role === "user" ? last.preview : `Assistant: ${last.preview || "…"}`;
+    const text = plainText(last?.preview || "");
+    const preview = !last ? "No messages yet" : last.role === "user" ? text : `Assistant: ${text || "…"}`;
     const li = h(
       "li",
       { "data-testid": "session-item", "data-id": session.id, class: session.id === this.active ? "active" : "" },
@@ -118,3 +120,4 @@ export class SessionList {
     this.error.hidden = !text;
   }
 }
+

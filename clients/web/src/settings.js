@@ -9,6 +9,15 @@ const PROVIDERS = [
   ["azure_openai", "Azure OpenAI"],
   ["anthropic", "Anthropic"],
 ];
+const NAMES = { ...Object.fromEntries(PROVIDERS), demo: "the built-in demo" };
+// Examples for each provider's fields; "" is the service's own provider (nothing to fill in).
+const PLACEHOLDERS = {
+  "": { url: "The service's own", model: "The service's own" },
+  apollo: { url: "https://apollo.example.org", model: "" },
+  openai: { url: "https://api.openai.com/v1", model: "gpt-4o-mini" },
+  azure_openai: { url: "https://your-resource.openai.azure.com", model: "", deployment: "gpt-4o-mini", api_version: "2024-10-21" },
+  anthropic: { url: "https://api.anthropic.com", model: "claude-sonnet-4-5" },
+};
 const TABS = [
   ["features", "Experimental Features"],
   ["provider", "AI provider"],
@@ -30,7 +39,7 @@ export class SettingsPage {
     this.el = h(
       "section",
       { class: "settings", "data-testid": "settings-page" },
-      h("header", {}, h("h1", {}, "Settings"), h("button", { class: "link", "data-testid": "close-settings", onclick: onClose }, "← Back to chat")),
+      h("header", {}, h("h2", {}, "Settings"), h("button", { class: "link", "data-testid": "close-settings", onclick: onClose }, "← Back to chat")),
       this.tabs,
       this.body,
     );
@@ -71,14 +80,39 @@ export class SettingsPage {
   async provider() {
     const settings = await this.api.get("/api/tenant/settings");
     const current = settings.ai_provider || {};
+    const service = settings.default_provider?.provider;
     const field = (name, label, attrs = {}) =>
-      h("label", { class: "field" }, h("span", {}, label), h("input", { name, value: current[name] || "", "data-testid": `provider-${name}`, ...attrs }));
-    const select = h("select", { name: "provider", "data-testid": "provider-provider" }, PROVIDERS.map(([value, label]) => h("option", { value }, label)));
-    select.value = current.provider || "apollo";
+      h("label", { class: "field", "data-field": name }, h("span", {}, label), h("input", { name, value: current[name] || "", "data-testid": `provider-${name}`, ...attrs }));
+    const ownLabel = service ? `The service's own (${NAMES[service] || service})` : "The service's own";
+    const select = h(
+      "select",
+      { name: "provider", "data-testid": "provider-provider" },
+      h("option", { value: "" }, ownLabel),
+      PROVIDERS.map(([value, label]) => h("option", { value }, label)),
+    );
+    select.value = current.provider || "";
     const keyHint = current.api_key_set ? `A key ending in ${current.api_key_hint || "…"} is set; type a new one to replace it` : "No key set";
     const assistant = settings.assistant;
+    const fields = [
+      field("url", "URL", { type: "url" }),
+      field("model", "Model"),
+      field("deployment", "Deployment (Azure)"),
+      field("api_version", "API version (Azure)"),
+    ];
+    const fit = () => {
+      const examples = PLACEHOLDERS[select.value] || {};
+      for (const label of fields) {
+        const name = label.dataset.field;
+        const input = label.querySelector("input");
+        input.placeholder = examples[name] || "";
+        label.hidden = examples[name] === undefined && !input.value; // only what this provider uses
+      }
+    };
+    select.addEventListener("change", fit);
+    fit();
     const save = () => {
-      const patch = { provider: select.value };
+      const patch = { provider: select.value || (current.provider ? null : undefined) };
+      if (patch.provider === undefined) delete patch.provider;
       for (const input of this.body.querySelectorAll("input[name]")) {
         const value = input.value.trim();
         if (value) patch[input.name] = input.name === "api_key" ? input.value : value;
@@ -93,10 +127,7 @@ export class SettingsPage {
             assistant.configured ? "The assistant is configured." : "AI not configured: the assistant needs a provider URL, a key and a model.")
         : null,
       h("label", { class: "field" }, h("span", {}, "Provider"), select),
-      field("url", "URL", { placeholder: "https://api.openai.com/v1", type: "url" }),
-      field("model", "Model", { placeholder: "gpt-4o-mini" }),
-      field("deployment", "Deployment (Azure)"),
-      field("api_version", "API version (Azure)"),
+      ...fields,
       h(
         "label",
         { class: "field" },
