@@ -80,7 +80,7 @@ SMOKE = Plan(
     e2e=E2EConfig(generations=2, tabs=2, chunks=20, rate=20, workers=1, worker_concurrency=4, generators=1),
     ttft=TtftConfig(generations=5, starts_per_s=10, chunks=3),
     long=LongConfig(answer_bytes=64 * 1024, chunk_bytes=1024, window=16),
-    soak=SoakConfig(minutes=0.1, concurrency=2, chunks=10, rate=20, sample_seconds=2, warm_up_samples=1),
+    soak=SoakConfig(minutes=0.05, concurrency=2, chunks=10, rate=20, sample_seconds=1, warm_up_samples=1),
 )
 
 

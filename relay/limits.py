@@ -55,7 +55,7 @@ class UserLimits:
         try:
             wait = await self.store.take(keys.rate_key(bucket, claims.tenant, claims.user), per_second, burst)
         except BrokerUnavailable as exc:
-            log.warning("rate limits: not checked, the broker is unreachable: %s", exc)
+            log.warning("rate limits: not checked, the broker did not answer: %s", exc)
             return
         if wait > 0:
             raise rate_limited(max(1, math.ceil(wait)))

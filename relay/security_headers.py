@@ -3,8 +3,12 @@
 The page loads scripts, styles, images, fonts and connections only from the
 gateway's own origin (images also `data:`/`blob:`; connections also the same
 host's `ws:`/`wss:`, which not every browser counts as 'self'). It runs no
-inline script, and no inline style but the editor's <style> element (let in by
-a nonce the page is served with, `relay.static_files`). It may not be framed,
+inline script, and no inline <style> element but the editors' (let in by a
+nonce the page is served with, `relay.static_files`). Style attributes are let
+in (`style-src-attr`): the shared editor colours each person's cursor and
+selection with one (y-codemirror.next); answers cannot use them, since the
+markdown sanitiser drops every `style` attribute, and whatever a style could
+load is held to the page's own origin by `img-src` and `font-src`. It may not be framed,
 sends no `Referer` (its links would carry the chat's address elsewhere) and is
 never sniffed into another type.
 """
@@ -18,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data: blob:; font-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'{styles}; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self'; "
     "connect-src 'self'{sockets}; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 FIXED = [

@@ -30,6 +30,7 @@ async def test_the_page_allows_only_its_own_origin_and_styles_only_its_editors_b
     assert directives["frame-ancestors"] == "'none'"
     nonce = re.search(r'<meta name="csp-nonce" content="([^"]+)">', first.text).group(1)
     assert directives["style-src"] == f"'self' 'nonce-{nonce}'"
+    assert directives["style-src-attr"] == "'unsafe-inline'"  # attributes only: the editor's cursor colours
     assert nonce not in second.text, "a nonce is used once"
     assert "<script>" not in first.text and 'type="module" src="/static/app.js"' in first.text
     for response in (first, second):

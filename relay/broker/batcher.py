@@ -21,9 +21,10 @@ from typing import Any
 
 import hiredis
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .base import BrokerFull
 from .silence import Silence
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class ScriptBatcher:
             if future.done():
                 continue
             if isinstance(result, Exception):
-                future.set_exception(result)
+                future.set_exception(full_or(result))
             else:
                 future.set_result(result)
 
@@ -167,3 +168,12 @@ class ScriptBatcher:
         except NoScriptError:
             await self.redis.script_load(self.script)
             return await self.redis.evalsha(self.sha, *args)
+
+
+def full_or(exc: BaseException) -> BaseException:
+    """Redis's out-of-memory refusal as `BrokerFull`, whichever command or script met it; anything else as is."""
+    if isinstance(exc, OutOfMemoryError) or (isinstance(exc, ResponseError) and "OOM command not allowed" in str(exc)):
+        full = BrokerFull(f"Redis is out of memory: {exc}")
+        full.__cause__ = exc
+        return full
+    return exc

@@ -17,14 +17,14 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from schema import events, keys
 
 from .base import Broker, BrokerFull, BrokerUnavailable
-from .batcher import ScriptBatcher
+from .batcher import ScriptBatcher, full_or
 from .cluster_pubsub import ClusterSubscriptions, failing_over
 from .documents_redis import RedisDocuments
 from .jobs import Job
@@ -126,7 +126,8 @@ class RedisBroker(RedisDocuments, Broker):
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError from exc  # redis-py may turn a cancellation into a connection error
-            _raise_if_full(exc)
+            if isinstance(full := full_or(exc), BrokerFull):
+                raise full from exc
             if isinstance(exc, ResponseError) and not failing_over(exc):
                 raise
             raise BrokerUnavailable(f"Redis is unreachable: {exc}") from exc
@@ -152,7 +153,7 @@ class RedisBroker(RedisDocuments, Broker):
             self.log_max_bytes,
         ]
         session_keys = [*keys.session_keys(session_id), *keys.expiring_keys(session_id)]
-        seq, epoch = await _unless_full(self.publishes.call([len(session_keys), *session_keys, *args]))
+        seq, epoch = await self.publishes.call([len(session_keys), *session_keys, *args])
         return (int(seq), epoch.decode()) if seq else epoch.decode()  # else the refusal
 
     async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
@@ -163,7 +164,7 @@ class RedisBroker(RedisDocuments, Broker):
 
     async def _position(self, session_id: str, since: tuple[str, int] | None, start: bool, page: bool) -> Position:
         args = script_args(session_id, since, new_epoch() if start else "", self.ttl_seconds, page)
-        return decode_reply(await _unless_full(self.positions.call(args)))
+        return decode_reply(await self.positions.call(args))
 
     async def store_page(self, session_id: str, data: bytes) -> None:
         await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))
@@ -269,20 +270,6 @@ class RedisBroker(RedisDocuments, Broker):
             return await self._call(counts)
         except ResponseError:
             return 0, 0
-
-
-def _raise_if_full(exc: BaseException) -> None:
-    if isinstance(exc, OutOfMemoryError) or (isinstance(exc, ResponseError) and "OOM command not allowed" in str(exc)):
-        raise BrokerFull(f"Redis is out of memory: {exc}") from exc
-
-
-async def _unless_full(call: Awaitable[T]) -> T:
-    """A script's call, its out-of-memory error as `BrokerFull` (a script's error reply skips `_call`)."""
-    try:
-        return await call
-    except ResponseError as exc:
-        _raise_if_full(exc)
-        raise
 
 
 def _job(entry_id: bytes, fields: dict[bytes, bytes]) -> Job:

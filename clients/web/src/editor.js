@@ -13,6 +13,7 @@ import { EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers } from "@codemirror/view";
 import { h } from "./dom.js";
 import { explain } from "./reasons.js";
+import { STYLE_NONCE } from "./csp.js";
 import { SharedEditor } from "./shared_editor.js";
 
 const DOCUMENTS = [
@@ -20,8 +21,6 @@ const DOCUMENTS = [
   { field: "job_code", title: "Job code", testid: "editor-code", language: () => javascript() },
 ];
 const WRITE_ATTEMPTS = 4;
-// CodeMirror adds its styles in a <style> element: the page's Content-Security-Policy lets it in by this nonce.
-const STYLE_NONCE = document.querySelector('meta[name="csp-nonce"]')?.content ?? "";
 
 class DocumentEditor {
   constructor({ field, title, testid, language }, save) {

@@ -8,6 +8,7 @@ import { EditorState, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, EditorView, keymap, lineNumbers } from "@codemirror/view";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import * as Y from "yjs";
+import { STYLE_NONCE } from "./csp.js";
 import { h } from "./dom.js";
 import { ChannelProvider } from "./yjs_channel.js";
 
@@ -75,6 +76,7 @@ export class SharedEditor {
           syntaxHighlighting(defaultHighlightStyle),
           language(),
           EditorView.lineWrapping,
+          EditorView.cspNonce.of(STYLE_NONCE),
           yCollab(this.text, this.provider.awareness, { undoManager: this.undo }),
           highlighted,
           theme,
