@@ -1,6 +1,6 @@
 """The JavaScript client (clients/js, npm `streamrelay-client`), tested with `node --test`.
 
-The unit tests (Pacer, markdown, Applier) need nothing else; the session tests
+The unit tests (Applier, Position, the types) need nothing else; the session tests
 need a real gateway, which this module starts (Redis, PostgreSQL, the demo
 upstream, a worker) and hands to them in STREAMRELAY_TEST. The node run must
 pass with nothing skipped: a skipped gateway test would hide a missing fixture.

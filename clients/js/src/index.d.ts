@@ -68,8 +68,6 @@ export interface SessionEvents {
   /** a regenerate or an edit-and-resend removed these stored messages (oldest first) */
   messages_deleted: Pushed & { message_ids: string[] };
   session_updated: Pushed & { session: SessionInfo };
-  /** stored messages removed by a regenerate or an edit and resend (oldest first) */
-  messages_deleted: Pushed & { message_ids: string[] };
   session_deleted: Pushed & { session_id: string };
   /** every successful join and rejoin (render the snapshot again when `recovered` is false) */
   join: JoinReply;
@@ -143,36 +141,6 @@ export declare class Applier {
   /** resolves once every handler granted so far has run */
   idle(): Promise<void>;
 }
-
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-export declare const realClock: Clock;
-
-export interface PacerOptions {
-  clock?: Clock;
-  tickMs?: number;
-  /** characters per second when the backlog is small (default 400) */
-  minRate?: number;
-  /** the backlog is revealed at backlog / drainSeconds characters per second (default 0.25) */
-  drainSeconds?: number;
-  /** text never waits longer than this (default 900) */
-  maxLagMs?: number;
-}
-
-export declare class Pacer {
-  constructor(onReveal: (text: string) => void, options?: PacerOptions);
-  /** characters received and not yet revealed */
-  readonly pending: number;
-  push(text: string): void;
-  flush(): void;
-  clear(): void;
-}
-
-export declare function renderMarkdown(source: string, options?: { streaming?: boolean; window?: Window }): string;
-export declare function heal(tail: string): string;
 
 export declare const EVENTS: readonly (keyof SessionEvents)[];
 export declare class Position {

@@ -1,7 +1,5 @@
 export { Applier } from "./applier.js";
 export { Client, connect } from "./client.js";
-export { heal, renderMarkdown } from "./markdown.js";
-export { Pacer, realClock } from "./pacer.js";
 export { defaultStorage, memoryStorage, Position } from "./position.js";
 export { EVENTS, Session } from "./session.js";
 export { SessionError } from "./session_error.js";

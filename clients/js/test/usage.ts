@@ -1,14 +1,12 @@
 // Compiled (not run) by types.test.mjs: the README's usage must type-check against src/index.d.ts.
-import { connect, Pacer, renderMarkdown, SessionError, type JoinReply, type PresenceEntry } from "../src/index.js";
+import { connect, SessionError, type JoinReply, type PresenceEntry } from "../src/index.js";
 
 export async function usage(token: string, sessionId: string): Promise<void> {
   const client = connect({ url: "ws://localhost:8000/socket", token, transport: WebSocket });
   const session = client.session(sessionId);
   session.onApply(({ change_id, changes }) => console.log(change_id, changes.yaml ?? changes.code));
-  let shown = "";
-  const pacer = new Pacer((text) => { shown += text; renderMarkdown(shown, { streaming: true }); });
-  session.on("streaming_chunk", ({ content, seq }) => { pacer.push(content); console.log(seq); });
-  session.on("new_message", ({ message }) => { pacer.flush(); console.log(message.status); });
+  session.on("streaming_chunk", ({ content, seq }) => console.log(seq, content));
+  session.on("new_message", ({ message }) => console.log(message.status));
   session.on("changes_applied", ({ change_id, user_id }) => console.log(change_id, user_id));
   session.on("presence", (people: PresenceEntry[]) => console.log(people.length));
   // @ts-expect-error: a misspelt event is a type error

@@ -1,11 +1,11 @@
 // The chat panel of one session: messages, the streaming answer (paced, markdown),
 // the composer with Send and Stop, and the notices for refused messages.
-import { Pacer } from "streamrelay-client";
 import { Announcer } from "./announcer.js";
 import { ChangeCards } from "./changes.js";
 import { h } from "./dom.js";
 import { Follower } from "./follow.js";
 import { MessageView } from "./message.js";
+import { Pacer } from "./pacer.js";
 import { explain } from "./reasons.js";
 
 // Questions an empty chat suggests: a workflow, a search of the documentation, a fix of the job code.

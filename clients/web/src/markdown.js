@@ -1,4 +1,4 @@
-// Markdown into an element: the client's renderMarkdown (heals the unfinished tail,
+// Markdown into an element: renderMarkdown (markdown_html.js: heals the unfinished tail,
 // renders, sanitises), then highlight.js on the code blocks.
 import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
@@ -8,7 +8,7 @@ import python from "highlight.js/lib/languages/python";
 import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import yaml from "highlight.js/lib/languages/yaml";
-import { renderMarkdown } from "streamrelay-client";
+import { renderMarkdown } from "./markdown_html.js";
 
 for (const [name, language] of Object.entries({ bash, javascript, json, python, sql, typescript, yaml })) {
   hljs.registerLanguage(name, language);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Pacer } from "../src/index.js";
+import { Pacer } from "../src/pacer.js";
 import { FakeClock } from "./clock.mjs";
 
 /** A pacer on a fake clock that records when each character was revealed. */

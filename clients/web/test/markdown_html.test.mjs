@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { JSDOM } from "jsdom";
 
-import { renderMarkdown } from "../src/index.js";
+import { renderMarkdown } from "../src/markdown_html.js";
 
 const { window } = new JSDOM("");
 
