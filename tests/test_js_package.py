@@ -25,14 +25,14 @@ README = CLIENT / "README.md"
 WS_VERSION = json.loads((CLIENT / "package.json").read_text())["devDependencies"]["ws"]
 
 
-async def run(*command: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+async def run(*command: str, cwd: Path, env: dict[str, str] | None = None, limit_seconds: float = 300) -> str:
     """Run `command` without blocking the gateway's event loop; its output, or a failure that shows it."""
     process = await asyncio.create_subprocess_exec(
         *command, cwd=cwd, env={**os.environ, **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
+        out, err = await asyncio.wait_for(process.communicate(), limit_seconds)
     finally:
         if process.returncode is None:
             process.kill()
@@ -71,7 +71,7 @@ async def test_packed_client_installs_in_an_empty_folder_and_its_readme_example_
     (app / "ask.mjs").write_text(example)
 
     env = {"STREAMRELAY_URL": real_system.url, "STREAMRELAY_TOKEN": real_system.token("alice", "acme")}
-    output = await run(node, "ask.mjs", cwd=app, env=env, timeout=60)
+    output = await run(node, "ask.mjs", cwd=app, env=env, limit_seconds=60)
 
     question = re.search(r'session\.send\("([^"]+)"\)', example)
     assert question, "the example sends no question"
