@@ -23,15 +23,14 @@ from schema.store import (
     HISTORY_LIMIT,
     UnknownMessage,
     applied_changes,
-    persist_final,
     recent_messages,
 )
-from schema.usage import generation_usage
 
 from . import resend
 from .auth import Claims
 from .broker.base import BrokerUnavailable
 from .broker.documents import DocumentBus
+from .broker.ending import Ending, end_generation
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
@@ -180,12 +179,10 @@ class Chat:
     async def cancel(self, session_id: str, message_id: str) -> None:
         """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
         partial, changes = (await self.log.snapshot(session_id)).streamed(message_id) or ("", [])
-        final = await persist_final(
-            self.db, message_id, status=CANCELLED, content=partial, changes=changes,
-            usage=generation_usage({}, "", partial), error=None,
+        await end_generation(  # announces nothing if its worker ended it after all
+            self.db, message_id, Ending(CANCELLED, partial, changes=changes),
+            lambda event, payload: self.log.publish(session_id, event, message_id, payload),
         )  # fmt: skip
-        if final is not None:  # else its worker ended it after all
-            await self.log.publish(session_id, events.NEW_MESSAGE, message_id, final)
 
     async def messages(
         self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None

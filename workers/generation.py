@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.documents import DocumentBus
+from relay.broker.ending import Ending, end_generation
 from relay.broker.fencing import FIRST_LEASE, Fenced, HistoryLost
 from relay.broker.jobs import Job
 from relay.broker.log import EventLog, unique_id
@@ -26,11 +28,10 @@ from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
-from schema.store import generation_start, is_processing, persist_final
+from schema.store import generation_start, is_processing
 from schema.usage import generation_usage
 
 from .document_changes import DocumentChanges
-from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_FULL, BROKER_LOST, patiently, until_it_lands
 from .providers.events import (
@@ -42,6 +43,7 @@ from .providers.events import (
     Status,
     UpstreamError,
     Usage,
+    no_final_answer,
 )
 from .providers.tool_calls import ToolStep
 from .providers.tool_history import ToolRecord
@@ -184,7 +186,7 @@ class Generation:
                 finally:
                     self.awaiting_upstream = False
                 if event is None:
-                    raise UpstreamError("The AI service ended the stream without a final answer.", INTERRUPTED)
+                    raise no_final_answer()
                 if isinstance(event, Chunk):
                     if event.content:
                         if not outcome.content:
@@ -269,17 +271,19 @@ class Generation:
         with contextlib.suppress(Fenced):  # ended by a takeover meanwhile: the steps ended with it
             for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
                 await self._publish(events.STREAMING_TOOL, step.payload())
-        tool_calls = self.tools.final()
+        ending = Ending(outcome.status, content, outcome.error, changes, usage, self.tools.final())
+        await end_generation(
+            self.db, self.message_id, ending, self._publish, replaces_takeover=True, landing=self._land
+        )  # announces nothing if finished by a worker that took the job over
 
-        async def write() -> dict[str, Any] | None:
+    async def _land(self, write: Callable[[], Awaitable[dict[str, Any] | None]]) -> dict[str, Any] | None:
+        """The final write, in turn with the process's other SQL users, retried until it lands; counted once."""
+
+        async def in_turn() -> dict[str, Any] | None:
             async with self.sql_turns:
-                return await persist_final(
-                    self.db, self.message_id, replaces_takeover=True,
-                    status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
-                    tool_calls=tool_calls,
-                )  # fmt: skip
+                return await write()
 
-        final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")
-        if final is not None:  # else finished by a worker that took the job over
-            GENERATIONS.labels(outcome.status).inc()
-            await announce_end(self._publish, final)
+        final = await until_it_lands(in_turn, self.max_seconds, f"the final write of {self.message_id}")
+        if final is not None:
+            GENERATIONS.labels(self.outcome.status).inc()
+        return final

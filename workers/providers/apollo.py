@@ -16,6 +16,7 @@ from workers.providers.events import (
     ProviderEvent,
     Status,
     UpstreamError,
+    no_final_answer,
 )
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
 from workers.providers.upstream import JsonBody, event_object, post_events, sentence
@@ -70,7 +71,7 @@ class ApolloProvider(HttpProvider):
                 yield event
             if isinstance(event, Complete):
                 return
-        raise UpstreamError("The AI service ended the stream without a final answer.", "interrupted")
+        raise no_final_answer()
 
 
 def _block_start(data: dict[str, Any]) -> Status | None:
