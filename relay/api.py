@@ -22,7 +22,7 @@ from .gateway import Gateway
 from .limits import WRITE
 from .session_documents import with_texts
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # each takes a token from its user's bucket

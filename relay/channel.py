@@ -13,18 +13,18 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
-from schema.presence import PRESENCE_STATE
+from schema.presence_codec import PRESENCE_STATE
 
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .fanout import Delivery
-from .presence import PresenceDiff
+from .presence_tracker import PresenceDiff
 from .serializer import Message
 
 if TYPE_CHECKING:
     from .transport import Transport
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 10.0
 JOINING, JOINED, CLOSED = "joining", "joined", "closed"
@@ -134,7 +134,7 @@ class Channel:
         if epoch == self.epoch and seq <= self.seq:
             return  # already covered by the join reply or the replay
         if epoch != self.epoch or seq != self.seq + 1:
-            log.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
+            logger.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
             self.resync()
             return
         self.seq = seq
@@ -173,7 +173,7 @@ class Channel:
                 self.session_id, transport.claims.user, transport.claims.name, transport.last_heard
             )
         except BrokerUnavailable as exc:
-            log.warning("%s: joined without presence: %s", self.topic, exc)
+            logger.warning("%s: joined without presence: %s", self.topic, exc)
             self.presence_pending = None
             return
         if self.state == CLOSED:  # left meanwhile

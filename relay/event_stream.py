@@ -23,7 +23,7 @@ from .fanout import Delivery
 from .gateway import Gateway
 from .metrics import SLOW_SOCKET_CLOSES
 from .outbox import Outbox
-from .presence import PresenceDiff
+from .presence_tracker import PresenceDiff
 from .serializer import Message
 from .transport import JoinedTopic
 

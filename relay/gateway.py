@@ -13,7 +13,7 @@ from .documents import Documents
 from .fanout import Fanout
 from .join_page import JoinPages
 from .limits import UserLimits
-from .presence import PresenceTracker
+from .presence_tracker import PresenceTracker
 from .settings import Settings
 from .tenant_topic import TenantTopics
 from .tenants import Tenants

@@ -25,7 +25,7 @@ from .serializer import FrameError, Message, Serializer, reply
 from .tenant_topic import TenantChannel, tenant_of_topic
 from .transport import JoinedTopic
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 INBOX_LIMIT = 64  # client messages waiting behind a slow one before we stop reading
 
@@ -43,7 +43,7 @@ def authenticate(gateway: Gateway, token: str | None) -> Claims:
     try:
         return verify(gateway.settings.secret or "", token)
     except InvalidToken as exc:
-        log.info("refused websocket: %s", exc)
+        logger.info("refused websocket: %s", exc)
         raise Refused(403, f"invalid token: {exc}") from None
 
 
@@ -140,7 +140,7 @@ class Socket:
                     self.connection.resume_reading()
                 await self._dispatch(message)
         except Exception:
-            log.exception("socket failed while handling a client message")
+            logger.exception("socket failed while handling a client message")
             self.close(1011, "internal error")
         finally:
             self.dispatcher = None

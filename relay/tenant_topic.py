@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .tenants import Tenants
     from .transport import Transport
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 TOPIC_PREFIX = "tenant:"
 ASSISTANT_STATE = "assistant_state"
@@ -115,7 +115,7 @@ class TenantTopics:
                 try:
                     assistant = await self.assistant(tenant)
                 except BrokerUnavailable as exc:
-                    log.warning("could not push the assistant's state to tenant %s: %s", tenant, exc)
+                    logger.warning("could not push the assistant's state to tenant %s: %s", tenant, exc)
                     return
                 frames: dict[Any, bytes] = {}  # encoded once per wire format
                 for channel in list(self.channels.get(tenant, ())):

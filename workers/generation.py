@@ -34,7 +34,9 @@ from schema.usage import generation_usage
 from .document_changes import DocumentChanges
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_FULL, BROKER_LOST, patiently, until_it_lands
-from .providers.events import (
+from .providers.tool_calls import ToolStep
+from .providers.tool_history import ToolRecord
+from .providers.vocabulary import (
     Changes,
     Chunk,
     Complete,
@@ -45,8 +47,6 @@ from .providers.events import (
     Usage,
     no_final_answer,
 )
-from .providers.tool_calls import ToolStep
-from .providers.tool_history import ToolRecord
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Generation:
     def __init__(
         self,
         job: Job,
-        log: EventLog,
+        event_log: EventLog,
         signals: Signals,
         db: async_sessionmaker[AsyncSession],
         provider_for: ProviderFor,
@@ -84,7 +84,7 @@ class Generation:
         self.max_seconds = max_seconds
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
-        self.log = log
+        self.event_log = event_log
         self.signals = signals
         self.db = db
         self.provider_for = provider_for
@@ -198,7 +198,7 @@ class Generation:
                 elif isinstance(event, Changes):
                     entry = {"change_id": change_id(self.message_id, event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
-                    targets = await self.documents.claim(entry)  # before any tab can claim it
+                    targets = await self.documents.grant(entry)  # granted to the relay before any tab can claim it
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
                     if targets is not None:
                         await self._apply(entry["change_id"], targets)
@@ -250,7 +250,9 @@ class Generation:
         with PUBLISH_SECONDS.time():
             await patiently(
                 f"publish {event} of {self.message_id}",
-                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id, self.lease),
+                lambda: self.event_log.publish(
+                    self.session_id, event, self.message_id, payload, publish_id, self.lease
+                ),
             )
 
     async def _finish(self) -> None:
@@ -264,8 +266,8 @@ class Generation:
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
-        for entry in changes:  # the final message's own changes (an early one is claimed already)
-            targets = await self.documents.claim(entry)
+        for entry in changes:  # the final message's own changes (an early one is granted already)
+            targets = await self.documents.grant(entry)
             if targets is not None:
                 await self._apply(entry["change_id"], targets)
         with contextlib.suppress(Fenced):  # ended by a takeover meanwhile: the steps ended with it

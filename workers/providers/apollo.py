@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 from workers.providers.apollo_steps import ApolloToolUse
-from workers.providers.events import (
+from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
+from workers.providers.upstream import JsonBody, event_object, post_events, sentence
+from workers.providers.vocabulary import (
     Changes,
     Chunk,
     Complete,
@@ -18,8 +20,6 @@ from workers.providers.events import (
     UpstreamError,
     no_final_answer,
 )
-from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
-from workers.providers.upstream import JsonBody, event_object, post_events, sentence
 
 logger = logging.getLogger(__name__)
 
