@@ -17,10 +17,11 @@ from schema.store import HISTORY_LIMIT
 from . import deletion
 from .auth import Claims, InvalidToken, verify
 from .errors import ChatError, bad_request, translate
-from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
+from .generation_watch import GenerationWatch
 from .limits import WRITE
 from .session_documents import with_texts
+from .sse_transport import EventStream, parse_last_event_id
 
 logger = logging.getLogger(__name__)
 
