@@ -193,12 +193,17 @@ class Socket:
             previous.leave()
             self.send(self.serializer.encode(previous.join_ref, previous.join_ref, message.topic, "phx_close", {}))
         channel: Channel | DocumentChannel | TenantChannel
+        gateway = self.gateway
         if document is not None:
-            channel = DocumentChannel(self, message.topic, *document, message.join_ref)
+            channel = DocumentChannel(
+                self, message.topic, *document, message.join_ref, chat=gateway.chat, documents=gateway.documents
+            )
         elif session_id is not None:
-            channel = Channel(self, message.topic, session_id, message.join_ref)
+            channel = gateway.session_channel(self, message.topic, session_id, message.join_ref)
         else:
-            channel = TenantChannel(self, message.topic, tenant or "", message.join_ref)
+            channel = TenantChannel(
+                self, message.topic, tenant or "", message.join_ref, tenant_topics=gateway.tenant_topics
+            )
         self.channels[message.topic] = channel
         await channel.join(message)
 

@@ -18,7 +18,6 @@ from schema import keys
 from schema.events import Envelope
 
 from .auth import Claims
-from .channel import Channel
 from .gateway import Gateway
 from .metrics import SLOW_SOCKET_CLOSES
 from .outbox import Outbox
@@ -101,7 +100,7 @@ class EventStream:
 
     async def frames(self, session_id: str, params: dict[str, Any]) -> AsyncIterator[bytes]:
         topic = keys.topic(session_id)
-        channel = Channel(self, topic, session_id, None)
+        channel = self.gateway.session_channel(self, topic, session_id, None)
         try:
             await channel.join(Message(None, None, topic, "phx_join", params))
             while True:
