@@ -35,16 +35,9 @@ class DocumentChannel:
     )  # fmt: skip
 
     def __init__(
-        self,
-        transport: Transport,
-        topic: str,
-        session_id: str,
-        name: str,
-        join_ref: str | None,
-        *,
-        chat: Chat,
-        documents: Documents,
-    ) -> None:
+        self, transport: Transport, topic: str, session_id: str, name: str, join_ref: str | None, *,
+        chat: Chat, documents: Documents,
+    ) -> None:  # fmt: skip
         self.transport = transport
         self.chat = chat
         self.documents = documents
