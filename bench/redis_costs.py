@@ -75,7 +75,7 @@ async def measure(redis_url: str) -> dict[str, float]:
         await answer("finished", 300)
         final = {"message": {"id": "answer-finished", "content": CHUNK * 300, "status": "success", "changes": []}}
         await publish("finished", events.NEW_MESSAGE, "answer-finished-00000000000000000000", final)
-        await broker.claim("finished", "c" * 64)
+        await broker.grant("finished", "c" * 64)
         await broker.store_page("finished", json.dumps(final).encode())
         finished_live = await cost("finished")
 

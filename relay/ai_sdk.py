@@ -26,8 +26,8 @@ from .api import Handler, endpoint, json_body
 from .auth import Claims
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
-from .event_stream import GenerationWatch
 from .gateway import Gateway
+from .generation_watch import GenerationWatch
 
 SUBMIT, REGENERATE = "submit-message", "regenerate-message"
 KEEP_ALIVE_SECONDS = 15.0

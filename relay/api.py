@@ -17,12 +17,13 @@ from schema.store import HISTORY_LIMIT
 from . import deletion
 from .auth import Claims, InvalidToken, verify
 from .errors import ChatError, bad_request, translate
-from .event_stream import EventStream, GenerationWatch, parse_last_event_id
 from .gateway import Gateway
+from .generation_watch import GenerationWatch
 from .limits import WRITE
 from .session_documents import with_texts
+from .sse_transport import EventStream, parse_last_event_id
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Request, Gateway, Claims], Awaitable[Response]]
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # each takes a token from its user's bucket

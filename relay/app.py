@@ -30,7 +30,7 @@ from .gateway import Gateway
 from .join_page import JoinPages
 from .limits import UserLimits
 from .metrics import JOBS_PENDING, JOBS_WAITING
-from .presence import PresenceTracker
+from .presence_tracker import PresenceTracker
 from .security_headers import SecurityHeaders
 from .settings import Settings
 from .settings_cache import SettingsCache
@@ -95,7 +95,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
     )
     chat = Chat(
-        db, log=broker, jobs=broker, signals=broker, tenants=tenants, max_message_chars=settings.max_message_chars,
+        db, event_log=broker, jobs=broker, signals=broker, tenants=tenants,
+        max_message_chars=settings.max_message_chars,
         context_max_bytes=settings.context_max_bytes,
         documents=broker,
     )  # fmt: skip

@@ -13,18 +13,23 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from schema.events import SESSION_DELETED, Envelope, EnvelopeError, decode
-from schema.presence import PRESENCE_STATE
+from schema.presence_codec import PRESENCE_STATE
 
 from .broker.base import BrokerUnavailable
 from .errors import bad_request, translate
 from .fanout import Delivery
-from .presence import PresenceDiff
+from .presence_tracker import PresenceDiff
 from .serializer import Message
 
 if TYPE_CHECKING:
+    from .chat import Chat
+    from .fanout import Fanout
+    from .join_page import JoinPages
+    from .presence_tracker import PresenceTracker
+    from .tenants import Tenants
     from .transport import Transport
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 10.0
 JOINING, JOINED, CLOSED = "joining", "joined", "closed"
@@ -44,12 +49,29 @@ def parse_since(params: dict[str, Any]) -> tuple[str, int] | None:
 
 class Channel:
     __slots__ = (
-        "buffer", "epoch", "join_ref", "presence_pending", "presence_ref", "seq", "session_id", "state", "topic",
-        "transport",
+        "buffer", "chat", "epoch", "fanout", "join_ref", "pages", "presence_pending", "presence_ref", "presences",
+        "seq", "session_id", "state", "tenants", "topic", "transport",
     )  # fmt: skip
 
-    def __init__(self, transport: Transport, topic: str, session_id: str, join_ref: str | None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        topic: str,
+        session_id: str,
+        join_ref: str | None,
+        *,
+        chat: Chat,
+        tenants: Tenants,
+        fanout: Fanout,
+        pages: JoinPages,
+        presences: PresenceTracker,
+    ) -> None:
         self.transport = transport
+        self.chat = chat
+        self.tenants = tenants
+        self.fanout = fanout
+        self.pages = pages
+        self.presences = presences
         self.topic = topic
         self.session_id = session_id
         self.join_ref = join_ref
@@ -87,14 +109,14 @@ class Channel:
         await self._enter_presence()
 
     async def _prepare(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Envelope]]:
-        gateway, claims = self.transport.gateway, self.transport.claims
+        claims = self.transport.claims
         since = parse_since(params)
-        settings = await gateway.tenants.require_assistant(claims)
-        await gateway.fanout.join(self.topic, self)
+        settings = await self.tenants.require_assistant(claims)
+        await self.fanout.join(self.topic, self)
         try:
             # The session and messages are read after the position: a message that completes in
             # between shows up in them and as a later event, never in neither (clients upsert by id).
-            position, (session, messages) = await gateway.pages.read(claims, self.session_id, since)
+            position, (session, messages) = await self.pages.read(claims, self.session_id, since)
         except BaseException:
             self.leave()
             raise
@@ -111,7 +133,7 @@ class Channel:
             "session": session,
             "messages": messages,
             "streaming": snapshot.streaming.to_dict(snapshot.seq) if snapshot.streaming is not None else None,
-            "assistant": gateway.tenants.assistant(settings),
+            "assistant": self.tenants.assistant(settings),
         }
         return response, missed
 
@@ -134,7 +156,7 @@ class Channel:
         if epoch == self.epoch and seq <= self.seq:
             return  # already covered by the join reply or the replay
         if epoch != self.epoch or seq != self.seq + 1:
-            log.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
+            logger.warning("%s: expected seq %s of %s, got %s of %s", self.topic, self.seq + 1, self.epoch, seq, epoch)
             self.resync()
             return
         self.seq = seq
@@ -155,8 +177,8 @@ class Channel:
         self.buffer = []
         self.presence_pending = None
         if self.presence_ref is not None:
-            self.transport.gateway.presence.leave(self.presence_ref)
-        self.transport.gateway.fanout.leave(self.topic, self)
+            self.presences.leave(self.presence_ref)
+        self.fanout.leave(self.topic, self)
         self.transport.forget(self)
 
     # presence: not session events (no seq, not logged); WebSocket tabs only
@@ -166,14 +188,14 @@ class Channel:
         transport = self.transport
         if transport.last_heard() is None:
             return
-        tracker = transport.gateway.presence
+        tracker = self.presences
         self.presence_pending = []
         try:
             ref, state = await tracker.join(
                 self.session_id, transport.claims.user, transport.claims.name, transport.last_heard
             )
         except BrokerUnavailable as exc:
-            log.warning("%s: joined without presence: %s", self.topic, exc)
+            logger.warning("%s: joined without presence: %s", self.topic, exc)
             self.presence_pending = None
             return
         if self.state == CLOSED:  # left meanwhile
@@ -196,7 +218,7 @@ class Channel:
     # client pushes
 
     async def handle_in(self, event: str, payload: dict[str, Any] | bytes) -> tuple[str, dict[str, Any]]:
-        chat, claims = self.transport.gateway.chat, self.transport.claims
+        chat, claims = self.chat, self.transport.claims
         if not isinstance(payload, dict):
             return "error", {"reason": "bad_request", "message": "payloads on a session topic are JSON objects"}
         try:

@@ -23,15 +23,14 @@ from schema.store import (
     HISTORY_LIMIT,
     UnknownMessage,
     applied_changes,
-    persist_final,
     recent_messages,
 )
-from schema.usage import generation_usage
 
 from . import resend
 from .auth import Claims
 from .broker.base import BrokerUnavailable
 from .broker.documents import DocumentBus
+from .broker.ending import Ending, end_generation
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.signals import Signals
@@ -43,7 +42,7 @@ from .session_documents import edit_documents, mode_of, split_context, with_text
 from .session_list import MAX_PAGE, session_page
 from .tenants import Tenants, tenant_of
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 500  # as stored
 
@@ -52,7 +51,7 @@ class Chat:
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
-        log: EventLog,
+        event_log: EventLog,
         jobs: JobQueue,
         signals: Signals,
         tenants: Tenants,
@@ -62,12 +61,12 @@ class Chat:
     ) -> None:
         self.documents = documents
         self.db = db
-        self.log = log
+        self.event_log = event_log
         self.jobs = jobs
         self.signals = signals
         self.tenants = tenants
         self.max_message_chars = max_message_chars
-        self.grants = ChangeGrants(db, log, signals)
+        self.grants = ChangeGrants(db, event_log, signals)
         self.context_max_bytes = context_max_bytes
 
     # sessions
@@ -157,7 +156,7 @@ class Chat:
                 raise conflict("the session was changed meanwhile: reload it and apply your change again")
         await edit_documents(self.documents, self.db, session_id, texts)  # each one smallest-edit transaction
         session = await self.session(claims, session_id)
-        await self.log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
+        await self.event_log.publish(session_id, events.SESSION_UPDATED, "", {"session": session})
         return session
 
     async def deletable(self, claims: Claims, session_id: str) -> str | None:
@@ -175,17 +174,15 @@ class Chat:
         async with self.db.begin() as db:
             await self._session(db, claims, session_id)
             await db.execute(delete(ChatSession).where(ChatSession.id == session_id))
-        await self.log.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
+        await self.event_log.publish(session_id, events.SESSION_DELETED, "", {"session_id": session_id})
 
     async def cancel(self, session_id: str, message_id: str) -> None:
         """End a generation whose worker did not (gone, or stuck) as `cancelled`, with what it had streamed."""
-        partial, changes = (await self.log.snapshot(session_id)).streamed(message_id) or ("", [])
-        final = await persist_final(
-            self.db, message_id, status=CANCELLED, content=partial, changes=changes,
-            usage=generation_usage({}, "", partial), error=None,
+        partial, changes = (await self.event_log.snapshot(session_id)).streamed(message_id) or ("", [])
+        await end_generation(  # announces nothing if its worker ended it after all
+            self.db, message_id, Ending(CANCELLED, partial, changes=changes),
+            lambda event, payload: self.event_log.publish(session_id, event, message_id, payload),
         )  # fmt: skip
-        if final is not None:  # else its worker ended it after all
-            await self.log.publish(session_id, events.NEW_MESSAGE, message_id, final)
 
     async def messages(
         self, claims: Claims, session_id: str, limit: int = HISTORY_LIMIT, before: str | None = None
@@ -256,9 +253,9 @@ class Chat:
         """Tell every tab what changed in the history (removed messages, a new question), then queue the job."""
         try:
             if removed:
-                await self.log.publish(session_id, events.MESSAGES_DELETED, "", {"message_ids": removed})
+                await self.event_log.publish(session_id, events.MESSAGES_DELETED, "", {"message_ids": removed})
             if question is not None:
-                await self.log.publish(session_id, events.USER_MESSAGE, question_id, {"message": question})
+                await self.event_log.publish(session_id, events.USER_MESSAGE, question_id, {"message": question})
             job = {"session_id": session_id, "message_id": answer_id, "user_message_id": question_id}
             await self.jobs.enqueue({**job, "tenant": claims.tenant})
         except BrokerUnavailable:

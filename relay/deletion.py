@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 
 from .auth import Claims
-from .event_stream import GenerationWatch
 from .gateway import Gateway
+from .generation_watch import GenerationWatch
 
 STOP_GRACE_SECONDS = 5.0
 

@@ -21,16 +21,26 @@ from .serializer import BinarySerializer, Message
 from .yjs_messages import MalformedMessage
 
 if TYPE_CHECKING:
+    from .chat import Chat
+    from .documents import Documents
     from .transport import Transport
 
 YJS, YJS_SYNC = "yjs", "yjs_sync"
 
 
 class DocumentChannel:
-    __slots__ = ("awareness", "join_ref", "left", "name", "room", "serializer", "session_id", "topic", "transport")
+    __slots__ = (
+        "awareness", "chat", "documents", "join_ref", "left", "name", "room", "serializer", "session_id", "topic",
+        "transport",
+    )  # fmt: skip
 
-    def __init__(self, transport: Transport, topic: str, session_id: str, name: str, join_ref: str | None) -> None:
+    def __init__(
+        self, transport: Transport, topic: str, session_id: str, name: str, join_ref: str | None, *,
+        chat: Chat, documents: Documents,
+    ) -> None:  # fmt: skip
         self.transport = transport
+        self.chat = chat
+        self.documents = documents
         self.topic = topic
         self.session_id = session_id
         self.name = name
@@ -44,13 +54,12 @@ class DocumentChannel:
         if not getattr(self.transport.serializer, "binary", False):
             self._refuse(message, "bad_request", "Documents need binary frames: connect with vsn=2.0.0.")
             return
-        gateway = self.transport.gateway
         try:
             async with asyncio.timeout(JOIN_TIMEOUT):
-                mode = await gateway.chat.documents_mode(self.transport.claims, self.session_id)
+                mode = await self.chat.documents_mode(self.transport.claims, self.session_id)
                 if mode != RELAY:
                     raise bad_request("This session's documents are kept by its application.")
-                room = await gateway.documents.enter(self.topic, self.session_id, self.name, self)
+                room = await self.documents.enter(self.topic, self.session_id, self.name, self)
         except TimeoutError:
             self._refuse(message, "unavailable", f"the join took longer than {JOIN_TIMEOUT:g} s, retry shortly")
             return
@@ -59,7 +68,7 @@ class DocumentChannel:
             self._refuse(message, refusal.code, refusal.message)
             return
         if self.left:  # the tab went away while joining
-            gateway.documents.leave(room, self)
+            self.documents.leave(room, self)
             return
         self.room = room
         self.transport.reply(message, "ok", {})
@@ -95,7 +104,7 @@ class DocumentChannel:
         self.left = True
         room, self.room = self.room, None
         if room is not None:
-            self.transport.gateway.documents.leave(room, self)
+            self.documents.leave(room, self)
         self.transport.forget(self)
 
     def closed_by_server(self) -> None:

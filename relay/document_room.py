@@ -34,7 +34,7 @@ from .yjs_messages import (
     message_type,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FOLD_DELAY = 1.0
@@ -171,7 +171,7 @@ class Room:
                         await self.bus.announce(self.topic, message)
                 except BrokerUnavailable as exc:  # awareness is ephemeral: the next one carries it
                     if message.kind == UPDATE:
-                        log.warning("%s: update kept here, for the next fold: %s", self.topic, exc)
+                        logger.warning("%s: update kept here, for the next fold: %s", self.topic, exc)
                         self.unlogged = True
                         self._schedule_fold()
         finally:
@@ -210,7 +210,7 @@ class Room:
         try:
             self.doc.apply_update(message.payload)
         except ValueError as exc:
-            log.error("%s: an undecodable update on the channel: %s", self.topic, exc)
+            logger.error("%s: an undecodable update on the channel: %s", self.topic, exc)
             return
         self.size += len(message.payload)
         self._to_tabs(create_update_message(message.payload))
@@ -277,7 +277,7 @@ class Room:
             whole = whole if unlogged else None
             await fold_log(self.bus, self.folder.db, self.session_id, self.name, whole)
         except Exception as exc:  # Redis or SQL away: try again later, keeping what is owed
-            log.warning("%s: fold failed, retrying: %s", self.topic, exc)
+            logger.warning("%s: fold failed, retrying: %s", self.topic, exc)
             self.pending_bytes += pending
             self.unlogged = self.unlogged or unlogged
             self._fold_soon(FOLD_DELAY)

@@ -19,7 +19,7 @@ from .broker.document_edit import new_origin
 from .broker.documents import DELETED, DocumentMessage
 from .document_room import Room, Tab
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CLOSE_PATIENCE = 10.0  # seconds a shutting-down gateway waits for its rooms' last folds
 
@@ -41,7 +41,7 @@ class Documents:
     def _done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("a document task failed", exc_info=task.exception())
+            logger.error("a document task failed", exc_info=task.exception())
 
     async def enter(self, topic: str, session_id: str, name: str, tab: Tab) -> Room:
         """The document's room, loaded, with `tab` in it."""
@@ -98,7 +98,7 @@ class Documents:
                     keys.doc_topic(session_id, name), DocumentMessage(DELETED, new_origin(), b"")
                 )
             except BrokerUnavailable:  # its rooms fold into nothing (the rows are gone) until their tabs leave
-                log.warning("could not close the documents of deleted session %s", session_id)
+                logger.warning("could not close the documents of deleted session %s", session_id)
 
     # BrokerListener
 

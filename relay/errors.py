@@ -70,7 +70,7 @@ def unavailable(what: str) -> ChatError:
     return ChatError("unavailable", f"{what} is unavailable, try again shortly", 503)
 
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DATABASE_DOWN = unavailable("the database")
 OVERLOADED = ChatError("unavailable", "The service is busy right now; try again shortly.", 503)
@@ -85,10 +85,10 @@ def translate(exc: BaseException) -> ChatError | None:
     if isinstance(exc, BrokerUnavailable):
         return unavailable("the message broker")
     if isinstance(exc, PoolTimeout):  # every pooled connection stayed busy: the database itself is fine
-        log.warning("answered 'unavailable': no SQL connection was free in time (%s)", exc)
+        logger.warning("answered 'unavailable': no SQL connection was free in time (%s)", exc)
         return OVERLOADED
     if database_unreachable(exc):
-        log.warning("answered 'unavailable': the database is unreachable (%s)", exc)
+        logger.warning("answered 'unavailable': the database is unreachable (%s)", exc)
         return DATABASE_DOWN
     return None
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from schema.events import Envelope, EnvelopeError, decode
-from schema.presence import Presences, decode_diff, is_diff, merge_diff
+from schema.presence_codec import Presences, decode_diff, is_diff, merge_diff
 
 from .broker.log import EventLog
 from .metrics import EVENTS_IN, EVENTS_OUT, JOINED_TOPICS
-from .presence import PresenceDiff
+from .presence_tracker import PresenceDiff
 from .serializer import Serializer
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class Delivery:
@@ -66,12 +66,12 @@ class _Topic:
 
 
 class Fanout:
-    def __init__(self, log: EventLog) -> None:
-        self.log = log
+    def __init__(self, event_log: EventLog) -> None:
+        self.event_log = event_log
         self.topics: dict[str, _Topic] = {}
         self.unsubscribing: set[asyncio.Task[None]] = set()
         self.diffs: dict[str, dict[str, Presences]] = {}  # presence diffs of this loop iteration, per topic
-        log.attach(self)
+        event_log.attach(self)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Add a subscriber; returns once the process receives the topic's events.
@@ -81,7 +81,7 @@ class Fanout:
         """
         state = self.topics.get(topic)
         if state is None:
-            state = _Topic(asyncio.create_task(self.log.subscribe(topic), name=f"subscribe {topic}"))
+            state = _Topic(asyncio.create_task(self.event_log.subscribe(topic), name=f"subscribe {topic}"))
             self.topics[topic] = state
             JOINED_TOPICS.set(len(self.topics))
         state.subscribers.add(subscriber)
@@ -109,9 +109,9 @@ class Fanout:
 
     async def _unsubscribe(self, topic: str) -> None:
         try:
-            await self.log.unsubscribe(topic)
+            await self.event_log.unsubscribe(topic)
         except Exception:
-            log.exception("unsubscribing %s failed", topic)
+            logger.exception("unsubscribing %s failed", topic)
 
     # BrokerListener
 
@@ -127,7 +127,7 @@ class Fanout:
         except EnvelopeError as exc:
             # Subscribers see the hole in `seq` at the next event and make their
             # clients rejoin, so this costs a resume, never a silent gap.
-            log.error("undecodable event on %s: %s", topic, exc)
+            logger.error("undecodable event on %s: %s", topic, exc)
             return
         delivery = Delivery(topic, envelope)
         EVENTS_IN.inc()
@@ -141,7 +141,7 @@ class Fanout:
         try:
             diff = decode_diff(data)
         except ValueError as exc:
-            log.error("undecodable presence diff on %s: %s", topic, exc)
+            logger.error("undecodable presence diff on %s: %s", topic, exc)
             return
         if not self.diffs:
             asyncio.get_running_loop().call_soon(self._send_diffs)

@@ -26,9 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 class ChangeGrants:
-    def __init__(self, db: async_sessionmaker[AsyncSession], log: EventLog, signals: Signals) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], event_log: EventLog, signals: Signals) -> None:
         self.db = db
-        self.log = log
+        self.event_log = event_log
         self.signals = signals
 
     async def grant(self, claims: Claims, session_id: str, change_id: Any) -> bool:
@@ -37,20 +37,20 @@ class ChangeGrants:
             raise bad_request("change_id must be a 64-character hex string")
         if not await self._carries(session_id, change_id):  # refused before anything is written
             raise ChatError("not_found", "No message of this session proposes that change.", 404)
-        if not await self.signals.claim(session_id, change_id):
+        if not await self.signals.grant(session_id, change_id):
             return False
         try:
             async with self.db.begin() as db:
                 db.add(AppliedChange(session_id=session_id, change_id=change_id, user_id=claims.user))
         except IntegrityError:
-            return False  # claimed before Redis lost its keys
+            return False  # granted before Redis lost its keys
         except BaseException:  # not recorded (the database is down, or the push was cancelled): not granted
             await self._release(session_id, change_id)
             raise
         # every tab learns the change is applied (and stored messages' `applied` flags changed: a page event)
         applied = {"change_id": change_id, "user_id": claims.user}
         try:
-            await self.log.publish(session_id, events.CHANGES_APPLIED, "", applied)
+            await self.event_log.publish(session_id, events.CHANGES_APPLIED, "", applied)
         except BrokerUnavailable:  # the grant stands; tabs that claim it later are refused
             logger.warning("could not announce change %s of session %s as applied", change_id, session_id)
         return True
@@ -58,7 +58,7 @@ class ChangeGrants:
     async def _carries(self, session_id: str, change_id: str) -> bool:
         """A change of the answer in flight, or of a stored message; the snapshot first, since a final message
         is stored before its `new_message` leaves the snapshot."""
-        streaming = (await self.log.snapshot(session_id, start=False)).streaming  # writes nothing
+        streaming = (await self.event_log.snapshot(session_id, start=False)).streaming  # writes nothing
         if streaming is not None and any(c["change_id"] == change_id for c in streaming.changes):
             return True
         async with self.db() as db:
@@ -68,4 +68,4 @@ class ChangeGrants:
         try:
             await self.signals.release(session_id, change_id)
         except BrokerUnavailable:  # the change stays taken in Redis until its key expires
-            logger.warning("could not release the unrecorded claim of change %s in session %s", change_id, session_id)
+            logger.warning("could not release the unrecorded grant of change %s in session %s", change_id, session_id)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .broker.log import EventLog, Position
     from .chat import Chat
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Contents = tuple[Any, Any]  # the reply's session and messages: dicts, or their JSON as `orjson.Fragment`s
 
@@ -85,19 +85,19 @@ class JoinPages:
     user reloading together, a reconnect storm) share one SQL read.
     """
 
-    def __init__(self, log: EventLog, chat: Chat) -> None:
-        self.log = log
+    def __init__(self, event_log: EventLog, chat: Chat) -> None:
+        self.event_log = event_log
         self.chat = chat
         self.reading: dict[tuple[str, str, str, int], asyncio.Future[Contents]] = {}
 
     async def read(self, claims: Claims, session_id: str, since: tuple[str, int] | None) -> tuple[Position, Contents]:
         """A join's position and its reply's session and messages; raises when the caller may not join."""
-        position = await self.log.position(session_id, since)
+        position = await self.event_log.position(session_id, since)
         if not position.snapshot.epoch:
             # No history yet, or it expired: the access check comes before anything is stored in
             # Redis for this id, then the epoch is started (a made-up session id stores nothing).
             await self.chat.check_access(claims, session_id)
-            position = await self.log.position(session_id, since, start=True)
+            position = await self.event_log.position(session_id, since, start=True)
         return position, await self.contents(claims, session_id, position)
 
     async def contents(self, claims: Claims, session_id: str, position: Position) -> Contents:
@@ -117,13 +117,13 @@ class JoinPages:
     async def created(self, claims: Claims, session: dict[str, Any]) -> None:
         """Cache a new session's page (the session, no messages), so that its first joins read no SQL."""
         try:
-            snapshot = (await self.log.position(session["id"], None, start=True)).snapshot
+            snapshot = (await self.event_log.position(session["id"], None, start=True)).snapshot
             page = Page(snapshot.epoch, snapshot.page_seq, claims.tenant, session, [])
-            await self.log.store_page(session["id"], page.encode())
+            await self.event_log.store_page(session["id"], page.encode())
         except BrokerUnavailable as exc:
-            log.warning("the page of new session %s is not cached: %s", session["id"], exc)
+            logger.warning("the page of new session %s is not cached: %s", session["id"], exc)
 
     async def _read(self, claims: Claims, session_id: str, epoch: str, page_seq: int) -> Contents:
         session, messages = await self.chat.session_and_history(claims, session_id)
-        await self.log.store_page(session_id, Page(epoch, page_seq, claims.tenant, session, messages).encode())
+        await self.event_log.store_page(session_id, Page(epoch, page_seq, claims.tenant, session, messages).encode())
         return session, messages

@@ -25,7 +25,7 @@ from .broker.log import unique_id
 from .errors import rate_limited
 from .settings import Settings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 WRITE, DOCUMENT = "write", "document"
 DOCUMENT_TOPIC_PREFIX = "doc:"  # collaborative documents' pushes have a bucket of their own, sized for typing
@@ -55,7 +55,7 @@ class UserLimits:
         try:
             wait = await self.store.take(keys.rate_key(bucket, claims.tenant, claims.user), per_second, burst)
         except BrokerUnavailable as exc:
-            log.warning("rate limits: not checked, the broker did not answer: %s", exc)
+            logger.warning("rate limits: not checked, the broker did not answer: %s", exc)
             return
         if wait > 0:
             raise rate_limited(max(1, math.ceil(wait)))
@@ -68,7 +68,7 @@ class UserLimits:
             if await self.store.hold(holder, slot, self.max_sockets, self.ttl):
                 return slot
         except BrokerUnavailable as exc:
-            log.warning("socket limit: not checked, the broker is unreachable: %s", exc)
+            logger.warning("socket limit: not checked, the broker is unreachable: %s", exc)
             return slot
         self.sockets.pop(slot, None)
         return None
@@ -87,7 +87,7 @@ class UserLimits:
                 try:
                     await self.store.free(holder, slot)
                 except BrokerUnavailable as exc:
-                    log.warning("socket limit: %s stays until it expires: %s", slot, exc)
+                    logger.warning("socket limit: %s stays until it expires: %s", slot, exc)
         finally:
             self.freer = None
 
@@ -103,4 +103,4 @@ class UserLimits:
                 if holders:
                     await self.store.keep(holders)
             except BrokerUnavailable as exc:
-                log.warning("socket limit: refresh failed, retrying in %g s: %s", self.interval, exc)
+                logger.warning("socket limit: refresh failed, retrying in %g s: %s", self.interval, exc)

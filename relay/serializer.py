@@ -172,7 +172,7 @@ class V1Serializer:
 
 class Serializer(Protocol):
     """A wire format: Phoenix V2 or V1 here, framed for WebSockets in `relay.websocket`,
-    Server-Sent Events in `relay.event_stream`. Frames are the bytes written to the client."""
+    Server-Sent Events in `relay.sse_transport`. Frames are the bytes written to the client."""
 
     def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> bytes: ...
 

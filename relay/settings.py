@@ -48,7 +48,7 @@ class Settings:
     host: str = "0.0.0.0"
     socket_queue_bytes: int = 1024 * 1024
     socket_idle_seconds: float = 60.0
-    presence_ttl_seconds: float = 45.0  # a tab silent this long leaves presence (relay/presence.py)
+    presence_ttl_seconds: float = 45.0  # a tab silent this long leaves presence (relay/presence_tracker.py)
     presence_interval_seconds: float = 10.0
     request_read_timeout_seconds: float = 10.0
     max_frame_bytes: int = 1024 * 1024

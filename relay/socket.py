@@ -25,7 +25,7 @@ from .serializer import FrameError, Message, Serializer, reply
 from .tenant_topic import TenantChannel, tenant_of_topic
 from .transport import JoinedTopic
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 INBOX_LIMIT = 64  # client messages waiting behind a slow one before we stop reading
 
@@ -43,7 +43,7 @@ def authenticate(gateway: Gateway, token: str | None) -> Claims:
     try:
         return verify(gateway.settings.secret or "", token)
     except InvalidToken as exc:
-        log.info("refused websocket: %s", exc)
+        logger.info("refused websocket: %s", exc)
         raise Refused(403, f"invalid token: {exc}") from None
 
 
@@ -140,7 +140,7 @@ class Socket:
                     self.connection.resume_reading()
                 await self._dispatch(message)
         except Exception:
-            log.exception("socket failed while handling a client message")
+            logger.exception("socket failed while handling a client message")
             self.close(1011, "internal error")
         finally:
             self.dispatcher = None
@@ -193,12 +193,17 @@ class Socket:
             previous.leave()
             self.send(self.serializer.encode(previous.join_ref, previous.join_ref, message.topic, "phx_close", {}))
         channel: Channel | DocumentChannel | TenantChannel
+        gateway = self.gateway
         if document is not None:
-            channel = DocumentChannel(self, message.topic, *document, message.join_ref)
+            channel = DocumentChannel(
+                self, message.topic, *document, message.join_ref, chat=gateway.chat, documents=gateway.documents
+            )
         elif session_id is not None:
-            channel = Channel(self, message.topic, session_id, message.join_ref)
+            channel = gateway.session_channel(self, message.topic, session_id, message.join_ref)
         else:
-            channel = TenantChannel(self, message.topic, tenant or "", message.join_ref)
+            channel = TenantChannel(
+                self, message.topic, tenant or "", message.join_ref, tenant_topics=gateway.tenant_topics
+            )
         self.channels[message.topic] = channel
         await channel.join(message)
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .tenants import Tenants
     from .transport import Transport
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 TOPIC_PREFIX = "tenant:"
 ASSISTANT_STATE = "assistant_state"
@@ -37,10 +37,13 @@ def tenant_of_topic(topic: str) -> str | None:
 class TenantChannel:
     """One tab's join of its tenant's topic."""
 
-    __slots__ = ("join_ref", "tenant", "topic", "transport")
+    __slots__ = ("join_ref", "tenant", "tenant_topics", "topic", "transport")
 
-    def __init__(self, transport: Transport, topic: str, tenant: str, join_ref: str | None) -> None:
+    def __init__(
+        self, transport: Transport, topic: str, tenant: str, join_ref: str | None, *, tenant_topics: TenantTopics
+    ) -> None:
         self.transport = transport
+        self.tenant_topics = tenant_topics
         self.topic = topic
         self.tenant = tenant
         self.join_ref = join_ref
@@ -53,7 +56,7 @@ class TenantChannel:
                 message, "error", {"reason": "unauthorized", "message": "a tab may join its own tenant only"}
             )
             return
-        topics = transport.gateway.tenant_topics
+        topics = self.tenant_topics
         topics.add(self)  # before the read: a change from now on is pushed after the reply
         try:
             assistant = await topics.assistant(self.tenant)
@@ -67,7 +70,7 @@ class TenantChannel:
         self.transport.send(frame)
 
     def leave(self) -> None:
-        self.transport.gateway.tenant_topics.discard(self)
+        self.tenant_topics.discard(self)
         self.transport.forget(self)
 
     async def handle_in(self, event: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -115,7 +118,7 @@ class TenantTopics:
                 try:
                     assistant = await self.assistant(tenant)
                 except BrokerUnavailable as exc:
-                    log.warning("could not push the assistant's state to tenant %s: %s", tenant, exc)
+                    logger.warning("could not push the assistant's state to tenant %s: %s", tenant, exc)
                     return
                 frames: dict[Any, bytes] = {}  # encoded once per wire format
                 for channel in list(self.channels.get(tenant, ())):

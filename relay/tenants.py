@@ -24,7 +24,7 @@ from .broker.base import BrokerUnavailable
 from .errors import assistant_disabled, bad_request, forbidden, not_configured, usage_limit
 from .settings_cache import SettingsCache
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Announce = Callable[[str], Awaitable[None]]  # tell every gateway that a tenant's settings changed
 
@@ -91,7 +91,9 @@ class Tenants:
         try:
             await self.announce(claims.tenant)
         except BrokerUnavailable:  # stored all the same; other gateways' caches expire within their age bound
-            log.warning("could not announce the settings change of tenant %s: the broker is unavailable", claims.tenant)
+            logger.warning(
+                "could not announce the settings change of tenant %s: the broker is unavailable", claims.tenant
+            )
         return self._shown(settings)
 
     async def features(self, claims: Claims) -> list[dict[str, object]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .auth import Claims
-from .gateway import Gateway
 from .serializer import Message, Serializer
 
 
@@ -20,7 +19,6 @@ class JoinedTopic(Protocol):
 
 
 class Transport(Protocol):
-    gateway: Gateway
     claims: Claims
     serializer: Serializer
 

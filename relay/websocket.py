@@ -33,7 +33,7 @@ from .outbox import Outbox
 from .serializer import SERIALIZERS, Message, Serializer
 from .socket import Refused, Socket, authenticate
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PATH = "/socket/websocket"
 SLOW_CONSUMER = 4008
@@ -219,7 +219,7 @@ class WebSocketConnection(asyncio.Protocol):
         try:
             slot = await gateway.limits.open_socket(claims, self._last_heard)
         except Exception:
-            log.exception("websocket upgrade failed while its socket slot was sought")
+            logger.exception("websocket upgrade failed while its socket slot was sought")
             self.transport.abort()  # type: ignore[union-attr]
             return
         finally:

@@ -22,7 +22,7 @@ from .credentials import Credentials, CredentialsError, hint
 from .features import FEATURES
 from .outbound import AddressNotAllowed, OutboundPolicy
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PROVIDERS = ("apollo", "openai", "azure_openai", "anthropic")
 DEFAULT_MAX_ROUNDS = 5
@@ -171,7 +171,7 @@ def load(stored: Any) -> TenantSettings:
     try:
         return TenantSettings.model_validate(stored or {})
     except ValidationError as exc:
-        log.warning("tenant settings fail validation (%s); using the defaults", _error(exc).message)
+        logger.warning("tenant settings fail validation (%s); using the defaults", _error(exc).message)
         return TenantSettings()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workers.providers import create_provider
-from workers.providers.events import Chunk, Complete, GenerationRequest, UpstreamError
+from workers.providers.vocabulary import Chunk, Complete, GenerationRequest, UpstreamError
 
 from .azure import API_VERSION, DEPLOYMENT, KEY, AzureServer
 from .system import Backend, System

@@ -324,17 +324,17 @@ async def test_subscribers_receive_published_events_in_order(broker: Broker) -> 
 
 
 async def test_claims_grant_once_per_session_and_change(broker: Broker) -> None:
-    results = await asyncio.gather(*(broker.claim("s", "c1") for _ in range(10)))
+    results = await asyncio.gather(*(broker.grant("s", "c1") for _ in range(10)))
     assert sorted(results) == [False] * 9 + [True]
-    assert await broker.claim("other", "c1") is True
+    assert await broker.grant("other", "c1") is True
 
 
 async def test_a_released_claim_is_granted_again_once(broker: Broker) -> None:
-    assert await broker.claim("s", "c1") is True
+    assert await broker.grant("s", "c1") is True
     await broker.release("s", "c1")
-    results = await asyncio.gather(*(broker.claim("s", "c1") for _ in range(5)))
+    results = await asyncio.gather(*(broker.grant("s", "c1") for _ in range(5)))
     assert sorted(results) == [False] * 4 + [True]
-    assert await broker.claim("s", "c2") is True  # a release touches only its own change
+    assert await broker.grant("s", "c2") is True  # a release touches only its own change
 
 
 async def test_jobs_are_delivered_once_and_acknowledged(broker: Broker) -> None:
@@ -496,7 +496,7 @@ async def test_a_redis_that_does_not_answer_makes_a_publish_fail_within_its_dead
 async def test_more_calls_at_once_than_the_pool_has_connections_all_succeed(broker: Broker) -> None:
     """A reconnect storm's claims and page writes: each waits for a connection instead of failing with
     "Too many connections" (redis-py's pool holds 100) and being told Redis is unreachable."""
-    results = await asyncio.gather(*(broker.claim(f"s{i % 50}", f"c{i}") for i in range(1000)))
+    results = await asyncio.gather(*(broker.grant(f"s{i % 50}", f"c{i}") for i in range(1000)))
     assert results == [True] * 1000
 
 

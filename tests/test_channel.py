@@ -99,9 +99,11 @@ class RecordingSocket:
 
     def __init__(self, broker: SeamBroker) -> None:
         chat = FakeChat(broker)
-        self.gateway = SimpleNamespace(
-            broker=broker, fanout=Fanout(broker), chat=chat, tenants=FakeTenants(), pages=JoinPages(broker, chat)
-        )
+        # what a session channel is given (no presence: `last_heard` is None)
+        self.parts = {
+            "chat": chat, "tenants": FakeTenants(), "fanout": Fanout(broker), "pages": JoinPages(broker, chat),
+            "presences": None,
+        }  # fmt: skip
         self.frames: list[list[Any]] = []
 
     def send(self, frame: str) -> None:
@@ -131,7 +133,7 @@ async def join_amid_traffic(
     socket = RecordingSocket(broker)
     epoch = (await MemoryBroker.snapshot(broker, SESSION)).epoch
     params = {} if seen is None else {"since": {"seq": min(seen, before + 1), "epoch": epoch}}
-    channel = Channel(socket, TOPIC, SESSION, "1")  # type: ignore[arg-type]
+    channel = Channel(socket, TOPIC, SESSION, "1", **socket.parts)  # type: ignore[arg-type]
     await channel.join(Message("1", "1", TOPIC, "phx_join", params))
     await broker.publish_chunks(after)
     while broker.in_flight or broker.steps:

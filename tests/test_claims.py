@@ -115,7 +115,7 @@ async def test_a_claim_of_a_change_no_message_proposes_is_refused_not_found_and_
     assert (await (await system.publisher()).snapshot(session_id)).seq == position.seq, "nothing published"
     assert other.queue(topic).empty()
     for cid in made_up:  # nor taken: the change id stays free in Redis
-        assert await (await system.publisher()).claim(session_id, cid) is True
+        assert await (await system.publisher()).grant(session_id, cid) is True
     reloaded = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
     assert {c["applied"] for c in reloaded.json()["messages"][-1]["changes"]} == {False}
 

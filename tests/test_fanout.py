@@ -6,8 +6,8 @@ import asyncio
 
 from relay.broker.memory import MemoryBroker
 from relay.fanout import Delivery, Fanout
-from relay.presence import PresenceDiff
-from schema.presence import encode_diff
+from relay.presence_tracker import PresenceDiff
+from schema.presence_codec import encode_diff
 
 
 class HeldSubscriptions(MemoryBroker):

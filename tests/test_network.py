@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from schema.network import HIGH_WATER, ProtocolBackend, ProtocolStream
 from workers.providers.apollo import ApolloProvider
-from workers.providers.events import Chunk, Complete, GenerationRequest, UpstreamError
+from workers.providers.vocabulary import Chunk, Complete, GenerationRequest, UpstreamError
 
 from .conditions import until
 from .faults.upstreams import STREAM_HEAD, chunked, complete, text_delta

@@ -13,7 +13,7 @@ from relay.broker.presence_memory import MemoryPresence
 from relay.broker.presence_redis import RedisPresence
 from relay.broker.redis import RedisBroker
 from schema import keys
-from schema.presence import Presences, decode_diff, is_diff
+from schema.presence_codec import Presences, decode_diff, is_diff
 
 from .services import RedisCluster, RedisServer
 

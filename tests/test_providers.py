@@ -19,7 +19,8 @@ from relay.demo_upstream import DemoUpstream
 from workers.providers import create_provider
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
-from workers.providers.events import (
+from workers.providers.openai import OpenAIProvider
+from workers.providers.vocabulary import (
     Changes,
     Chunk,
     Complete,
@@ -30,7 +31,6 @@ from workers.providers.events import (
     ToolStep,
     UpstreamError,
 )
-from workers.providers.openai import OpenAIProvider
 
 from .faults.upstreams import chunked, respond, stream, text_delta
 

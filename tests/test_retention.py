@@ -76,7 +76,7 @@ async def test_a_quiet_session_forgets_its_log_snapshot_page_and_claims(expiring
     await expiring.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=1)
     await expiring.publish("s", events.STREAMING_CHUNK, "m1", {"content": "half an answ"}, lease=1)
     await expiring.store_page("s", b"page")
-    assert await expiring.claim("s", "c1") is True
+    assert await expiring.grant("s", "c1") is True
     epoch = (await expiring.snapshot("s")).epoch
 
     await until_expired(expiring, "s")
@@ -84,7 +84,7 @@ async def test_a_quiet_session_forgets_its_log_snapshot_page_and_claims(expiring
     assert (position.snapshot.epoch, position.replayed, position.page, position.snapshot.streaming) == (
         "", None, None, None,
     )  # fmt: skip
-    assert await expiring.claim("s", "c1") is True, "the claim set expired too (SQL keeps the grant)"
+    assert await expiring.grant("s", "c1") is True, "the claim set expired too (SQL keeps the grant)"
 
 
 async def test_every_event_renews_the_whole_session(expiring: Broker) -> None:

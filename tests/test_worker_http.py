@@ -11,7 +11,7 @@ import pytest
 from relay.settings import Settings
 from workers.http import upstream_clients
 from workers.providers.apollo import ApolloProvider
-from workers.providers.events import Chunk, Complete, GenerationRequest, UpstreamError
+from workers.providers.vocabulary import Chunk, Complete, GenerationRequest, UpstreamError
 
 from .faults.upstreams import STREAM_HEAD, chunked, complete, stream, text_delta
 from .test_providers import collect, raw_server

@@ -7,10 +7,10 @@ the moment it arrives, whether or not any tab is open. A `yaml` change goes into
 smallest edit. That edit is made on the document as the assistant saw it (read
 when the generation started, then changed only by the assistant's own changes),
 so that what people typed meanwhile merges in as the concurrent edit it is and
-survives. Exactly once per change id: the claims set decides (the change is
-claimed before `streaming_changes` is published, so that no tab can claim it),
-with SQL's applied-changes table as its durable twin; another worker, a
-takeover or the final message claiming the same id again is refused.
+survives. Exactly once per change id: the grants set decides (the change is
+granted to the relay before `streaming_changes` is published, so that no tab can
+claim it), with SQL's applied-changes table as its durable twin; another worker,
+a takeover or the final message asking for the same id again is refused.
 `code_edits` stay for a person to apply (Accept).
 """
 
@@ -33,7 +33,7 @@ from schema.models import AppliedChange, ChatSession
 
 from .patience import patiently
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class DocumentChanges:
@@ -70,22 +70,22 @@ class DocumentChanges:
         async with self.sql_turns:
             return await current(self.documents, self.db, self.session_id, name)
 
-    async def claim(self, entry: dict[str, Any]) -> dict[str, str] | None:
-        """{document name: new text} when the relay applies this change (and has claimed it), else None."""
+    async def grant(self, entry: dict[str, Any]) -> dict[str, str] | None:
+        """{document name: new text} when the relay applies this change (and was granted it), else None."""
         changes = entry["changes"]
         targets = {CHANGE_TARGETS[kind]: text for kind, text in changes.items() if kind in CHANGE_TARGETS}
         if not self.seen or not targets or "code_edits" in changes:
             return None
         if not all(isinstance(text, str) for text in targets.values()):
             return None
-        claimed = await patiently(
-            f"claim change {entry['change_id']}", lambda: self.signals.claim(self.session_id, entry["change_id"])
+        granted = await patiently(
+            f"grant change {entry['change_id']}", lambda: self.signals.grant(self.session_id, entry["change_id"])
         )
-        return targets if claimed else None
+        return targets if granted else None
 
     async def apply(self, change_id: str, targets: dict[str, str]) -> bool:
         """Edit the documents and record the change as applied by nobody (`user_id` null); False when SQL
-        already held it applied (claimed before Redis lost its keys)."""
+        already held it applied (granted before Redis lost its keys)."""
         async with self.sql_turns, self.db() as db:
             if await db.get(AppliedChange, (self.session_id, change_id)) is not None:
                 return False
@@ -100,7 +100,7 @@ class DocumentChanges:
             async with self.sql_turns, self.db.begin() as db:
                 db.add(AppliedChange(session_id=self.session_id, change_id=change_id, user_id=None))
         except IntegrityError:
-            log.warning("change %s of session %s was recorded meanwhile", change_id, self.session_id)
+            logger.warning("change %s of session %s was recorded meanwhile", change_id, self.session_id)
         return True
 
     async def _store(self, name: str, update: bytes) -> None:

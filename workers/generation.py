@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.documents import DocumentBus
+from relay.broker.ending import Ending, end_generation
 from relay.broker.fencing import FIRST_LEASE, Fenced, HistoryLost
 from relay.broker.jobs import Job
 from relay.broker.log import EventLog, unique_id
@@ -26,14 +28,15 @@ from relay.broker.signals import Signals
 from schema import events
 from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
-from schema.store import generation_start, is_processing, persist_final
+from schema.store import generation_start, is_processing
 from schema.usage import generation_usage
 
 from .document_changes import DocumentChanges
-from .ending import announce_end
 from .metrics import FIRST_TOKEN_SECONDS, GENERATIONS, PUBLISH_SECONDS
 from .patience import BROKER_FULL, BROKER_LOST, patiently, until_it_lands
-from .providers.events import (
+from .providers.tool_calls import ToolStep
+from .providers.tool_history import ToolRecord
+from .providers.vocabulary import (
     Changes,
     Chunk,
     Complete,
@@ -42,9 +45,8 @@ from .providers.events import (
     Status,
     UpstreamError,
     Usage,
+    no_final_answer,
 )
-from .providers.tool_calls import ToolStep
-from .providers.tool_history import ToolRecord
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class Generation:
     def __init__(
         self,
         job: Job,
-        log: EventLog,
+        event_log: EventLog,
         signals: Signals,
         db: async_sessionmaker[AsyncSession],
         provider_for: ProviderFor,
@@ -82,7 +84,7 @@ class Generation:
         self.max_seconds = max_seconds
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
-        self.log = log
+        self.event_log = event_log
         self.signals = signals
         self.db = db
         self.provider_for = provider_for
@@ -184,7 +186,7 @@ class Generation:
                 finally:
                     self.awaiting_upstream = False
                 if event is None:
-                    raise UpstreamError("The AI service ended the stream without a final answer.", INTERRUPTED)
+                    raise no_final_answer()
                 if isinstance(event, Chunk):
                     if event.content:
                         if not outcome.content:
@@ -196,7 +198,7 @@ class Generation:
                 elif isinstance(event, Changes):
                     entry = {"change_id": change_id(self.message_id, event.changes), "changes": event.changes}
                     outcome.early_changes.append(entry)
-                    targets = await self.documents.claim(entry)  # before any tab can claim it
+                    targets = await self.documents.grant(entry)  # granted to the relay before any tab can claim it
                     await self._publish_live(events.STREAMING_CHANGES, {**entry, "applied": False})
                     if targets is not None:
                         await self._apply(entry["change_id"], targets)
@@ -248,7 +250,9 @@ class Generation:
         with PUBLISH_SECONDS.time():
             await patiently(
                 f"publish {event} of {self.message_id}",
-                lambda: self.log.publish(self.session_id, event, self.message_id, payload, publish_id, self.lease),
+                lambda: self.event_log.publish(
+                    self.session_id, event, self.message_id, payload, publish_id, self.lease
+                ),
             )
 
     async def _finish(self) -> None:
@@ -262,24 +266,26 @@ class Generation:
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
         usage = generation_usage(reported, self.prompt, content)
-        for entry in changes:  # the final message's own changes (an early one is claimed already)
-            targets = await self.documents.claim(entry)
+        for entry in changes:  # the final message's own changes (an early one is granted already)
+            targets = await self.documents.grant(entry)
             if targets is not None:
                 await self._apply(entry["change_id"], targets)
         with contextlib.suppress(Fenced):  # ended by a takeover meanwhile: the steps ended with it
             for step in self.tools.unfinished_steps():  # stopped or failed mid-call: its step ends too
                 await self._publish(events.STREAMING_TOOL, step.payload())
-        tool_calls = self.tools.final()
+        ending = Ending(outcome.status, content, outcome.error, changes, usage, self.tools.final())
+        await end_generation(
+            self.db, self.message_id, ending, self._publish, replaces_takeover=True, landing=self._land
+        )  # announces nothing if finished by a worker that took the job over
 
-        async def write() -> dict[str, Any] | None:
+    async def _land(self, write: Callable[[], Awaitable[dict[str, Any] | None]]) -> dict[str, Any] | None:
+        """The final write, in turn with the process's other SQL users, retried until it lands; counted once."""
+
+        async def in_turn() -> dict[str, Any] | None:
             async with self.sql_turns:
-                return await persist_final(
-                    self.db, self.message_id, replaces_takeover=True,
-                    status=outcome.status, content=content, changes=changes, usage=usage, error=outcome.error,
-                    tool_calls=tool_calls,
-                )  # fmt: skip
+                return await write()
 
-        final = await until_it_lands(write, self.max_seconds, f"the final write of {self.message_id}")
-        if final is not None:  # else finished by a worker that took the job over
-            GENERATIONS.labels(outcome.status).inc()
-            await announce_end(self._publish, final)
+        final = await until_it_lands(in_turn, self.max_seconds, f"the final write of {self.message_id}")
+        if final is not None:
+            GENERATIONS.labels(self.outcome.status).inc()
+        return final

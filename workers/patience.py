@@ -19,7 +19,7 @@ from typing import TypeVar
 from relay.broker.base import BrokerFull, BrokerUnavailable
 from schema.db import database_unreachable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BROKER_PATIENCE_SECONDS = 30.0
 BROKER_LOST = (
@@ -44,7 +44,7 @@ async def patiently(what: str, call: Callable[[], Awaitable[T]]) -> T:
         except BrokerUnavailable as exc:
             if waited >= BROKER_PATIENCE_SECONDS or isinstance(exc, BrokerFull):
                 raise
-            log.warning("broker unavailable; retrying to %s", what)
+            logger.warning("broker unavailable; retrying to %s", what)
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, BROKER_MAX_DELAY)
@@ -60,6 +60,6 @@ async def until_it_lands(write: Callable[[], Awaitable[T]], patience: float, wha
         except Exception as exc:
             if not database_unreachable(exc) or time.monotonic() + delay > deadline:
                 raise
-            log.warning("%s: the database is unreachable (%s); trying again in %.1f s", what, exc, delay)
+            logger.warning("%s: the database is unreachable (%s); trying again in %.1f s", what, exc, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, DATABASE_MAX_DELAY)

@@ -28,9 +28,9 @@ from schema.store import stale_generations
 from .admission import LoopLag
 from .ending import finish_lost
 from .generation import Generation
-from .providers.events import ProviderFor
+from .providers.vocabulary import ProviderFor
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SHUT_DOWN = "The worker shut down before the response was complete."
 READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
@@ -120,7 +120,7 @@ class Worker:
                 jobs = await self.broker.take(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
             except BrokerUnavailable as exc:
                 self.free.release()
-                log.warning("cannot read jobs: %s", exc)
+                logger.warning("cannot read jobs: %s", exc)
                 await asyncio.sleep(1.0)
                 continue
             if not jobs:
@@ -138,7 +138,7 @@ class Worker:
 
     def _start(self, job: Job) -> None:
         generation = Generation(
-            job, log=self.broker, signals=self.broker, db=self.db, provider_for=self.provider_for,
+            job, event_log=self.broker, signals=self.broker, db=self.db, provider_for=self.provider_for,
             max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns, documents=self.broker,
         )  # fmt: skip
         task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
@@ -149,7 +149,7 @@ class Worker:
             await generation.run()
         except Exception:
             # Left pending: once this worker stops keeping it alive, a worker takes it over.
-            log.exception("generation %s did not finish; leaving its job for takeover", generation.message_id)
+            logger.exception("generation %s did not finish; leaving its job for takeover", generation.message_id)
             return
         finally:
             self.running.pop(generation.message_id, None)
@@ -158,7 +158,7 @@ class Worker:
             await self.broker.ack(job.id)
         except Exception as exc:
             # Harmless: whoever takes the job over finds its message finished and acknowledges it.
-            log.warning("could not acknowledge the finished job %s: %s", job.id, exc)
+            logger.warning("could not acknowledge the finished job %s: %s", job.id, exc)
 
     async def _drain(self) -> None:
         tasks = [task for _, _, task in self.running.values()]
@@ -182,7 +182,7 @@ class Worker:
             try:
                 await self.broker.keep_alive(self.name, ids)
             except Exception as exc:  # whatever it is, keep trying: a job left silent gets taken over
-                log.warning("cannot keep jobs alive: %s", exc)
+                logger.warning("cannot keep jobs alive: %s", exc)
 
     async def _take_over_lost(self) -> None:
         while await self._every(self.settings.job_claim_idle_seconds / 3):
@@ -190,14 +190,14 @@ class Worker:
                 jobs = await self.broker.take_over(self.name, self.settings.job_claim_idle_seconds, 10)
                 for job in jobs:
                     if job.fields.get("message_id") not in self.running:
-                        log.warning("taking over job %s of a lost worker", job.id)
+                        logger.warning("taking over job %s of a lost worker", job.id)
                         await finish_lost(job.fields["session_id"], job.fields["message_id"], self.broker, self.db)
                     await self.broker.ack(job.id)
                 await self._finish_stale()
             except BrokerUnavailable as exc:
-                log.warning("cannot look for lost jobs: %s", exc)
+                logger.warning("cannot look for lost jobs: %s", exc)
             except Exception:
-                log.exception("taking over lost jobs failed")
+                logger.exception("taking over lost jobs failed")
 
     async def _finish_stale(self) -> None:
         """The backstop: a message left `processing` past any generation's lifetime is ended as interrupted.
@@ -207,5 +207,5 @@ class Worker:
         lifetime = self.settings.generation_max_seconds + 2 * self.settings.job_claim_idle_seconds
         for session_id, message_id in await stale_generations(self.db, utcnow() - timedelta(seconds=lifetime)):
             if message_id not in self.running:
-                log.warning("ending generation %s, left processing past its lifetime", message_id)
+                logger.warning("ending generation %s, left processing past its lifetime", message_id)
                 await finish_lost(session_id, message_id, self.broker, self.db)

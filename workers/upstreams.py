@@ -17,7 +17,7 @@ from schema.credentials import CredentialsError
 from schema.tenant_settings import load
 
 from .providers import create_provider
-from .providers.events import Provider, ProviderFor, UpstreamError
+from .providers.vocabulary import Provider, ProviderFor, UpstreamError
 from .tools.setup import with_tools
 
 

@@ -27,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .base import BrokerFull
 from .silence import Silence
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_BATCH = 256
 

@@ -14,7 +14,7 @@ from redis.exceptions import AskError, ClusterDownError, RedisClusterException, 
 from .base import BrokerUnavailable
 from .pubsub import Subscriptions
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # A failover under way or just done (MovedError is an AskError): transient, like a dropped connection.
 CLUSTER_IN_FLUX = (ClusterDownError, TryAgainError, AskError)
@@ -98,7 +98,7 @@ class ClusterSubscriptions:
                 self._move_broadcasts_off_lost_nodes()
                 rerouted = await self._resubscribe_moved()
             except (RedisError, RedisClusterException, OSError, BrokerUnavailable) as exc:
-                log.warning("cannot re-route cluster subscriptions yet (%s)", exc)
+                logger.warning("cannot re-route cluster subscriptions yet (%s)", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue

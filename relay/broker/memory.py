@@ -181,7 +181,7 @@ class MemoryBroker(MemoryDocuments, Broker):
         session.page = data
         self._renew(session_id, session)
 
-    async def claim(self, session_id: str, change_id: str) -> bool:
+    async def grant(self, session_id: str, change_id: str) -> bool:
         session = self._session(session_id)
         if change_id in session.applied:
             return False

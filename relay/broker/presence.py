@@ -4,7 +4,7 @@ Each tab is an entry (its `phx_ref`, user and meta) with an expiry. Gateways
 add their tabs, keep them alive while the tabs show life, and remove them when
 they leave; an entry whose gateway vanished expires, and whichever gateway
 reaps it tells the session's subscribers. Every change is broadcast on the
-session's topic as a presence diff (`schema.presence`), never logged or
+session's topic as a presence diff (`schema.presence_codec`), never logged or
 numbered. Memory and Redis implement it and pass one contract suite.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from schema.presence import Presences
+from schema.presence_codec import Presences
 
 
 class PresenceStore(abc.ABC):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schema import keys
-from schema.presence import Presences, encode_diff, encode_entry, group
+from schema.presence_codec import Presences, encode_diff, encode_entry, group
 
 from .presence import PresenceStore
 

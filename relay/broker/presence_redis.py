@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from schema import keys
-from schema.presence import Presences, encode_diff, encode_entry, group
+from schema.presence_codec import Presences, encode_diff, encode_entry, group
 
 from .batcher import ScriptBatcher
 from .presence import PresenceStore

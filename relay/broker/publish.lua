@@ -1,7 +1,7 @@
 -- Store and publish one event of a session, atomically, at a cost that does not grow with the answer.
 -- KEYS[1] live hash (epoch, seq, publish_id, the in-flight message's id and status), KEYS[2] log stream,
 -- KEYS[3] the in-flight message's content so far, KEYS[4] its changes (concatenated msgpack maps):
--- strings that grow by APPEND, never read back here; KEYS[5] the cached join page, KEYS[6] the claim set:
+-- strings that grow by APPEND, never read back here; KEYS[5] the cached join page, KEYS[6] the grants set:
 -- every key of the session expires ARGV[5] seconds after its last event.
 -- ARGV[1] channel, ARGV[2] the log entry (schema/events.py: event code, ts, payload),
 -- ARGV[3] epoch to start if the session has none, ARGV[4] log length,

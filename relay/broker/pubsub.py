@@ -24,7 +24,7 @@ from redis.retry import Retry
 
 from .base import BrokerUnavailable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PING_EVERY = 5.0
 SILENCE_LIMIT = 15.0
@@ -118,7 +118,9 @@ class Subscriptions:
                 try:
                     await self._command(self.pubsub, run_verb, *topics)
                 except (RedisError, OSError) as exc:
-                    log.warning("redis pub/sub %s of %d topics failed (%s); reconnecting", run_verb, len(topics), exc)
+                    logger.warning(
+                        "redis pub/sub %s of %d topics failed (%s); reconnecting", run_verb, len(topics), exc
+                    )
                     self.broken.set()
                     return
 
@@ -136,7 +138,7 @@ class Subscriptions:
                 first, delay = False, 0.05
                 await self._read_until_broken()
             except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
+                logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
                 if self.on_moved is not None and self.topics:
                     self.on_moved(self, set(self.topics), False)  # the node may be gone for good (failed over)
             self.connected.clear()
@@ -205,7 +207,7 @@ class Subscriptions:
                     if not self.unsubscribing[topic]:
                         del self.unsubscribing[topic]
                 elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
-                    log.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
+                    logger.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
                     self.topics.discard(topic)
                     self.on_moved(self, {topic}, True)
 

@@ -169,7 +169,7 @@ class RedisBroker(RedisDocuments, Broker):
     async def store_page(self, session_id: str, data: bytes) -> None:
         await self._call(lambda: self.redis.set(keys.page_key(session_id), data, ex=self.ttl_seconds))
 
-    async def claim(self, session_id: str, change_id: str) -> bool:
+    async def grant(self, session_id: str, change_id: str) -> bool:
         async def add() -> list[Any]:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.sadd(keys.applied_key(session_id), change_id)

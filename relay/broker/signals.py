@@ -1,4 +1,4 @@
-"""The signals role: stop requests for generations, exactly-once change claims, tenant settings changes."""
+"""The signals role: stop requests for generations, exactly-once change grants, tenant settings changes."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ class Signals(abc.ABC):
     async def stop_requested(self, message_id: str) -> bool: ...
 
     @abc.abstractmethod
-    async def claim(self, session_id: str, change_id: str) -> bool:
-        """True for exactly one caller per session and change id."""
+    async def grant(self, session_id: str, change_id: str) -> bool:
+        """Grant a change: True for exactly one caller per session and change id."""
 
     @abc.abstractmethod
     async def release(self, session_id: str, change_id: str) -> None:
-        """Undo a claim whose grant could not be recorded, so that the change can be claimed again."""
+        """Undo a grant that could not be recorded, so that the change can be granted again."""
 
     @abc.abstractmethod
     async def settings_changed(self, tenant_id: str) -> None:

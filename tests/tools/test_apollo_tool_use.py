@@ -8,8 +8,8 @@ import httpx
 
 from tests.faults.upstreams import ScriptedUpstream, complete, sse, stream, text_delta
 from workers.providers.apollo import ApolloProvider
-from workers.providers.events import Complete, GenerationRequest, Status
 from workers.providers.tool_calls import ToolStep
+from workers.providers.vocabulary import Complete, GenerationRequest, Status
 
 
 def block(index: int, content_block: dict[str, Any]) -> bytes:

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from workers.providers.anthropic import AnthropicProvider
-from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, Status
 from workers.providers.openai import OpenAIProvider
 from workers.providers.tool_calls import ToolStep
 from workers.providers.tool_history import ToolRecord
+from workers.providers.vocabulary import Chunk, Complete, GenerationRequest, Provider, Status
 from workers.tools.loop import ToolLoop
 from workers.tools.webhook import ToolWebhook
 

@@ -7,8 +7,8 @@ from typing import Any
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
 from workers.providers.azure_openai import AzureOpenAIProvider
-from workers.providers.events import Provider
 from workers.providers.openai import OpenAIProvider
+from workers.providers.vocabulary import Provider
 
 PROVIDERS = ("apollo", "openai", "azure_openai", "anthropic", "demo")
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from workers.providers import anthropic_format
-from workers.providers.events import Chunk, GenerationRequest, ProviderEvent, Status, UpstreamError
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer, round_end
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
+from workers.providers.vocabulary import Chunk, GenerationRequest, ProviderEvent, Status, UpstreamError
 
 API_VERSION = "2023-06-01"
 HANDLED = frozenset(

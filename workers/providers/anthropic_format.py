@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.providers.events import GenerationRequest
 from workers.providers.tool_calls import ToolCall, ToolRound, parse_arguments
 from workers.providers.tool_history import rounds_of
+from workers.providers.vocabulary import GenerationRequest
 
 
 def tool_fields(request: GenerationRequest) -> dict[str, Any]:

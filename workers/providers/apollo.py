@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 from workers.providers.apollo_steps import ApolloToolUse
-from workers.providers.events import (
+from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
+from workers.providers.upstream import JsonBody, event_object, post_events, sentence
+from workers.providers.vocabulary import (
     Changes,
     Chunk,
     Complete,
@@ -16,9 +18,8 @@ from workers.providers.events import (
     ProviderEvent,
     Status,
     UpstreamError,
+    no_final_answer,
 )
-from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
-from workers.providers.upstream import JsonBody, event_object, post_events, sentence
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class ApolloProvider(HttpProvider):
                 yield event
             if isinstance(event, Complete):
                 return
-        raise UpstreamError("The AI service ended the stream without a final answer.", "interrupted")
+        raise no_final_answer()
 
 
 def _block_start(data: dict[str, Any]) -> Status | None:

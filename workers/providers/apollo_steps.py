@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.providers.events import Status
 from workers.providers.tool_calls import (
     FAILED,
     FINISHED,
@@ -22,6 +21,7 @@ from workers.providers.tool_calls import (
     preview,
 )
 from workers.providers.tool_calls import result_text as as_text
+from workers.providers.vocabulary import Status
 
 TOOL_USE = frozenset({"tool_use", "server_tool_use"})
 

@@ -8,8 +8,8 @@ import httpx
 
 from workers.providers.tool_calls import ToolCall, ToolUse
 
-from .events import Chunk, Complete, GenerationRequest, ProviderEvent
 from .upstream import MAX_EVENT_BYTES, StreamLimits
+from .vocabulary import Chunk, Complete, GenerationRequest, ProviderEvent
 
 THINKING = "Thinking…"  # the status shown while the upstream thinks without saying what about
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
-from workers.providers.events import GenerationRequest
 from workers.providers.tool_calls import ToolCall, ToolRound, parse_arguments
 from workers.providers.tool_history import rounds_of
+from workers.providers.vocabulary import GenerationRequest
 
 
 def tool_fields(request: GenerationRequest) -> dict[str, Any]:

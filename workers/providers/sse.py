@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from httpx_sse import ServerSentEvent
 
-from workers.providers.events import UpstreamError
+from workers.providers.vocabulary import UpstreamError
 
 
 class EventParser:

@@ -21,10 +21,10 @@ from httpx_sse import ServerSentEvent
 
 from relay.broker.silence import Silence
 from schema.outbound import NOT_ALLOWED, AddressNotAllowed
-from workers.providers.events import UpstreamError
 from workers.providers.sse import EventParser
+from workers.providers.vocabulary import UpstreamError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ERROR_BODY_BYTES = 64 * 1024
 MAX_EVENT_BYTES = 16 * 1024 * 1024  # `complete` repeats the whole answer: a long one must fit
@@ -80,7 +80,7 @@ async def post_events(
         except TimeoutError:
             raise _no_first_byte(limits) from None
         except AddressNotAllowed as exc:
-            log.warning("refused to connect to a tenant's AI service: %s", exc.reason)
+            logger.warning("refused to connect to a tenant's AI service: %s", exc.reason)
             raise UpstreamError(sentence(NOT_ALLOWED[:1].upper() + NOT_ALLOWED[1:])) from None
         except httpx.ConnectTimeout:
             raise UpstreamError(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 
 from workers.providers.tool_calls import FAILED, FINISHED, STARTED, ToolCall, ToolResult, ToolStep, failed
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CallTool = Callable[[ToolCall], Awaitable[ToolResult]]
 INVALID_ARGUMENTS = "The assistant sent arguments that are not a JSON object."
@@ -59,7 +59,7 @@ class ToolExecutor:
 
 def _result(call: ToolCall, task: asyncio.Task[ToolResult]) -> ToolResult:
     if (exc := task.exception()) is not None:
-        log.error("tool call %s failed unexpectedly", call.call_id, exc_info=exc)
+        logger.error("tool call %s failed unexpectedly", call.call_id, exc_info=exc)
         return failed(call, "The tool call failed unexpectedly.")
     return task.result()
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from workers.providers.events import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status, Usage
 from workers.providers.tool_calls import FAILED, STARTED, ToolResult, ToolRound, ToolStep, ToolUse, add_usage, failed
+from workers.providers.vocabulary import Chunk, Complete, GenerationRequest, Provider, ProviderEvent, Status, Usage
 from workers.tools.executor import ToolExecutor
 from workers.tools.webhook import Caller, ToolWebhook
 

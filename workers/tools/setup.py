@@ -6,7 +6,7 @@ import httpx
 
 from schema.credentials import Credentials, CredentialsError
 from schema.tenant_settings import ToolsStored
-from workers.providers.events import Provider, UpstreamError
+from workers.providers.vocabulary import Provider, UpstreamError
 from workers.tools.loop import ToolLoop
 from workers.tools.webhook import ToolWebhook
 

@@ -20,7 +20,7 @@ import orjson
 from schema.outbound import AddressNotAllowed
 from workers.providers.tool_calls import ToolCall, ToolResult, failed, finished
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 1024 * 1024
 ERROR_CHARS = 300
@@ -82,7 +82,7 @@ class ToolWebhook:
         except TimeoutError:
             return failed(call, f"The tool webhook did not answer within {self.timeout:g} seconds.")
         except AddressNotAllowed as exc:
-            log.warning("tool webhook of tenant %s refused: %s", caller.tenant, exc.reason)
+            logger.warning("tool webhook of tenant %s refused: %s", caller.tenant, exc.reason)
             return failed(call, "The tool webhook address is not allowed.")
         except _TooLarge:
             return failed(call, f"The tool webhook answered with more than {self.max_bytes} bytes.")

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schema.presence import PRESENCE_DIFF, Presences
+from schema.presence_codec import PRESENCE_DIFF, Presences
 
 from .broker.base import BrokerUnavailable
 from .broker.log import unique_id
 from .broker.presence import PresenceStore
 from .serializer import Serializer
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 TTL_SECONDS = 45.0
 INTERVAL_SECONDS = 10.0  # one pipelined Redis round trip per gateway per interval
@@ -93,9 +93,9 @@ class PresenceTracker:
                 tabs = [(tab.session_id, ref, tab.user_id, tab.meta) for ref, tab in leaves]
                 for (ref, _), ended in zip(leaves, await self.store.untrack_many(tabs), strict=True):
                     if isinstance(ended, BrokerUnavailable):
-                        log.warning("presence: %s stays until it expires: %s", ref, ended)
+                        logger.warning("presence: %s stays until it expires: %s", ref, ended)
                     elif ended is not None:
-                        log.error("presence: removing %s failed", ref, exc_info=ended)
+                        logger.error("presence: removing %s failed", ref, exc_info=ended)
         finally:
             self.leaver = None
 
@@ -106,7 +106,7 @@ class PresenceTracker:
             try:
                 await self.tick()
             except BrokerUnavailable as exc:
-                log.warning("presence: refresh failed, retrying in %g s: %s", self.interval, exc)
+                logger.warning("presence: refresh failed, retrying in %g s: %s", self.interval, exc)
 
     async def tick(self) -> None:
         now = time.monotonic()

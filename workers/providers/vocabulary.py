@@ -92,6 +92,11 @@ class UpstreamError(Exception):
         self.status = status
 
 
+def no_final_answer() -> UpstreamError:
+    """The stream ended (cleanly) before the upstream's final answer: the sentence every provider uses."""
+    return UpstreamError("The AI service ended the stream without a final answer.", "interrupted")
+
+
 class Provider(Protocol):
     def stream(self, request: GenerationRequest) -> AsyncIterator[ProviderEvent]:
         """Yield events until `Complete`; raise `UpstreamError` on failure."""
