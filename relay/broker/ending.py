@@ -78,8 +78,9 @@ async def end_generation(
 async def announce_end(publish: Publish, final: dict[str, Any]) -> None:
     """The last events of a generation: `streaming_error` when it failed, then always `new_message`.
 
-    A record that replaces a takeover's (guarantee 4) finds its message ended: its `streaming_error` is refused
-    (nothing but a `new_message` may follow one), and its `new_message` alone replaces the takeover's.
+    A record that replaces a takeover's (from a worker that froze past its takeover but holds the whole answer)
+    finds its message ended: its `streaming_error` is refused (nothing but a `new_message` may follow one), and
+    its `new_message` alone replaces the takeover's.
     """
     message = final["message"]
     if message["status"] in (ERROR, INTERRUPTED):

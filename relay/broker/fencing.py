@@ -27,7 +27,8 @@ FIRST_LEASE = 1
 
 
 # How a generation's lease is checked (`EventLog.publish`): its message's streamed events need the message in
-# flight; its start and its error need it not ended; its `new_message` is never refused (guarantee 4).
+# flight; its start and its error need it not ended; its `new_message` is never refused (a better record may
+# replace a takeover's).
 FENCE_LIVE = "l"
 FENCE_END = "e"
 FENCE_NONE = ""
