@@ -1,0 +1,68 @@
+"""The script batcher (`relay.broker.batcher`): pipelined script calls that survive a lost script, answer within
+their deadline, and turn Redis's out-of-memory refusal into `BrokerFull` whichever script met it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.exceptions import OutOfMemoryError, ResponseError
+
+from relay.broker.base import BrokerFull, BrokerUnavailable
+from relay.broker.batcher import full_or
+from relay.broker.redis import RedisBroker
+from schema import events
+
+from .services import RedisServer
+from .test_broker import publish_chunks, replayed
+
+
+async def test_pipelined_publishes_survive_a_restart_that_lost_the_script(private_redis: RedisServer) -> None:
+    broker = RedisBroker(private_redis.url)
+    await broker.start()
+    try:
+        await publish_chunks(broker, "s", 1)
+        private_redis.restart()  # no script, and the batcher's connection is broken
+        await asyncio.gather(*(publish_chunks(broker, f"s{k}", 5) for k in range(10)))
+        for k in range(10):
+            events_ = await replayed(broker, f"s{k}", ((await broker.snapshot(f"s{k}")).epoch, 0))
+            assert events_ is not None
+            assert [events.decode(d).payload["content"] for d in events_] == [f"<{i}>" for i in range(5)]
+    finally:
+        await broker.close()
+
+
+async def test_a_redis_that_does_not_answer_makes_a_publish_fail_within_its_deadline() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    broker = RedisBroker(f"redis://127.0.0.1:{port}/0")
+    broker.publishes.timeout = 0.2
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(BrokerUnavailable, match=r"did not answer within 0\.2 s"):
+                await broker.publish("s", events.STREAMING_STATUS, "m", {"text": "t"})
+    finally:
+        await broker.close()
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        OutOfMemoryError("command not allowed when used memory > 'maxmemory'"),
+        ResponseError("OOM command not allowed when used memory > 'maxmemory'. script: 2f62…"),
+    ],
+)
+def test_an_out_of_memory_refusal_is_broker_full_whichever_command_or_script_met_it(refusal: Exception) -> None:
+    full = full_or(refusal)
+    assert isinstance(full, BrokerFull) and isinstance(full, BrokerUnavailable)
+    assert full.__cause__ is refusal
+
+
+def test_any_other_error_reply_is_left_as_it_is() -> None:
+    other = ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+    assert full_or(other) is other
