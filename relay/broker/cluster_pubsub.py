@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
+from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import AskError, ClusterDownError, RedisClusterException, RedisError, TryAgainError
 
@@ -24,6 +26,54 @@ def failing_over(exc: Exception) -> bool:
     """A failover under way: the cluster is down for a moment, a slot moved, or the node we were blocked
     on (XREADGROUP) just became a replica."""
     return isinstance(exc, CLUSTER_IN_FLUX) or str(exc).startswith("UNBLOCKED")
+
+
+class NodeSubscriptions(Subscriptions):
+    """Topics subscribed on one cluster node, which tells `on_moved` of every topic it carried when its
+    connection breaks: the node may be gone for good (failed over)."""
+
+    def __init__(self, url: str, on_message: Callable[[str, bytes], None], on_resubscribed: Callable[[], None],
+                 on_moved: Callable[[Subscriptions, set[str], bool], None], **options: Any) -> None:  # fmt: skip
+        super().__init__(url, on_message, on_resubscribed, **options)
+        self.on_moved = on_moved
+
+    def _lost(self) -> None:
+        if self.topics:
+            self.on_moved(self, set(self.topics), False)
+
+
+class ShardedSubscriptions(NodeSubscriptions):
+    """SSUBSCRIBE on the node that owns the topics' slots; a topic the node unsubscribes by itself (its slot
+    moved) goes to `on_moved` as dropped."""
+
+    MESSAGE, CONFIRMATION = "smessage", "ssubscribe"
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.unsubscribing: dict[str, int] = {}  # our own unsubscribes not yet confirmed, by topic
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.unsubscribing[topic] = self.unsubscribing.get(topic, 0) + 1
+        await super().unsubscribe(topic)
+
+    async def _connect(self) -> None:
+        self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
+        await super()._connect()
+
+    async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
+        await getattr(pubsub, "s" + verb)(*topics)
+
+    def _other(self, kind: str, topic: str) -> None:
+        if kind != "sunsubscribe":
+            return
+        if self.unsubscribing.get(topic, 0) > 0:  # ours
+            self.unsubscribing[topic] -= 1
+            if not self.unsubscribing[topic]:
+                del self.unsubscribing[topic]
+        elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
+            logger.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
+            self.forget(topic)
+            self.on_moved(self, {topic}, True)
 
 
 class ClusterSubscriptions:
@@ -67,9 +117,8 @@ class ClusterSubscriptions:
         subscriptions = self.by_node.get(name)
         if subscriptions is None:
             url = node_url(self.cluster, node.host, node.port)
-            subscriptions = Subscriptions(
-                url, self.on_message, self.on_resubscribed, sharded=sharded, on_moved=self._moved
-            )
+            kind = ShardedSubscriptions if sharded else NodeSubscriptions
+            subscriptions = kind(url, self.on_message, self.on_resubscribed, self._moved)
             subscriptions.start()
             self.by_node[name] = subscriptions
         return subscriptions
@@ -126,7 +175,7 @@ class ClusterSubscriptions:
             if target is source and topic in self.dropped:
                 continue  # the node dropped it, yet the map still names it: not updated everywhere yet
             if target is not source:
-                source.topics.discard(topic)
+                source.forget(topic)
                 await target.subscribe(topic)
                 rerouted = True
             # (the same node after a lost connection: it resubscribes by itself when it is back)

@@ -32,27 +32,24 @@ CONNECT_PATIENCE = 2.0  # how long a subscribe waits for a reconnecting connecti
 
 
 class Subscriptions:
-    """Topics subscribed on one Redis server; `sharded` uses SSUBSCRIBE (Redis Cluster)."""
+    """Topics subscribed on one Redis server (SUBSCRIBE; `cluster_pubsub.ShardedSubscriptions` for a
+    Redis Cluster node's SSUBSCRIBE)."""
+
+    MESSAGE, CONFIRMATION = "message", "subscribe"  # the kinds of reply that deliver and that confirm
 
     def __init__(
         self,
         url: str,
         on_message: Callable[[str, bytes], None],
         on_resubscribed: Callable[[], None],
-        sharded: bool = False,
         ping_every: float = PING_EVERY,
         silence_limit: float = SILENCE_LIMIT,
         client_class: type[redis.Redis] = redis.Redis,
-        on_moved: Callable[[Subscriptions, set[str], bool], None] | None = None,
     ) -> None:
         self.url = url
         self.client_class = client_class
-        # Redis Cluster: told of topics that may have moved to another node (see `ClusterSubscriptions`)
-        self.on_moved = on_moved
-        self.unsubscribing: dict[str, int] = {}  # our own unsubscribes not yet confirmed, by topic
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
-        self.sharded = sharded
         self.ping_every = ping_every
         self.silence_limit = silence_limit
         self.topics: set[str] = set()
@@ -91,13 +88,15 @@ class Subscriptions:
         await confirmed
 
     async def unsubscribe(self, topic: str) -> None:
-        self.topics.discard(topic)
-        if self.sharded:
-            self.unsubscribing[topic] = self.unsubscribing.get(topic, 0) + 1
+        self.forget(topic)
         pending = self.confirmations.pop(topic, None)
         if pending is not None and not pending.done():
             pending.cancel()
         await self._send("unsubscribe", topic)
+
+    def forget(self, topic: str) -> None:
+        """Stop resubscribing `topic` on reconnects (it is served elsewhere now, or unsubscribed)."""
+        self.topics.discard(topic)
 
     async def _send(self, verb: str, topic: str) -> None:
         """Send a (un)subscription; if that fails, make the reader start over.
@@ -125,8 +124,13 @@ class Subscriptions:
                     return
 
     async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
-        method = getattr(pubsub, ("s" + verb) if self.sharded else verb)
-        await method(*topics)
+        await getattr(pubsub, verb)(*topics)
+
+    def _lost(self) -> None:
+        """The connection broke (the reader reconnects and resubscribes)."""
+
+    def _other(self, kind: str, topic: str) -> None:
+        """A reply that neither delivers nor confirms (an unsubscribe's)."""
 
     async def _read_forever(self) -> None:
         delay, first = 0.05, True
@@ -139,8 +143,7 @@ class Subscriptions:
                 await self._read_until_broken()
             except (RedisError, OSError, TimeoutError) as exc:
                 logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
-                if self.on_moved is not None and self.topics:
-                    self.on_moved(self, set(self.topics), False)  # the node may be gone for good (failed over)
+                self._lost()
             self.connected.clear()
             await self._drop()
             await asyncio.sleep(delay)
@@ -152,7 +155,6 @@ class Subscriptions:
         async with self.lock:
             self.client, self.pubsub = client, pubsub
             self.broken.clear()
-            self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
             await pubsub.ping()
             for topic in self.topics:
                 if topic not in self.confirmations or self.confirmations[topic].done():
@@ -187,7 +189,7 @@ class Subscriptions:
 
     async def _read(self, pubsub: PubSub) -> None:
         """Messages as they come: no timeout per message (the watchdog guards the silence)."""
-        data_kind, confirm_kind = ("smessage", "ssubscribe") if self.sharded else ("message", "subscribe")
+        data_kind, confirm_kind = self.MESSAGE, self.CONFIRMATION
         while True:
             message = await pubsub.get_message(timeout=None)
             if message is None:
@@ -200,16 +202,8 @@ class Subscriptions:
                 confirmed = self.confirmations.get(message["channel"].decode())
                 if confirmed is not None and not confirmed.done():
                     confirmed.set_result(None)
-            elif kind == "sunsubscribe" and self.on_moved is not None:
-                topic = message["channel"].decode()
-                if self.unsubscribing.get(topic, 0) > 0:  # ours
-                    self.unsubscribing[topic] -= 1
-                    if not self.unsubscribing[topic]:
-                        del self.unsubscribing[topic]
-                elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
-                    logger.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
-                    self.topics.discard(topic)
-                    self.on_moved(self, {topic}, True)
+            elif message["channel"] is not None:
+                self._other(kind, message["channel"].decode())
 
     async def _watch(self, pubsub: PubSub) -> None:
         """Ping now and then; give the connection up when it stays silent or a subscription failed on it."""
