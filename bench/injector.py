@@ -55,7 +55,7 @@ async def broker_publisher(redis_url: str) -> tuple[Publish, Callable[[], Awaita
     from relay.broker.redis import RedisBroker
 
     broker = RedisBroker(redis_url)
-    return broker.publish, broker.close
+    return broker.event_log.publish, broker.close
 
 
 async def socketio_publisher(redis_url: str) -> tuple[Publish, Callable[[], Awaitable[None]]]:

@@ -43,7 +43,7 @@ async def long(redis_server: Redis, workdir: Path, config: LongConfig) -> dict[s
     chunks = max(config.answer_bytes // config.chunk_bytes, 2 * config.window)
     text = "x" * config.chunk_bytes
     try:
-        await broker.publish(session_id, "message_processing", message_id, {"session_id": session_id})
+        await broker.event_log.publish(session_id, "message_processing", message_id, {"session_id": session_id})
         windows: dict[str, dict[str, Any]] = {}
         for position in range(chunks):
             if position in (0, chunks - config.window):
@@ -51,11 +51,11 @@ async def long(redis_server: Redis, workdir: Path, config: LongConfig) -> dict[s
                 await admin.config_resetstat()
                 began_cpu, durations = cpu_seconds(redis_server.pid), []
             began = time.perf_counter()
-            await broker.publish(session_id, "streaming_chunk", message_id, {"content": text})
+            await broker.event_log.publish(session_id, "streaming_chunk", message_id, {"content": text})
             durations.append(time.perf_counter() - began)
             if position in (config.window - 1, chunks - 1):
                 windows[name] = await _window(admin, redis_server.pid, began_cpu, durations)
-        await broker.publish(session_id, "new_message", message_id, {"message": {"id": message_id}})
+        await broker.event_log.publish(session_id, "new_message", message_id, {"message": {"id": message_id}})
         return {
             "answer_mib": round(chunks * config.chunk_bytes / 2**20, 2),
             "chunks": chunks,

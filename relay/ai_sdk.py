@@ -115,7 +115,7 @@ async def reconnect(request: Request, gateway: Gateway, claims: Claims) -> Respo
     watch = GenerationWatch(gateway, claims, session_id)
     await watch.start()
     try:
-        snapshot = await gateway.broker.snapshot(session_id)
+        snapshot = await gateway.broker.event_log.snapshot(session_id)
     except BaseException:
         watch.stop()
         raise
@@ -166,7 +166,7 @@ async def in_flight(watch: GenerationWatch, message_id: str) -> tuple[str, int, 
     """The session's position and `message_id` as it has streamed, while it is the message in flight; None once
     it is not (or the broker cannot say)."""
     try:
-        snapshot = await watch.gateway.broker.snapshot(watch.session_id)
+        snapshot = await watch.gateway.broker.event_log.snapshot(watch.session_id)
     except BrokerUnavailable:
         return None
     streaming = snapshot.streaming

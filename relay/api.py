@@ -114,7 +114,7 @@ async def create_session(request: Request, gateway: Gateway, claims: Claims) -> 
     body = await json_body(request)
     session = await gateway.chat.create_session(claims, body.get("title"), body.get("context"), body.get("documents"))
     await gateway.pages.created(claims, session)
-    return JSONResponse(await with_texts(gateway.broker, gateway.db, session), status_code=201)
+    return JSONResponse(await with_texts(gateway.broker.documents, gateway.db, session), status_code=201)
 
 
 async def list_sessions(request: Request, gateway: Gateway, claims: Claims) -> Response:

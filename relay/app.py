@@ -23,6 +23,7 @@ from schema.db import create_engine, session_factory
 from . import ai_sdk, api, static_files
 from .broker import create_broker
 from .broker.base import Broker, BrokerUnavailable
+from .broker.topic_bus import TopicBus, TopicHandler
 from .chat import Chat
 from .documents import Documents
 from .fanout import Fanout
@@ -38,13 +39,15 @@ from .tenant_topic import TenantTopics
 from .tenants import Tenants
 
 
-async def subscribe_patiently(broker: Broker, topic: str) -> None:
-    while True:
-        try:
-            await broker.subscribe(topic)
-            return
-        except BrokerUnavailable:
-            await asyncio.sleep(1.0)
+async def subscribe_patiently(topics: TopicBus, topic: str, *handlers: TopicHandler) -> None:
+    """Register the handlers, in order, once the broker answers."""
+    for handler in handlers:
+        while True:
+            try:
+                await topics.subscribe(topic, handler)
+                break
+            except BrokerUnavailable:
+                await asyncio.sleep(1.0)
 
 
 # What a browser on another origin may send and read: the bearer token, JSON, SSE's resume header, and the
@@ -90,23 +93,25 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     engine = create_engine(settings.database_url)
     db = session_factory(engine)
     cache = SettingsCache(db)
-    broker.attach(cache)
-    tenants = Tenants(
-        db, cache, broker.settings_changed, settings.operator, settings.outbound_policy, settings.credentials
-    )
+    topics = broker.topics
+
+    async def settings_changed(tenant_id: str) -> None:
+        await topics.announce(keys.SETTINGS_TOPIC, tenant_id.encode())
+
+    tenants = Tenants(db, cache, settings_changed, settings.operator, settings.outbound_policy, settings.credentials)
     chat = Chat(
-        db, event_log=broker, jobs=broker, signals=broker, tenants=tenants,
+        db, event_log=broker.event_log, jobs=broker.jobs, topics=topics, grants=broker.grants, tenants=tenants,
         max_message_chars=settings.max_message_chars,
         context_max_bytes=settings.context_max_bytes,
-        documents=broker,
+        documents=broker.documents,
     )  # fmt: skip
     tenant_topics = TenantTopics(tenants)
-    broker.attach(tenant_topics)  # after the cache: it reads the settings the cache has just dropped
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
     limits = UserLimits(broker.limits, settings)
-    documents = Documents(broker, db, settings.log_max_bytes // 4)
+    documents = Documents(topics, broker.documents, db, settings.log_max_bytes // 4)
     gateway = Gateway(
-        settings, broker, engine, db, Fanout(broker), chat, tenants, presence, JoinPages(broker, chat), limits,
+        settings, broker, engine, db, Fanout(broker.event_log), chat, tenants, presence,
+        JoinPages(broker.event_log, chat), limits,
         documents, tenant_topics,
     )
 
@@ -115,7 +120,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         if owns_broker:
             await broker.start()
         # Settings announcements; until Redis answers, the cache's age bound stands in for them.
-        announcements = asyncio.create_task(subscribe_patiently(broker, keys.SETTINGS_TOPIC))
+        # The cache first: the tenant channels read the settings it has just dropped.
+        announcements = asyncio.create_task(subscribe_patiently(topics, keys.SETTINGS_TOPIC, cache, tenant_topics))
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
@@ -156,7 +162,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         if refusal is not None:
             return refusal
         try:
-            waiting, pending = await broker.counts()
+            waiting, pending = await broker.jobs.counts()
             JOBS_WAITING.set(waiting)
             JOBS_PENDING.set(pending)
         except BrokerUnavailable:

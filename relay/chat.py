@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema import events
+from schema import events, keys
 from schema.documents import RELAY
 from schema.models import CANCELLED, PROCESSING, SUCCESS, ChatMessage, ChatSession, utcnow
 from schema.store import (
@@ -31,9 +31,10 @@ from .auth import Claims
 from .broker.base import BrokerUnavailable
 from .broker.documents import DocumentBus
 from .broker.ending import Ending, end_generation
+from .broker.grant_store import Grants
 from .broker.jobs import JobQueue
 from .broker.log import EventLog
-from .broker.signals import Signals
+from .broker.topic_bus import TopicBus
 from .context_size import checked_context
 from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
 from .grants import ChangeGrants
@@ -53,7 +54,8 @@ class Chat:
         db: async_sessionmaker[AsyncSession],
         event_log: EventLog,
         jobs: JobQueue,
-        signals: Signals,
+        topics: TopicBus,
+        grants: Grants,
         tenants: Tenants,
         max_message_chars: int,
         documents: DocumentBus,
@@ -63,10 +65,10 @@ class Chat:
         self.db = db
         self.event_log = event_log
         self.jobs = jobs
-        self.signals = signals
+        self.topics = topics
         self.tenants = tenants
         self.max_message_chars = max_message_chars
-        self.grants = ChangeGrants(db, event_log, signals)
+        self.grants = ChangeGrants(db, event_log, grants)
         self.context_max_bytes = context_max_bytes
 
     # sessions
@@ -276,7 +278,7 @@ class Chat:
                 select(ChatMessage.id).where(ChatMessage.session_id == session_id, ChatMessage.status == PROCESSING)
             )
         if running is not None:
-            await self.signals.request_stop(running)
+            await self.topics.announce(keys.STOP_TOPIC, running.encode(), keep=True)  # kept for a later worker
         return running
 
     async def wait_final(

@@ -1,6 +1,6 @@
 """The documents this gateway hosts for its tabs: one `Room` per document topic, subscribed while used.
 
-Attached to the broker as a listener: messages on document topics reach their
+The handler of the document topics it subscribes on the topic bus: their messages reach their
 room; a broker reconnect makes every room catch up (`Room.recover`).
 """
 
@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from schema import keys
 from schema.documents import NAMES
 
-from .broker.base import Broker, BrokerUnavailable
+from .broker.base import BrokerUnavailable
 from .broker.document_edit import new_origin
-from .broker.documents import DELETED, DocumentMessage
+from .broker.documents import DELETED, DocumentBus, DocumentMessage
+from .broker.topic_bus import TopicBus
 from .document_room import Room, Tab
 
 logger = logging.getLogger(__name__)
@@ -25,14 +26,16 @@ CLOSE_PATIENCE = 10.0  # seconds a shutting-down gateway waits for its rooms' la
 
 
 class Documents:
-    def __init__(self, broker: Broker, db: async_sessionmaker[AsyncSession], fold_bytes: int) -> None:
-        self.broker = broker
+    def __init__(
+        self, topics: TopicBus, bus: DocumentBus, db: async_sessionmaker[AsyncSession], fold_bytes: int
+    ) -> None:
+        self.topics = topics
+        self.bus = bus
         self.db = db
         self.fold_bytes = fold_bytes
         self.rooms: dict[str, Room] = {}
         self.loading: dict[str, asyncio.Task[None]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
-        broker.attach(self)
 
     def track(self, task: asyncio.Task[None]) -> None:
         self.tasks.add(task)
@@ -47,7 +50,7 @@ class Documents:
         """The document's room, loaded, with `tab` in it."""
         room = self.rooms.get(topic)
         if room is None:
-            room = self.rooms[topic] = Room(topic, session_id, name, self.broker, self)
+            room = self.rooms[topic] = Room(topic, session_id, name, self.bus, self)
             self.loading[topic] = asyncio.create_task(self._open(room), name=f"open {topic}")
         room.tabs.add(tab)  # keeps the room while it loads
         loading = self.loading.get(topic)
@@ -62,7 +65,7 @@ class Documents:
 
     async def _open(self, room: Room) -> None:
         try:
-            await self.broker.subscribe(room.topic)
+            await self.topics.subscribe(room.topic, self)
             await room.load()
         except BaseException:
             if self.rooms.get(room.topic) is room:
@@ -81,7 +84,7 @@ class Documents:
         """The last tab here left: store what the room added, then stop listening (unless it was reopened)."""
         await room.fold()
         if room.topic not in self.rooms:
-            await self.broker.unsubscribe(room.topic)
+            await self.topics.unsubscribe(room.topic, self)
 
     async def close(self) -> None:
         """Shutting down: store what every room added, the rooms whose last tab just left included."""
@@ -94,13 +97,13 @@ class Documents:
         """Close the session's documents in every gateway: their tabs get `phx_close`."""
         for name in NAMES:
             try:
-                await self.broker.announce(
+                await self.bus.announce(
                     keys.doc_topic(session_id, name), DocumentMessage(DELETED, new_origin(), b"")
                 )
             except BrokerUnavailable:  # its rooms fold into nothing (the rows are gone) until their tabs leave
                 logger.warning("could not close the documents of deleted session %s", session_id)
 
-    # BrokerListener
+    # TopicHandler of the subscribed document topics
 
     def deliver(self, topic: str, data: bytes) -> None:
         room = self.rooms.get(topic)
@@ -112,7 +115,7 @@ class Documents:
         if message.kind == DELETED:
             del self.rooms[topic]
             room.close()
-            self.track(asyncio.create_task(self.broker.unsubscribe(topic), name=f"unsubscribe {topic}"))
+            self.track(asyncio.create_task(self.topics.unsubscribe(topic, self), name=f"unsubscribe {topic}"))
         else:
             room.remote(message)
 

@@ -71,7 +71,6 @@ class Fanout:
         self.topics: dict[str, _Topic] = {}
         self.unsubscribing: set[asyncio.Task[None]] = set()
         self.diffs: dict[str, dict[str, Presences]] = {}  # presence diffs of this loop iteration, per topic
-        event_log.attach(self)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Add a subscriber; returns once the process receives the topic's events.
@@ -81,7 +80,7 @@ class Fanout:
         """
         state = self.topics.get(topic)
         if state is None:
-            state = _Topic(asyncio.create_task(self.event_log.subscribe(topic), name=f"subscribe {topic}"))
+            state = _Topic(asyncio.create_task(self.event_log.subscribe(topic, self), name=f"subscribe {topic}"))
             self.topics[topic] = state
             JOINED_TOPICS.set(len(self.topics))
         state.subscribers.add(subscriber)
@@ -109,11 +108,11 @@ class Fanout:
 
     async def _unsubscribe(self, topic: str) -> None:
         try:
-            await self.event_log.unsubscribe(topic)
+            await self.event_log.unsubscribe(topic, self)
         except Exception:
             logger.exception("unsubscribing %s failed", topic)
 
-    # BrokerListener
+    # TopicHandler of the joined session topics
 
     def deliver(self, topic: str, data: bytes) -> None:
         state = self.topics.get(topic)

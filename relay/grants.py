@@ -18,18 +18,18 @@ from schema.store import carries_change
 
 from .auth import Claims
 from .broker.base import BrokerUnavailable
+from .broker.grant_store import Grants
 from .broker.log import EventLog
-from .broker.signals import Signals
 from .errors import ChatError, bad_request
 
 logger = logging.getLogger(__name__)
 
 
 class ChangeGrants:
-    def __init__(self, db: async_sessionmaker[AsyncSession], event_log: EventLog, signals: Signals) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], event_log: EventLog, grants: Grants) -> None:
         self.db = db
         self.event_log = event_log
-        self.signals = signals
+        self.grants = grants
 
     async def grant(self, claims: Claims, session_id: str, change_id: Any) -> bool:
         """Grant a change to exactly one claimant, ever (Redis first, SQL as the durable record)."""
@@ -37,7 +37,7 @@ class ChangeGrants:
             raise bad_request("change_id must be a 64-character hex string")
         if not await self._carries(session_id, change_id):  # refused before anything is written
             raise ChatError("not_found", "No message of this session proposes that change.", 404)
-        if not await self.signals.grant(session_id, change_id):
+        if not await self.grants.grant(session_id, change_id):
             return False
         try:
             async with self.db.begin() as db:
@@ -66,6 +66,6 @@ class ChangeGrants:
 
     async def _release(self, session_id: str, change_id: str) -> None:
         try:
-            await self.signals.release(session_id, change_id)
+            await self.grants.release(session_id, change_id)
         except BrokerUnavailable:  # the change stays taken in Redis until its key expires
             logger.warning("could not release the unrecorded grant of change %s in session %s", change_id, session_id)

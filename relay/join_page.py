@@ -5,10 +5,11 @@ Without it a join reads the session (the access check and the reply's
 transactions, most of the CPU a join costs, and what a reconnect storm
 multiplies by every tab.
 
-The page is stored under `{ai_session:<id>}:page`, tagged with the session's
+The page is the session's cached attachment in the event log (`EventLog.store_attachment`,
+under `{ai_session:<id>}:page`), tagged with the session's
 epoch and the seq of its last *page-changing* event (`events.PAGE_EVENTS`:
 user_message, new_message, session_updated, session_deleted, changes_applied, messages_deleted),
-which the publish script records as `page_seq` in the live hash. Every write
+which the event log records as the session's `attachment_seq`. Every write
 that changes a session's row or its messages publishes one of those events,
 so the stored page goes stale for every gateway at once, the moment the event
 is published. The page is read atomically with the join's position
@@ -103,8 +104,8 @@ class JoinPages:
     async def contents(self, claims: Claims, session_id: str, position: Position) -> Contents:
         """At `position`: from the page while it is current and the caller's tenant's, else from SQL (refusing
         as `Chat.session` does), then cached. The tenant's assistant flag is the caller's to check first."""
-        epoch, page_seq = position.snapshot.epoch, position.snapshot.page_seq
-        page = decode(position.page)
+        epoch, page_seq = position.snapshot.epoch, position.snapshot.attachment_seq
+        page = decode(position.attachment)
         if page is not None and page.current(epoch, page_seq) and page.tenant == claims.tenant:
             return page.session, page.messages
         key = (session_id, claims.tenant, epoch, page_seq)
@@ -118,12 +119,13 @@ class JoinPages:
         """Cache a new session's page (the session, no messages), so that its first joins read no SQL."""
         try:
             snapshot = (await self.event_log.position(session["id"], None, start=True)).snapshot
-            page = Page(snapshot.epoch, snapshot.page_seq, claims.tenant, session, [])
-            await self.event_log.store_page(session["id"], page.encode())
+            page = Page(snapshot.epoch, snapshot.attachment_seq, claims.tenant, session, [])
+            await self.event_log.store_attachment(session["id"], page.encode())
         except BrokerUnavailable as exc:
             logger.warning("the page of new session %s is not cached: %s", session["id"], exc)
 
     async def _read(self, claims: Claims, session_id: str, epoch: str, page_seq: int) -> Contents:
         session, messages = await self.chat.session_and_history(claims, session_id)
-        await self.event_log.store_page(session_id, Page(epoch, page_seq, claims.tenant, session, messages).encode())
+        page = Page(epoch, page_seq, claims.tenant, session, messages)
+        await self.event_log.store_attachment(session_id, page.encode())
         return session, messages

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema import keys
 from schema.models import Tenant
 from schema.tenant_settings import TenantSettings, load
 
@@ -60,11 +59,10 @@ class SettingsCache:
         self.entries.pop(tenant_id, None)
         self.versions[tenant_id] = self.versions.get(tenant_id, 0) + 1
 
-    # BrokerListener: announcements from every gateway (this one's included)
+    # TopicHandler of settings announcements (`keys.SETTINGS_TOPIC`) from every gateway, this one's included
 
     def deliver(self, topic: str, data: bytes) -> None:
-        if topic == keys.SETTINGS_TOPIC:
-            self.invalidate(data.decode(errors="replace"))
+        self.invalidate(data.decode(errors="replace"))
 
     def resubscribed(self) -> None:
         """Announcements may have been missed while the broker was away."""

@@ -14,8 +14,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from schema import keys
-
 from .broker.base import BrokerUnavailable
 
 if TYPE_CHECKING:
@@ -78,7 +76,7 @@ class TenantChannel:
 
 
 class TenantTopics:
-    """This process's tenant channels, by tenant; a `BrokerListener` for the settings announcements."""
+    """This process's tenant channels, by tenant; a `TopicHandler` for the settings announcements."""
 
     def __init__(self, tenants: Tenants) -> None:
         self.tenants = tenants
@@ -135,11 +133,10 @@ class TenantTopics:
         finally:
             del self.pushing[tenant]
 
-    # BrokerListener (attached after the SettingsCache, which drops its entry first)
+    # TopicHandler of settings announcements (registered after the SettingsCache, which drops its entry first)
 
     def deliver(self, topic: str, data: bytes) -> None:
-        if topic == keys.SETTINGS_TOPIC:
-            self.changed(data.decode(errors="replace"))
+        self.changed(data.decode(errors="replace"))
 
     def resubscribed(self) -> None:
         """Announcements may have been lost while the broker was away: tell every tab the state as it is now."""

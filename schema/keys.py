@@ -38,8 +38,8 @@ def changes_key(session_id: str) -> str:
     return f"{{{topic(session_id)}}}:changes"
 
 
-def page_key(session_id: str) -> str:
-    """The join reply's page (session and recent messages), cached; see relay/join_page.py."""
+def attachment_key(session_id: str) -> str:
+    """The session's cached attachment (`EventLog.store_attachment`): the gateway's join page."""
     return f"{{{topic(session_id)}}}:page"
 
 
@@ -53,8 +53,8 @@ def applied_key(session_id: str) -> str:
 
 
 def expiring_keys(session_id: str) -> tuple[str, str]:
-    """The session's keys besides the publish script's own that every event renews: page, claims."""
-    return page_key(session_id), applied_key(session_id)
+    """The session's keys besides the publish script's own that every event renews: attachment, grants."""
+    return attachment_key(session_id), applied_key(session_id)
 
 
 def presence_keys(session_id: str) -> tuple[str, str]:
@@ -62,12 +62,12 @@ def presence_keys(session_id: str) -> tuple[str, str]:
     return f"{{{topic(session_id)}}}:presence", f"{{{topic(session_id)}}}:presence_expiry"
 
 
-STOP_TOPIC = "relay:stop"
+STOP_TOPIC = "relay:stop"  # a message id: stop its generation (kept, for a worker that had not yet started it)
 
 
-def stop_key(message_id: str) -> str:
-    """Set when a generation should stop, for a worker that had not yet started it."""
-    return f"relay:stop:{message_id}"
+def kept_key(topic_name: str, data: str) -> str:
+    """Set when `data` is announced on a topic to be kept (`TopicBus.kept`): `relay:stop:<message id>`."""
+    return f"{topic_name}:{data}"
 
 
 SETTINGS_TOPIC = "relay:tenant_settings"  # a tenant id: its settings changed, drop them from every cache

@@ -13,19 +13,19 @@ from relay.broker.batcher import full_or
 from relay.broker.redis import RedisBroker
 from schema import events
 
+from .brokers import publish_chunks, replayed
 from .services import RedisServer
-from .test_broker import publish_chunks, replayed
 
 
 async def test_pipelined_publishes_survive_a_restart_that_lost_the_script(private_redis: RedisServer) -> None:
     broker = RedisBroker(private_redis.url)
     await broker.start()
     try:
-        await publish_chunks(broker, "s", 1)
+        await publish_chunks(broker.event_log, "s", 1)
         private_redis.restart()  # no script, and the batcher's connection is broken
-        await asyncio.gather(*(publish_chunks(broker, f"s{k}", 5) for k in range(10)))
+        await asyncio.gather(*(publish_chunks(broker.event_log, f"s{k}", 5) for k in range(10)))
         for k in range(10):
-            events_ = await replayed(broker, f"s{k}", ((await broker.snapshot(f"s{k}")).epoch, 0))
+            events_ = await replayed(broker.event_log, f"s{k}", ((await broker.event_log.snapshot(f"s{k}")).epoch, 0))
             assert events_ is not None
             assert [events.decode(d).payload["content"] for d in events_] == [f"<{i}>" for i in range(5)]
     finally:
@@ -40,11 +40,11 @@ async def test_a_redis_that_does_not_answer_makes_a_publish_fail_within_its_dead
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     broker = RedisBroker(f"redis://127.0.0.1:{port}/0")
-    broker.publishes.timeout = 0.2
+    broker.event_log.publishes.timeout = 0.2
     try:
         async with asyncio.timeout(5):
             with pytest.raises(BrokerUnavailable, match=r"did not answer within 0\.2 s"):
-                await broker.publish("s", events.STREAMING_STATUS, "m", {"text": "t"})
+                await broker.event_log.publish("s", events.STREAMING_STATUS, "m", {"text": "t"})
     finally:
         await broker.close()
         server.close()

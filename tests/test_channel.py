@@ -14,7 +14,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.broker.memory import MemoryBroker
+from relay.broker.memory import MemoryTopics
+from relay.broker.memory_log import MemoryEventLog, MemorySessions
+from relay.broker.topic_bus import Router, TopicHandler
 from relay.channel import Channel
 from relay.fanout import Fanout
 from relay.join_page import JoinPages
@@ -25,26 +27,38 @@ SESSION = "s1"
 TOPIC = keys.topic(SESSION)
 
 
-class SeamBroker(MemoryBroker):
-    """A memory broker with a network in between: deliveries wait in flight, subscriptions take a while.
+class SeamRouter(Router):
+    """Deliveries wait in flight until flushed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: deque[tuple[str, bytes]] = deque()
+
+    def deliver(self, topic: str, data: bytes) -> None:
+        self.in_flight.append((topic, data))
+
+    def flush(self, count: int | None = None) -> None:
+        while self.in_flight and (count is None or count > 0):
+            super().deliver(*self.in_flight.popleft())
+            count = None if count is None else count - 1
+
+
+class SeamBroker(MemoryEventLog):
+    """A memory event log with a network in between: deliveries wait in flight, subscriptions take a while.
 
     Before each of its reads (subscribe, snapshot, replay) it runs the next drawn
     step: some publishes, and some in-flight deliveries.
     """
 
     def __init__(self, steps: list[tuple[int, int]]) -> None:
-        super().__init__(log_maxlen=10_000)
+        self.router = SeamRouter()
+        super().__init__(MemorySessions(600), MemoryTopics(self.router), self.router, 10_000, 1024 * 1024)
         self.steps = deque(steps)
-        self.in_flight: deque[tuple[str, bytes]] = deque()
+        self.in_flight = self.router.in_flight
         self.published = 0
 
-    def _deliver(self, topic: str, data: bytes) -> None:
-        self.in_flight.append((topic, data))
-
     def flush(self, count: int | None = None) -> None:
-        while self.in_flight and (count is None or count > 0):
-            super()._deliver(*self.in_flight.popleft())
-            count = None if count is None else count - 1
+        self.router.flush(count)
 
     async def publish_chunks(self, count: int) -> None:
         for _ in range(count):
@@ -58,9 +72,9 @@ class SeamBroker(MemoryBroker):
             self.flush(deliveries)
         await asyncio.sleep(0)
 
-    async def subscribe(self, topic: str) -> None:
+    async def subscribe(self, topic: str, handler: TopicHandler) -> None:
         await self.step()
-        await super().subscribe(topic)
+        await super().subscribe(topic, handler)
         await self.step()
 
     async def snapshot(self, session_id: str):  # type: ignore[override]
@@ -131,7 +145,7 @@ async def join_amid_traffic(
     await broker.publish_chunks(before)
     broker.flush()
     socket = RecordingSocket(broker)
-    epoch = (await MemoryBroker.snapshot(broker, SESSION)).epoch
+    epoch = (await MemoryEventLog.snapshot(broker, SESSION)).epoch
     params = {} if seen is None else {"since": {"seq": min(seen, before + 1), "epoch": epoch}}
     channel = Channel(socket, TOPIC, SESSION, "1", **socket.parts)  # type: ignore[arg-type]
     await channel.join(Message("1", "1", TOPIC, "phx_join", params))

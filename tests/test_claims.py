@@ -67,7 +67,7 @@ async def test_a_claim_survives_redis_losing_its_keys(system: System) -> None:
 async def forget_broker_state(system: System) -> None:
     """What a Redis restart without persistence does: every key gone."""
     if system.shared_broker is not None:
-        system.shared_broker.sessions.clear()  # type: ignore[attr-defined]
+        system.shared_broker.sessions.sessions.clear()  # type: ignore[attr-defined]
     elif system.settings.redis_cluster:
         cluster = RedisCluster.from_url(system.settings.redis_url)
         await cluster.flushall(target_nodes=RedisCluster.ALL_NODES)
@@ -107,15 +107,15 @@ async def test_a_claim_of_a_change_no_message_proposes_is_refused_not_found_and_
         await joined.join(topic)
     answer = await system.ask(session_id, "Build me a workflow")
     await other.events_until(topic)
-    position = await (await system.publisher()).snapshot(session_id)
+    position = await (await system.publisher()).event_log.snapshot(session_id)
     made_up = [change_id("another-message", answer["changes"][0]["changes"]), "ab" * 32]
     for cid in made_up:
         reply = await tab.push(topic, "claim_changes", {"change_id": cid})
         assert (reply["status"], reply["response"]["reason"]) == ("error", "not_found")
-    assert (await (await system.publisher()).snapshot(session_id)).seq == position.seq, "nothing published"
+    assert (await (await system.publisher()).event_log.snapshot(session_id)).seq == position.seq, "nothing published"
     assert other.queue(topic).empty()
     for cid in made_up:  # nor taken: the change id stays free in Redis
-        assert await (await system.publisher()).grant(session_id, cid) is True
+        assert await (await system.publisher()).grants.grant(session_id, cid) is True
     reloaded = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
     assert {c["applied"] for c in reloaded.json()["messages"][-1]["changes"]} == {False}
 

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
+
 from relay.broker.base import Broker
-from relay.broker.documents import AWARENESS, UPDATE, DocumentMessage
+from relay.broker.documents import AWARENESS, UPDATE, DocumentBus, DocumentMessage
+from relay.broker.topic_bus import TopicBus
 from schema import keys
 
-from . import test_broker
-from .test_broker import Collector
+from . import brokers
+from .brokers import Collector
 
-bus = test_broker.broker  # the contract's broker fixture (every broker, as in tests/test_broker.py)
+broker = brokers.broker  # every broker, as in the other roles' contracts
+
+
+@pytest.fixture
+def bus(broker: Broker) -> DocumentBus:
+    return broker.documents
+
+
+@pytest.fixture
+def topics(broker: Broker) -> TopicBus:
+    return broker.topics
+
 
 TOPIC = keys.doc_topic("s1", "workflow_yaml")
 OTHER = keys.doc_topic("s2", "workflow_yaml")
@@ -19,10 +33,11 @@ def message(kind: bytes, payload: bytes, origin: bytes = b"room0001") -> Documen
     return DocumentMessage(kind, origin, payload)
 
 
-async def test_an_update_is_logged_and_published_to_subscribers_of_its_document_only(bus: Broker) -> None:
+async def test_an_update_is_logged_and_published_to_subscribers_of_its_document_only(
+    bus: DocumentBus, topics: TopicBus
+) -> None:
     collector = Collector()
-    bus.attach(collector)
-    await bus.subscribe(TOPIC)
+    await topics.subscribe(TOPIC, collector)
     await bus.append_update(OTHER, message(UPDATE, b"elsewhere"))
     await bus.append_update(TOPIC, message(UPDATE, b"u1"))
     await bus.append_update(TOPIC, message(UPDATE, b"u2"))
@@ -36,17 +51,16 @@ async def test_an_update_is_logged_and_published_to_subscribers_of_its_document_
     assert (await bus.logged_updates(OTHER)).updates == [b"elsewhere"]
 
 
-async def test_awareness_is_published_and_never_logged(bus: Broker) -> None:
+async def test_awareness_is_published_and_never_logged(bus: DocumentBus, topics: TopicBus) -> None:
     collector = Collector()
-    bus.attach(collector)
-    await bus.subscribe(TOPIC)
+    await topics.subscribe(TOPIC, collector)
     await bus.announce(TOPIC, message(AWARENESS, b"cursor"))
     [(topic, data)] = await collector.wait_for(1)
     assert topic == TOPIC and DocumentMessage.decode(data) == message(AWARENESS, b"cursor")
     assert (await bus.logged_updates(TOPIC)).updates == []
 
 
-async def test_trim_drops_what_was_folded_and_keeps_what_came_after(bus: Broker) -> None:
+async def test_trim_drops_what_was_folded_and_keeps_what_came_after(bus: DocumentBus) -> None:
     await bus.append_update(TOPIC, message(UPDATE, b"u1"))
     await bus.append_update(TOPIC, message(UPDATE, b"u2"))
     folded = await bus.logged_updates(TOPIC)

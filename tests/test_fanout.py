@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.broker.memory import MemoryBroker
+from relay.broker.memory import MemoryBroker, MemoryTopics
+from relay.broker.memory_log import MemoryEventLog, MemorySessions
+from relay.broker.topic_bus import Router, TopicHandler
 from relay.fanout import Delivery, Fanout
 from relay.presence_tracker import PresenceDiff
 from schema.presence_codec import encode_diff
 
 
-class HeldSubscriptions(MemoryBroker):
-    """A broker whose subscriptions are confirmed only when the test says so."""
+class HeldSubscriptions(MemoryEventLog):
+    """An event log whose subscriptions are confirmed only when the test says so."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self.router = Router()
+        super().__init__(MemorySessions(600), MemoryTopics(self.router), self.router, 2000, 1024 * 1024)
         self.confirm: dict[str, asyncio.Event] = {}
         self.asked = asyncio.Event()
 
-    async def subscribe(self, topic: str) -> None:
+    async def subscribe(self, topic: str, handler: TopicHandler) -> None:
         self.asked.set()
         await self.confirm.setdefault(topic, asyncio.Event()).wait()
-        await super().subscribe(topic)
+        await super().subscribe(topic, handler)
 
 
 class Tab:
@@ -46,7 +49,7 @@ async def test_a_reconnect_makes_every_confirmed_topic_resync() -> None:
     broker.confirm["ai_session:a"].set()
     await fanout.join("ai_session:a", tab)
 
-    broker._resubscribed()
+    broker.router.resubscribed()
 
     assert tab.resyncs == 1
 
@@ -60,7 +63,7 @@ async def test_a_topic_first_confirmed_on_the_new_connection_is_not_told_it_miss
     joining = asyncio.create_task(fanout.join("ai_session:b", tab))
     await broker.asked.wait()  # the subscription is on its way
 
-    broker._resubscribed()
+    broker.router.resubscribed()
     broker.confirm["ai_session:b"].set()
     await joining
 
@@ -78,7 +81,7 @@ class Watcher(Tab):
 
 async def test_presence_diffs_of_a_topic_that_arrive_together_reach_a_tab_as_one() -> None:
     broker = MemoryBroker()
-    fanout = Fanout(broker)
+    fanout = Fanout(broker.event_log)
     watcher = Watcher()
     await fanout.join("ai_session:a", watcher)
     bob = {"metas": [{"phx_ref": "r2"}]}

@@ -148,7 +148,7 @@ async def test_a_page_that_cannot_be_read_is_read_from_sql_again(backend: Backen
         first = await join_cached(system, topic)
         broker = system.gateways[0].server.config.app.state.gateway.broker
         for unreadable in (b'["an older page format", 1]', b"[]\n{}\n[", b"\n\n"):
-            await broker.store_page(session_id, unreadable)
+            await broker.event_log.store_attachment(session_id, unreadable)
             reply = await (await system.client()).join(topic)
             assert reply["response"]["session"] == first["response"]["session"]
             assert reply["response"]["messages"] == first["response"]["messages"]
@@ -172,6 +172,6 @@ async def test_a_join_of_a_session_id_nobody_created_is_refused_and_stores_nothi
         made_up = "00000000-0000-4000-8000-000000000000"
         reply = await (await system.client()).join(f"ai_session:{made_up}")
         broker = system.gateways[0].server.config.app.state.gateway.broker
-        position = await broker.position(made_up, None)
+        position = await broker.event_log.position(made_up, None)
     assert reply["status"] == "error" and reply["response"]["reason"] == "not_found"
     assert position.snapshot.epoch == ""

@@ -65,7 +65,7 @@ async def test_a_rate_limited_push_is_refused_and_the_socket_and_its_other_topic
         assert refused["response"]["reason"] == "rate_limited" and refused["response"]["retry_after"] >= 1
         assert (await tab.heartbeat())["status"] == "ok"
         assert (await tab.join(f"ai_session:{second}"))["status"] == "ok", "joins are reads: never limited"
-        await (await system.publisher()).publish(second, "streaming_status", "m1", {"text": "still live"})
+        await (await system.publisher()).event_log.publish(second, "streaming_status", "m1", {"text": "still live"})
         assert (await tab.next_event(f"ai_session:{second}"))[1]["text"] == "still live"
 
 

@@ -55,10 +55,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[tuple[PresenceS
     server: RedisServer | RedisCluster = request.getfixturevalue("redis_cluster" if cluster else "redis_server")
     server.flush()
     broker = RedisBroker(server.url, cluster=cluster)
-    broker.attach(diffs)
     await broker.start()
-    await broker.subscribe(TOPIC)
-    yield RedisPresence(broker.redis, broker._call, cluster), diffs
+    await broker.event_log.subscribe(TOPIC, diffs)
+    yield RedisPresence(broker.connection.redis, broker.connection.call, cluster), diffs
     await broker.close()
 
 

@@ -67,33 +67,33 @@ async def eventually(condition: Callable[[], Awaitable[bool]], within: float = T
 
 async def until_expired(broker: Broker, session_id: str) -> None:
     async def expired() -> bool:
-        return not (await broker.position(session_id, None)).snapshot.epoch
+        return not (await broker.event_log.position(session_id, None)).snapshot.epoch
 
     await eventually(expired)
 
 
 async def test_a_quiet_session_forgets_its_log_snapshot_page_and_claims(expiring: Broker) -> None:
-    await expiring.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=1)
-    await expiring.publish("s", events.STREAMING_CHUNK, "m1", {"content": "half an answ"}, lease=1)
-    await expiring.store_page("s", b"page")
-    assert await expiring.grant("s", "c1") is True
-    epoch = (await expiring.snapshot("s")).epoch
+    await expiring.event_log.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=1)
+    await expiring.event_log.publish("s", events.STREAMING_CHUNK, "m1", {"content": "half an answ"}, lease=1)
+    await expiring.event_log.store_attachment("s", b"page")
+    assert await expiring.grants.grant("s", "c1") is True
+    epoch = (await expiring.event_log.snapshot("s")).epoch
 
     await until_expired(expiring, "s")
-    position = await expiring.position("s", (epoch, 1))
-    assert (position.snapshot.epoch, position.replayed, position.page, position.snapshot.streaming) == (
+    position = await expiring.event_log.position("s", (epoch, 1))
+    assert (position.snapshot.epoch, position.replayed, position.attachment, position.snapshot.streaming) == (
         "", None, None, None,
     )  # fmt: skip
-    assert await expiring.grant("s", "c1") is True, "the claim set expired too (SQL keeps the grant)"
+    assert await expiring.grants.grant("s", "c1") is True, "the claim set expired too (SQL keeps the grant)"
 
 
 async def test_every_event_renews_the_whole_session(expiring: Broker) -> None:
-    await expiring.store_page("s", b"page")
+    await expiring.event_log.store_attachment("s", b"page")
     for _ in range(4):  # past the TTL in all, never quiet for as long
-        await expiring.publish("s", events.STREAMING_STATUS, "m1", {"text": "still here"})
+        await expiring.event_log.publish("s", events.STREAMING_STATUS, "m1", {"text": "still here"})
         await asyncio.sleep(TTL_SECONDS / 2)
-    position = await expiring.position("s", None)
-    assert (position.snapshot.seq, position.page) == (4, b"page")
+    position = await expiring.event_log.position("s", None)
+    assert (position.snapshot.seq, position.attachment) == (4, b"page")
 
 
 async def test_after_the_ttl_a_session_holds_no_redis_memory_and_a_tab_resuming_mid_answer_gets_it_whole(
@@ -129,12 +129,12 @@ async def test_a_logged_chunk_costs_redis_its_payload_and_at_most_64_bytes(redis
     broker = RedisBroker(redis_server.url)
     await broker.start()
     try:
-        await broker.publish("s", events.MESSAGE_PROCESSING, "m" * 36, {"session_id": "s"}, lease=1)
+        await broker.event_log.publish("s", events.MESSAGE_PROCESSING, "m" * 36, {"session_id": "s"}, lease=1)
         client = redis.Redis.from_url(redis_server.url)
         empty = await client.memory_usage(keys.log_key("s"), samples=0)
         chunk = {"content": "forty bytes of an answer, streamed now. "}
         for _ in range(1000):
-            await broker.publish("s", events.STREAMING_CHUNK, "m" * 36, chunk, lease=1)
+            await broker.event_log.publish("s", events.STREAMING_CHUNK, "m" * 36, chunk, lease=1)
         full = await client.memory_usage(keys.log_key("s"), samples=0)
         await client.aclose()
     finally:

@@ -82,7 +82,7 @@ async def test_a_tab_that_falls_behind_within_its_bound_gets_every_event_in_orde
         broker = await system.publisher()
         chunks = [f"<{n}>" + "x" * 20_000 for n in range(1, 401)]  # 8 MB: more than the kernel buffers hold
         for chunk in chunks:
-            await broker.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": chunk})
+            await broker.event_log.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": chunk})
         await until(lambda: queued_frames(system) > 0)
 
         received = []

@@ -147,13 +147,13 @@ async def test_a_takeover_never_downgrades_what_the_generations_own_worker_persi
     async with db.begin() as session:
         message = ChatMessage(session_id=chat.id, role="assistant", content="", status=PROCESSING, created_at=utcnow())
         session.add(message)
-    broker = MemoryBroker()
+    event_log = MemoryBroker().event_log
 
-    assert await finish_lost(chat.id, message.id, broker, db)  # the takeover: interrupted, "the worker … stopped"
+    assert await finish_lost(chat.id, message.id, event_log, db)  # the takeover: interrupted, "the worker … stopped"
     answer = {"status": SUCCESS, "content": "The whole answer.", "changes": [], "usage": {"input_tokens": 3}}
     final = await persist_final(db, message.id, replaces_takeover=True, error=None, **answer)
     assert final is not None
-    assert not await finish_lost(chat.id, message.id, broker, db)  # a second takeover changes nothing
+    assert not await finish_lost(chat.id, message.id, event_log, db)  # a second takeover changes nothing
     async with db() as session:
         stored = await session.get(ChatMessage, message.id)
         assert (stored.status, stored.content, stored.error, stored.usage) == (
@@ -172,5 +172,5 @@ async def test_an_in_process_worker_that_raised_fails_the_test_at_teardown(tmp_p
     with pytest.raises(AssertionError, match=r"an in-process worker failed: .*a bug in the job loop"):
         async with System(backend) as system:
             worker, task = system.workers[0]
-            worker.broker.take = a_bug  # type: ignore[method-assign]
+            worker.broker.jobs.take = a_bug  # type: ignore[method-assign]
             await asyncio.wait([task])

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.broker.document_edit import current, store_update
 from relay.broker.documents import DocumentBus
-from relay.broker.signals import Signals
+from relay.broker.grant_store import Grants
 from schema.documents import CHANGE_TARGETS, NAMES, RELAY, replace_text, text_of
 from schema.models import AppliedChange, ChatSession
 
@@ -40,14 +40,14 @@ class DocumentChanges:
     def __init__(
         self,
         session_id: str,
-        signals: Signals,
+        grants: Grants,
         documents: DocumentBus,
         db: async_sessionmaker[AsyncSession],
         sql_turns: asyncio.Semaphore,
     ) -> None:
         self.sql_turns = sql_turns  # the worker's generations take turns at SQL (`workers.generation`)
         self.session_id = session_id
-        self.signals = signals
+        self.grants = grants
         self.documents = documents
         self.db = db
         self.seen: dict[str, Doc] = {}  # each document as the assistant saw it; empty: not a relay session
@@ -79,7 +79,7 @@ class DocumentChanges:
         if not all(isinstance(text, str) for text in targets.values()):
             return None
         granted = await patiently(
-            f"grant change {entry['change_id']}", lambda: self.signals.grant(self.session_id, entry["change_id"])
+            f"grant change {entry['change_id']}", lambda: self.grants.grant(self.session_id, entry["change_id"])
         )
         return targets if granted else None
 

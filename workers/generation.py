@@ -22,10 +22,11 @@ from relay.broker.base import BrokerFull, BrokerUnavailable
 from relay.broker.documents import DocumentBus
 from relay.broker.ending import Ending, end_generation
 from relay.broker.fencing import FIRST_LEASE, Fenced, HistoryLost
+from relay.broker.grant_store import Grants
 from relay.broker.jobs import Job
 from relay.broker.log import EventLog, unique_id
-from relay.broker.signals import Signals
-from schema import events
+from relay.broker.topic_bus import TopicBus
+from schema import events, keys
 from schema.events import change_id
 from schema.models import CANCELLED, ERROR, INTERRUPTED, SUCCESS
 from schema.store import generation_start, is_processing
@@ -70,7 +71,8 @@ class Generation:
         self,
         job: Job,
         event_log: EventLog,
-        signals: Signals,
+        topics: TopicBus,
+        grants: Grants,
         db: async_sessionmaker[AsyncSession],
         provider_for: ProviderFor,
         max_seconds: float,
@@ -85,10 +87,10 @@ class Generation:
         self.session_id = job.fields["session_id"]
         self.message_id = job.fields["message_id"]
         self.event_log = event_log
-        self.signals = signals
+        self.topics = topics
         self.db = db
         self.provider_for = provider_for
-        self.documents = DocumentChanges(self.session_id, signals, documents, db, sql_turns)
+        self.documents = DocumentChanges(self.session_id, grants, documents, db, sql_turns)
         self.outcome = Outcome()
         self.tools = ToolRecord()
         self.ending: tuple[str, str | None] | None = None
@@ -117,9 +119,8 @@ class Generation:
         if texts := await self.documents.start():  # the hosted documents' texts, as the assistant's context
             request = replace(request, context={**request.context, **texts})
         self.prompt = "".join([*(m["content"] for m in request.history), request.content])
-        stopped = await patiently(
-            f"check for a stop of {self.message_id}", lambda: self.signals.stop_requested(self.message_id)
-        )
+        stop = keys.STOP_TOPIC, self.message_id.encode()
+        stopped = await patiently(f"check for a stop of {self.message_id}", lambda: self.topics.kept(*stop))
         if stopped:
             self.end_early(CANCELLED, None)
         if self.ending is None:

@@ -62,15 +62,13 @@ class Worker:
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
         self.chores: set[asyncio.Task[None]] = set()
-        broker.attach(self)
 
-    # BrokerListener: stop requests
+    # TopicHandler of stop requests (`keys.STOP_TOPIC`)
 
     def deliver(self, topic: str, data: bytes) -> None:
-        if topic == keys.STOP_TOPIC:
-            running = self.running.get(data.decode(errors="replace"))
-            if running is not None:
-                running[1].end_early(CANCELLED, None)
+        running = self.running.get(data.decode(errors="replace"))
+        if running is not None:
+            running[1].end_early(CANCELLED, None)
 
     def resubscribed(self) -> None:
         """Stop requests may have been missed while the broker was away: look them up."""
@@ -81,14 +79,14 @@ class Worker:
     async def _recheck_stops(self) -> None:
         for message_id, (_, generation, _) in list(self.running.items()):
             with contextlib.suppress(BrokerUnavailable):
-                if await self.broker.stop_requested(message_id):
+                if await self.broker.topics.kept(keys.STOP_TOPIC, message_id.encode()):
                     generation.end_early(CANCELLED, None)
 
     # running
 
     async def run(self) -> None:
         """Work until `shutdown()`; then let generations finish within the grace period."""
-        await self.broker.subscribe(keys.STOP_TOPIC)
+        await self.broker.topics.subscribe(keys.STOP_TOPIC, self)
         self.chores |= {
             asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
             asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
@@ -103,7 +101,7 @@ class Worker:
                 chore.cancel()
             await asyncio.gather(*self.chores, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await self.broker.unsubscribe(keys.STOP_TOPIC)
+                await self.broker.topics.unsubscribe(keys.STOP_TOPIC, self)
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -117,7 +115,7 @@ class Worker:
                 self.free.release()
                 return
             try:
-                jobs = await self.broker.take(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
+                jobs = await self.broker.jobs.take(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
             except BrokerUnavailable as exc:
                 self.free.release()
                 logger.warning("cannot read jobs: %s", exc)
@@ -138,8 +136,9 @@ class Worker:
 
     def _start(self, job: Job) -> None:
         generation = Generation(
-            job, event_log=self.broker, signals=self.broker, db=self.db, provider_for=self.provider_for,
-            max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns, documents=self.broker,
+            job, event_log=self.broker.event_log, topics=self.broker.topics, grants=self.broker.grants, db=self.db,
+            provider_for=self.provider_for, max_seconds=self.settings.generation_max_seconds, sql_turns=self.sql_turns,
+            documents=self.broker.documents,
         )  # fmt: skip
         task = asyncio.create_task(self._run_generation(job, generation), name=f"generation {generation.message_id}")
         self.running[generation.message_id] = (job, generation, task)
@@ -155,7 +154,7 @@ class Worker:
             self.running.pop(generation.message_id, None)
             self.free.release()
         try:
-            await self.broker.ack(job.id)
+            await self.broker.jobs.ack(job.id)
         except Exception as exc:
             # Harmless: whoever takes the job over finds its message finished and acknowledges it.
             logger.warning("could not acknowledge the finished job %s: %s", job.id, exc)
@@ -180,19 +179,20 @@ class Worker:
         while await self._every(self.settings.job_claim_idle_seconds / 3):
             ids = [job.id for job, _, _ in self.running.values()]
             try:
-                await self.broker.keep_alive(self.name, ids)
+                await self.broker.jobs.keep_alive(self.name, ids)
             except Exception as exc:  # whatever it is, keep trying: a job left silent gets taken over
                 logger.warning("cannot keep jobs alive: %s", exc)
 
     async def _take_over_lost(self) -> None:
         while await self._every(self.settings.job_claim_idle_seconds / 3):
             try:
-                jobs = await self.broker.take_over(self.name, self.settings.job_claim_idle_seconds, 10)
+                jobs = await self.broker.jobs.take_over(self.name, self.settings.job_claim_idle_seconds, 10)
                 for job in jobs:
                     if job.fields.get("message_id") not in self.running:
                         logger.warning("taking over job %s of a lost worker", job.id)
-                        await finish_lost(job.fields["session_id"], job.fields["message_id"], self.broker, self.db)
-                    await self.broker.ack(job.id)
+                        session_id, message_id = job.fields["session_id"], job.fields["message_id"]
+                        await finish_lost(session_id, message_id, self.broker.event_log, self.db)
+                    await self.broker.jobs.ack(job.id)
                 await self._finish_stale()
             except BrokerUnavailable as exc:
                 logger.warning("cannot look for lost jobs: %s", exc)
@@ -208,4 +208,4 @@ class Worker:
         for session_id, message_id in await stale_generations(self.db, utcnow() - timedelta(seconds=lifetime)):
             if message_id not in self.running:
                 logger.warning("ending generation %s, left processing past its lifetime", message_id)
-                await finish_lost(session_id, message_id, self.broker, self.db)
+                await finish_lost(session_id, message_id, self.broker.event_log, self.db)

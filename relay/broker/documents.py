@@ -43,7 +43,7 @@ class Logged:
 
 
 class DocumentBus(abc.ABC):
-    """Subscribing to a document topic is the event log's `subscribe`: its messages reach the same listeners."""
+    """Subscribing to a document topic is the topic bus's `subscribe`; `announce` publishes on it."""
 
     @abc.abstractmethod
     async def append_update(self, topic: str, message: DocumentMessage) -> None:

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 
 from .documents import DocumentBus, DocumentMessage, Logged
+from .topic_bus import TopicBus
 
 
 class MemoryDocuments(DocumentBus):
-    """Mixed into `MemoryBroker`, whose `topics` are the subscribed ones and `_deliver` their delivery."""
-
-    topics: set[str]
-    _deliver: Callable[[str, bytes], None]
-    doc_logs: dict[str, list[tuple[int, bytes]]]  # topic -> (id, update), set up by the broker
-    doc_ids: itertools.count[int]
+    def __init__(self, topics: TopicBus) -> None:
+        self.topics = topics
+        self.doc_logs: dict[str, list[tuple[int, bytes]]] = {}  # topic -> (id, update)
+        self.doc_ids = itertools.count(1)
 
     async def append_update(self, topic: str, message: DocumentMessage) -> None:
         self.doc_logs.setdefault(topic, []).append((next(self.doc_ids), message.payload))
         await self.announce(topic, message)
 
     async def announce(self, topic: str, message: DocumentMessage) -> None:
-        if topic in self.topics:
-            self._deliver(topic, message.encode())
+        await self.topics.announce(topic, message.encode())
 
     async def logged_updates(self, topic: str) -> Logged:
         log = self.doc_logs.get(topic, [])

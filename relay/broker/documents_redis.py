@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 from schema import keys
 
 from .documents import DocumentBus, DocumentMessage, Logged
-
-T = TypeVar("T")
+from .redis_connection import RedisConnection
+from .topic_bus import TopicBus
 
 # KEYS[1] the document's update stream; ARGV[1] its channel, ARGV[2] the update, ARGV[3] the message to
 # publish, ARGV[4] ttl seconds, ARGV[5] 's' for SPUBLISH (cluster: the channel shares the key's slot).
@@ -27,12 +26,10 @@ return 1
 
 
 class RedisDocuments(DocumentBus):
-    """Mixed into `RedisBroker`, whose connection, retries and expiry it uses."""
-
-    redis: Any
-    cluster: bool
-    ttl_seconds: int
-    _call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
+    def __init__(self, connection: RedisConnection, topics: TopicBus) -> None:
+        self.connection = connection
+        self.topics = topics
+        self.redis = connection.redis
 
     @cached_property
     def append_script(self) -> Any:
@@ -41,25 +38,24 @@ class RedisDocuments(DocumentBus):
 
     async def append_update(self, topic: str, message: DocumentMessage) -> None:
         script = self.append_script
-        args = [topic, message.payload, message.encode(), self.ttl_seconds, "s" if self.cluster else ""]
-        await self._call(lambda: script(keys=[keys.doc_updates_key(topic)], args=args))
+        sharded = "s" if self.connection.cluster else ""
+        args = [topic, message.payload, message.encode(), self.connection.ttl_seconds, sharded]
+        await self.connection.call(lambda: script(keys=[keys.doc_updates_key(topic)], args=args))
 
     async def announce(self, topic: str, message: DocumentMessage) -> None:
-        data = message.encode()
-        if self.cluster:
-            await self._call(lambda: self.redis.spublish(topic, data))
-        else:
-            await self._call(lambda: self.redis.publish(topic, data))
+        await self.topics.announce(topic, message.encode())
 
     async def logged_updates(self, topic: str) -> Logged:
-        entries = await self._call(lambda: self.redis.xrange(keys.doc_updates_key(topic)))
+        entries = await self.connection.call(lambda: self.redis.xrange(keys.doc_updates_key(topic)))
         updates = [fields[b"u"] for _, fields in entries]
         return Logged(updates, entries[-1][0].decode() if entries else None)
 
     async def trim(self, topic: str, through_id: str) -> None:
         milliseconds, _, sequence = through_id.partition("-")
         after = f"{milliseconds}-{int(sequence) + 1}"
-        await self._call(lambda: self.redis.xtrim(keys.doc_updates_key(topic), minid=after, approximate=False))
+        await self.connection.call(
+            lambda: self.redis.xtrim(keys.doc_updates_key(topic), minid=after, approximate=False)
+        )
 
     async def log_bytes(self, topic: str) -> int:
         return sum(map(len, (await self.logged_updates(topic)).updates))

@@ -2,8 +2,10 @@
 
 `publish` assigns the next `seq` within the session's `epoch`, appends to the
 capped log, updates the snapshot of the in-flight message and publishes, all in
-one atomic step. Subscriptions deliver to the attached listeners (the gateway's
-fan-out, a worker's stop handler).
+one atomic step. A session's topic (`keys.topic`) is subscribed on the topic bus,
+with a handler that receives it alone (the gateway's fan-out). A position is read
+with the session's cached attachment: bytes a reader stores beside the history
+and checks against the position (what a joining reader would otherwise build again).
 """
 
 from __future__ import annotations
@@ -14,23 +16,14 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import msgpack
 
 from schema import events
 
 from .fencing import FIRST_LEASE, LOST, Fenced, HistoryLost, fence_kind
-
-
-class BrokerListener(Protocol):
-    """Who receives what the broker's subscriptions deliver."""
-
-    def deliver(self, topic: str, data: bytes) -> None:
-        """An encoded envelope (or a signal) arrived on a subscribed topic."""
-
-    def resubscribed(self) -> None:
-        """The broker reconnected: what was published while it was away may be lost."""
+from .topic_bus import TopicHandler
 
 
 @dataclass(frozen=True)
@@ -59,13 +52,14 @@ class Streaming:
 class Snapshot:
     """A session's position (`epoch`, `seq`) and its in-flight message, read atomically.
 
-    `page_seq`: the seq of the session's last page-changing event (`events.PAGE_EVENTS`), 0 if none.
+    `attachment_seq`: the seq of the session's last event that outdates a cached attachment
+    (`events.PAGE_EVENTS`), 0 if none.
     """
 
     epoch: str
     seq: int
     streaming: Streaming | None = None
-    page_seq: int = 0
+    attachment_seq: int = 0
 
     def streamed(self, message_id: str) -> tuple[str, list[dict[str, Any]]] | None:
         """What `message_id` had streamed, if it is the message in flight: its content and its changes
@@ -83,7 +77,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Position:
-    """Where a joining tab starts, read atomically with the session's cached join page (`relay.join_page`).
+    """Where a joining tab starts, read atomically with the session's cached attachment (`store_attachment`).
 
     `replayed`: every event after the tab's `since`, when it gave one and the log still holds them all;
     otherwise None, and the snapshot's `streaming` is the in-flight message. The snapshot's epoch is ""
@@ -92,7 +86,7 @@ class Position:
 
     snapshot: Snapshot
     replayed: list[bytes] | None
-    page: bytes | None
+    attachment: bytes | None
 
 
 @dataclass(frozen=True)
@@ -100,7 +94,8 @@ class Publication:
     """One event as a broker stores and publishes it.
 
     `entry`: the event as the log keeps it (`events.encode_entry`); `op`, `value`: how it changes the snapshot
-    (`snapshot_op`); `page`: page-changing, its seq becomes the session's `page_seq`; `lease`, `fence`: the
+    (`snapshot_op`); `outdates`: it outdates a cached attachment, its seq becomes the session's
+    `attachment_seq`; `lease`, `fence`: the
     publisher's lease and how it is checked (`fenced`).
     """
 
@@ -109,7 +104,7 @@ class Publication:
     message_id: str
     value: bytes
     publish_id: str
-    page: bool
+    outdates: bool
     lease: int
     fence: str
 
@@ -184,20 +179,6 @@ def replay_from(seq: int, since_seq: int, log: Iterable[tuple[int, bytes]]) -> l
 class EventLog(abc.ABC):
     """Publish, subscribe, snapshot and replay every session's events."""
 
-    listeners: tuple[BrokerListener, ...] = ()
-
-    def attach(self, listener: BrokerListener) -> None:
-        """Receive every subscribed topic's events."""
-        self.listeners = (*self.listeners, listener)
-
-    def _deliver(self, topic: str, data: bytes) -> None:
-        for listener in self.listeners:
-            listener.deliver(topic, data)
-
-    def _resubscribed(self) -> None:
-        for listener in self.listeners:
-            listener.resubscribed()
-
     async def publish(
         self,
         session_id: str,
@@ -217,7 +198,7 @@ class EventLog(abc.ABC):
         op, value = snapshot_op(event, payload)
         publication = Publication(
             entry=events.encode_entry(event, time.time(), payload), op=op, message_id=message_id, value=value,
-            publish_id=publish_id or unique_id(), page=event in events.PAGE_EVENTS, lease=lease,
+            publish_id=publish_id or unique_id(), outdates=event in events.PAGE_EVENTS, lease=lease,
             fence=fence_kind(event),
         )  # fmt: skip
         published = await self._publish(session_id, publication)
@@ -232,11 +213,11 @@ class EventLog(abc.ABC):
         """(seq, epoch), or why the publication is refused (`refusal`)."""
 
     @abc.abstractmethod
-    async def subscribe(self, topic: str) -> None:
-        """Return once events published from now on reach the listeners."""
+    async def subscribe(self, topic: str, handler: TopicHandler) -> None:
+        """Return once the session topic's events (and presence diffs) published from now on reach `handler`."""
 
     @abc.abstractmethod
-    async def unsubscribe(self, topic: str) -> None: ...
+    async def unsubscribe(self, topic: str, handler: TopicHandler) -> None: ...
 
     @abc.abstractmethod
     async def snapshot(self, session_id: str, start: bool = True) -> Snapshot:
@@ -245,9 +226,10 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     async def position(self, session_id: str, since: tuple[str, int] | None, start: bool = False) -> Position:
         """A joining tab's position: after `since` (epoch, seq) when the log still holds every event since,
-        else the snapshot; with the cached join page. Starts an epoch for a session that has none only when
+        else the snapshot; with the cached attachment. Starts an epoch for a session that has none only when
         `start` is asked (by a join whose access was checked: a session id anyone made up stores nothing)."""
 
     @abc.abstractmethod
-    async def store_page(self, session_id: str, data: bytes) -> None:
-        """Cache a join page (its tag is inside: readers compare it with the live one)."""
+    async def store_attachment(self, session_id: str, data: bytes) -> None:
+        """Cache bytes beside the session's history, read back with its position and expiring with it
+        (a reader keeps inside them what it needs to tell whether they still hold for a position)."""

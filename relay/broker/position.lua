@@ -1,16 +1,16 @@
--- Where a joining tab starts, read atomically in one round trip with the session's cached join page.
+-- Where a joining tab starts, read atomically in one round trip with the session's cached attachment.
 -- KEYS[1] live hash, KEYS[2] log stream, KEYS[3] the in-flight message's content, KEYS[4] its changes,
--- KEYS[5] the join page (relay/join_page.py). All five share the session's slot.
+-- KEYS[5] the cached attachment (`EventLog.store_attachment`). All five share the session's slot.
 -- ARGV[1] the tab's `since` epoch ('' when it has none), ARGV[2] its `since` seq,
 -- ARGV[3] the epoch to start if the session has none ('': start none, the reply's epoch is then false),
--- ARGV[4] ttl seconds, ARGV[5] '1' to read the page, ARGV[6] the event code of message_processing.
--- Returns {epoch, seq, page_seq, page, 'r', (entry id, entry, message id)...} when the log holds every event
--- after `since`, else {epoch, seq, page_seq, page, 's', message_id, status, content, changes, lease} (the
--- snapshot). A log entry names its message only when that was not the message in flight (publish.lua): the
+-- ARGV[4] ttl seconds, ARGV[5] '1' to read the attachment, ARGV[6] the event code of message_processing.
+-- Returns {epoch, seq, attachment_seq, attachment, 'r', (entry id, entry, message id)...} when the log holds
+-- every event after `since`, else {epoch, seq, attachment_seq, attachment, 's', message_id, status, content,
+-- changes, lease} (the snapshot). A log entry names its message only when that was not the message in flight (publish.lua): the
 -- others belong to the message of the latest `message_processing` before them.
 local live = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'pseq', 'message_id', 'status', 'lease', 'gseq', 'gmsg')
-local epoch, seq, page_seq = live[1], tonumber(live[2] or '0'), tonumber(live[3] or '0')
-local page = ARGV[5] == '1' and redis.call('GET', KEYS[5])
+local epoch, seq, attachment_seq = live[1], tonumber(live[2] or '0'), tonumber(live[3] or '0')
+local attachment = ARGV[5] == '1' and redis.call('GET', KEYS[5])
 local start_code = string.char(tonumber(ARGV[6]))
 
 -- The message that the entries right after `since` belong to, unless they name their own.
@@ -39,7 +39,7 @@ local function replayed(since)
   if #entries == 0 or entries[1][1] ~= first then
     return nil
   end
-  local reply = {epoch, seq, page_seq, page, 'r'}
+  local reply = {epoch, seq, attachment_seq, attachment, 'r'}
   local current = message_at(since)
   for _, item in ipairs(entries) do
     local entry, message_id = item[2][2], item[2][4]
@@ -61,7 +61,7 @@ end
 if epoch and epoch == ARGV[1] then
   local since = tonumber(ARGV[2])
   if since == seq then
-    return {epoch, seq, page_seq, page, 'r'}
+    return {epoch, seq, attachment_seq, attachment, 'r'}
   end
   if since < seq then
     local reply = replayed(since)
@@ -77,4 +77,4 @@ if not epoch and ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'epoch', epoch)
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
-return {epoch, seq, page_seq, page, 's', live[4], live[5], redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), live[6]}
+return {epoch, seq, attachment_seq, attachment, 's', live[4], live[5], redis.call('GET', KEYS[3]), redis.call('GET', KEYS[4]), live[6]}

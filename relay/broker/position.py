@@ -21,24 +21,24 @@ START_CODE = events.EVENT_CODES.index(events.MESSAGE_PROCESSING)
 
 
 def script_args(
-    session_id: str, since: tuple[str, int] | None, new_epoch: str, ttl_seconds: int, page: bool
+    session_id: str, since: tuple[str, int] | None, new_epoch: str, ttl_seconds: int, attachment: bool
 ) -> list[Any]:
     since_epoch, since_seq = since if since is not None else ("", 0)
     return [
-        5, *keys.session_keys(session_id), keys.page_key(session_id),
-        since_epoch, since_seq, new_epoch, ttl_seconds, "1" if page else "0", START_CODE,
+        5, *keys.session_keys(session_id), keys.attachment_key(session_id),
+        since_epoch, since_seq, new_epoch, ttl_seconds, "1" if attachment else "0", START_CODE,
     ]  # fmt: skip
 
 
 def decode_reply(reply: list[Any]) -> Position:
-    epoch, seq, page_seq, page, mode, *rest = reply
+    epoch, seq, attachment_seq, attachment, mode, *rest = reply
     epoch = epoch.decode() if epoch is not None else ""
     if mode == REPLAYED:
         replayed = [
             events.envelope(entry, message_id.decode(), int(entry_id.split(b"-", 1)[0]), epoch)
             for entry_id, entry, message_id in zip(rest[0::3], rest[1::3], rest[2::3], strict=True)
         ]
-        return Position(Snapshot(epoch, seq, None, page_seq), replayed, page)
+        return Position(Snapshot(epoch, seq, None, attachment_seq), replayed, attachment)
     message_id, status, content, changes, lease = rest
     streaming = None
     if message_id is not None:
@@ -49,4 +49,4 @@ def decode_reply(reply: list[Any]) -> Position:
             *decode_changes(changes or b""),
             lease=int(lease or FIRST_LEASE),
         )
-    return Position(Snapshot(epoch, seq, streaming, page_seq), None, page)
+    return Position(Snapshot(epoch, seq, streaming, attachment_seq), None, attachment)

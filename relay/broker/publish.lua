@@ -1,14 +1,15 @@
 -- Store and publish one event of a session, atomically, at a cost that does not grow with the answer.
 -- KEYS[1] live hash (epoch, seq, publish_id, the in-flight message's id and status), KEYS[2] log stream,
 -- KEYS[3] the in-flight message's content so far, KEYS[4] its changes (concatenated msgpack maps):
--- strings that grow by APPEND, never read back here; KEYS[5] the cached join page, KEYS[6] the grants set:
+-- strings that grow by APPEND, never read back here; KEYS[5] the cached attachment, KEYS[6] the grants set:
 -- every key of the session expires ARGV[5] seconds after its last event.
 -- ARGV[1] channel, ARGV[2] the log entry (schema/events.py: event code, ts, payload),
 -- ARGV[3] epoch to start if the session has none, ARGV[4] log length,
 -- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,
 -- ARGV[9] 's' to publish with SPUBLISH (cluster), anything else PUBLISH
 -- ARGV[10] id of this publish: a retry after a lost reply must not publish twice
--- ARGV[11] '1' when the event is page-changing: its seq becomes the live hash's 'pseq' (relay/join_page.py)
+-- ARGV[11] '1' when the event outdates a cached attachment: its seq becomes the live hash's 'pseq'
+-- (the attachment's seq, `Snapshot.attachment_seq`)
 -- ARGV[12] the publishing generation's lease ('0': not a generation's event, never fenced),
 -- ARGV[13] how the lease is checked: 'l' an event of the message in flight, 'e' its start or error, '' none,
 -- ARGV[14] the event's name, ARGV[15] the log's cap in bytes (of its entries).

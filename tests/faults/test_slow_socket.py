@@ -35,7 +35,7 @@ async def test_a_socket_that_stops_reading_is_closed_with_4008_while_other_tabs_
         broker = await system.publisher()
         received = []
         for _ in range(EVENTS):  # paced by the fast tab, which keeps up
-            await broker.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": CHUNK})
+            await broker.event_log.publish(session_id, events.STREAMING_CHUNK, "m1", {"content": CHUNK})
             received.append(await fast.next_event(topic, within=30))
         assert [payload["seq"] for _, payload in received] == list(range(1, EVENTS + 1))
 
