@@ -26,20 +26,13 @@ logger = logging.getLogger(__name__)
 class Delivery:
     """One event on its way to this process's subscribers; frames are encoded on first use."""
 
-    __slots__ = ("envelope", "frames", "topic")
+    __slots__ = ("envelope", "epoch", "frames", "seq", "topic")
 
     def __init__(self, topic: str, envelope: Envelope) -> None:
         self.topic = topic
         self.envelope = envelope
+        self.seq, self.epoch = envelope.seq, envelope.epoch  # read by every subscriber: no call per read
         self.frames: dict[Serializer, bytes] = {}
-
-    @property
-    def seq(self) -> int:
-        return self.envelope.seq
-
-    @property
-    def epoch(self) -> str:
-        return self.envelope.epoch
 
     def frame(self, serializer: Serializer) -> bytes:
         frame = self.frames.get(serializer)
