@@ -23,7 +23,7 @@ from relay.broker.jobs import Job
 from relay.settings import Settings
 from schema import keys
 from schema.models import CANCELLED, INTERRUPTED, utcnow
-from schema.store import stale_generations
+from schema.store import stale_generations, warm_up
 
 from .admission import LoopLag
 from .ending import finish_lost
@@ -89,6 +89,7 @@ class Worker:
     async def run(self) -> None:
         """Work until `shutdown()`; then let generations finish within the grace period."""
         await self.broker.subscribe(keys.STOP_TOPIC)
+        await self._warm_up()
         self.chores |= {
             asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
             asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
@@ -104,6 +105,14 @@ class Worker:
             await asyncio.gather(*self.chores, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.broker.unsubscribe(keys.STOP_TOPIC)
+
+    async def _warm_up(self) -> None:
+        """Before the first job: the SQL connections a generation's start and end use opened, and their
+        statements compiled, so that the first generations do not pay for them (a burst would pay all at once)."""
+        try:
+            await asyncio.gather(*(warm_up(self.db) for _ in range(SQL_TURNS)))
+        except Exception as exc:  # not ready yet: the first generations will wait for it, as they always did
+            logger.warning("could not warm the SQL connections up: %s", exc)
 
     def shutdown(self) -> None:
         self.stopping.set()
