@@ -34,7 +34,12 @@ logger = logging.getLogger(__name__)
 
 SHUT_DOWN = "The worker shut down before the response was complete."
 READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
-SQL_TURNS = 2  # generations of one worker at SQL at once (their start and end); see `Generation.sql_turns`
+SQL_TURNS_PER_GENERATIONS = 32  # a worker's generations at SQL at once (their start and end): 2 up to 64 running
+
+
+def sql_turns(concurrency: int) -> int:
+    """Generations of a worker at SQL at once; its pool holds one connection more, for the sweep of lost jobs."""
+    return max(2, -(-concurrency // SQL_TURNS_PER_GENERATIONS))
 
 
 def consumer_name() -> str:
@@ -57,7 +62,7 @@ class Worker:
         self.name = name or consumer_name()
         self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
         self.free = asyncio.Semaphore(settings.worker_concurrency)
-        self.sql_turns = asyncio.Semaphore(SQL_TURNS)
+        self.sql_turns = asyncio.Semaphore(sql_turns(settings.worker_concurrency))
         self.admission = LoopLag(settings.worker_max_loop_lag)
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
@@ -110,7 +115,7 @@ class Worker:
         """Before the first job: the SQL connections a generation's start and end use opened, and their
         statements compiled, so that the first generations do not pay for them (a burst would pay all at once)."""
         try:
-            await asyncio.gather(*(warm_up(self.db) for _ in range(SQL_TURNS)))
+            await asyncio.gather(*(warm_up(self.db) for _ in range(sql_turns(self.settings.worker_concurrency))))
         except Exception as exc:  # not ready yet: the first generations will wait for it, as they always did
             logger.warning("could not warm the SQL connections up: %s", exc)
 
