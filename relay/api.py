@@ -15,13 +15,14 @@ from starlette.routing import Route
 from schema.store import HISTORY_LIMIT
 
 from . import deletion
-from .auth import Claims, InvalidToken, verify
+from .auth import Claims, InvalidToken
 from .errors import ChatError, bad_request, translate
 from .gateway import Gateway
 from .generation_watch import GenerationWatch
 from .limits import WRITE
 from .session_documents import with_texts
 from .sse_transport import EventStream, parse_last_event_id
+from .verified_tokens import VerifiedTokens
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,12 @@ def error(status: int, code: str, message: str, extra: dict[str, Any] | None = N
     return JSONResponse({"error": message, "code": code, **(extra or {})}, status_code=status, headers=headers)
 
 
-def claims_of(request: Request, gateway: Gateway) -> Claims:
+def claims_of(request: Request, tokens: VerifiedTokens) -> Claims:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         raise InvalidToken("no bearer token in the Authorization header")
-    return verify(gateway.settings.secret or "", token.strip())
+    return tokens.claims(token.strip())
 
 
 def too_large() -> ChatError:
@@ -89,12 +90,12 @@ async def json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(handler: Handler, gateway: Gateway, tokens: VerifiedTokens) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, limit the user's writes, run the handler, and turn failures into JSON errors."""
 
     async def run(request: Request) -> Response:
         try:
-            claims = claims_of(request, gateway)
+            claims = claims_of(request, tokens)
         except InvalidToken as exc:
             return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:
@@ -214,8 +215,10 @@ async def tenant_usage(request: Request, gateway: Gateway, claims: Claims) -> Re
 
 
 def routes(gateway: Gateway) -> list[Route]:
+    tokens = VerifiedTokens(gateway.settings.secret or "")
+
     def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(path, endpoint(handler, gateway), methods=[method])
+        return Route(path, endpoint(handler, gateway, tokens), methods=[method])
 
     return [
         route("/api/sessions", create_session, "POST"),
