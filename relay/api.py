@@ -22,7 +22,7 @@ from .generation_watch import GenerationWatch
 from .limits import WRITE
 from .session_documents import with_texts
 from .sse_transport import EventStream, parse_last_event_id
-from .verified_tokens import VerifiedTokens
+from .verified_tokens import VerifiedTokens, verified_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,9 @@ async def json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-def endpoint(handler: Handler, gateway: Gateway, tokens: VerifiedTokens) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, limit the user's writes, run the handler, and turn failures into JSON errors."""
+    tokens = verified_tokens(gateway.settings.secret or "")
 
     async def run(request: Request) -> Response:
         try:
@@ -215,10 +216,8 @@ async def tenant_usage(request: Request, gateway: Gateway, claims: Claims) -> Re
 
 
 def routes(gateway: Gateway) -> list[Route]:
-    tokens = VerifiedTokens(gateway.settings.secret or "")
-
     def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(path, endpoint(handler, gateway, tokens), methods=[method])
+        return Route(path, endpoint(handler, gateway), methods=[method])
 
     return [
         route("/api/sessions", create_session, "POST"),

@@ -7,6 +7,7 @@ authentication; a token's claims cannot change, so one check per token per `exp`
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Callable
 
@@ -36,6 +37,12 @@ class VerifiedTokens:
             self.entries.clear()
         self.entries[token] = (_expiry(token), claims)
         return claims
+
+
+@functools.cache
+def verified_tokens(secret: str) -> VerifiedTokens:
+    """The process's tokens for `secret`, shared by every endpoint (the HTTP API's and the AI SDK's)."""
+    return VerifiedTokens(secret)
 
 
 def _expiry(token: str) -> float:
