@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 SHUT_DOWN = "The worker shut down before the response was complete."
 READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
+TAKE_AT_ONCE = 8  # jobs one read may take, when this worker has that many slots free: a burst costs few reads
 SQL_TURNS_PER_GENERATIONS = 32  # a worker's generations at SQL at once (their start and end): 2 up to 64 running
 
 
@@ -130,17 +131,20 @@ class Worker:
             if self.stopping.is_set():
                 self.free.release()
                 return
+            slots = 1
+            while slots < TAKE_AT_ONCE and not self.free.locked():
+                await self.free.acquire()  # free: returns at once
+                slots += 1
             try:
-                jobs = await self.broker.take(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
+                jobs = await self.broker.take(self.name, slots, block_seconds=READ_BLOCK_SECONDS)
             except BrokerUnavailable as exc:
-                self.free.release()
+                jobs = []
                 logger.warning("cannot read jobs: %s", exc)
                 await asyncio.sleep(1.0)
-                continue
-            if not jobs:
+            for _ in range(slots - len(jobs)):
                 self.free.release()
-                continue
-            self._start(jobs[0])
+            for job in jobs:
+                self._start(job)
 
     async def _admitted_or_stopping(self) -> None:
         waits = {asyncio.ensure_future(self.admission.ready()), asyncio.ensure_future(self.stopping.wait())}
