@@ -74,7 +74,7 @@ async def ttft(
         if on_start is not None:
             on_start(server)
         began = time.monotonic()
-        posts = await _post_all(server, ids, config.starts_per_s)
+        posts = await post_open_loop(server, ids, config.starts_per_s)
         await _until_finished(fleet, len(ids), limit=config.chunks / config.rate + 60)
         wall = time.monotonic() - began
         cpu = window.stop()
@@ -121,8 +121,8 @@ async def ttft(
         redis.flush()
 
 
-async def _post_all(server: targets.Server, session_ids: list[str], per_s: float) -> list[Post]:
-    """One message per session, the i-th posted at start + i / per_s."""
+async def post_open_loop(server: targets.Server, session_ids: list[str], per_s: float) -> list[Post]:
+    """One message per session, the i-th posted at start + i / per_s (its content unique: the upstream's key)."""
     loop = asyncio.get_running_loop()
     headers = {"Authorization": f"Bearer {server.token}"}
     limits = httpx.Limits(max_connections=len(session_ids), max_keepalive_connections=64)

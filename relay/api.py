@@ -15,13 +15,14 @@ from starlette.routing import Route
 from schema.store import HISTORY_LIMIT
 
 from . import deletion
-from .auth import Claims, InvalidToken, verify
+from .auth import Claims, InvalidToken
 from .errors import ChatError, bad_request, translate
 from .gateway import Gateway
 from .generation_watch import GenerationWatch
 from .limits import WRITE
 from .session_documents import with_texts
 from .sse_transport import EventStream, parse_last_event_id
+from .verified_tokens import VerifiedTokens, verified_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,12 @@ def error(status: int, code: str, message: str, extra: dict[str, Any] | None = N
     return JSONResponse({"error": message, "code": code, **(extra or {})}, status_code=status, headers=headers)
 
 
-def claims_of(request: Request, gateway: Gateway) -> Claims:
+def claims_of(request: Request, tokens: VerifiedTokens) -> Claims:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         raise InvalidToken("no bearer token in the Authorization header")
-    return verify(gateway.settings.secret or "", token.strip())
+    return tokens.claims(token.strip())
 
 
 def too_large() -> ChatError:
@@ -91,10 +92,11 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def endpoint(handler: Handler, gateway: Gateway) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, limit the user's writes, run the handler, and turn failures into JSON errors."""
+    tokens = verified_tokens(gateway.settings.secret or "")
 
     async def run(request: Request) -> Response:
         try:
-            claims = claims_of(request, gateway)
+            claims = claims_of(request, tokens)
         except InvalidToken as exc:
             return error(exc.status, "unauthorized" if exc.status == 401 else "bad_request", str(exc))
         try:

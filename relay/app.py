@@ -90,7 +90,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     """The gateway; a `broker` passed in is shared (dev mode) and not started or closed here."""
     owns_broker = broker is None
     broker = broker or create_broker(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.sql_connections)
     db = session_factory(engine)
     cache = SettingsCache(db)
     topics = broker.topics

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from schema import events, keys
+from schema import events, keys, posting, usage
 from schema.documents import RELAY
-from schema.models import CANCELLED, PROCESSING, SUCCESS, ChatMessage, ChatSession, utcnow
+from schema.models import CANCELLED, PROCESSING, ChatMessage, ChatSession, message_dict, utcnow
 from schema.store import (
     HISTORY_LIMIT,
     UnknownMessage,
@@ -36,7 +36,7 @@ from .broker.jobs import JobQueue
 from .broker.log import EventLog
 from .broker.topic_bus import TopicBus
 from .context_size import checked_context
-from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found
+from .errors import ChatError, bad_request, busy, conflict, forbidden, not_found, usage_limit
 from .grants import ChangeGrants
 from .join_sql import session_and_history
 from .session_documents import edit_documents, mode_of, split_context, with_texts
@@ -70,6 +70,7 @@ class Chat:
         self.max_message_chars = max_message_chars
         self.grants = ChangeGrants(db, event_log, grants)
         self.context_max_bytes = context_max_bytes
+        self.engine: AsyncEngine = db.kw["bind"]  # the POST path's Core statements run on it (`schema.posting`)
 
     # sessions
 
@@ -215,40 +216,50 @@ class Chat:
             raise ChatError("too_large", f"content exceeds {self.max_message_chars} characters", 413)
         if edit is not None and not isinstance(edit, str):
             raise bad_request("edit must be the id of the session's last user message")
+        limit = await self.tenants.generation_limit(claims)  # cached: no SQL unless the cache is cold
+        now = utcnow()
+        rows = posting.question_and_answer(session_id, claims.user, content, now)
         removed: list[str] = []
         try:
-            async with self.db.begin() as db:
-                session = await self._session(db, claims, session_id)
-                await self.tenants.admit_generation(db, claims)
-                if edit is not None:
-                    removed = (await resend.take_back(db, session_id, edit))[1]
-                now = utcnow()
-                question = ChatMessage(
-                    session_id=session_id, user_id=claims.user, role="user", content=content,
-                    status=SUCCESS, changes=[], usage={}, created_at=now, completed_at=now,
-                )  # fmt: skip
-                answer = resend.new_answer(claims, session_id, now + timedelta(microseconds=1))
-                session.updated_at = now
-                db.add_all([question, answer])
+            if edit is None:
+                await posting.post_question(self.engine, claims.tenant, rows, limit)
+            else:
+                removed = await self._replace_last(claims, session_id, edit, rows, limit)
+        except posting.SessionNotFound:
+            raise not_found() from None  # another tenant's session does not exist, as far as they know
+        except posting.OverLimit as exc:
+            raise usage_limit(usage.resets_at(str(exc)).isoformat()) from None
         except IntegrityError:
             raise busy() from None
-        await self._queue(claims, session_id, question.id, answer.id, removed, question.to_dict())
-        return question.id, answer.id
+        (question, answer), shown = rows, message_dict(SimpleNamespace(**rows[0]))
+        await self._queue(claims, session_id, question["id"], answer["id"], removed, shown)
+        return question["id"], answer["id"]
+
+    async def _replace_last(
+        self, claims: Claims, session_id: str, edit: str, rows: list[dict[str, Any]], limit: int | None
+    ) -> list[str]:
+        """An edit: the session's last user message and all after it removed, `rows` in their place."""
+        async with self.db.begin() as db:
+            await self._session(db, claims, session_id)
+            await self.tenants.admit_generation(db, claims, limit)
+            removed = (await resend.take_back(db, session_id, edit))[1]
+            await (await db.connection()).execute(posting.INSERT_MESSAGE, rows)
+        return removed
 
     async def regenerate(self, claims: Claims, session_id: str) -> tuple[str, str]:
         """A new answer to the session's last user message in place of the one after it (see `relay.resend`)."""
+        limit = await self.tenants.generation_limit(claims)
         try:
             async with self.db.begin() as db:
                 await self._session(db, claims, session_id)
-                await self.tenants.admit_generation(db, claims)
+                await self.tenants.admit_generation(db, claims, limit)
                 question, removed = await resend.take_back(db, session_id)
-                question_id = question.id
                 answer = resend.new_answer(claims, session_id, utcnow())
                 db.add(answer)
         except IntegrityError:
             raise busy() from None
-        await self._queue(claims, session_id, question_id, answer.id, removed)
-        return question_id, answer.id
+        await self._queue(claims, session_id, question.id, answer.id, removed)
+        return question.id, answer.id
 
     async def _queue(self, claims: Claims, session_id: str, question_id: str, answer_id: str, removed: list[str],
                      question: dict[str, Any] | None = None) -> None:  # fmt: skip
@@ -261,14 +272,8 @@ class Chat:
             job = {"session_id": session_id, "message_id": answer_id, "user_message_id": question_id}
             await self.jobs.enqueue({**job, "tenant": claims.tenant})
         except BrokerUnavailable:
-            await self._fail(answer_id, "the generation could not be queued: the message broker is unavailable")
+            await posting.fail_answer(self.engine, answer_id, posting.NOT_QUEUED)
             raise
-
-    async def _fail(self, message_id: str, error: str) -> None:
-        async with self.db.begin() as db:
-            message = await db.get(ChatMessage, message_id)
-            if message is not None and message.status == PROCESSING:
-                message.status, message.error, message.completed_at = "error", error, utcnow()
 
     async def stop(self, claims: Claims, session_id: str) -> str | None:
         """Stop the running generation; returns its message id, None when nothing runs."""

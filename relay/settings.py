@@ -36,6 +36,7 @@ class Settings:
     upstream_idle_timeout: float = 60.0
     upstream_max_event_bytes: int = 16 * 1024 * 1024
     worker_concurrency: int = 16
+    sql_connections: int = 20  # the gateway's SQL pool; a worker's follows WORKER_CONCURRENCY (workers/runner.py)
     worker_max_loop_lag: float = 0.05  # seconds; past it a worker takes no new job (workers/admission.py)
     job_claim_idle_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
@@ -178,6 +179,7 @@ def from_env(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Sett
         upstream_idle_timeout=_float(env, "UPSTREAM_IDLE_TIMEOUT", 60.0),
         upstream_max_event_bytes=_int(env, "UPSTREAM_MAX_EVENT_BYTES", 16 * 1024 * 1024),
         worker_concurrency=_int(env, "WORKER_CONCURRENCY", 16),
+        sql_connections=_int(env, "SQL_CONNECTIONS", 20),
         worker_max_loop_lag=_int(env, "WORKER_MAX_LOOP_LAG_MS", 50) / 1000,
         job_claim_idle_seconds=_float(env, "JOB_CLAIM_IDLE_SECONDS", 30.0),
         shutdown_grace_seconds=_float(env, "SHUTDOWN_GRACE_SECONDS", 30.0),

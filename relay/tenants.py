@@ -119,17 +119,21 @@ class Tenants:
             raise assistant_disabled()
         return settings
 
-    async def admit_generation(self, db: AsyncSession, claims: Claims) -> None:
-        """Before a generation starts: the feature is on, the AI configured, the month's tokens not used up.
+    async def generation_limit(self, claims: Claims) -> int | None:
+        """Before a generation starts, from the cached settings: the feature is on and the AI configured.
 
-        The total is read from SQL, not the cache: once the limit is reached, no gateway starts another.
+        Returns the tenant's monthly token limit, if it has one: the month's total is read from SQL in the
+        transaction that starts the generation, not cached, so that once it is reached no gateway starts another.
         """
-        settings = await self.require_assistant(claims, db)
+        settings = await self.require_assistant(claims)
         try:
             resolve(settings, self.operator, None)
         except NotConfigured as exc:
             raise not_configured(str(exc)) from None
-        limit = settings.usage_limit.monthly_tokens
+        return settings.usage_limit.monthly_tokens
+
+    async def admit_generation(self, db: AsyncSession, claims: Claims, limit: int | None) -> None:
+        """The month's tokens not used up (`limit` from `generation_limit`), read in the caller's transaction."""
         if limit is not None:
             month = usage.month_of(utcnow())
             if await usage.month_total(db, claims.tenant, month) >= limit:

@@ -9,6 +9,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+POOL_WAIT_SECONDS = 120.0  # a burst larger than the pool waits its turn; past this it is answered "busy"
 CONNECT_TIMEOUT_SECONDS = 5.0  # asyncpg waits 60 s by default for an address that does not answer
 # SQLSTATE classes meaning "cannot be reached now": connection exception, operator intervention (shutting down)
 UNREACHABLE_SQLSTATES = ("08", "57")
@@ -26,12 +27,15 @@ def database_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, TimeoutError, sa_exc.TimeoutError, sa_exc.DisconnectionError))
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, connections: int | None = None) -> AsyncEngine:
+    """`connections`: the pool's size (none beyond it), for a process whose SQL users are bounded by it."""
     options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql+asyncpg"):
         options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
     if url.startswith("sqlite"):
         options = {"connect_args": {"timeout": 30}}
+    if connections is not None and ":memory:" not in url:
+        options |= {"pool_size": connections, "max_overflow": 0, "pool_timeout": POOL_WAIT_SECONDS}
     engine = create_async_engine(url, **options)
     if url.startswith("sqlite"):
 

@@ -77,7 +77,8 @@ async def recent_messages(
 # Built once, on the tables (Core, not the ORM's statement compilation): 100 generations may start at once.
 MESSAGES, SESSIONS, TENANTS = (model.__table__.c for model in (ChatMessage, ChatSession, Tenant))  # type: ignore[attr-defined]
 GENERATION_START = (
-    select(MESSAGES.status, MESSAGES.created_at, SESSIONS.context, SESSIONS.tenant_id, TENANTS.settings)
+    select(MESSAGES.status, MESSAGES.created_at, SESSIONS.context, SESSIONS.documents, SESSIONS.tenant_id)
+    .add_columns(TENANTS.settings)
     .select_from(ChatMessage.__table__)
     .join(ChatSession.__table__, SESSIONS.id == bindparam("session_id"))
     .outerjoin(Tenant.__table__, TENANTS.id == SESSIONS.tenant_id)
@@ -105,6 +106,7 @@ class GenerationStart:
     tenant_settings: dict[str, Any]
     tenant: str
     user_id: str | None  # who asked
+    documents: str  # the session's documents mode: the relay's hosted documents are read as it starts
 
 
 async def generation_start(db: AsyncSession, session_id: str, message_id: str) -> GenerationStart | None:
@@ -123,6 +125,7 @@ async def generation_start(db: AsyncSession, session_id: str, message_id: str) -
         tenant_settings=found.settings or {},
         tenant=found.tenant_id,
         user_id=question.user_id,
+        documents=found.documents,
     )
 
 
@@ -131,6 +134,14 @@ def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dic
     if tool_calls:
         entry["tool_calls"] = tool_calls
     return entry
+
+
+async def warm_up(db: async_sessionmaker[AsyncSession]) -> None:
+    """A connection opened and the start's and the final write's statements compiled: run for no message."""
+    async with db() as session:
+        await generation_start(session, "", "")
+        await session.execute(EARLIER_MESSAGES, {"session_id": "", "before": utcnow()})
+    await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
 
 
 # The final write's one statement: the message's columns as clients see them, and whom its tokens count for.

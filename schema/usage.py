@@ -27,9 +27,10 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
-def generation_usage(reported: dict[str, Any], prompt: str, answer: str) -> dict[str, Any]:
+def generation_usage(reported: dict[str, Any], prompt_chars: int, answer: str) -> dict[str, Any]:
     """`{input_tokens, output_tokens}` from what the upstream reported (Anthropic/apollo or OpenAI names);
-    where it reported nothing usable, an estimate from the text, flagged `estimated: true`."""
+    where it reported nothing usable, an estimate from the text (`prompt_chars`: the characters sent
+    upstream, counted without joining them), flagged `estimated: true`."""
     input_tokens = _count(reported.get("input_tokens"))
     output_tokens = _count(reported.get("output_tokens"))
     if input_tokens is None:
@@ -39,7 +40,7 @@ def generation_usage(reported: dict[str, Any], prompt: str, answer: str) -> dict
     if input_tokens is not None and output_tokens is not None:
         return {"input_tokens": input_tokens, "output_tokens": output_tokens}
     return {
-        "input_tokens": input_tokens if input_tokens is not None else estimate_tokens(prompt),
+        "input_tokens": input_tokens if input_tokens is not None else -(-prompt_chars // CHARS_PER_TOKEN),
         "output_tokens": output_tokens if output_tokens is not None else estimate_tokens(answer),
         "estimated": True,
     }

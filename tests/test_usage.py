@@ -16,12 +16,12 @@ from .system import Backend
 
 def test_reported_usage_is_normalised_and_missing_usage_is_estimated_and_flagged() -> None:
     reported = {"input_tokens": 5, "output_tokens": 7}
-    assert generation_usage(reported, "q", "a") == reported
-    assert generation_usage({"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}, "q", "a") == {
+    assert generation_usage(reported, 1, "a") == reported
+    assert generation_usage({"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}, 1, "a") == {
         "input_tokens": 5, "output_tokens": 7,
     }  # fmt: skip
-    assert generation_usage({}, "x" * 40, "y" * 9) == {"input_tokens": 10, "output_tokens": 3, "estimated": True}
-    assert generation_usage({"input_tokens": True, "output_tokens": "7"}, "", "") == {
+    assert generation_usage({}, 40, "y" * 9) == {"input_tokens": 10, "output_tokens": 3, "estimated": True}
+    assert generation_usage({"input_tokens": True, "output_tokens": "7"}, 0, "") == {
         "input_tokens": 0, "output_tokens": 0, "estimated": True,
     }  # fmt: skip
 

@@ -21,7 +21,6 @@ import logging
 from typing import Any
 
 from pycrdt import Doc
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +28,7 @@ from relay.broker.document_edit import current, store_update
 from relay.broker.documents import DocumentBus
 from relay.broker.grant_store import Grants
 from schema.documents import CHANGE_TARGETS, NAMES, RELAY, replace_text, text_of
-from schema.models import AppliedChange, ChatSession
+from schema.models import AppliedChange
 
 from .patience import patiently
 
@@ -52,11 +51,9 @@ class DocumentChanges:
         self.db = db
         self.seen: dict[str, Doc] = {}  # each document as the assistant saw it; empty: not a relay session
 
-    async def start(self) -> dict[str, str]:
+    async def start(self, mode: str) -> dict[str, str]:
         """Read the session's hosted documents as the generation starts; their texts, for the context sent
-        upstream ({} when the session's documents are its application's)."""
-        async with self.sql_turns, self.db() as db:
-            mode = await db.scalar(select(ChatSession.documents).where(ChatSession.id == self.session_id))
+        upstream ({} when the session's documents `mode`, read with the generation's start, is not the relay's)."""
         if mode != RELAY:
             return {}
         for name in NAMES:

@@ -98,7 +98,7 @@ class Generation:
         self.awaiting_upstream = False
         self.lease = FIRST_LEASE  # a job runs its generation once: a takeover ends the message, never reruns it
         self.fenced = False  # a publish was refused: the message was ended by another meanwhile
-        self.prompt = ""  # what was sent upstream, to estimate usage the upstream did not report
+        self.prompt_chars = 0  # what was sent upstream, to estimate usage the upstream did not report
 
     def end_early(self, status: str, reason: str | None) -> None:
         """Stop the upstream now (user stop, worker shutdown) and finish with `status`.
@@ -115,10 +115,10 @@ class Generation:
         loaded = await self._load()
         if loaded is None:
             return  # finished already: a duplicate or late job
-        request, tenant_settings = loaded
-        if texts := await self.documents.start():  # the hosted documents' texts, as the assistant's context
+        request, tenant_settings, mode = loaded
+        if texts := await self.documents.start(mode):  # the hosted documents' texts, as the assistant's context
             request = replace(request, context={**request.context, **texts})
-        self.prompt = "".join([*(m["content"] for m in request.history), request.content])
+        self.prompt_chars = sum(len(m["content"]) for m in request.history) + len(request.content)
         stop = keys.STOP_TOPIC, self.message_id.encode()
         stopped = await patiently(f"check for a stop of {self.message_id}", lambda: self.topics.kept(*stop))
         if stopped:
@@ -161,7 +161,7 @@ class Generation:
         finally:
             deadline.cancel()
 
-    async def _load(self) -> tuple[GenerationRequest, dict[str, Any]] | None:
+    async def _load(self) -> tuple[GenerationRequest, dict[str, Any], str] | None:
         async with self.sql_turns, self.db() as db:
             start = await generation_start(db, self.session_id, self.message_id)
         if start is None:
@@ -174,7 +174,7 @@ class Generation:
             tenant=start.tenant,
             user_id=start.user_id,
         )
-        return request, start.tenant_settings
+        return request, start.tenant_settings, start.documents
 
     async def _stream(self, tenant_settings: dict[str, Any], request: GenerationRequest) -> None:
         outcome = self.outcome
@@ -266,7 +266,7 @@ class Generation:
             reported = outcome.complete.usage
         else:
             content, changes, reported = "".join(outcome.content), outcome.early_changes, outcome.usage
-        usage = generation_usage(reported, self.prompt, content)
+        usage = generation_usage(reported, self.prompt_chars, content)
         for entry in changes:  # the final message's own changes (an early one is granted already)
             targets = await self.documents.grant(entry)
             if targets is not None:

@@ -13,7 +13,7 @@ from relay.settings import ConfigError, Settings
 from schema.db import create_engine, session_factory
 
 from .http import upstream_clients
-from .runner import Worker
+from .runner import Worker, sql_turns
 from .upstreams import provider_factory
 
 
@@ -37,7 +37,7 @@ async def run_worker(settings: Settings) -> None:
     if settings.metrics_port is not None:
         serve_worker_metrics(settings)
     broker = create_broker(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, sql_turns(settings.worker_concurrency) + 1)
     await broker.start()
     async with upstream_clients(settings) as (client, tenant_client):
         providers = provider_factory(settings, client, tenant_client)

@@ -23,7 +23,7 @@ from relay.broker.jobs import Job
 from relay.settings import Settings
 from schema import keys
 from schema.models import CANCELLED, INTERRUPTED, utcnow
-from schema.store import stale_generations
+from schema.store import stale_generations, warm_up
 
 from .admission import LoopLag
 from .ending import finish_lost
@@ -34,7 +34,13 @@ logger = logging.getLogger(__name__)
 
 SHUT_DOWN = "The worker shut down before the response was complete."
 READ_BLOCK_SECONDS = 0.25  # a short block: a stopping worker notices within it
-SQL_TURNS = 2  # generations of one worker at SQL at once (their start and end); see `Generation.sql_turns`
+TAKE_AT_ONCE = 8  # jobs one read may take, when this worker has that many slots free: a burst costs few reads
+SQL_TURNS_PER_GENERATIONS = 32  # a worker's generations at SQL at once (their start and end): 2 up to 64 running
+
+
+def sql_turns(concurrency: int) -> int:
+    """Generations of a worker at SQL at once; its pool holds one connection more, for the sweep of lost jobs."""
+    return max(2, -(-concurrency // SQL_TURNS_PER_GENERATIONS))
 
 
 def consumer_name() -> str:
@@ -57,7 +63,7 @@ class Worker:
         self.name = name or consumer_name()
         self.running: dict[str, tuple[Job, Generation, asyncio.Task[None]]] = {}
         self.free = asyncio.Semaphore(settings.worker_concurrency)
-        self.sql_turns = asyncio.Semaphore(SQL_TURNS)
+        self.sql_turns = asyncio.Semaphore(sql_turns(settings.worker_concurrency))
         self.admission = LoopLag(settings.worker_max_loop_lag)
         self.stopping = asyncio.Event()
         self.drained = asyncio.Event()
@@ -87,6 +93,7 @@ class Worker:
     async def run(self) -> None:
         """Work until `shutdown()`; then let generations finish within the grace period."""
         await self.broker.topics.subscribe(keys.STOP_TOPIC, self)
+        await self._warm_up()
         self.chores |= {
             asyncio.create_task(self._keep_alive(), name="keep jobs alive"),
             asyncio.create_task(self._take_over_lost(), name="take over lost jobs"),
@@ -103,6 +110,14 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self.broker.topics.unsubscribe(keys.STOP_TOPIC, self)
 
+    async def _warm_up(self) -> None:
+        """Before the first job: the SQL connections a generation's start and end use opened, and their
+        statements compiled, so that the first generations do not pay for them (a burst would pay all at once)."""
+        try:
+            await asyncio.gather(*(warm_up(self.db) for _ in range(sql_turns(self.settings.worker_concurrency))))
+        except Exception as exc:  # not ready yet: the first generations will wait for it, as they always did
+            logger.warning("could not warm the SQL connections up: %s", exc)
+
     def shutdown(self) -> None:
         self.stopping.set()
 
@@ -114,17 +129,20 @@ class Worker:
             if self.stopping.is_set():
                 self.free.release()
                 return
+            slots = 1
+            while slots < TAKE_AT_ONCE and not self.free.locked():
+                await self.free.acquire()  # free: returns at once
+                slots += 1
             try:
-                jobs = await self.broker.jobs.take(self.name, 1, block_seconds=READ_BLOCK_SECONDS)
+                jobs = await self.broker.jobs.take(self.name, slots, block_seconds=READ_BLOCK_SECONDS)
             except BrokerUnavailable as exc:
-                self.free.release()
+                jobs = []
                 logger.warning("cannot read jobs: %s", exc)
                 await asyncio.sleep(1.0)
-                continue
-            if not jobs:
+            for _ in range(slots - len(jobs)):
                 self.free.release()
-                continue
-            self._start(jobs[0])
+            for job in jobs:
+                self._start(job)
 
     async def _admitted_or_stopping(self) -> None:
         waits = {asyncio.ensure_future(self.admission.ready()), asyncio.ensure_future(self.stopping.wait())}

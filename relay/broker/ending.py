@@ -64,7 +64,7 @@ async def end_generation(
         return await persist_final(
             db, message_id, replaces_takeover=replaces_takeover, status=ending.status, content=ending.content,
             changes=ending.changes, error=ending.error, tool_calls=ending.tool_calls,
-            usage=generation_usage({}, "", ending.content) if ending.usage is None else ending.usage,
+            usage=generation_usage({}, 0, ending.content) if ending.usage is None else ending.usage,
         )  # fmt: skip
 
     final = await landing(write)

@@ -78,7 +78,7 @@ async def test_a_tool_answer_streams_every_step_to_two_tabs_and_is_persisted(
         stored = [{"call_id": call_id, "name": "get_order_status", "arguments": {"order_id": "A1"},
                    "status": "finished", "result_preview": shipped, "error": None}]  # fmt: skip
         assert final["tool_calls"] == stored
-        counted = generation_usage(final["usage"], "", "")  # both rounds, whichever names the wire uses
+        counted = generation_usage(final["usage"], 0, "")  # both rounds, whichever names the wire uses
         assert counted == {"input_tokens": 2 * INPUT_TOKENS, "output_tokens": 2 * OUTPUT_TOKENS}
 
         [delivery] = webhook.deliveries
@@ -119,7 +119,7 @@ async def test_stop_during_a_tool_call_cancels_it_and_ends_the_call_failed(
         assert [c["status"] for c in final["tool_calls"]] == ["failed"]
         # the round that asked for the call was reported: it counts, not an estimate
         reported = {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}
-        assert generation_usage(final["usage"], "", "") == reported
+        assert generation_usage(final["usage"], 0, "") == reported
         assert len(webhook.deliveries) == 1
 
 
