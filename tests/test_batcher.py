@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import hiredis
 import pytest
 from redis.exceptions import OutOfMemoryError, ResponseError
 
@@ -66,3 +67,40 @@ def test_an_out_of_memory_refusal_is_broker_full_whichever_command_or_script_met
 def test_any_other_error_reply_is_left_as_it_is() -> None:
     other = ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
     assert full_or(other) is other
+
+
+async def test_each_caller_of_a_batch_has_its_reply_as_soon_as_it_arrives() -> None:
+    """Two calls go out in one batch; Redis answers the first at once and the second later: the first caller
+    is not kept waiting for the second reply."""
+    release = asyncio.Event()
+
+    async def redis_like(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        parser = hiredis.Reader()
+        while data := await reader.read(65536):
+            parser.feed(data)
+            while (command := parser.gets()) is not False:
+                if command[0].upper() == b"PING":
+                    writer.write(b"+PONG\r\n")
+                elif command[0].upper() != b"EVALSHA":
+                    writer.write(b"+OK\r\n")  # redis-py's hello (CLIENT SETINFO …)
+                elif command[-1] == b"later":
+                    await release.wait()
+                    writer.write(b":2\r\n")
+                else:
+                    writer.write(b":1\r\n")
+                await writer.drain()
+
+    server = await asyncio.start_server(redis_like, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    broker = RedisBroker(f"redis://127.0.0.1:{port}/0")
+    try:
+        async with asyncio.timeout(5):
+            first = asyncio.ensure_future(broker.publishes.call([0, "now"]))
+            second = asyncio.ensure_future(broker.publishes.call([0, "later"]))
+            assert await first == 1
+            assert not second.done()
+            release.set()
+            assert await second == 2
+    finally:
+        await broker.close()
+        server.close()

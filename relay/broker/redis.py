@@ -77,8 +77,10 @@ class RedisBroker(RedisDocuments, Broker):
         else:
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
-        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, pipelined=not cluster)
-        self.positions = ScriptBatcher(self.redis, POSITION_SCRIPT, self._call, pipelined=not cluster, name="position")
+        # The batchers' connections are their own: their calls take no turn at the pooled ones.
+        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._guarded, pipelined=not cluster)
+        self.positions = ScriptBatcher(self.redis, POSITION_SCRIPT, self._guarded, pipelined=not cluster,
+                                       name="position")  # fmt: skip
         self.presence = RedisPresence(self.redis, self._call, cluster)
         self.limits = RedisLimits(self.redis, self._call, cluster)
 
@@ -88,8 +90,6 @@ class RedisBroker(RedisDocuments, Broker):
         if self.cluster:
             await self._call(self.redis.initialize)
         self.subscriptions.start()
-        self.publishes.start()
-        self.positions.start()
         await self._call(self._create_group)
 
     async def close(self) -> None:
@@ -107,21 +107,25 @@ class RedisBroker(RedisDocuments, Broker):
             return False
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a command, once more after a connection error (a pooled connection Redis dropped).
+        """Run a command on a pooled connection, once more after a connection error (`_guarded`)."""
+        async with self.pooled:
+            return await self._guarded(command)
+
+    async def _guarded(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run a command, once more after a connection error (a connection Redis dropped).
 
         Every command here is safe to repeat: the publish script skips a publish it already did.
         """
         try:
-            async with self.pooled:
-                try:
-                    return await command()
-                except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
-                    if isinstance(exc, ResponseError) and not failing_over(exc):
-                        raise
-                    await asyncio.sleep(0.05)
-                    if self.cluster:  # a failover may have moved slots: read the cluster's map again
-                        await self.redis.nodes_manager.initialize()
-                    return await command()
+            try:
+                return await command()
+            except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                if isinstance(exc, ResponseError) and not failing_over(exc):
+                    raise
+                await asyncio.sleep(0.05)
+                if self.cluster:  # a failover may have moved slots: read the cluster's map again
+                    await self.redis.nodes_manager.initialize()
+                return await command()
         except (RedisError, RedisClusterException, OSError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
