@@ -4,6 +4,7 @@ their deadline, and turn Redis's out-of-memory refusal into `BrokerFull` whichev
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import hiredis
 import pytest
@@ -104,3 +105,18 @@ async def test_each_caller_of_a_batch_has_its_reply_as_soon_as_it_arrives() -> N
     finally:
         await broker.close()
         server.close()
+
+
+async def test_the_batchers_connection_outlives_a_garbage_collection(private_redis: RedisServer) -> None:
+    broker = RedisBroker(private_redis.url)
+    await broker.start()
+    try:
+        await publish_chunks(broker, "s", 1)
+        pipe = broker.publishes.pipe
+        gc.collect()
+        await asyncio.sleep(0.05)  # a socket closed meanwhile would have told its protocol by now
+        assert pipe is not None and pipe.usable
+        await publish_chunks(broker, "s", 1)
+        assert broker.publishes.pipe is pipe
+    finally:
+        await broker.close()

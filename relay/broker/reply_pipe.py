@@ -25,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 class ReplyPipe(asyncio.Protocol):
     def __init__(self, connection: AbstractConnection, timeout: float) -> None:
+        self.connection = connection  # redis-py closes the socket when its connection is collected: kept alive
         self.timeout = timeout
         self.loop = asyncio.get_running_loop()
         self.reader = hiredis.Reader(
