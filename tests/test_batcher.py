@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import hiredis
 import pytest
 from redis.exceptions import OutOfMemoryError, ResponseError
 
 from relay.broker.base import BrokerFull, BrokerUnavailable
-from relay.broker.batcher import full_or
+from relay.broker.batcher import ScriptBatcher, full_or
 from relay.broker.redis import RedisBroker
 from schema import events
 
@@ -120,3 +122,25 @@ async def test_the_batchers_connection_outlives_a_garbage_collection(private_red
         assert broker.publishes.pipe is pipe
     finally:
         await broker.close()
+
+
+async def test_calls_that_cannot_be_pipelined_take_turns_at_the_pooled_connections() -> None:
+    """On a cluster each call is a command on a pooled connection: it goes through the guard that takes a turn
+    at the pool (redis-py would fail past its pool size), not the one for the batcher's own connection."""
+    turns: list[str] = []
+
+    class Cluster:
+        async def evalsha(self, sha: str, *args: object) -> int:
+            return 1
+
+    def guard(name: str) -> Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]:
+        async def run(command: Callable[[], Awaitable[Any]]) -> Any:
+            turns.append(name)
+            return await command()
+
+        return run
+
+    batcher = ScriptBatcher(Cluster(), "return 1", guard("pooled"), pipelined=False, own_guard=guard("own"))
+    assert await batcher.call([0]) == 1
+    assert await batcher.call_many([[0], [0]]) == [1, 1]
+    assert turns == ["pooled"] * 3

@@ -35,19 +35,25 @@ class ScriptBatcher:
 
     def __init__(
         self, redis: Any, script: str, guard: Guard, pipelined: bool = True, timeout: float = 10.0,
-        name: str = "publish",
+        name: str = "publish", own_guard: Guard | None = None,
     ) -> None:  # fmt: skip
+        """`guard`: the broker's error translation and retry for calls on its pooled connections (a cluster's,
+        or fakeredis's); `own_guard`: the same for calls on the batcher's own connection, which take no turn
+        at the pool's (default: `guard`)."""
         self.redis = redis
         self.name = name
         self.pipelined = pipelined
         self.timeout = timeout
         self.script = script
         self.sha = hashlib.sha1(script.encode()).hexdigest()
-        self.guard = guard  # the broker's error translation and retry
+        self.guard = guard
+        self.own_guard = own_guard or guard
         self.pipe: ReplyPipe | None = None  # pipelined: the calls' own connection
-        self.connecting: asyncio.Future[ReplyPipe] | None = None
+        self.connecting: asyncio.Future[ReplyPipe | None] | None = None
 
     async def close(self) -> None:
+        if self.connecting is not None:
+            self.connecting.cancel()
         if self.pipe is not None:
             self.pipe.close()
             self.pipe = None
@@ -56,13 +62,13 @@ class ScriptBatcher:
         if not self.pipelined:  # redis-py cannot pipeline EVALSHA on a cluster: one call per slot owner
             return await self.guard(lambda: self._evalsha(numkeys_and_args))
         packed = hiredis.pack_command(("EVALSHA", self.sha, *numkeys_and_args))
-        return await self.guard(lambda: self._pipelined(packed, numkeys_and_args))
+        return await self.own_guard(lambda: self._pipelined(packed, numkeys_and_args))
 
     async def call_many(self, calls: list[list[Any]]) -> list[Any]:
         """Many calls at once: their results in order, an exception in a failed call's place."""
         if self.pipelined:  # sent together, with no task each while the connection holds
             try:
-                pipe = await self.guard(self._pipe)
+                pipe = await self.own_guard(self._pipe)
             except Exception as exc:
                 return [exc] * len(calls)
             if pipe is None:

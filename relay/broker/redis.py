@@ -77,10 +77,9 @@ class RedisBroker(RedisDocuments, Broker):
         else:
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
             self.subscriptions = Subscriptions(url, self._deliver, self._resubscribed, client_class=client_class)
-        # The batchers' connections are their own: their calls take no turn at the pooled ones.
-        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._guarded, pipelined=not cluster)
-        self.positions = ScriptBatcher(self.redis, POSITION_SCRIPT, self._guarded, pipelined=not cluster,
-                                       name="position")  # fmt: skip
+        self.publishes = ScriptBatcher(self.redis, PUBLISH_SCRIPT, self._call, not cluster, own_guard=self._guarded)
+        self.positions = ScriptBatcher(self.redis, POSITION_SCRIPT, self._call, not cluster, name="position",
+                                       own_guard=self._guarded)  # fmt: skip
         self.presence = RedisPresence(self.redis, self._call, cluster)
         self.limits = RedisLimits(self.redis, self._call, cluster)
 
