@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from . import targets
+from . import commandstats, targets
 from .fleet import Fleet
 from .measure import delivery_report, meter, peak_rss_mib, percentiles_ms, steady_latencies
 from .services import Redis
@@ -54,6 +54,7 @@ async def e2e(
         await fleet.stats(reset=True)
         window = meter(server.pids["gateway"], fleet.pids, workers=server.pids["workers"],
                        upstream=server.pids["upstream"], redis=[redis.pid])  # fmt: skip
+        await commandstats.reset(redis.url)
         if on_start is not None:
             on_start(server)
         began = time.monotonic()
@@ -61,6 +62,7 @@ async def e2e(
         await _until_finished(fleet, len(tabs), limit=config.chunks / config.rate + 60)
         wall = time.monotonic() - began
         cpu = window.stop()
+        redis_stats = await commandstats.read(redis.url)
         stats = await fleet.stats(reset=True)
         per_tab = config.chunks + 3
         report = delivery_report(stats, {s: per_tab * config.tabs for s in ids}, cpu, wall)
@@ -76,6 +78,7 @@ async def e2e(
             chunks_per_s_per_worker=round(chunks / wall / config.workers, 1),
             worker_capacity_chunks_per_s=round(chunks / cpu["workers"], 0) if cpu["workers"] else None,
             peak_rss_mib=peak_rss_mib(server.pids["gateway"][0]),
+            **commandstats.per_chunk(redis_stats, cpu["redis"], chunks),
         )
         return report
     finally:

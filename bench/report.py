@@ -85,6 +85,8 @@ ROWS: list[tuple[str, str, int]] = [
     ("latency p99 (ms)", "e2e-1w.latency_ms.p99", 2),
     ("p99 without the first and last second (ms)", "e2e-1w.latency_ms_steady.p99", 2),
     ("worker CPU per chunk (µs)", "e2e-1w.worker_us_per_chunk", 0),
+    ("Redis CPU per chunk (µs)", "e2e-1w.redis_us_per_chunk", 1),
+    ("… of which in the scripts, per `INFO commandstats` (µs)", "e2e-1w.script_us_per_chunk", 1),
     ("machine CPU outside the measured processes (% of a core)", "e2e-1w.other_cpu_pct", 0),
     ("lost events", "e2e-1w.lost", 0),
     ("**overload: 400 generations at once on 1 worker (WORKER_CONCURRENCY=400), 8,000 chunks/s offered**", "", 0),
@@ -99,6 +101,8 @@ ROWS: list[tuple[str, str, int]] = [
     ("latency max (ms)", "e2e.latency_ms.max", 1),
     ("p99 without the first and last second (all generations start / end) (ms)", "e2e.latency_ms_steady.p99", 2),
     ("worker CPU per chunk (µs)", "e2e.worker_us_per_chunk", 0),
+    ("Redis CPU per chunk (µs)", "e2e.redis_us_per_chunk", 1),
+    ("… of which in the scripts, per `INFO commandstats` (µs)", "e2e.script_us_per_chunk", 1),
     ("chunks/s per worker process (measured)", "e2e.chunks_per_s_per_worker", 0),
     ("worker capacity at 100% CPU (chunks/s per process)", "e2e.worker_capacity_chunks_per_s", 0),
     ("gateway CPU per delivered event (µs)", "e2e.gateway_us_per_event", 1),
@@ -196,6 +200,8 @@ def goals(runs: list[dict[str, Any]]) -> str:
          " ms", lambda v: v <= 20),
         ("worker CPU ≤ 100 µs per chunk (1 worker, 100 × 20 chunks/s)",
          m(runs, "streamrelay", "e2e-1w.worker_us_per_chunk"), " µs", lambda v: v <= 100),
+        ("Redis CPU ≤ 20 µs per chunk (e2e, 100 × 20 chunks/s)", m(runs, "streamrelay", "e2e.redis_us_per_chunk"),
+         " µs", lambda v: v <= 20),
         ("e2e relay-added p99 ≤ 5 ms with 1 worker", m(runs, "streamrelay", "e2e-1w.latency_ms.p99"), " ms",
          lambda v: v <= 5),
         ("Redis per publish at the end of a 4 MiB answer ≤ 1.5 × at its start",
@@ -255,6 +261,20 @@ def soaks(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def redis_commands(runs: list[dict[str, Any]]) -> str:
+    """Each e2e window's busiest Redis commands: calls per chunk and µs per call (`INFO commandstats`)."""
+    lines = []
+    for i, run in enumerate(runs, 1):
+        for target, results in run["targets"].items():
+            for workload in ("e2e", "e2e-1w", "e2e-light"):
+                commands = (results.get(workload) or {}).get("redis_commands")
+                if commands:
+                    shown = ", ".join(f"{name} {c['calls_per_chunk']:g}×{c['us_per_call']:g} µs"
+                                      for name, c in commands.items())  # fmt: skip
+                    lines.append(f"- run {i} {target} {workload}: {shown}")
+    return "\n".join(lines)
+
+
 def render(runs: list[dict[str, Any]], targets: list[str], command: str) -> str:
     return "\n\n".join([
         f"Results of `{command}`: {len(runs)} run(s); median (min–max).",
@@ -263,6 +283,9 @@ def render(runs: list[dict[str, Any]], targets: list[str], command: str) -> str:
         goals(runs),
         "Saturation ladders (events/s injected; ✓ passed, ✗ failed; which core was saturated):",
         ladders(runs),
+        "Redis commands per chunk in the e2e windows (calls per chunk × µs per call; a script's inner commands "
+        "are counted in it and again under their own names):",
+        redis_commands(runs) or "- none run",
         "Soaks:",
         soaks(runs) or "- none run",
         "Run conditions:",

@@ -59,3 +59,16 @@ def test_an_unknown_bench_lever_is_refused_with_the_known_ones() -> None:
     done = subprocess.run([sys.executable, "-m", "bench.variant", "turbo", "serve"], capture_output=True, text=True)
     assert done.returncode != 0
     assert "stdlib-json" in done.stderr
+
+
+def test_the_e2e_report_gives_redis_cost_per_chunk_with_its_busiest_commands_first() -> None:
+    from bench.commandstats import per_chunk
+
+    stats = {"evalsha": {"calls": 2000, "usec": 60000.0}, "xadd": {"calls": 2000, "usec": 10000.0},
+             "xreadgroup": {"calls": 4, "usec": 100.0}}  # fmt: skip
+    cost = per_chunk(stats, redis_cpu_s=0.08, chunks=2000)
+    assert cost["redis_us_per_chunk"] == 40.0
+    assert cost["script_us_per_chunk"] == 30.0  # the script's time, its inner commands (xadd) included
+    assert list(cost["redis_commands"]) == ["evalsha", "xadd", "xreadgroup"]
+    assert cost["redis_commands"]["xadd"] == {"calls": 2000, "calls_per_chunk": 1.0, "us_per_call": 5.0,
+                                              "us_per_chunk": 5.0}  # fmt: skip

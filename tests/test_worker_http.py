@@ -4,6 +4,8 @@ never counted as the AI service's silence."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -81,3 +83,19 @@ async def test_the_worker_client_reports_a_connection_lost_mid_stream_after_the_
     assert (caught.value.status, caught.value.message) == (
         "interrupted", "The connection to the AI service was lost mid-stream."
     )
+
+
+def test_the_worker_clients_are_ready_before_the_first_request() -> None:
+    """Opening the clients imports what httpcore imports on its first request (anyio's asyncio backend), so a
+    worker's first job does not pay for it."""
+    program = (
+        "import asyncio, sys\n"
+        "from relay.settings import Settings\n"
+        "from workers.http import upstream_clients\n"
+        "async def main():\n"
+        "    async with upstream_clients(Settings()):\n"
+        "        print('anyio._backends._asyncio' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "True"

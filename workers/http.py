@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import httpcore
 import httpx
 
@@ -48,5 +49,6 @@ def operator_client(limits: httpx.Limits) -> httpx.AsyncClient:
 async def upstream_clients(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """(the client for the operator's upstream, the guarded client for tenant-chosen URLs)."""
     limits = pool_limits(settings.worker_concurrency)
+    anyio.Event()  # httpcore's locks import anyio's asyncio backend on first use: at start, not in the first job
     async with operator_client(limits) as client, guarded_client(settings.outbound_policy, limits) as tenant:
         yield client, tenant

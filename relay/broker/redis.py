@@ -51,7 +51,6 @@ class RedisBroker(Broker):
         if self.cluster:
             await self.connection.call(self.connection.redis.initialize)
         self.topics.subscriptions.start()
-        self.event_log.start()
         await self.jobs.start()
 
     async def close(self) -> None:

@@ -47,21 +47,25 @@ class RedisConnection:
             self.redis = client_class.from_url(url, health_check_interval=30, **options)
 
     async def call(self, command: Callable[[], Awaitable[T]]) -> T:
-        """Run a command, once more after a connection error (a pooled connection Redis dropped).
+        """Run a command on a pooled connection, once more after a connection error (`guarded`)."""
+        async with self.pooled:
+            return await self.guarded(command)
+
+    async def guarded(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run a command, once more after a connection error (a connection Redis dropped).
 
         Every command here is safe to repeat: the publish script skips a publish it already did.
         """
         try:
-            async with self.pooled:
-                try:
-                    return await command()
-                except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
-                    if isinstance(exc, ResponseError) and not failing_over(exc):
-                        raise
-                    await asyncio.sleep(0.05)
-                    if self.cluster:  # a failover may have moved slots: read the cluster's map again
-                        await self.redis.nodes_manager.initialize()
-                    return await command()
+            try:
+                return await command()
+            except (ConnectionError, RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                if isinstance(exc, ResponseError) and not failing_over(exc):
+                    raise
+                await asyncio.sleep(0.05)
+                if self.cluster:  # a failover may have moved slots: read the cluster's map again
+                    await self.redis.nodes_manager.initialize()
+                return await command()
         except (RedisError, RedisClusterException, OSError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

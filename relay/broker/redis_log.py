@@ -28,14 +28,9 @@ class RedisEventLog(EventLog):
         self.log_maxlen = log_maxlen
         self.log_max_bytes = log_max_bytes
         pipelined = not connection.cluster
-        self.publishes = ScriptBatcher(connection.redis, PUBLISH_SCRIPT, connection.call, pipelined=pipelined)
-        self.positions = ScriptBatcher(
-            connection.redis, POSITION_SCRIPT, connection.call, pipelined=pipelined, name="position"
-        )
-
-    def start(self) -> None:
-        self.publishes.start()
-        self.positions.start()
+        redis, call, guarded = connection.redis, connection.call, connection.guarded
+        self.publishes = ScriptBatcher(redis, PUBLISH_SCRIPT, call, pipelined, own_guard=guarded)
+        self.positions = ScriptBatcher(redis, POSITION_SCRIPT, call, pipelined, name="position", own_guard=guarded)
 
     async def close(self) -> None:
         await self.publishes.close()
