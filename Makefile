@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(VENV)/bin/streamrelay dev
 
+# The suite in TEST_WORKERS parallel pytest-xdist workers (most tests wait on subprocesses and sockets, so more
+# workers than cores pay off); serially: `make test PYTEST_ARGS=-n0`. -rs lists every skip (with CI=true, none).
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
+	$(PY) -m pytest -q -rs -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The web app (clients/web, on clients/js) into relay/static; the result is committed.
 web:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +40,28 @@ def node_for(folder: Path) -> str:
     if int(version.lstrip("v").split(".")[0]) < 20:
         unavailable(f"node {version} is too old: {folder.name} needs node 20 or newer")
     if not installed(folder):
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=folder, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        if done.returncode != 0 or not installed(folder):
-            unavailable(f"`npm ci` in {folder} failed: {done.stderr.strip()[-2000:]}")
+        with _install_lock(folder):
+            if not installed(folder):  # another test process may have installed it while this one waited
+                done = subprocess.run(
+                    [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                    cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+                )  # fmt: skip
+                if done.returncode != 0 or not installed(folder):
+                    unavailable(f"`npm ci` in {folder} failed: {done.stderr.strip()[-2000:]}")
     return node
+
+
+@contextlib.contextmanager
+def _install_lock(folder: Path) -> Iterator[None]:
+    """Held while `npm ci` runs in `folder`: parallel test workers (pytest-xdist) install it once, one at a time;
+    the lock file lives in the temp dir, keyed by the folder's path, so nothing is written into the repository."""
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"streamrelay-npm-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 async def run_node_tests(folder: Path, files: list[str], gateway: dict[str, Any], minimum: int) -> None:

@@ -21,6 +21,7 @@ from ..system import Backend, System
 
 MAXMEMORY = 8 * 1024 * 1024
 FILLER = "filler:"
+LONG = {"chunks": 400, "delay": 0.05}  # the demo upstream's script: an answer still running when Redis fills up
 
 
 @pytest.fixture
@@ -63,10 +64,10 @@ async def test_with_redis_full_writes_get_a_sentence_the_running_answer_is_persi
     small_redis: RedisServer, postgres_url: str
 ) -> None:
     backend = Backend("redis-postgres", small_redis.url, postgres_url)
-    async with System(backend, chunk_delay=0.05, chunks=400, job_claim_idle_seconds=1.0) as system:
-        earlier = await system.new_session()
+    async with System(backend, job_claim_idle_seconds=1.0) as system:
+        earlier = await system.new_session()  # its answers are quick; only the one Redis fills under is long
         answered = await system.ask(earlier, "A first question")
-        session_id = await system.new_session()
+        session_id = await system.new_session(context={"demo": LONG})
         topic = f"ai_session:{session_id}"
         tab = await system.client()
         await tab.join(topic)
