@@ -98,8 +98,8 @@ async def test_each_caller_of_a_batch_has_its_reply_as_soon_as_it_arrives() -> N
     broker = RedisBroker(f"redis://127.0.0.1:{port}/0")
     try:
         async with asyncio.timeout(5):
-            first = asyncio.ensure_future(broker.publishes.call([0, "now"]))
-            second = asyncio.ensure_future(broker.publishes.call([0, "later"]))
+            first = asyncio.ensure_future(broker.event_log.publishes.call([0, "now"]))
+            second = asyncio.ensure_future(broker.event_log.publishes.call([0, "later"]))
             assert await first == 1
             assert not second.done()
             release.set()
@@ -113,13 +113,13 @@ async def test_the_batchers_connection_outlives_a_garbage_collection(private_red
     broker = RedisBroker(private_redis.url)
     await broker.start()
     try:
-        await publish_chunks(broker, "s", 1)
-        pipe = broker.publishes.pipe
+        await publish_chunks(broker.event_log, "s", 1)
+        pipe = broker.event_log.publishes.pipe
         gc.collect()
         await asyncio.sleep(0.05)  # a socket closed meanwhile would have told its protocol by now
         assert pipe is not None and pipe.usable
-        await publish_chunks(broker, "s", 1)
-        assert broker.publishes.pipe is pipe
+        await publish_chunks(broker.event_log, "s", 1)
+        assert broker.event_log.publishes.pipe is pipe
     finally:
         await broker.close()
 
