@@ -19,12 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from schema import events, keys, posting, usage
 from schema.documents import RELAY
 from schema.models import CANCELLED, PROCESSING, ChatMessage, ChatSession, message_dict, utcnow
-from schema.store import (
-    HISTORY_LIMIT,
-    UnknownMessage,
-    applied_changes,
-    recent_messages,
-)
+from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, recent_messages
 
 from . import resend
 from .auth import Claims
