@@ -8,12 +8,14 @@ import asyncio
 import pytest
 
 from relay.broker.base import Broker
+from relay.broker.memory import MemoryBroker
 from relay.broker.redis import RedisBroker
 from relay.broker.topic_bus import Router, TopicBus
 from schema import keys
 
 from . import brokers
 from .brokers import Collector, publish_chunks
+from .fake_redis import FakeRedisServer
 from .services import RedisServer
 
 broker = brokers.broker
@@ -111,3 +113,28 @@ async def test_redis_broker_resubscribes_and_tells_every_handler_after_a_restart
         assert await stops.wait_for(1) == [(keys.STOP_TOPIC, b"m1")]
     finally:
         await broker.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "fakeredis"])
+async def test_a_kept_announcement_is_forgotten_after_the_brokers_ttl(kind: str) -> None:
+    """Stop requests one user can make by the thousand are kept only as long as history is, not forever."""
+    if kind == "memory":
+        chosen: Broker = MemoryBroker(ttl_seconds=0.2)
+    else:
+        fake = FakeRedisServer()
+        chosen = RedisBroker(fake.url, ttl_seconds=1, client_class=fake.client_class())
+    await chosen.start()
+    try:
+        await chosen.topics.announce(keys.STOP_TOPIC, b"m1", keep=True)
+        assert await chosen.topics.kept(keys.STOP_TOPIC, b"m1") is True
+        await until_forgotten(chosen.topics, keys.STOP_TOPIC, b"m1")
+    finally:
+        await chosen.close()
+
+
+async def until_forgotten(topics: TopicBus, topic: str, data: bytes) -> None:
+    for _ in range(100):  # the ttl is a time: polled, within 5 s
+        if not await topics.kept(topic, data):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{data!r} still kept on {topic} after 5 s")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import deque
+import time
+from collections import OrderedDict, deque
 
 from .base import Broker
 from .documents_memory import MemoryDocuments
@@ -20,7 +21,7 @@ class MemoryBroker(Broker):
     def __init__(self, log_maxlen: int = 2000, ttl_seconds: float = 600, log_max_bytes: int = 1024 * 1024) -> None:
         self.router = Router()
         self.sessions = MemorySessions(ttl_seconds)
-        self.topics = MemoryTopics(self.router)
+        self.topics = MemoryTopics(self.router, ttl_seconds)
         self.event_log = MemoryEventLog(self.sessions, self.topics, self.router, log_maxlen, log_max_bytes)
         self.jobs = MemoryJobs()
         self.grants = MemoryGrants(self.sessions)
@@ -41,9 +42,10 @@ class MemoryBroker(Broker):
 class MemoryTopics(TopicBus):
     """Subscribing is registering: one process hears everything it publishes."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, ttl_seconds: float) -> None:
         self.router = router
-        self.kept_data: set[tuple[str, bytes]] = set()
+        self.ttl_seconds = ttl_seconds  # as Redis keeps a kept announcement's key
+        self.kept_until: OrderedDict[tuple[str, bytes], float] = OrderedDict()  # the soonest to expire first
 
     async def subscribe(self, topic: str, handler: TopicHandler) -> None:
         self.router.add(topic, handler)
@@ -53,11 +55,19 @@ class MemoryTopics(TopicBus):
 
     async def announce(self, topic: str, data: bytes, keep: bool = False) -> None:
         if keep:
-            self.kept_data.add((topic, data))
+            self._forget_expired()
+            self.kept_until[(topic, data)] = time.monotonic() + self.ttl_seconds
+            self.kept_until.move_to_end((topic, data))
         self.router.deliver(topic, data)
 
     async def kept(self, topic: str, data: bytes) -> bool:
-        return (topic, data) in self.kept_data
+        self._forget_expired()
+        return (topic, data) in self.kept_until
+
+    def _forget_expired(self) -> None:
+        now = time.monotonic()
+        while self.kept_until and next(iter(self.kept_until.values())) <= now:
+            self.kept_until.popitem(last=False)
 
 
 class MemoryGrants(Grants):
