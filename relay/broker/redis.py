@@ -90,6 +90,8 @@ class RedisBroker(RedisDocuments, Broker):
             await self._call(self.redis.initialize)
         self.subscriptions.start()
         await self._call(self._create_group)
+        for batcher in (self.publishes, self.positions, self.presence.calls, self.limits.calls):
+            await batcher.open()
 
     async def close(self) -> None:
         await self.publishes.close()
