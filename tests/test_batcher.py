@@ -144,3 +144,14 @@ async def test_calls_that_cannot_be_pipelined_take_turns_at_the_pooled_connectio
     assert await batcher.call([0]) == 1
     assert await batcher.call_many([[0], [0]]) == [1, 1]
     assert turns == ["pooled"] * 3
+
+
+async def test_a_started_broker_has_its_batchers_connected(private_redis: RedisServer) -> None:
+    """The first calls do not wait for a connection together (and share a batch they would not have shared)."""
+    broker = RedisBroker(private_redis.url)
+    await broker.start()
+    try:
+        for batcher in (broker.publishes, broker.positions, broker.presence.calls, broker.limits.calls):
+            assert batcher.pipe is not None and batcher.pipe.usable, batcher.name
+    finally:
+        await broker.close()

@@ -51,6 +51,12 @@ class ScriptBatcher:
         self.pipe: ReplyPipe | None = None  # pipelined: the calls' own connection
         self.connecting: asyncio.Future[ReplyPipe | None] | None = None
 
+    async def open(self) -> None:
+        """Connect now rather than on the first call (whose callers would otherwise wait for the connection
+        together, and share a batch they would not have shared)."""
+        if self.pipelined:
+            await self.own_guard(self._pipe)
+
     async def close(self) -> None:
         if self.connecting is not None:
             self.connecting.cancel()

@@ -22,6 +22,10 @@ class RedisLimits(Limits):
     def __init__(self, redis: Any, call: Callable[[Callable[[], Awaitable[T]]], Awaitable[T]], cluster: bool) -> None:
         self.calls = ScriptBatcher(redis, SCRIPT, call, pipelined=not cluster, name="limits")
 
+    async def open(self) -> None:
+        """Connect the batcher's own connection now rather than on the first call."""
+        await self.calls.open()
+
     async def close(self) -> None:
         await self.calls.close()
 

@@ -31,6 +31,10 @@ class RedisPresence(PresenceStore):
         self.script = redis.register_script(SCRIPT)
         self.calls = ScriptBatcher(redis, SCRIPT, call, pipelined=not cluster, name="presence")
 
+    async def open(self) -> None:
+        """Connect the batcher's own connection now rather than on the first call."""
+        await self.calls.open()
+
     async def close(self) -> None:
         await self.calls.close()
 

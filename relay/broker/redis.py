@@ -52,6 +52,8 @@ class RedisBroker(Broker):
             await self.connection.call(self.connection.redis.initialize)
         self.topics.subscriptions.start()
         await self.jobs.start()
+        for role in (self.event_log, self.presence, self.limits):  # their batchers' own connections
+            await role.open()
 
     async def close(self) -> None:
         await self.event_log.close()

@@ -32,6 +32,11 @@ class RedisEventLog(EventLog):
         self.publishes = ScriptBatcher(redis, PUBLISH_SCRIPT, call, pipelined, own_guard=guarded)
         self.positions = ScriptBatcher(redis, POSITION_SCRIPT, call, pipelined, name="position", own_guard=guarded)
 
+    async def open(self) -> None:
+        """Connect the batchers' own connections now rather than on the first call."""
+        await self.publishes.open()
+        await self.positions.open()
+
     async def close(self) -> None:
         await self.publishes.close()
         await self.positions.close()
