@@ -151,7 +151,8 @@ async def test_a_started_broker_has_its_batchers_connected(private_redis: RedisS
     broker = RedisBroker(private_redis.url)
     await broker.start()
     try:
-        for batcher in (broker.event_log.publishes, broker.event_log.positions, broker.presence.calls, broker.limits.calls):
+        log = broker.event_log
+        for batcher in (log.publishes, log.positions, broker.presence.calls, broker.limits.calls):
             assert batcher.pipe is not None and batcher.pipe.usable, batcher.name
     finally:
         await broker.close()
