@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from schema import keys
 from schema.documents import parse_topic
 
-from .auth import Claims, InvalidToken, verify
+from .auth import Claims, InvalidToken
 from .channel import Channel
 from .document_channel import DocumentChannel
 from .errors import ChatError
@@ -24,6 +24,7 @@ from .limits import bucket_of
 from .serializer import FrameError, Message, Serializer, reply
 from .tenant_topic import TenantChannel, tenant_of_topic
 from .transport import JoinedTopic
+from .verified_tokens import verified_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Refused(Exception):
 
 def authenticate(gateway: Gateway, token: str | None) -> Claims:
     try:
-        return verify(gateway.settings.secret or "", token)
+        return verified_tokens(gateway.settings.secret or "").claims(token or "")
     except InvalidToken as exc:
         logger.info("refused websocket: %s", exc)
         raise Refused(403, f"invalid token: {exc}") from None

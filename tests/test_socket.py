@@ -168,3 +168,19 @@ async def test_new_message_over_the_channel_starts_a_generation_and_a_second_is_
     assert second["response"]["reason"] == "busy"
     events = await client.events_until(topic)
     assert events[-1][1]["message"]["id"] == first["response"]["response_message_id"]
+
+
+async def test_a_token_that_reconnects_is_verified_once_per_process(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reconnect storm brings back the same tokens: their signatures are checked once, not at every upgrade."""
+    from relay import verified_tokens
+
+    checks: list[str] = []
+    real = verified_tokens.verify
+    monkeypatch.setattr(verified_tokens, "verify", lambda secret, token: checks.append(token) or real(secret, token))
+    token = system.token(user="reconnecting")
+    for _ in range(3):
+        client = await PhoenixClient.connect(system.url, token)
+        await client.close()
+    assert checks == [token]
