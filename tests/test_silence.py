@@ -8,6 +8,10 @@ import pytest
 
 from relay.broker.silence import Silence
 
+# A read's limit where the read ends in 0.01 s: far enough that a loaded machine (parallel test workers) delaying
+# the event loop cannot make the read's end and its deadline fall due in one loop iteration, which cancels it.
+LIMIT = 0.2
+
 
 async def read_with(silence: Silence, deadline: float, read: asyncio.Future[None]) -> str:
     silence.waiting_until(deadline)
@@ -32,10 +36,10 @@ async def test_reads_that_keep_ending_in_time_outlive_the_first_deadline():
     loop = asyncio.get_running_loop()
     began = loop.time()
     with Silence(loop) as silence:
-        while loop.time() - began < 0.3:  # six times the limit in all, never 0.05 s on one read
+        while loop.time() - began < 3 * LIMIT:  # three times the limit in all, never near it on one read
             read = loop.create_future()
             loop.call_later(0.01, read.set_result, None)
-            assert await read_with(silence, loop.time() + 0.05, read) == "read"
+            assert await read_with(silence, loop.time() + LIMIT, read) == "read"
 
 
 async def test_no_deadline_runs_between_reads():
@@ -43,11 +47,11 @@ async def test_no_deadline_runs_between_reads():
     with Silence(loop) as silence:
         done = loop.create_future()
         done.set_result(None)
-        assert await read_with(silence, loop.time() + 0.05, done) == "read"
-        await asyncio.sleep(0.15)  # the consumer takes three deadlines' time
+        assert await read_with(silence, loop.time() + LIMIT, done) == "read"
+        await asyncio.sleep(3 * LIMIT)  # the consumer takes three deadlines' time
         later = loop.create_future()
         loop.call_later(0.01, later.set_result, None)
-        assert await read_with(silence, loop.time() + 0.05, later) == "read"
+        assert await read_with(silence, loop.time() + LIMIT, later) == "read"
 
 
 async def test_an_earlier_deadline_moves_the_timer_earlier():
