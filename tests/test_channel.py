@@ -52,7 +52,7 @@ class SeamBroker(MemoryEventLog):
 
     def __init__(self, steps: list[tuple[int, int]]) -> None:
         self.router = SeamRouter()
-        super().__init__(MemorySessions(600), MemoryTopics(self.router), self.router, 10_000, 1024 * 1024)
+        super().__init__(MemorySessions(600), MemoryTopics(self.router, 600), self.router, 10_000, 1024 * 1024)
         self.steps = deque(steps)
         self.in_flight = self.router.in_flight
         self.published = 0

@@ -17,7 +17,7 @@ class HeldSubscriptions(MemoryEventLog):
 
     def __init__(self) -> None:
         self.router = Router()
-        super().__init__(MemorySessions(600), MemoryTopics(self.router), self.router, 2000, 1024 * 1024)
+        super().__init__(MemorySessions(600), MemoryTopics(self.router, 600), self.router, 2000, 1024 * 1024)
         self.confirm: dict[str, asyncio.Event] = {}
         self.asked = asyncio.Event()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import websockets
@@ -179,7 +180,7 @@ async def test_a_token_that_reconnects_is_verified_once_per_process(
     checks: list[str] = []
     real = verified_tokens.verify
     monkeypatch.setattr(verified_tokens, "verify", lambda secret, token: checks.append(token) or real(secret, token))
-    token = system.token(user="reconnecting")
+    token = system.token(user=f"reconnecting-{uuid.uuid4().hex[:8]}")  # a token this process has not seen
     for _ in range(3):
         client = await PhoenixClient.connect(system.url, token)
         await client.close()
