@@ -1,4 +1,5 @@
-"""The shape README's "Architecture" promises: imports point one way, no file cycles, small modules."""
+"""The shape README's "Architecture" promises: imports point one way, no file or folder cycles, small modules and
+small broker roles."""
 
 from __future__ import annotations
 
@@ -133,3 +134,35 @@ def test_the_broker_uses_nothing_of_relay_but_itself_and_settings() -> None:
         and not t.startswith(("relay.broker", "relay.settings")) and t != "relay"
     ]  # fmt: skip
     assert bad == []
+
+
+MAX_ROLE_METHODS = 10
+
+
+def role_interfaces() -> dict[str, int]:
+    """The broker's interfaces (ABCs, Protocols, and abstract classes made of interfaces), each with its number of
+    public methods, inherited ones included: an interface that inherits four roles is as wide as the four."""
+    classes: dict[str, tuple[set[str], int, bool]] = {}  # name → (bases, own public methods, declares abstract ones)
+    for name, path in modules().items():
+        if name.startswith("relay.broker"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    methods = [f for f in node.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+                    bases = {ast.unparse(base).removeprefix("abc.").removeprefix("typing.") for base in node.bases}
+                    abstract = any("abstractmethod" in ast.unparse(d) for f in methods for d in f.decorator_list)
+                    classes[node.name] = (bases, sum(not f.name.startswith("_") for f in methods), abstract)
+
+    def width(cls: str) -> int | None:
+        """Public methods of an interface; None for a class that is not one."""
+        bases, own, abstract = classes[cls]
+        if not (bases & {"ABC", "Protocol"} or abstract):
+            return None
+        return own + sum(width(b) or 0 for b in bases if b in classes)
+
+    return {cls: w for cls in classes if (w := width(cls)) is not None}
+
+
+def test_every_broker_role_is_a_small_interface() -> None:
+    roles = role_interfaces()
+    assert {"EventLog", "JobQueue", "TopicBus", "Grants", "PresenceStore"} <= set(roles)
+    assert {role: count for role, count in roles.items() if count > MAX_ROLE_METHODS} == {}
