@@ -9,6 +9,7 @@ from relay.broker.memory import MemoryBroker
 from schema.db import create_engine, session_factory
 from workers.runner import TAKE_AT_ONCE, Worker, sql_turns
 
+from .conditions import until
 from .system import SECRET, Backend, System
 
 
@@ -16,11 +17,8 @@ async def test_a_worker_opens_its_sql_connections_before_its_first_job(backend: 
     async with System(backend) as system:
         worker = system.workers[0][0]
         pool = worker.db.kw["bind"].pool
-        for _ in range(200):  # the worker warms up as it starts; no job was posted
-            if pool.checkedin() >= sql_turns(worker.settings.worker_concurrency):
-                break
-            await asyncio.sleep(0.05)
-        assert pool.checkedin() >= sql_turns(worker.settings.worker_concurrency)
+        # the worker warms up as it starts; no job was posted
+        await until(lambda: pool.checkedin() >= sql_turns(worker.settings.worker_concurrency))
 
 
 def test_a_workers_sql_turns_follow_its_concurrency() -> None:
@@ -60,7 +58,8 @@ async def test_jobs_waiting_together_are_taken_in_one_read_up_to_the_free_slots(
     worker.admission._admitting.set()  # as after its first probe of the loop
     reading = asyncio.create_task(worker._take_jobs())
     await read.wait()
-    await asyncio.sleep(0.05)  # its next read: the 2 slots left, of the 4 jobs left; then it waits for a slot
+    # its next read: the 2 slots left, of the 4 jobs left; then it waits for a slot
+    await until(lambda: sum(bool(jobs) for jobs in started) >= 2 and worker.free.locked())
     reading.cancel()
     await asyncio.gather(reading, return_exceptions=True)
     await engine.dispose()
