@@ -129,3 +129,19 @@ async def test_every_action_is_reachable_by_keyboard_and_focus_stays_where_a_per
     await tab.page.keyboard.press("Tab")
     assert await tab.page.evaluate(FOCUSED) == "delete-session"
     tab.assert_healthy()
+
+
+async def test_a_refresh_of_the_session_list_keeps_the_keyboard_focus_on_the_same_control(
+    systems: Systems, tabs: Tabs
+) -> None:
+    """The list is drawn anew whenever a message arrives: someone tabbing through it must not be thrown out."""
+    system = await systems()
+    older = await system.new_session(title="Older")
+    session_id = await system.new_session(title="Newer")
+    tab = await open_chat(tabs, system, session_id, "alice")
+    await tab.page.locator(f"[data-id='{older}'] [data-testid=rename-session]").focus()
+    await system.ask(session_id, QUESTION)  # its user_message and new_message each refresh the list
+    preview = f"document.querySelector(\"[data-id='{session_id}'] .preview\")"
+    await tab.wait_for(f"{preview}?.textContent.startsWith('Assistant')")
+    assert await tab.page.evaluate(FOCUSED) == "rename-session"
+    assert await tab.page.evaluate("document.activeElement.closest('li').dataset.id") == older

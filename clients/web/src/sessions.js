@@ -32,11 +32,21 @@ export class SessionList {
   }
 
   render(sessions) {
+    const focused = this.focusedControl();
     sessions.sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
     this.items.replaceChildren(
       ...sessions.map((session) => this.item(session)),
     );
     if (!sessions.length) this.items.append(h("li", { class: "none" }, "No chats yet."));
+    if (focused) this.items.querySelector(`li[data-id="${CSS.escape(focused.id)}"] ${focused.control}`)?.focus();
+  }
+
+  /** The list is drawn anew on every message: which control had the keyboard focus, to give it back. */
+  focusedControl() {
+    const active = document.activeElement;
+    const item = this.items.contains(active) ? active.closest("li[data-id]") : null;
+    if (!item) return null;
+    return { id: item.dataset.id, control: active.dataset.testid ? `[data-testid="${active.dataset.testid}"]` : "button.open" };
   }
 
   item(session) {
