@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 LONG = "Write me four megabytes."
 CHUNK = "x" * 999 + " "
 CHUNKS = 4000
-WINDOW = 1000
+WINDOW = 500  # the first and last 500 chunks: 0.25 MB of answer against 3.75 MB on average
 GATES = (0, WINDOW, CHUNKS - WINDOW, CHUNKS)  # the upstream waits after this many chunks
 
 
@@ -97,7 +97,10 @@ async def test_a_4_mb_answer_streams_whole_at_a_flat_redis_cost_per_chunk(
     # one publish script call per chunk (and now and then another script's, e.g. presence upkeep)
     assert calls1 - calls0 >= WINDOW and calls3 - calls2 >= WINDOW
     first, last = (usec1 - usec0) / (calls1 - calls0), (usec3 - usec2) / (calls3 - calls2)
-    assert last <= 2 * first, f"Redis spent {last:.0f} µs per publish at 4 MB, {first:.0f} µs at the start"
+    # A script whose cost grows with the answer spends ~15× as much in the last window as in the first (the
+    # one this replaced: 24.5× in the bench); a flat one ~1×, and up to ~2× when the machine is busy (parallel
+    # tests share Redis's cores). 4× tells the two apart with room on both sides.
+    assert last <= 4 * first, f"Redis spent {last:.0f} µs per publish at 4 MB, {first:.0f} µs at the start"
 
     late_tab = await system.client(max_size=None)
     late = await late_tab.join(topic)
