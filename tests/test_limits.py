@@ -71,7 +71,9 @@ async def test_a_rate_limited_push_is_refused_and_the_socket_and_its_other_topic
 
 async def test_document_pushes_have_a_bucket_of_their_own(backend: Backend) -> None:
     """`doc:*` topics are chosen by prefix: a document's channel is covered whoever serves it."""
-    async with System(backend, user_burst=1, user_requests_per_second=0.01, document_burst=3) as system:
+    async with System(
+        backend, user_burst=1, user_requests_per_second=0.01, document_burst=3, document_pushes_per_second=0.01
+    ) as system:
         tab = await system.client()
         await tab.push("ai_session:x", "stop")  # the write bucket is empty now
         for _ in range(3):
