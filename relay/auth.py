@@ -53,6 +53,11 @@ def mint(
 
 
 def verify(secret: str, token: str | None) -> Claims:
+    return verify_until(secret, token)[0]
+
+
+def verify_until(secret: str, token: str | None) -> tuple[Claims, float]:
+    """The token's claims and its `exp` (what a cache of verified tokens keeps them until)."""
     if not token:
         raise InvalidToken("no token given")
     try:
@@ -70,4 +75,5 @@ def verify(secret: str, token: str | None) -> Claims:
         if len(value) > MAX_ID_CHARS:
             raise UnusableClaims(f"The token's {name} claim is longer than {MAX_ID_CHARS} characters.")
     name = claims.get("name")
-    return Claims(user, tenant, role, name[:MAX_ID_CHARS] if isinstance(name, str) and name else None)
+    display = name[:MAX_ID_CHARS] if isinstance(name, str) and name else None
+    return Claims(user, tenant, role, display), float(claims["exp"])

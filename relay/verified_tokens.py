@@ -6,14 +6,11 @@ authentication; a token's claims cannot change, so one check per token per `exp`
 
 from __future__ import annotations
 
-import base64
 import functools
 import time
 from collections.abc import Callable
 
-import orjson
-
-from .auth import Claims, InvalidToken, verify
+from .auth import Claims, InvalidToken, verify_until
 
 MAX_ENTRIES = 10_000
 
@@ -32,10 +29,10 @@ class VerifiedTokens:
                 return known[1]
             del self.entries[token]
             raise InvalidToken("token expired")
-        claims = verify(self.secret, token)
+        claims, expiry = verify_until(self.secret, token)
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
-        self.entries[token] = (_expiry(token), claims)
+        self.entries[token] = (expiry, claims)
         return claims
 
 
@@ -44,8 +41,3 @@ def verified_tokens(secret: str) -> VerifiedTokens:
     """The process's tokens for `secret`, shared by every endpoint (the HTTP API's and the AI SDK's)."""
     return VerifiedTokens(secret)
 
-
-def _expiry(token: str) -> float:
-    """`exp` of a token that `verify` accepted (it requires one)."""
-    payload = token.split(".")[1]
-    return float(orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])

@@ -8,6 +8,9 @@ import uuid
 import pytest
 import websockets
 
+from relay import verified_tokens
+from relay.auth import Claims
+
 from .phoenix import PhoenixClient
 from .system import System
 
@@ -175,11 +178,14 @@ async def test_a_token_that_reconnects_is_verified_once_per_process(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reconnect storm brings back the same tokens: their signatures are checked once, not at every upgrade."""
-    from relay import verified_tokens
-
     checks: list[str] = []
-    real = verified_tokens.verify
-    monkeypatch.setattr(verified_tokens, "verify", lambda secret, token: checks.append(token) or real(secret, token))
+    real = verified_tokens.verify_until
+
+    def counted(secret: str, token: str) -> tuple[Claims, float]:
+        checks.append(token)
+        return real(secret, token)
+
+    monkeypatch.setattr(verified_tokens, "verify_until", counted)
     token = system.token(user=f"reconnecting-{uuid.uuid4().hex[:8]}")  # a token this process has not seen
     for _ in range(3):
         client = await PhoenixClient.connect(system.url, token)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from relay import verified_tokens
-from relay.auth import InvalidToken, mint
+from relay.auth import Claims, InvalidToken, mint
 from relay.verified_tokens import VerifiedTokens
 
 SECRET = "a-secret-long-enough-for-hs256-signatures"
@@ -15,8 +15,13 @@ SECRET = "a-secret-long-enough-for-hs256-signatures"
 
 def test_a_token_is_verified_once_and_its_claims_reused(monkeypatch: pytest.MonkeyPatch) -> None:
     checks: list[str] = []
-    real = verified_tokens.verify
-    monkeypatch.setattr(verified_tokens, "verify", lambda secret, token: checks.append(token) or real(secret, token))
+    real = verified_tokens.verify_until
+
+    def counted(secret: str, token: str) -> tuple[Claims, float]:
+        checks.append(token)
+        return real(secret, token)
+
+    monkeypatch.setattr(verified_tokens, "verify_until", counted)
     tokens = VerifiedTokens(SECRET)
     token = mint(SECRET, "alice", "acme", "admin")
     first, second = tokens.claims(token), tokens.claims(token)
