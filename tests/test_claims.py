@@ -67,7 +67,7 @@ async def test_a_claim_survives_redis_losing_its_keys(system: System) -> None:
 async def forget_broker_state(system: System) -> None:
     """What a Redis restart without persistence does: every key gone."""
     if system.shared_broker is not None:
-        system.shared_broker.sessions.sessions.clear()  # type: ignore[attr-defined]
+        system.shared_broker.sessions.sessions.entries.clear()  # type: ignore[attr-defined]
     elif system.settings.redis_cluster:
         cluster = RedisCluster.from_url(system.settings.redis_url)
         await cluster.flushall(target_nodes=RedisCluster.ALL_NODES)

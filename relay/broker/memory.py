@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
-from collections import OrderedDict, deque
+from collections import deque
 
 from .base import Broker
 from .documents_memory import MemoryDocuments
+from .expiring import Expiring
 from .grant_store import Grants
 from .jobs import Job, JobQueue
 from .limits_memory import MemoryLimits
@@ -44,8 +44,7 @@ class MemoryTopics(TopicBus):
 
     def __init__(self, router: Router, ttl_seconds: float) -> None:
         self.router = router
-        self.ttl_seconds = ttl_seconds  # as Redis keeps a kept announcement's key
-        self.kept_until: OrderedDict[tuple[str, bytes], float] = OrderedDict()  # the soonest to expire first
+        self.kept_announcements: Expiring[tuple[str, bytes], bool] = Expiring(ttl_seconds)  # as Redis keeps their keys
 
     async def subscribe(self, topic: str, handler: TopicHandler) -> None:
         self.router.add(topic, handler)
@@ -55,19 +54,11 @@ class MemoryTopics(TopicBus):
 
     async def announce(self, topic: str, data: bytes, keep: bool = False) -> None:
         if keep:
-            self._forget_expired()
-            self.kept_until[(topic, data)] = time.monotonic() + self.ttl_seconds
-            self.kept_until.move_to_end((topic, data))
+            self.kept_announcements.put((topic, data), True)
         self.router.deliver(topic, data)
 
     async def kept(self, topic: str, data: bytes) -> bool:
-        self._forget_expired()
-        return (topic, data) in self.kept_until
-
-    def _forget_expired(self) -> None:
-        now = time.monotonic()
-        while self.kept_until and next(iter(self.kept_until.values())) <= now:
-            self.kept_until.popitem(last=False)
+        return self.kept_announcements.get((topic, data)) is not None
 
 
 class MemoryGrants(Grants):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 
 from schema import events, keys
 
+from .expiring import Expiring
 from .fencing import FENCE_LIVE, FENCE_NONE, LOST, Flight, refusal
 from .log import (
     SNAPSHOT_CHANGE,
@@ -44,37 +44,28 @@ class _Session:
     done: str | None = None  # the message that ended last: none of its events but `new_message` is accepted
     started: bool = False  # a generation started in this epoch
     log_bytes: int = 0
-    expires: float = 0.0  # monotonic: `ttl_seconds` after its last event, as Redis expires a session's keys
 
 
 class MemorySessions:
     """Every session's state, forgotten `ttl_seconds` after its last event, as Redis expires a session's keys."""
 
     def __init__(self, ttl_seconds: float) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.sessions: OrderedDict[str, _Session] = OrderedDict()  # the least recently renewed first
+        self.sessions: Expiring[str, _Session] = Expiring(ttl_seconds)
 
     def live(self, session_id: str) -> _Session | None:
         """The session's state, unless it expired (then it is forgotten)."""
-        self._expire()
         return self.sessions.get(session_id)
 
     def get(self, session_id: str) -> _Session:
         """The session's state, started (with a new epoch) if it has none."""
         session = self.live(session_id)
         if session is None:
-            session = self.sessions[session_id] = _Session(new_epoch(), deque())
+            session = _Session(new_epoch(), deque())
             self.renew(session_id, session)
         return session
 
     def renew(self, session_id: str, session: _Session) -> None:
-        session.expires = time.monotonic() + self.ttl_seconds
-        self.sessions.move_to_end(session_id)
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        while self.sessions and next(iter(self.sessions.values())).expires <= now:
-            self.sessions.popitem(last=False)
+        self.sessions.put(session_id, session)
 
 
 class MemoryEventLog(EventLog):
