@@ -6,7 +6,7 @@ import pytest
 
 from .axe import violations
 from .tabs import Tab, Tabs
-from .test_web_app import JOINED, QUESTION, Systems, link, open_chat
+from .test_web_app import JOINED, QUESTION, Systems, link, open_chat, stored_session
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -145,3 +145,22 @@ async def test_a_refresh_of_the_session_list_keeps_the_keyboard_focus_on_the_sam
     await tab.wait_for(f"{preview}?.textContent.startsWith('Assistant')")
     assert await tab.page.evaluate(FOCUSED) == "rename-session"
     assert await tab.page.evaluate("document.activeElement.closest('li').dataset.id") == older
+
+
+async def test_a_title_being_typed_survives_a_refresh_of_the_session_list(systems: Systems, tabs: Tabs) -> None:
+    """A message arriving mid-rename redraws the list: the field, what is typed in it and its focus stay."""
+    system = await systems()
+    older = await system.new_session(title="Older")
+    session_id = await system.new_session(title="Newer")
+    tab = await open_chat(tabs, system, session_id, "alice")
+    await tab.page.locator(f"[data-id='{older}'] [data-testid=rename-session]").click()
+    await tab.by("rename-input").fill("Half-typed")
+    await system.ask(session_id, QUESTION)  # its user_message and new_message each refresh the list
+    preview = f"document.querySelector(\"[data-id='{session_id}'] .preview\")"
+    await tab.wait_for(f"{preview}?.textContent.startsWith('Assistant')")
+    assert await tab.page.evaluate(FOCUSED) == "rename-input"
+    assert await tab.by("rename-input").input_value() == "Half-typed"
+    await tab.page.keyboard.type(" title")
+    await tab.page.keyboard.press("Enter")
+    await tab.page.locator(f"[data-id='{older}']").filter(has_text="Half-typed title").wait_for()
+    assert (await stored_session(system, older))["title"] == "Half-typed title"

@@ -10,6 +10,7 @@ export class SessionList {
     this.onOpen = onOpen;
     this.onDeleted = onDeleted;
     this.active = null;
+    this.renaming = null; // { li, cancel } while a title is being typed
     this.items = h("ul", { class: "session-items" });
     this.error = h("div", { class: "list-error", role: "alert", hidden: true });
     this.newButton = h("button", { class: "primary", "data-testid": "new-session", onclick: () => this.create() }, "New chat");
@@ -34,9 +35,19 @@ export class SessionList {
   render(sessions) {
     const focused = this.focusedControl();
     sessions.sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
-    this.items.replaceChildren(
-      ...sessions.map((session) => this.item(session)),
-    );
+    const renaming = this.renaming?.li;
+    const rows = sessions.map((session) => (session.id === renaming?.dataset.id ? renaming : this.item(session)));
+    const at = rows.indexOf(renaming);
+    if (at >= 0) {
+      // An open rename keeps its row, never detached: the field, what is typed in it and its focus stay.
+      for (const row of [...this.items.children]) if (row !== renaming) row.remove();
+      renaming.before(...rows.slice(0, at));
+      renaming.after(...rows.slice(at + 1));
+      renaming.classList.toggle("active", renaming.dataset.id === this.active);
+    } else {
+      this.renaming?.cancel(); // the chat is gone
+      this.items.replaceChildren(...rows);
+    }
     if (!sessions.length) this.items.append(h("li", { class: "none" }, "No chats yet."));
     if (focused) this.items.querySelector(`li[data-id="${CSS.escape(focused.id)}"] ${focused.control}`)?.focus();
   }
@@ -94,6 +105,7 @@ export class SessionList {
     const done = async (save) => {
       if (over) return;
       over = true;
+      this.renaming = null;
       input.replaceWith(open);
       const title = input.value.trim();
       if (!save || !title || title === session.title) return this.refresh();
@@ -109,6 +121,8 @@ export class SessionList {
       if (event.key === "Escape") done(false);
     });
     input.addEventListener("blur", () => done(true), { once: true });
+    this.renaming?.cancel();
+    this.renaming = { li, cancel: () => done(false) };
     open.replaceWith(input);
     input.focus();
     input.select();
