@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.providers.tool_calls import ToolCall, ToolRound, parse_arguments
-from workers.providers.tool_history import rounds_of
+from workers.providers.tool_history import conversation
 from workers.providers.vocabulary import GenerationRequest
 
 
@@ -23,19 +23,10 @@ def tool_fields(request: GenerationRequest) -> dict[str, Any]:
 def messages(request: GenerationRequest) -> list[dict[str, Any]]:
     """History (with its tool calls when tools are on), the question, then this answer's rounds so far.
 
-    Anthropic refuses tool blocks in a request without `tools`, so without tools the history is text only.
+    Anthropic refuses tool blocks in a request without `tools`, so without tools the history is text only;
+    and it refuses an assistant turn without content.
     """
-    out: list[dict[str, Any]] = []
-    for entry in request.history:
-        if request.tools and entry["role"] == "assistant":
-            for past in rounds_of(entry.get("tool_calls") or []):
-                out.extend(_round(past))
-        if entry["content"] or entry["role"] == "user":
-            out.append({"role": entry["role"], "content": entry["content"]})
-    out.append({"role": "user", "content": request.content})
-    for current in request.tool_rounds:
-        out.extend(_round(current))
-    return out
+    return conversation(request, _round, empty_turns=False)
 
 
 def _round(round_: ToolRound) -> list[dict[str, Any]]:

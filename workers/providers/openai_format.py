@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from workers.providers.tool_calls import ToolCall, ToolRound, parse_arguments
-from workers.providers.tool_history import rounds_of
+from workers.providers.tool_history import conversation
 from workers.providers.vocabulary import GenerationRequest
 
 
@@ -27,16 +27,7 @@ def tool_fields(request: GenerationRequest) -> dict[str, Any]:
 
 def messages(request: GenerationRequest) -> list[dict[str, Any]]:
     """History (with its tool calls when tools are on), the question, then this answer's rounds so far."""
-    out: list[dict[str, Any]] = []
-    for entry in request.history:
-        if request.tools and entry["role"] == "assistant":
-            for past in rounds_of(entry.get("tool_calls") or []):
-                out.extend(_round(past))
-        out.append({"role": entry["role"], "content": entry["content"]})
-    out.append({"role": "user", "content": request.content})
-    for current in request.tool_rounds:
-        out.extend(_round(current))
-    return out
+    return conversation(request, _round)
 
 
 def _round(round_: ToolRound) -> list[dict[str, Any]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from workers.providers.tool_calls import FAILED, STARTED, ToolCall, ToolResult, ToolRound, ToolStep, failed
+from workers.providers.vocabulary import GenerationRequest
 
 HISTORY_RESULT_CHARS = 16_000  # what later turns tell the model of a result; the rest is cut
 UNFINISHED = "The response ended before the tool answered."
@@ -67,3 +69,21 @@ def rounds_of(entries: list[dict[str, Any]]) -> list[ToolRound]:
 
 def _cut(text: str) -> str:
     return text if len(text) <= HISTORY_RESULT_CHARS else text[: HISTORY_RESULT_CHARS - 1] + "…"
+
+
+def conversation(
+    request: GenerationRequest, encode_round: Callable[[ToolRound], list[dict[str, Any]]], empty_turns: bool = True
+) -> list[dict[str, Any]]:
+    """History (with its tool calls, in a provider's `encode_round` format, when tools are on), the question,
+    then this answer's rounds so far; `empty_turns=False` leaves out assistant turns without text."""
+    out: list[dict[str, Any]] = []
+    for entry in request.history:
+        if request.tools and entry["role"] == "assistant":
+            for past in rounds_of(entry.get("tool_calls") or []):
+                out.extend(encode_round(past))
+        if empty_turns or entry["content"] or entry["role"] == "user":
+            out.append({"role": entry["role"], "content": entry["content"]})
+    out.append({"role": "user", "content": request.content})
+    for current in request.tool_rounds:
+        out.extend(encode_round(current))
+    return out
