@@ -177,3 +177,41 @@ async def test_a_member_flooding_patches_leaves_the_session_a_bounded_redis_cost
     assert (too_large.status_code, too_large.json()["code"]) == (413, "too_large")
     assert "at most 262,144 bytes" in too_large.json()["error"]
     assert (session["revision"], session["context"]["job_code"][:13]) == (revision, "// version 39")
+
+
+async def test_every_key_a_burst_of_events_leaves_expires(expiring: Broker) -> None:
+    """Keys the answer creates between renewals (its content, its changes) are given their expiry as they are made."""
+    log = expiring.event_log
+    await log.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=1)
+    await log.publish("s", events.STREAMING_CHUNK, "m1", {"content": "half an answ"}, lease=1)
+    change = {"changes": {"yaml": "a: 1"}, "change_id": "c1", "applied": False}
+    await log.publish("s", events.STREAMING_CHANGES, "m1", change, lease=1)
+    await log.store_attachment("s", b"page")
+    assert await expiring.grants.grant("s", "c1") is True
+    if isinstance(expiring, RedisBroker):
+        client = expiring.connection.redis
+        expiries = {key: await client.ttl(key) for key in session_keys("s") if await client.exists(key)}
+        assert len(expiries) == 6 and all(ttl > 0 for ttl in expiries.values()), expiries
+    await until_expired(expiring, "s")
+    assert (await log.position("s", None)).snapshot.streaming is None
+
+
+async def test_a_burst_of_events_renews_the_sessions_keys_about_once_a_second(redis_server: RedisServer) -> None:
+    """Six EXPIREs per event were a quarter of the publish script's cost: renewing once a second is enough when
+    every key lives a second longer than the ttl (`test_every_event_renews_the_whole_session` holds)."""
+    redis_server.flush()
+    broker = RedisBroker(redis_server.url)
+    await broker.start()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        await broker.event_log.publish("s", events.MESSAGE_PROCESSING, "m1", {"session_id": "s"}, lease=1)
+        await client.config_resetstat()
+        started = asyncio.get_running_loop().time()
+        for _ in range(100):
+            await broker.event_log.publish("s", events.STREAMING_CHUNK, "m1", {"content": "a few words "}, lease=1)
+        seconds = asyncio.get_running_loop().time() - started
+        expires = (await client.info("commandstats")).get("cmdstat_expire", {"calls": 0})["calls"]
+    finally:
+        await client.aclose()
+        await broker.close()
+    assert expires <= 6 * (int(seconds) + 2) + 1, f"{expires} EXPIREs for 100 events in {seconds:.2f} s"

@@ -2,7 +2,10 @@
 -- KEYS[1] live hash (epoch, seq, publish_id, the in-flight message's id and status), KEYS[2] log stream,
 -- KEYS[3] the in-flight message's content so far, KEYS[4] its changes (concatenated msgpack maps):
 -- strings that grow by APPEND, never read back here; KEYS[5] the cached attachment, KEYS[6] the grants set:
--- every key of the session expires ARGV[5] seconds after its last event.
+-- every key of the session expires ARGV[5] seconds after its last event. They are renewed at most once a
+-- second (EXPIRE on six keys was a quarter of the script's cost), so ARGV[5] is a second longer than the
+-- ttl the operator chose (`RedisConnection.session_ttl_seconds`); a key made between renewals is given its
+-- expiry as it is made.
 -- ARGV[1] channel, ARGV[2] the log entry (schema/events.py: event code, ts, payload),
 -- ARGV[3] epoch to start if the session has none, ARGV[4] log length,
 -- ARGV[5] ttl seconds, ARGV[6] snapshot op, ARGV[7] message id, ARGV[8] op value,
@@ -20,8 +23,9 @@ local entry, message_id = ARGV[2], ARGV[7]
 if redis.call('HGET', live, 'publish_id') == ARGV[10] then
   return redis.call('HMGET', live, 'seq', 'epoch')
 end
-local state = redis.call('HMGET', live, 'epoch', 'message_id', 'lease', 'done', 'gmsg')
+local state = redis.call('HMGET', live, 'epoch', 'message_id', 'lease', 'done', 'gmsg', 'renewed')
 local epoch, in_flight = state[1], state[2]
+local ttl, second = ARGV[5], redis.call('TIME')[1]
 local lease, fence = tonumber(ARGV[12]), ARGV[13]
 if lease > 0 and fence ~= '' then
   local current = in_flight == message_id
@@ -43,6 +47,7 @@ if not epoch then
   epoch = ARGV[3]
   redis.call('DEL', log, content, changes)
   redis.call('HSET', live, 'epoch', epoch, 'lbytes', 0)
+  state[6] = nil
 end
 local seq = redis.call('HINCRBY', live, 'seq', 1)
 redis.call('HSET', live, 'publish_id', ARGV[10])
@@ -93,11 +98,15 @@ if op == 'start' then
   redis.call('HSET', live, 'message_id', message_id, 'status', value, 'lease', lease, 'gseq', seq, 'gmsg', message_id)
   redis.call('DEL', content, changes)
 elseif op == 'chunk' then
-  redis.call('APPEND', content, value)
+  if redis.call('APPEND', content, value) == #value then
+    redis.call('EXPIRE', content, ttl)
+  end
 elseif op == 'status' then
   redis.call('HSET', live, 'status', value)
 elseif op == 'change' then
-  redis.call('APPEND', changes, value)
+  if redis.call('APPEND', changes, value) == #value then
+    redis.call('EXPIRE', changes, ttl)
+  end
 elseif op == 'finish' then
   -- Final is final: no event of this message but another new_message is accepted from now on.
   redis.call('HSET', live, 'done', message_id)
@@ -106,8 +115,11 @@ elseif op == 'finish' then
     redis.call('DEL', content, changes)
   end
 end
-for _, key in ipairs(KEYS) do
-  redis.call('EXPIRE', key, ARGV[5])
+if state[6] ~= second then
+  redis.call('HSET', live, 'renewed', second)
+  for _, key in ipairs(KEYS) do
+    redis.call('EXPIRE', key, ttl)
+  end
 end
 local pack = cmsgpack.pack
 local data = '\135' .. pack('v') .. pack(1) .. pack('event') .. pack(ARGV[14]) .. pack('message_id') .. pack(message_id)

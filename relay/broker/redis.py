@@ -76,7 +76,7 @@ class RedisGrants(Grants):
         self.connection = connection
 
     async def grant(self, session_id: str, change_id: str) -> bool:
-        redis, key, ttl = self.connection.redis, keys.applied_key(session_id), self.connection.ttl_seconds
+        redis, key, ttl = self.connection.redis, keys.applied_key(session_id), self.connection.session_ttl_seconds
 
         async def add() -> list[Any]:
             async with redis.pipeline(transaction=True) as pipe:

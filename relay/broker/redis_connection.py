@@ -21,6 +21,9 @@ from .cluster_pubsub import failing_over
 # Commands in flight on pooled connections at once; more wait their turn instead of failing
 # with redis-py's "Too many connections" (the batchers and pub/sub have connections of their own).
 MAX_CONNECTIONS = 100
+# publish.lua renews a session's keys at most once a second: they live a second longer than the ttl, so that
+# none expires sooner than the ttl after the session's last event.
+RENEWED_EVERY_SECONDS = 1
 T = TypeVar("T")
 
 
@@ -31,7 +34,8 @@ class RedisConnection:
         self, url: str, ttl_seconds: int, cluster: bool = False, client_class: type[redis.Redis] = redis.Redis
     ) -> None:
         self.url = url
-        self.ttl_seconds = ttl_seconds  # how long a session's keys outlive its last event
+        self.ttl_seconds = ttl_seconds  # how long a session's keys outlive its last event, at least
+        self.session_ttl_seconds = ttl_seconds + RENEWED_EVERY_SECONDS  # the expiry a session's key is given
         self.cluster = cluster
         self.client_class = client_class
         options: dict[str, Any] = {

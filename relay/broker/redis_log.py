@@ -47,7 +47,7 @@ class RedisEventLog(EventLog):
             publication.entry,
             new_epoch(),
             self.log_maxlen,
-            self.connection.ttl_seconds,
+            self.connection.session_ttl_seconds,
             publication.op,
             publication.message_id,
             publication.value,
@@ -78,9 +78,10 @@ class RedisEventLog(EventLog):
     async def _position(
         self, session_id: str, since: tuple[str, int] | None, start: bool, attachment: bool
     ) -> Position:
-        args = script_args(session_id, since, new_epoch() if start else "", self.connection.ttl_seconds, attachment)
+        epoch, ttl = new_epoch() if start else "", self.connection.session_ttl_seconds
+        args = script_args(session_id, since, epoch, ttl, attachment)
         return decode_reply(await self.positions.call(args))
 
     async def store_attachment(self, session_id: str, data: bytes) -> None:
-        redis, ttl = self.connection.redis, self.connection.ttl_seconds
+        redis, ttl = self.connection.redis, self.connection.session_ttl_seconds
         await self.connection.call(lambda: redis.set(keys.attachment_key(session_id), data, ex=ttl))
