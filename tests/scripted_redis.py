@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import cast
 
 import hiredis
 
@@ -67,6 +68,7 @@ class ScriptedRedis:
     def __init__(self, confirming: bool = True) -> None:
         self.confirming = confirming  # False: the test confirms subscriptions itself
         self.peers: asyncio.Queue[Peer] = asyncio.Queue()
+        self.serving: list[tuple[Peer, asyncio.Task[None]]] = []
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -84,6 +86,9 @@ class ScriptedRedis:
     ) -> None:
         assert self.server is not None
         self.server.close()
+        for peer, _ in self.serving:
+            peer.writer.close()
+        await asyncio.wait_for(asyncio.gather(*(task for _, task in self.serving), return_exceptions=True), 5)
 
     async def next_peer(self) -> Peer:
         return await asyncio.wait_for(self.peers.get(), 10)
@@ -91,6 +96,7 @@ class ScriptedRedis:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = Peer(self, writer)
         self.peers.put_nowait(peer)
+        self.serving.append((peer, cast(asyncio.Task[None], asyncio.current_task())))
         parser = hiredis.Reader()
         try:
             while data := await reader.read(65536):

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import AskError, ClusterDownError, RedisClusterException, RedisError, TryAgainError
 
@@ -46,7 +45,7 @@ class ShardedSubscriptions(NodeSubscriptions):
     """SSUBSCRIBE on the node that owns the topics' slots; a topic the node unsubscribes by itself (its slot
     moved) goes to `on_moved` as dropped."""
 
-    MESSAGE, CONFIRMATION = "smessage", "ssubscribe"
+    MESSAGE, CONFIRMATION, COMMAND_PREFIX = "smessage", "ssubscribe", "s"
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
@@ -59,9 +58,6 @@ class ShardedSubscriptions(NodeSubscriptions):
     async def _connect(self) -> None:
         self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
         await super()._connect()
-
-    async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
-        await getattr(pubsub, "s" + verb)(*topics)
 
     def _other(self, kind: str, topic: str) -> None:
         if kind != "sunsubscribe":
