@@ -9,12 +9,15 @@ import signal
 
 import pytest
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 
-from relay.broker.cluster_pubsub import ShardedSubscriptions
+from relay.broker.cluster_pubsub import ShardedSubscriptions, node_url
 from relay.broker.pubsub import Subscriptions
+from schema import keys
 
 from .conditions import until
 from .scripted_redis import ScriptedRedis, push
+from .services import RedisCluster as RedisClusterServers
 from .services import RedisServer
 
 
@@ -199,3 +202,33 @@ async def test_a_sharded_topic_the_node_unsubscribes_by_itself_goes_to_on_moved_
             assert subscriptions.topics == {"c"}
         finally:
             await subscriptions.close()
+
+
+async def test_sharded_topics_of_many_slots_subscribed_at_once_all_deliver_and_again_after_a_reconnect(
+    redis_cluster: RedisClusterServers,
+) -> None:
+    """A node refuses one SSUBSCRIBE of channels in different slots (CROSSSLOT); a session's topic is a slot."""
+    cluster = RedisCluster.from_url(redis_cluster.url)
+    await cluster.initialize()
+    node = cluster.get_node_from_key(keys.topic("0"))
+    topics = [t for t in (keys.topic(str(k)) for k in range(100)) if cluster.get_node_from_key(t) is node][:20]
+    heard = Heard()
+    subscriptions = ShardedSubscriptions(
+        node_url(cluster, node.host, node.port), heard.deliver, heard.resubscribed, lambda *_: None
+    )
+    subscriptions.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(subscriptions.subscribe(t) for t in topics)), 10)
+        for topic in topics:
+            await cluster.spublish(topic, b"before")
+        await until(lambda: sorted(heard.received) == sorted((t, b"before") for t in topics))
+        await cluster.execute_command("CLIENT KILL", "TYPE", "pubsub", target_nodes=node)
+        await until(lambda: heard.resubscriptions == 1)
+        await until(lambda: all(subscriptions.confirmations[t].done() for t in topics))
+        for topic in topics:
+            await cluster.spublish(topic, b"after")
+        await until(lambda: len(heard.received) == 2 * len(topics))
+        assert sorted(heard.received[len(topics) :]) == sorted((t, b"after") for t in topics)
+    finally:
+        await subscriptions.close()
+        await cluster.aclose()

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import AskError, ClusterDownError, RedisClusterException, RedisError, TryAgainError
 
 from .base import BrokerUnavailable
@@ -58,6 +59,17 @@ class ShardedSubscriptions(NodeSubscriptions):
     async def _connect(self) -> None:
         self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
         await super()._connect()
+
+    def _commands(self, verb: str, topics: list[str]) -> list[list[str]]:
+        """One command per slot: a node refuses to (un)subscribe channels of different slots at once (CROSSSLOT),
+        and every session's topic has a slot of its own."""
+        by_slot: dict[int, list[str]] = {}
+        for topic in topics:
+            by_slot.setdefault(key_slot(topic.encode()), []).append(topic)
+        commands: list[list[str]] = []
+        for same_slot in by_slot.values():
+            commands += super()._commands(verb, same_slot)
+        return commands
 
     def _other(self, kind: str, topic: str) -> None:
         if kind != "sunsubscribe":

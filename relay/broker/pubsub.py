@@ -114,11 +114,14 @@ class Subscriptions:
         queued, self.outgoing = self.outgoing, []
         if self.pushes is None:
             return
+        commands: list[list[str]] = []
         for verb, run in itertools.groupby(queued, key=itemgetter(0)):
-            self._command(self.pushes, verb, [topic for _, topic in run])
+            commands += self._commands(verb, [topic for _, topic in run])
+        self.pushes.send(*commands)
 
-    def _command(self, pushes: PushReader, verb: str, topics: list[str]) -> None:
-        pushes.send(self.COMMAND_PREFIX + verb, *topics)
+    def _commands(self, verb: str, topics: list[str]) -> list[list[str]]:
+        """The commands that (un)subscribe `topics`."""
+        return [[self.COMMAND_PREFIX + verb, *topics]]
 
     def _lost(self) -> None:
         """The connection broke (it is reconnected and every topic resubscribed)."""
@@ -162,7 +165,7 @@ class Subscriptions:
             if topic not in self.confirmations or self.confirmations[topic].done():
                 self.confirmations[topic] = asyncio.get_running_loop().create_future()
         if self.topics:
-            self._command(pushes, "subscribe", list(self.topics))
+            pushes.send(*self._commands("subscribe", list(self.topics)))
         self.connected.set()
 
     async def _drop(self) -> None:
@@ -180,4 +183,4 @@ class Subscriptions:
                 return pushes.closed.result()
             if pushes.loop.time() - pushes.heard > self.silence_limit:
                 return TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
-            pushes.send("PING")
+            pushes.send(["PING"])

@@ -11,7 +11,7 @@ them with pushes of their own (a confirmation, `pong`), which this reads like th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import hiredis
@@ -67,12 +67,12 @@ class PushReader(asyncio.Protocol):
             pushes.transport.set_protocol(pushes)
         return pushes
 
-    def send(self, *command: str) -> None:
-        """Write one command; if the connection cannot take it, it is closed (`closed` says why)."""
+    def send(self, *commands: Sequence[str]) -> None:
+        """Write commands, in one write; if the connection cannot take them, it is closed (`closed` says why)."""
         if self.closed.done():
             return
         try:
-            data = b"".join(self.connection.pack_command(*command))
+            data = b"".join(self.connection.pack_commands(commands))
             if self.transport is not None:
                 self.transport.write(data)
             else:
