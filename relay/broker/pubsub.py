@@ -175,12 +175,12 @@ class Subscriptions:
 
     async def _watch(self) -> BaseException:
         """Ping now and then; return why the connection is given up: it ended, or stayed silent too long."""
-        pushes = self.pushes
+        pushes, loop = self.pushes, asyncio.get_running_loop()
         assert pushes is not None
         while True:
             await asyncio.wait((pushes.closed,), timeout=self.ping_every)
             if pushes.closed.done():
                 return pushes.closed.result()
-            if pushes.loop.time() - pushes.heard > self.silence_limit:
+            if loop.time() - pushes.heard > self.silence_limit:
                 return TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
             pushes.send(["PING"])

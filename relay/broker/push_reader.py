@@ -11,6 +11,7 @@ them with pushes of their own (a confirmation, `pong`), which this reads like th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -84,7 +85,8 @@ class PushReader(asyncio.Protocol):
         self._end(RedisConnectionError("Connection to Redis closed"))
         if self.pump is not None:
             await asyncio.gather(self.pump, return_exceptions=True)
-        await self.connection.disconnect(nowait=True)  # not waiting for its stream, which no longer reads
+        with contextlib.suppress(RedisError, OSError):
+            await self.connection.disconnect(nowait=True)  # not waiting for its stream, which no longer reads
 
     def data_received(self, data: bytes) -> None:
         self.heard = self.loop.time()
