@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
@@ -18,7 +19,8 @@ from schema import keys
 from .conditions import until
 from .scripted_redis import ScriptedRedis, push
 from .services import RedisCluster as RedisClusterServers
-from .services import RedisServer
+from .services import RedisServer, free_port
+from .test_network import certificate
 
 
 async def test_a_pub_sub_connection_gone_silent_is_replaced_and_the_gateway_told(private_redis: RedisServer) -> None:
@@ -232,3 +234,31 @@ async def test_sharded_topics_of_many_slots_subscribed_at_once_all_deliver_and_a
     finally:
         await subscriptions.close()
         await cluster.aclose()
+
+
+async def test_the_connection_follows_the_urls_tls_password_and_database_also_when_it_reconnects(
+    private_redis: RedisServer, tmp_path: Path
+) -> None:
+    cert, key = certificate(tmp_path)
+    tls_port = free_port()
+    private_redis.stop()
+    private_redis.start(["--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                         "--tls-auth-clients", "no"])  # fmt: skip
+    admin = redis.Redis.from_url(private_redis.url)
+    await admin.config_set("requirepass", "s3cret")  # this connection stays authenticated
+    heard = Heard()
+    url = f"rediss://:s3cret@localhost:{tls_port}/3?ssl_ca_certs={cert}"
+    subscriptions = Subscriptions(url, heard.deliver, heard.resubscribed)
+    subscriptions.start()
+    try:
+        await asyncio.wait_for(subscriptions.subscribe("t"), 5)
+        assert [client["db"] for client in await admin.client_list(_type="pubsub")] == ["3"]
+        await admin.publish("t", b"before")
+        await admin.client_kill_filter(_type="pubsub")
+        await until(lambda: heard.resubscriptions == 1)
+        await until(lambda: subscriptions.confirmations["t"].done())
+        await admin.publish("t", b"after")
+        await until(lambda: heard.received == [("t", b"before"), ("t", b"after")])
+    finally:
+        await subscriptions.close()
+        await admin.aclose()
