@@ -236,8 +236,8 @@ async def test_sharded_topics_of_many_slots_subscribed_at_once_all_deliver_and_a
         await cluster.aclose()
 
 
-async def test_the_connection_follows_the_urls_tls_password_and_database_also_when_it_reconnects(
-    private_redis: RedisServer, tmp_path: Path
+async def test_the_connection_follows_the_urls_tls_password_and_database_also_when_it_reconnects_never_logging_it(
+    private_redis: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cert, key = certificate(tmp_path)
     tls_port = free_port()
@@ -259,6 +259,8 @@ async def test_the_connection_follows_the_urls_tls_password_and_database_also_wh
         await until(lambda: subscriptions.confirmations["t"].done())
         await admin.publish("t", b"after")
         await until(lambda: heard.received == [("t", b"before"), ("t", b"after")])
+        assert f"connection to rediss://localhost:{tls_port}/3 lost" in caplog.text
+        assert "s3cret" not in caplog.text
     finally:
         await subscriptions.close()
         await admin.aclose()

@@ -79,7 +79,7 @@ class ShardedSubscriptions(NodeSubscriptions):
             if not self.unsubscribing[topic]:
                 del self.unsubscribing[topic]
         elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
-            logger.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
+            logger.warning("%s no longer serves %s (its slot moved); re-routing", self.shown, topic)
             self.forget(topic)
             self.on_moved(self, {topic}, True)
 

@@ -15,6 +15,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from operator import itemgetter
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.backoff import NoBackoff
@@ -48,6 +49,7 @@ class Subscriptions:
         client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
         self.url = url
+        self.shown = shown(url)
         self.client_class = client_class
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
@@ -62,7 +64,7 @@ class Subscriptions:
         self.keeper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.keeper = asyncio.create_task(self._stay_connected(), name=f"pub/sub connection {self.url}")
+        self.keeper = asyncio.create_task(self._stay_connected(), name=f"pub/sub connection {self.shown}")
 
     async def close(self) -> None:
         if self.keeper is not None:
@@ -146,7 +148,7 @@ class Subscriptions:
                     self.on_resubscribed()
                 first, delay = False, 0.05
                 reason = await self._watch()
-            logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, reason)
+            logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.shown, reason)
             self._lost()
             self.connected.clear()
             await self._drop()
@@ -184,3 +186,9 @@ class Subscriptions:
             if loop.time() - pushes.heard > self.silence_limit:
                 return TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
             pushes.send(["PING"])
+
+
+def shown(url: str) -> str:
+    """`url` as logs show it: no password (nor the query's options)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
