@@ -186,6 +186,26 @@ async def test_confirmations_arriving_in_one_read_with_messages_confirm_and_deli
             await subscriptions.close()
 
 
+async def test_a_subscribe_unconfirmed_when_the_server_hangs_up_returns_once_the_next_connection_confirms_it() -> None:
+    heard = Heard()
+    async with ScriptedRedis() as server:
+        subscriptions = Subscriptions(server.url, heard.deliver, heard.resubscribed)
+        subscriptions.start()
+        try:
+            first = await server.next_peer()
+            await asyncio.wait_for(subscriptions.subscribe("a"), 5)
+            first.confirming = False
+            subscribing = asyncio.create_task(subscriptions.subscribe("b"))
+            await until(lambda: [b"subscribe", b"b"] in first.commands)
+            first.writer.close()
+            second = await server.next_peer()
+            await asyncio.wait_for(subscribing, 5)
+            assert sorted((await second.command(b"SUBSCRIBE"))[1:]) == [b"a", b"b"]
+            assert heard.resubscriptions == 1
+        finally:
+            await subscriptions.close()
+
+
 async def test_a_sharded_topic_the_node_unsubscribes_by_itself_goes_to_on_moved_as_dropped_but_ours_do_not() -> None:
     heard, moved = Heard(), []
     async with ScriptedRedis() as server:
