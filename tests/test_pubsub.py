@@ -196,7 +196,7 @@ async def test_a_subscribe_unconfirmed_when_the_server_hangs_up_returns_once_the
             await asyncio.wait_for(subscriptions.subscribe("a"), 5)
             first.confirming = False
             subscribing = asyncio.create_task(subscriptions.subscribe("b"))
-            await until(lambda: [b"subscribe", b"b"] in first.commands)
+            await until(lambda: [b"SUBSCRIBE", b"b"] in ([c[0].upper(), *c[1:]] for c in first.commands))
             first.writer.close()
             second = await server.next_peer()
             await asyncio.wait_for(subscribing, 5)
