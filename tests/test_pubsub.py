@@ -108,6 +108,34 @@ async def test_garbage_or_an_error_reply_on_the_connection_makes_it_resubscribe_
             await subscriptions.close()
 
 
+async def test_a_handler_that_raises_makes_the_connection_start_over_say_so_and_log_the_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, the exception ended the reading task: the gateway stayed subscribed and deaf."""
+    heard = Heard()
+
+    def deliver(topic: str, data: bytes) -> None:
+        if data == b"bad":
+            raise KeyError("a handler's bug")
+        heard.deliver(topic, data)
+
+    async with ScriptedRedis() as server:
+        subscriptions = Subscriptions(server.url, deliver, heard.resubscribed)
+        subscriptions.start()
+        try:
+            first = await server.next_peer()
+            await asyncio.wait_for(subscriptions.subscribe("t"), 5)
+            first.write(push(b"message", b"t", b"bad"))
+            second = await server.next_peer()
+            await until(lambda: heard.resubscriptions == 1)
+            second.write(push(b"message", b"t", b"good"))
+            await until(lambda: heard.received == [("t", b"good")])
+            assert "KeyError: \"a handler's bug\"" in caplog.text  # with its traceback
+            assert "in deliver" in caplog.text
+        finally:
+            await subscriptions.close()
+
+
 async def test_a_server_that_stops_answering_pings_is_hung_up_on_and_every_topic_resubscribed() -> None:
     heard = Heard()
     async with ScriptedRedis() as server:

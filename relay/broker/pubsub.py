@@ -148,7 +148,9 @@ class Subscriptions:
                     self.on_resubscribed()
                 first, delay = False, 0.05
                 reason = await self._watch()
-            logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.shown, reason)
+            bug = not isinstance(reason, (RedisError, OSError, TimeoutError))  # a handler raised: its traceback
+            shown, traceback = self.shown, reason if bug else None
+            logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", shown, reason, exc_info=traceback)
             self._lost()
             self.connected.clear()
             await self._drop()
