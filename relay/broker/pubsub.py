@@ -2,9 +2,10 @@
 
 redis-py would reconnect a pub/sub connection quietly, hiding that messages
 were missed in between. Here a lost connection is noticed (a read error, garbage,
-an error reply, or no answer to a ping), every topic is subscribed again, and
-`on_resubscribed` is called so that the gateway can make its clients resume.
-The connection is read by a `PushReader`, which delivers each message as it is parsed.
+an error reply, a handler's exception, or no answer to a ping), every topic is
+subscribed again, and `on_resubscribed` is called so that the gateway can make its
+clients resume. The connection is read by a `PushReader`, which delivers each
+message as it is parsed; a task of this class only connects, pings and watches.
 """
 
 from __future__ import annotations
