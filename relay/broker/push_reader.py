@@ -57,7 +57,8 @@ class PushReader(asyncio.Protocol):
         try:
             await connection.connect()
         except BaseException:
-            await connection.disconnect(nowait=True)
+            with contextlib.suppress(RedisError, OSError):  # what failed is what to tell
+                await connection.disconnect(nowait=True)
             raise
         pushes = cls(connection, *args)
         transport = getattr(connection._writer, "transport", None)
