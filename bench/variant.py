@@ -51,7 +51,9 @@ def stdlib_json() -> None:
 
 
 def python_redis_parser() -> None:
-    """Every redis-py connection reads replies with its own parser (the batcher still packs with hiredis)."""
+    """Every redis-py connection reads replies with its own parser. The gateway's pub/sub connection and the
+    batchers' are read by hiredis all the same (`PushReader`, `ReplyPipe`): this lever no longer touches the
+    fan-out's reads, only commands on pooled connections."""
     from redis.asyncio import connection
 
     init = connection.AbstractConnection.__init__
@@ -157,7 +159,7 @@ LEVERS: dict[str, tuple[Callable[[], None], str]] = {
     "asyncio-loop": (asyncio_loop, "asyncio's default event loop instead of uvloop"),
     "h11": (h11, "uvicorn's h11 HTTP parser instead of httptools"),
     "stdlib-json": (stdlib_json, "frames with the standard library's json instead of orjson"),
-    "python-redis-parser": (python_redis_parser, "redis-py's pure-Python RESP parser instead of hiredis"),
+    "python-redis-parser": (python_redis_parser, "redis-py's Python RESP parser, not hiredis (pooled connections)"),
     "encode-per-socket": (encode_per_socket, "each event's frame encoded for every socket, not once per process"),
     "no-gc-freeze": (no_gc_freeze, "no gc.freeze() after start-up"),
     "default-gc": (default_gc, "the gateway keeps Python's collection thresholds (700, 10, 10)"),

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import AskError, ClusterDownError, RedisClusterException, RedisError, TryAgainError
 
 from .base import BrokerUnavailable
@@ -46,7 +46,7 @@ class ShardedSubscriptions(NodeSubscriptions):
     """SSUBSCRIBE on the node that owns the topics' slots; a topic the node unsubscribes by itself (its slot
     moved) goes to `on_moved` as dropped."""
 
-    MESSAGE, CONFIRMATION = "smessage", "ssubscribe"
+    MESSAGE, CONFIRMATION, COMMAND_PREFIX = "smessage", "ssubscribe", "s"
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
@@ -60,8 +60,16 @@ class ShardedSubscriptions(NodeSubscriptions):
         self.unsubscribing.clear()  # a new connection: nothing of ours is in flight on it
         await super()._connect()
 
-    async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
-        await getattr(pubsub, "s" + verb)(*topics)
+    def _commands(self, verb: str, topics: list[str]) -> list[list[str]]:
+        """One command per slot: a node refuses to (un)subscribe channels of different slots at once (CROSSSLOT),
+        and every session's topic has a slot of its own."""
+        by_slot: dict[int, list[str]] = {}
+        for topic in topics:
+            by_slot.setdefault(key_slot(topic.encode()), []).append(topic)
+        commands: list[list[str]] = []
+        for same_slot in by_slot.values():
+            commands += super()._commands(verb, same_slot)
+        return commands
 
     def _other(self, kind: str, topic: str) -> None:
         if kind != "sunsubscribe":
@@ -71,7 +79,7 @@ class ShardedSubscriptions(NodeSubscriptions):
             if not self.unsubscribing[topic]:
                 del self.unsubscribing[topic]
         elif topic in self.topics:  # not ours: the node no longer serves the topic's slot
-            logger.warning("%s no longer serves %s (its slot moved); re-routing", self.url, topic)
+            logger.warning("%s no longer serves %s (its slot moved); re-routing", self.shown, topic)
             self.forget(topic)
             self.on_moved(self, {topic}, True)
 

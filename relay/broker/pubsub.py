@@ -1,9 +1,11 @@
 """One Redis pub/sub connection that never goes deaf in silence.
 
 redis-py would reconnect a pub/sub connection quietly, hiding that messages
-were missed in between. Here a lost connection is noticed (a read error, or no
-answer to a ping), every topic is subscribed again, and `on_resubscribed` is
-called so that the gateway can make its clients resume.
+were missed in between. Here a lost connection is noticed (a read error, garbage,
+an error reply, a handler's exception, or no answer to a ping), every topic is
+subscribed again, and `on_resubscribed` is called so that the gateway can make its
+clients resume. The connection is read by a `PushReader`, which delivers each
+message as it is parsed; a task of this class only connects, pings and watches.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 from collections.abc import Callable
+from operator import itemgetter
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
-from redis.asyncio.client import PubSub
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from .base import BrokerUnavailable
+from .push_reader import PushReader
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ class Subscriptions:
     """Topics subscribed on one Redis server (SUBSCRIBE; `cluster_pubsub.ShardedSubscriptions` for a
     Redis Cluster node's SSUBSCRIBE)."""
 
-    MESSAGE, CONFIRMATION = "message", "subscribe"  # the kinds of reply that deliver and that confirm
+    MESSAGE, CONFIRMATION = "message", "subscribe"  # the kinds of push that deliver and that confirm
+    COMMAND_PREFIX = ""  # of the (un)subscribe commands
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class Subscriptions:
         client_class: type[redis.Redis] = redis.Redis,
     ) -> None:
         self.url = url
+        self.shown = shown(url)
         self.client_class = client_class
         self.on_message = on_message
         self.on_resubscribed = on_resubscribed
@@ -54,23 +58,23 @@ class Subscriptions:
         self.silence_limit = silence_limit
         self.topics: set[str] = set()
         self.confirmations: dict[str, asyncio.Future[None]] = {}
-        self.client: redis.Redis | None = None
-        self.pubsub: PubSub | None = None
-        self.lock = asyncio.Lock()
-        self.outgoing: list[tuple[str, str]] = []  # (un)subscriptions waiting for the lock
+        self.pushes: PushReader | None = None  # the connection, while it is up
+        self.outgoing: list[tuple[str, str]] = []  # (un)subscriptions to send with this turn of the loop
+        self.flush_soon: asyncio.Handle | None = None
         self.connected = asyncio.Event()
-        self.reader: asyncio.Task[None] | None = None
-        self.broken = asyncio.Event()  # an (un)subscribe failed on the current connection
-        self.last_heard = 0.0
+        self.keeper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.reader = asyncio.create_task(self._read_forever(), name=f"pub/sub reader {self.url}")
+        self.keeper = asyncio.create_task(self._stay_connected(), name=f"pub/sub connection {self.shown}")
 
     async def close(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
+        if self.keeper is not None:
+            self.keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.reader
+                await self.keeper
+        if self.flush_soon is not None:
+            self.flush_soon.cancel()
+            self.flush_soon = None
         await self._drop()
 
     async def subscribe(self, topic: str) -> None:
@@ -78,13 +82,14 @@ class Subscriptions:
         self.topics.add(topic)
         confirmed = asyncio.get_running_loop().create_future()
         self.confirmations[topic] = confirmed
-        if not self.connected.is_set():
+        if self.connected.is_set():
+            self._send("subscribe", topic)
+        else:  # the connection being made subscribes every topic, this one too
             try:
                 await asyncio.wait_for(self.connected.wait(), CONNECT_PATIENCE)
             except TimeoutError:
                 self.topics.discard(topic)
                 raise BrokerUnavailable("Redis pub/sub is reconnecting") from None
-        await self._send("subscribe", topic)
         await confirmed
 
     async def unsubscribe(self, topic: str) -> None:
@@ -92,58 +97,62 @@ class Subscriptions:
         pending = self.confirmations.pop(topic, None)
         if pending is not None and not pending.done():
             pending.cancel()
-        await self._send("unsubscribe", topic)
+        self._send("unsubscribe", topic)
 
     def forget(self, topic: str) -> None:
         """Stop resubscribing `topic` on reconnects (it is served elsewhere now, or unsubscribed)."""
         self.topics.discard(topic)
 
-    async def _send(self, verb: str, topic: str) -> None:
-        """Send a (un)subscription; if that fails, make the reader start over.
-
-        (Un)subscriptions that queue up while one is sent go out together, one
-        command per run of the same verb (a reconnect storm subscribes thousands).
-        redis-py reconnects a connection whose command failed, quietly, so the
-        reader might never see the break: it is told to reconnect and resubscribe
-        every topic itself (which also confirms this one), and say so.
-        """
+    def _send(self, verb: str, topic: str) -> None:
+        """Queue a (un)subscription: those queued in one turn of the loop go out together, one command per
+        run of the same verb (a reconnect storm subscribes thousands of topics)."""
         self.outgoing.append((verb, topic))
-        async with self.lock:
-            queued, self.outgoing = self.outgoing, []
-            if self.pubsub is None:
-                return
-            for run_verb, run in itertools.groupby(queued, key=lambda sent: sent[0]):
-                topics = [sent_topic for _, sent_topic in run]
-                try:
-                    await self._command(self.pubsub, run_verb, *topics)
-                except (RedisError, OSError) as exc:
-                    logger.warning(
-                        "redis pub/sub %s of %d topics failed (%s); reconnecting", run_verb, len(topics), exc
-                    )
-                    self.broken.set()
-                    return
+        if self.flush_soon is None:
+            self.flush_soon = asyncio.get_running_loop().call_soon(self._flush)
 
-    async def _command(self, pubsub: PubSub, verb: str, *topics: str) -> None:
-        await getattr(pubsub, verb)(*topics)
+    def _flush(self) -> None:
+        """Send what queued up. Without a connection, nothing: the next one subscribes every topic. A send the
+        connection cannot take closes it, and the next one subscribes every topic (which confirms these)."""
+        self.flush_soon = None
+        queued, self.outgoing = self.outgoing, []
+        if self.pushes is None:
+            return
+        commands: list[list[str]] = []
+        for verb, run in itertools.groupby(queued, key=itemgetter(0)):
+            commands += self._commands(verb, [topic for _, topic in run])
+        self.pushes.send(*commands)
+
+    def _commands(self, verb: str, topics: list[str]) -> list[list[str]]:
+        """The commands that (un)subscribe `topics`."""
+        return [[self.COMMAND_PREFIX + verb, *topics]]
 
     def _lost(self) -> None:
-        """The connection broke (the reader reconnects and resubscribes)."""
+        """The connection broke (it is reconnected and every topic resubscribed)."""
+
+    def _confirmed(self, topic: str) -> None:
+        confirmed = self.confirmations.get(topic)
+        if confirmed is not None and not confirmed.done():
+            confirmed.set_result(None)
 
     def _other(self, kind: str, topic: str) -> None:
-        """A reply that neither delivers nor confirms (an unsubscribe's)."""
+        """An unsubscribe's push: ours, or the server's own."""
 
-    async def _read_forever(self) -> None:
+    async def _stay_connected(self) -> None:
         delay, first = 0.05, True
         while True:
             try:
                 await self._connect()
+            except (RedisError, OSError, TimeoutError) as exc:
+                reason: BaseException = exc
+            else:
                 if not first:
                     self.on_resubscribed()
                 first, delay = False, 0.05
-                await self._read_until_broken()
-            except (RedisError, OSError, TimeoutError) as exc:
-                logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", self.url, exc)
-                self._lost()
+                reason = await self._watch()
+            bug = not isinstance(reason, (RedisError, OSError, TimeoutError))  # a handler raised: its traceback
+            shown, traceback = self.shown, reason if bug else None
+            logger.warning("redis pub/sub connection to %s lost (%s); reconnecting", shown, reason, exc_info=traceback)
+            self._lost()
             self.connected.clear()
             await self._drop()
             await asyncio.sleep(delay)
@@ -151,68 +160,38 @@ class Subscriptions:
 
     async def _connect(self) -> None:
         client = self.client_class.from_url(self.url, socket_timeout=10, retry=Retry(NoBackoff(), 0))
-        pubsub = client.pubsub()
-        async with self.lock:
-            self.client, self.pubsub = client, pubsub
-            self.broken.clear()
-            await pubsub.ping()
-            for topic in self.topics:
-                if topic not in self.confirmations or self.confirmations[topic].done():
-                    self.confirmations[topic] = asyncio.get_running_loop().create_future()
-            if self.topics:
-                await self._command(pubsub, "subscribe", *self.topics)
+        pool = client.connection_pool
+        kinds = (self.MESSAGE, self.CONFIRMATION)
+        pushes = await PushReader.open(
+            pool.connection_class(**pool.connection_kwargs), self.on_message, self._confirmed, self._other, kinds
+        )
+        self.pushes = pushes
+        for topic in self.topics:
+            if topic not in self.confirmations or self.confirmations[topic].done():
+                self.confirmations[topic] = asyncio.get_running_loop().create_future()
+        if self.topics:
+            pushes.send(*self._commands("subscribe", list(self.topics)))
         self.connected.set()
 
     async def _drop(self) -> None:
-        async with self.lock:
-            client, pubsub, self.client, self.pubsub = self.client, self.pubsub, None, None
-        with contextlib.suppress(Exception):
-            if pubsub is not None:
-                await pubsub.aclose()
-            if client is not None:
-                await client.aclose()
+        pushes, self.pushes = self.pushes, None
+        if pushes is not None:
+            await pushes.close()
 
-    async def _read_until_broken(self) -> None:
-        """Read and watch the connection; returns only by raising what broke it."""
-        pubsub = self.pubsub
-        assert pubsub is not None
-        self.last_heard = time.monotonic()
-        tasks = [asyncio.create_task(self._read(pubsub)), asyncio.create_task(self._watch(pubsub))]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _read(self, pubsub: PubSub) -> None:
-        """Messages as they come: no timeout per message (the watchdog guards the silence)."""
-        data_kind, confirm_kind = self.MESSAGE, self.CONFIRMATION
+    async def _watch(self) -> BaseException:
+        """Ping now and then; return why the connection is given up: it ended, or stayed silent too long."""
+        pushes, loop = self.pushes, asyncio.get_running_loop()
+        assert pushes is not None
         while True:
-            message = await pubsub.get_message(timeout=None)
-            if message is None:
-                continue
-            self.last_heard = time.monotonic()
-            kind = message["type"]
-            if kind == data_kind:
-                self.on_message(message["channel"].decode(), message["data"])
-            elif kind == confirm_kind:
-                confirmed = self.confirmations.get(message["channel"].decode())
-                if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(None)
-            elif message["channel"] is not None:
-                self._other(kind, message["channel"].decode())
+            await asyncio.wait((pushes.closed,), timeout=self.ping_every)
+            if pushes.closed.done():
+                return pushes.closed.result()
+            if loop.time() - pushes.heard > self.silence_limit:
+                return TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
+            pushes.send(["PING"])
 
-    async def _watch(self, pubsub: PubSub) -> None:
-        """Ping now and then; give the connection up when it stays silent or a subscription failed on it."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.ping_every):
-                    await self.broken.wait()
-            if self.broken.is_set():
-                raise RedisConnectionError("a subscription command failed on this connection")
-            if time.monotonic() - self.last_heard > self.silence_limit:
-                raise TimeoutError(f"no answer from Redis for {self.silence_limit:g} s")
-            await pubsub.ping()
+
+def shown(url: str) -> str:
+    """`url` as logs show it: no password (nor the query's options)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
