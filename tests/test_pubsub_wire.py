@@ -10,6 +10,7 @@ import itertools
 
 import pytest
 
+from relay.broker.base import BrokerUnavailable
 from relay.broker.cluster_pubsub import ShardedSubscriptions
 from relay.broker.pubsub import Subscriptions
 
@@ -196,3 +197,16 @@ async def test_a_sharded_topic_the_node_unsubscribes_by_itself_goes_to_on_moved_
             assert subscriptions.topics == {"c"}
         finally:
             await subscriptions.close()
+
+
+async def test_a_subscribe_waiting_for_its_confirmation_is_refused_when_the_subscriptions_close() -> None:
+    """Closing never leaves a caller waiting forever for a confirmation that cannot come any more."""
+    async with ScriptedRedis(confirming=False) as server:
+        subscriptions = Subscriptions(server.url, Heard().deliver, Heard().resubscribed)
+        subscriptions.start()
+        await server.next_peer()
+        waiting = asyncio.ensure_future(subscriptions.subscribe("t"))
+        await until(lambda: "t" in subscriptions.confirmations)
+        await subscriptions.close()
+        with pytest.raises(BrokerUnavailable):
+            await asyncio.wait_for(waiting, 5)

@@ -76,6 +76,10 @@ class Subscriptions:
             self.flush_soon.cancel()
             self.flush_soon = None
         await self._drop()
+        confirmations, self.confirmations = self.confirmations, {}
+        for confirmed in confirmations.values():
+            if not confirmed.done():
+                confirmed.set_exception(BrokerUnavailable("Redis pub/sub is closed"))
 
     async def subscribe(self, topic: str) -> None:
         """Return once messages published on `topic` from now on are delivered."""
