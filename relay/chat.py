@@ -258,14 +258,18 @@ class Chat:
 
     async def _queue(self, claims: Claims, session_id: str, question_id: str, answer_id: str, removed: list[str],
                      question: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """Tell every tab what changed in the history (removed messages, a new question), then queue the job."""
+        """Tell every tab what changed in the history (removed messages, a new question), then queue the job
+        (with the question's event where there is one: one round trip on a single Redis)."""
+        job = {"session_id": session_id, "message_id": answer_id, "user_message_id": question_id,
+               "tenant": claims.tenant}  # fmt: skip
         try:
             if removed:
                 await self.event_log.publish(session_id, events.MESSAGES_DELETED, "", {"message_ids": removed})
-            if question is not None:
-                await self.event_log.publish(session_id, events.USER_MESSAGE, question_id, {"message": question})
-            job = {"session_id": session_id, "message_id": answer_id, "user_message_id": question_id}
-            await self.jobs.enqueue({**job, "tenant": claims.tenant})
+            if question is None:
+                await self.jobs.enqueue(job)
+            else:
+                event, shown = events.USER_MESSAGE, {"message": question}
+                await self.event_log.publish_and_queue(self.jobs, session_id, event, question_id, shown, job)
         except BrokerUnavailable:
             await posting.fail_answer(self.engine, answer_id, posting.NOT_QUEUED)
             raise
