@@ -9,6 +9,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 POOL_WAIT_SECONDS = 120.0  # a burst larger than the pool waits its turn; past this it is answered "busy"
 CONNECT_TIMEOUT_SECONDS = 5.0  # asyncpg waits 60 s by default for an address that does not answer
@@ -34,13 +35,23 @@ def create_engine(url: str, connections: int | None = None) -> AsyncEngine:
     if url.startswith("postgresql+asyncpg"):
         options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
     if url.startswith("sqlite"):
-        options = {"connect_args": {"timeout": 30}}
+        options = {"connect_args": {"timeout": 30}, "pool_reset_on_return": None}  # `_rollback_if_begun` resets
     if connections is not None and ":memory:" not in url:
         options |= {"pool_size": connections, "max_overflow": 0, "pool_timeout": POOL_WAIT_SECONDS}
     engine = create_async_engine(url, **options)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "reset", _rollback_if_begun)
     return engine
+
+
+def _rollback_if_begun(dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState) -> None:
+    """A SQLite connection's reset when it returns to the pool: a rollback only if a transaction is open.
+    The pool's own reset rolls back every time, and through aiosqlite each is a hand-over to its thread and
+    back, after a commit or a read (which opens no transaction) too. Not when the pool cleans up after a
+    collected connection outside the event loop (`asyncio_safe`), as the pool's own reset does not."""
+    if state.asyncio_safe and record.driver_connection is not None and record.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
