@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, cast, literal, literal_column, null, select, union_all, update
+from sqlalchemy import Text, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .models import (
@@ -76,36 +76,24 @@ async def recent_messages(
 
 # Built once, on the tables (Core, not the ORM's statement compilation): 100 generations may start at once.
 MESSAGES, SESSIONS, TENANTS = (model.__table__.c for model in (ChatMessage, ChatSession, Tenant))  # type: ignore[attr-defined]
-_START = (
-    select(
-        literal(0).label("part"), MESSAGES.status, MESSAGES.created_at, SESSIONS.context, SESSIONS.documents,
-        SESSIONS.tenant_id, TENANTS.settings,
-        *(cast(null(), MESSAGES[name].type).label(name) for name in ("role", "content", "user_id", "tool_calls")),
-    )
+GENERATION_START = (
+    select(MESSAGES.status, MESSAGES.created_at, SESSIONS.context, SESSIONS.documents, SESSIONS.tenant_id)
+    .add_columns(TENANTS.settings)
     .select_from(ChatMessage.__table__)
     .join(ChatSession.__table__, SESSIONS.id == bindparam("session_id"))
     .outerjoin(Tenant.__table__, TENANTS.id == SESSIONS.tenant_id)
     .where(MESSAGES.id == bindparam("message_id"))
 )
-_ASKED = select(MESSAGES.created_at).where(MESSAGES.id == bindparam("message_id")).scalar_subquery()
-_EARLIER = (
-    select(MESSAGES.created_at, MESSAGES.role, MESSAGES.content, MESSAGES.user_id, MESSAGES.tool_calls)
-    .where(MESSAGES.session_id == bindparam("session_id"), MESSAGES.created_at < _ASKED, MESSAGES.status == SUCCESS)
+EARLIER_MESSAGES = (
+    select(MESSAGES.role, MESSAGES.content, MESSAGES.user_id, MESSAGES.tool_calls)
+    .where(
+        MESSAGES.session_id == bindparam("session_id"),
+        MESSAGES.created_at < bindparam("before"),
+        MESSAGES.status == SUCCESS,
+    )
     .order_by(MESSAGES.created_at.desc())
     .limit(HISTORY_LIMIT + 1)  # the question and the history before it
-    .subquery()
 )
-# One statement, one round trip (through aiosqlite: 4 hand-overs to its thread instead of 8): the message's
-# row with its session's and tenant's columns (part 0), then the question and the history before it (part 1),
-# newest first; each part's columns NULL in the other's rows (but `created_at`, the message's, then theirs).
-GENERATION_START = union_all(
-    _START,
-    select(
-        literal(1), cast(null(), MESSAGES.status.type), _EARLIER.c.created_at,
-        *(cast(null(), column.type) for column in _START.selected_columns[3:7]),
-        _EARLIER.c.role, _EARLIER.c.content, _EARLIER.c.user_id, _EARLIER.c.tool_calls,
-    ).select_from(_EARLIER),
-).order_by(literal_column("part"), literal_column("created_at").desc())  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -124,11 +112,12 @@ class GenerationStart:
 async def generation_start(db: AsyncSession, session_id: str, message_id: str) -> GenerationStart | None:
     """The question, its history and settings; None when the message is no longer `processing`."""
     ids = {"session_id": session_id, "message_id": message_id}
-    found, *newest_first = (await db.execute(GENERATION_START, ids)).all() or [None]
-    if found is None or found.part != 0 or found.status != PROCESSING:
+    found = (await db.execute(GENERATION_START, ids)).first()
+    if found is None or found.status != PROCESSING:
         return None
-    question, *history = newest_first
-    history.reverse()
+    rows = await db.execute(EARLIER_MESSAGES, {**ids, "before": found.created_at})
+    earlier = list(reversed(rows.all()))
+    question, history = earlier[-1], earlier[:-1]
     return GenerationStart(
         question=question.content,
         history=[_history_entry(m.role, m.content, m.tool_calls) for m in history],
@@ -151,6 +140,7 @@ async def warm_up(db: async_sessionmaker[AsyncSession]) -> None:
     """A connection opened and the start's and the final write's statements compiled: run for no message."""
     async with db() as session:
         await generation_start(session, "", "")
+        await session.execute(EARLIER_MESSAGES, {"session_id": "", "before": utcnow()})
     await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
 
 
