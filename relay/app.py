@@ -141,6 +141,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             if owns_broker:
                 await broker.close()
             await engine.dispose()
+            if chat.threaded is not None:
+                chat.threaded.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from schema import events, keys, posting, usage
+from schema.db import thread_engine
 from schema.documents import RELAY
 from schema.models import CANCELLED, PROCESSING, ChatMessage, ChatSession, message_dict, utcnow
 from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, recent_messages
@@ -66,6 +67,7 @@ class Chat:
         self.grants = ChangeGrants(db, event_log, grants)
         self.context_max_bytes = context_max_bytes
         self.engine: AsyncEngine = db.kw["bind"]  # the POST path's Core statements run on it (`schema.posting`)
+        self.threaded = thread_engine(self.engine)  # or, on a SQLite file, on this one in a thread (disposed by app)
 
     # sessions
 
@@ -212,12 +214,11 @@ class Chat:
         if edit is not None and not isinstance(edit, str):
             raise bad_request("edit must be the id of the session's last user message")
         limit = await self.tenants.generation_limit(claims)  # cached: no SQL unless the cache is cold
-        now = utcnow()
-        rows = posting.question_and_answer(session_id, claims.user, content, now)
+        rows = posting.question_and_answer(session_id, claims.user, content, utcnow())
         removed: list[str] = []
         try:
             if edit is None:
-                await posting.post_question(self.engine, claims.tenant, rows, limit)
+                await posting.post_question(self.engine, claims.tenant, rows, limit, self.threaded)
             else:
                 removed = await self._replace_last(claims, session_id, edit, rows, limit)
         except posting.SessionNotFound:
@@ -258,14 +259,17 @@ class Chat:
 
     async def _queue(self, claims: Claims, session_id: str, question_id: str, answer_id: str, removed: list[str],
                      question: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """Tell every tab what changed in the history (removed messages, a new question), then queue the job."""
+        """Tell every tab what changed in the history (removed messages, a new question), then queue the job
+        (with the question's event where there is one: one round trip on a single Redis)."""
+        job = dict(session_id=session_id, message_id=answer_id, user_message_id=question_id, tenant=claims.tenant)
         try:
             if removed:
                 await self.event_log.publish(session_id, events.MESSAGES_DELETED, "", {"message_ids": removed})
-            if question is not None:
-                await self.event_log.publish(session_id, events.USER_MESSAGE, question_id, {"message": question})
-            job = {"session_id": session_id, "message_id": answer_id, "user_message_id": question_id}
-            await self.jobs.enqueue({**job, "tenant": claims.tenant})
+            if question is None:
+                await self.jobs.enqueue(job)
+            else:
+                event, shown = events.USER_MESSAGE, {"message": question}
+                await self.event_log.publish_and_queue(self.jobs, session_id, event, question_id, shown, job)
         except BrokerUnavailable:
             await posting.fail_answer(self.engine, answer_id, posting.NOT_QUEUED)
             raise

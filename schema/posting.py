@@ -4,15 +4,17 @@ Every chat message posted runs this, so it is kept to what must be in SQL: the
 session touched (which also proves it is the caller's tenant's, and on
 PostgreSQL makes two posts to one session take turns), the month's tokens when
 the tenant has a limit, and both rows in one executemany. The statements are
-built once at import; no ORM unit of work, no identity map.
+built once at import; no ORM unit of work, no identity map. On a SQLite file the
+transaction runs whole in a worker thread (`schema.db.thread_engine`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .models import PROCESSING, SUCCESS, ChatMessage, ChatSession, TenantUsage, new_id, utcnow
@@ -51,23 +53,38 @@ def question_and_answer(session_id: str, user_id: str, content: str, now: dateti
     ]  # fmt: skip
 
 
-async def post_question(engine: AsyncEngine, tenant_id: str, rows: list[dict[str, Any]], limit: int | None) -> None:
-    """Insert `rows` (`question_and_answer`) in one transaction; `limit`: the tenant's monthly tokens, if any.
+async def post_question(
+    engine: AsyncEngine, tenant_id: str, rows: list[dict[str, Any]], limit: int | None, threaded: Engine | None = None
+) -> None:
+    """Insert `rows` (`question_and_answer`) in one transaction; `limit`: the tenant's monthly tokens, if any;
+    `threaded`: the database's `schema.db.thread_engine`, if it has one, which runs the transaction instead.
 
     Raises `SessionNotFound`, `OverLimit`, or the database's IntegrityError when the session already has
     a generation running (its one-`processing`-message index).
     """
-    session_id, now = rows[0]["session_id"], rows[0]["created_at"]
+    if threaded is not None:
+        await asyncio.to_thread(_transaction, threaded, tenant_id, rows, limit)
+        return
     async with engine.begin() as connection:
-        touched = await connection.execute(TOUCH_SESSION, {"s_id": session_id, "s_tenant": tenant_id, "s_now": now})
-        if touched.rowcount != 1:
-            raise SessionNotFound(session_id)
-        if limit is not None:
-            month = month_of(now)
-            used = await connection.scalar(MONTH_TOTAL, {"u_tenant": tenant_id, "u_month": month})
-            if (used or 0) >= limit:
-                raise OverLimit(month)
-        await connection.execute(INSERT_MESSAGE, rows)
+        await connection.run_sync(_post, tenant_id, rows, limit)
+
+
+def _transaction(engine: Engine, tenant_id: str, rows: list[dict[str, Any]], limit: int | None) -> None:
+    with engine.begin() as connection:
+        _post(connection, tenant_id, rows, limit)
+
+
+def _post(connection: Connection, tenant_id: str, rows: list[dict[str, Any]], limit: int | None) -> None:
+    session_id, now = rows[0]["session_id"], rows[0]["created_at"]
+    touched = connection.execute(TOUCH_SESSION, {"s_id": session_id, "s_tenant": tenant_id, "s_now": now})
+    if touched.rowcount != 1:
+        raise SessionNotFound(session_id)
+    if limit is not None:
+        month = month_of(now)
+        used = connection.scalar(MONTH_TOTAL, {"u_tenant": tenant_id, "u_month": month})
+        if (used or 0) >= limit:
+            raise OverLimit(month)
+    connection.execute(INSERT_MESSAGE, rows)
 
 
 async def fail_answer(engine: AsyncEngine, message_id: str, error: str) -> None:

@@ -17,18 +17,21 @@ from .system import Backend, System
 
 @contextmanager
 def sql_statements(system: System) -> Iterator[list[str]]:
-    """Every statement the gateway sends to SQL meanwhile."""
-    engine = system.gateways[0].server.config.app.state.gateway.engine.sync_engine
+    """Every statement the gateway sends to SQL meanwhile (on a SQLite file, the POST's in a thread too)."""
+    gateway = system.gateways[0].server.config.app.state.gateway
+    engines = [gateway.engine.sync_engine, *([gateway.chat.threaded] if gateway.chat.threaded else [])]
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def touches(statements: list[str], table: str) -> bool:

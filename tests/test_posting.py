@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+
 from schema.models import utcnow
 from schema.usage import add_usage, month_of
 
@@ -59,3 +63,48 @@ async def test_a_post_while_a_generation_runs_is_busy_and_leaves_the_session_unt
     assert refused.status_code == 409 and refused.json()["code"] == "busy"
     assert after["updated_at"] == before["updated_at"]
 
+
+
+async def test_a_post_on_a_sqlite_file_runs_its_transaction_in_a_thread_and_none_of_it_through_aiosqlite(
+    backend: Backend,
+) -> None:
+    """aiosqlite hands every cursor, statement, close, commit and reset over to its thread and back (8 for
+    a post); the thread engine's transaction is one hand-over to a worker thread."""
+    async with System(backend) as system:
+        gateway = system.gateways[0].server.config.app.state.gateway
+        if gateway.chat.threaded is None:
+            assert gateway.engine.dialect.name != "sqlite"
+            return
+        session_id = await system.new_session()
+        await system.ask(session_id, "warm the settings cache")
+        seen: list[str] = []
+        record = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(gateway.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            with sql_statements(system) as statements:
+                posted = await system.post_message(session_id, "hello")
+        finally:
+            event.remove(gateway.engine.sync_engine, "before_cursor_execute", record)
+        assert posted.status_code == 202
+    assert seen == [] and [s.split()[0].upper() for s in statements] == ["UPDATE", "INSERT"]
+
+
+async def test_a_post_whose_sqlite_file_cannot_be_opened_is_a_clear_503_and_queues_nothing(
+    backend: Backend, tmp_path: Path
+) -> None:
+    async with System(backend) as system:
+        gateway = system.gateways[0].server.config.app.state.gateway
+        if gateway.chat.threaded is None:
+            return  # PostgreSQL down: tests/faults/test_sql_outage.py
+        session_id = await system.new_session()
+        await system.ask(session_id, "warm the settings cache")
+        working = gateway.chat.threaded
+        gateway.chat.threaded = create_engine(f"sqlite:///{tmp_path}/missing/streamrelay.db")
+        try:
+            refused = await system.post_message(session_id, "hello")
+        finally:
+            gateway.chat.threaded.dispose()
+            gateway.chat.threaded = working
+        waiting, pending = await gateway.broker.jobs.counts()
+    assert refused.status_code == 503 and refused.json()["code"] == "unavailable", refused.text
+    assert (waiting, pending) == (0, 0)

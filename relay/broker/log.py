@@ -23,6 +23,7 @@ import msgpack
 from schema import events
 
 from .fencing import FIRST_LEASE, LOST, Fenced, HistoryLost, fence_kind
+from .jobs import JobQueue
 from .topic_bus import TopicHandler
 
 
@@ -176,6 +177,26 @@ def replay_from(seq: int, since_seq: int, log: Iterable[tuple[int, bytes]]) -> l
     return [data for _, data in missed]
 
 
+def new_publication(
+    event: str, message_id: str, payload: dict[str, Any], publish_id: str | None = None, lease: int = 0
+) -> Publication:
+    op, value = snapshot_op(event, payload)
+    return Publication(
+        entry=events.encode_entry(event, time.time(), payload), op=op, message_id=message_id, value=value,
+        publish_id=publish_id or unique_id(), outdates=event in events.PAGE_EVENTS, lease=lease,
+        fence=fence_kind(event),
+    )  # fmt: skip
+
+
+def accepted(event: str, message_id: str, published: tuple[int, str] | str) -> tuple[int, str]:
+    """A publication's (seq, epoch); its refusal (`EventLog._publish`) raised."""
+    if published == LOST:
+        raise HistoryLost(f"{event} of {message_id} refused: the session's history was lost")
+    if isinstance(published, str):
+        raise Fenced(f"{event} of {message_id} refused: the message ended or was taken over")
+    return published
+
+
 class EventLog(abc.ABC):
     """Publish, subscribe, snapshot and replay every session's events."""
 
@@ -195,18 +216,19 @@ class EventLog(abc.ABC):
         and publishes nothing (checked atomically with the publish). A session whose history was lost has
         nothing to check against: its events open a new epoch.
         """
-        op, value = snapshot_op(event, payload)
-        publication = Publication(
-            entry=events.encode_entry(event, time.time(), payload), op=op, message_id=message_id, value=value,
-            publish_id=publish_id or unique_id(), outdates=event in events.PAGE_EVENTS, lease=lease,
-            fence=fence_kind(event),
-        )  # fmt: skip
-        published = await self._publish(session_id, publication)
-        if published == LOST:
-            raise HistoryLost(f"{event} of {message_id} refused: the session's history was lost")
-        if isinstance(published, str):
-            raise Fenced(f"{event} of {message_id} refused: the message ended or was taken over")
-        return published
+        publication = new_publication(event, message_id, payload, publish_id, lease)
+        return accepted(event, message_id, await self._publish(session_id, publication))
+
+    async def publish_and_queue(
+        self, jobs: JobQueue, session_id: str, event: str, message_id: str, payload: dict[str, Any],
+        job: dict[str, str],
+    ) -> None:  # fmt: skip
+        """Publish an event that is not a generation's (no lease), then queue `job`: whatever the job's
+        worker publishes comes after the event. Where the broker can, both are one step (`RedisEventLog`):
+        one round trip, and the job is queued if and only if the event is published, once however often
+        the call is retried."""
+        await self.publish(session_id, event, message_id, payload)
+        await jobs.enqueue(job)
 
     @abc.abstractmethod
     async def _publish(self, session_id: str, publication: Publication) -> tuple[int, str] | str:
