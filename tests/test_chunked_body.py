@@ -1,9 +1,11 @@
 """The streamed body read straight off its connection (`workers.providers.chunked`): the same events as
-httpx would give, in any split of the bytes, with the connection back in the pool after the body's end."""
+httpx would give, in any split of the bytes, with the connection back in the pool after the body's end;
+the SSE parser over any split."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,7 @@ import pytest
 from relay.settings import Settings
 from workers.http import upstream_clients
 from workers.providers import chunked as chunked_module
+from workers.providers.sse import EventParser
 from workers.providers.upstream import StreamLimits, post_events
 from workers.providers.vocabulary import UpstreamError
 
@@ -159,3 +162,35 @@ async def test_an_endless_chunk_header_is_refused_at_the_limit(monkeypatch: pyte
         with pytest.raises(UpstreamError, match="lost mid-stream"):
             await read_all(client, url)
         stop.set()
+
+
+# --- the SSE parser over any split of the bytes ----------------------------------------------------
+
+STREAM = (
+    b"".join(EVENTS)
+    + b": ping\r\n\r\ndata: a\r\ndata: b\ndata:c\nevent:x\nid: 3\nretry: 5\nunknown\n\n"
+    + b"event: \xc3\xa9\ndata: \xff\n\n"
+)
+
+
+def parsed(parts: list[bytes], max_bytes: int = 1 << 20) -> list[tuple[str, str]]:
+    parser = EventParser(max_bytes)
+    return [(e.event, e.data) for part in parts for e in parser.feed(part)]
+
+
+def test_the_event_parser_gives_the_same_events_for_any_split_of_the_stream() -> None:
+    whole = parsed([STREAM])
+    assert whole[-2:] == [("x", "a\nb\nc"), ("é", "\ufffd")]
+    assert len(whole) == len(EVENTS) + 2
+    shuffle = random.Random(7)
+    for _ in range(200):
+        cuts = sorted(shuffle.sample(range(1, len(STREAM)), shuffle.randint(1, 40)))
+        assert parsed([STREAM[i:j] for i, j in zip([0, *cuts], [*cuts, len(STREAM)], strict=True)]) == whole
+
+
+def test_the_event_parser_refuses_an_event_past_its_cap_whether_its_lines_end_or_not() -> None:
+    event = text_delta("x" * 100)
+    assert parsed([event], max_bytes=len(event))
+    for parts in ([event], [event[:50], event[50:]], [event[:-1]], [event[:60], event[60:-2]]):
+        with pytest.raises(UpstreamError, match="larger than"):
+            parsed(parts, max_bytes=len(event) - 3)
