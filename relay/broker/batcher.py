@@ -92,7 +92,9 @@ class ScriptBatcher:
         return list(await asyncio.gather(*(self.call(args) for args in calls), return_exceptions=True))
 
     async def _pipelined(self, packed: bytes, args: list[Any]) -> Any:
-        pipe = await self._pipe()
+        pipe = self.pipe
+        if pipe is None or not pipe.usable:  # else no coroutine more per call
+            pipe = await self._pipe()
         if pipe is None:
             return await self._evalsha(args)
         try:

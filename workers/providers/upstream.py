@@ -21,6 +21,7 @@ from httpx_sse import ServerSentEvent
 
 from relay.broker.silence import Silence
 from schema.outbound import NOT_ALLOWED, AddressNotAllowed
+from workers.providers.chunked import chunked_body, connection_of
 from workers.providers.sse import EventParser
 from workers.providers.vocabulary import UpstreamError
 
@@ -129,14 +130,16 @@ async def post_events(
 
 
 def _body(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body's chunks: straight from httpx's stream when they are not content-encoded (two generator
-    layers less per read than `aiter_bytes`, whose decoder and chunker would pass them on as they are)."""
+    """The body's data: when it is not content-encoded, straight off the connection if it is chunked
+    HTTP/1.1 (`chunked`), else from httpx's stream (two generator layers less per read than `aiter_bytes`,
+    whose decoder and chunker would pass it on as it is)."""
     stream = response.stream
     if response.headers.get("content-encoding", "").strip().lower() in ("", "identity") and isinstance(
         stream, httpx.AsyncByteStream
     ):
         response.is_stream_consumed = True
-        return aiter(stream)
+        connection = connection_of(response)
+        return chunked_body(connection) if connection is not None else aiter(stream)
     return response.aiter_bytes()
 
 
