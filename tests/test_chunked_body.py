@@ -5,6 +5,7 @@ the SSE parser over any split."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,11 +16,14 @@ import pytest
 from relay.settings import Settings
 from workers.http import upstream_clients
 from workers.providers import chunked as chunked_module
+from workers.providers import leftover
+from workers.providers.apollo import ApolloProvider
 from workers.providers.sse import EventParser
 from workers.providers.upstream import StreamLimits, post_events
-from workers.providers.vocabulary import UpstreamError
+from workers.providers.vocabulary import Chunk, Complete, GenerationRequest, UpstreamError
 
-from .faults.upstreams import chunked, text_delta
+from .conditions import until
+from .faults.upstreams import chunked, complete, text_delta
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 EVENTS = [text_delta(f"piece {i} é") for i in range(5)]
@@ -194,3 +198,40 @@ def test_the_event_parser_refuses_an_event_past_its_cap_whether_its_lines_end_or
     for parts in ([event], [event[:50], event[50:]], [event[:-1]], [event[:60], event[60:-2]]):
         with pytest.raises(UpstreamError, match="larger than"):
             parsed(parts, max_bytes=len(event) - 3)
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05], ids=["together", "end-later"])
+async def test_a_provider_that_stops_at_its_final_event_still_gives_the_connection_back(pause: float) -> None:
+    """Apollo's provider returns on `complete`, before the body's last chunk: without reading that end, every
+    generation paid a new connection (a TCP and TLS handshake before its first token)."""
+    answer = writes([HEAD + chunked(text_delta("hi")) + chunked(complete("hi")), b"0\r\n\r\n"], pause=pause)
+    async with keepalive_server(answer) as (url, per_connection), upstream_clients(Settings()) as (client, _):
+        provider = ApolloProvider(url, client=client, first_byte_timeout=2, idle_timeout=2)
+        for _ in range(3):
+            assert [event async for event in provider.stream(GenerationRequest("hello", []))] == [
+                Chunk("hi"), Complete("hi")
+            ]  # fmt: skip
+            await until(lambda: any(c.is_idle() for c in client._transport._pool.connections))  # type: ignore
+    assert per_connection == [3]
+
+
+async def test_an_answer_whose_end_does_not_come_is_not_waited_for_long() -> None:
+    """The rest of a body read after its consumer stopped is bounded in time: a stream left open is closed."""
+    endless = writes([HEAD + chunked(text_delta("hi")) + chunked(complete("hi")), chunked(text_delta("more"))], 5)
+    async with keepalive_server(endless) as (url, per_connection), upstream_clients(Settings()) as (client, _):
+        provider = ApolloProvider(url, client=client, first_byte_timeout=2, idle_timeout=2)
+        async with asyncio.timeout(2):
+            for _ in range(2):
+                assert [event async for event in provider.stream(GenerationRequest("hello", []))][-1] == Complete("hi")
+    assert per_connection == [1, 1]
+
+
+async def test_a_consumer_that_stops_before_the_final_event_closes_the_connection_at_once() -> None:
+    """A stop must reach the upstream (it stops generating when its connection closes): nothing is read on."""
+    endless = writes([HEAD + chunked(text_delta("hi")), chunked(text_delta("more"))], 5)
+    async with keepalive_server(endless) as (url, _), upstream_clients(Settings()) as (client, _):
+        answer = post_events(client, url, {}, {}, LIMITS, is_last=lambda event: event.event == "complete")
+        async with contextlib.aclosing(answer) as events:
+            assert (await anext(events)).data  # type: ignore[union-attr]
+        assert client._transport._pool.connections == []  # type: ignore[attr-defined]
+        assert not leftover._reading

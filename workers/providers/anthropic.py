@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
+
+from httpx_sse import ServerSentEvent
 
 from workers.providers import anthropic_format
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer, round_end
@@ -34,35 +37,38 @@ class AnthropicProvider(HttpProvider):
         usage: dict[str, Any] = {}
         calls = anthropic_format.CallAssembler()
         url = f"{self.base_url}/v1/messages"
-        async for item in post_events(self.client, url, body, headers, self.limits):
-            if isinstance(item, JsonBody):
-                text, calls, usage = _message(item.data)
-                for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
-                    yield event
-                return
-            if item.event not in HANDLED:
-                continue  # ping, content_block_stop, and event types added later
-            data = event_object(item)
-            if item.event == "error":
-                raise UpstreamError(f"The AI service reported an error: {sentence(error_message(data) or 'unknown')}")
-            if item.event == "message_start":
-                usage.update(as_dict(as_dict(data.get("message")).get("usage")))
-            elif item.event == "message_delta":
-                usage.update(as_dict(data.get("usage")))
-            elif item.event == "message_stop":
-                yield round_end(request, "".join(parts), calls.calls(), usage)
-                return
-            elif item.event == "content_block_start":
-                block = as_dict(data.get("content_block"))
-                if block.get("type") == "thinking":
-                    yield Status(THINKING)
-                calls.start(data.get("index"), block)
-            elif (delta := as_dict(data.get("delta"))).get("type") == "text_delta":
-                if isinstance(text := delta.get("text"), str) and text:
-                    parts.append(text)
-                    yield Chunk(text)
-            elif delta.get("type") == "input_json_delta":
-                calls.delta(data.get("index"), delta)
+        answer = post_events(self.client, url, body, headers, self.limits, _is_last)
+        async with contextlib.aclosing(answer) as items:
+            async for item in items:
+                if isinstance(item, JsonBody):
+                    text, calls, usage = _message(item.data)
+                    for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
+                        yield event
+                    return
+                if item.event not in HANDLED:
+                    continue  # ping, content_block_stop, and event types added later
+                data = event_object(item)
+                if item.event == "error":
+                    reported = sentence(error_message(data) or "unknown")
+                    raise UpstreamError(f"The AI service reported an error: {reported}")
+                if item.event == "message_start":
+                    usage.update(as_dict(as_dict(data.get("message")).get("usage")))
+                elif item.event == "message_delta":
+                    usage.update(as_dict(data.get("usage")))
+                elif item.event == "message_stop":
+                    yield round_end(request, "".join(parts), calls.calls(), usage)
+                    return
+                elif item.event == "content_block_start":
+                    block = as_dict(data.get("content_block"))
+                    if block.get("type") == "thinking":
+                        yield Status(THINKING)
+                    calls.start(data.get("index"), block)
+                elif (delta := as_dict(data.get("delta"))).get("type") == "text_delta":
+                    if isinstance(text := delta.get("text"), str) and text:
+                        parts.append(text)
+                        yield Chunk(text)
+                elif delta.get("type") == "input_json_delta":
+                    calls.delta(data.get("index"), delta)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
 
 
@@ -76,3 +82,7 @@ def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, 
     for index, block in enumerate(blocks):
         calls.start(index, block)
     return text, calls, as_dict(data.get("usage"))
+
+
+def _is_last(event: ServerSentEvent) -> bool:
+    return event.event == "message_stop"

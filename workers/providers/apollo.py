@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
+
+from httpx_sse import ServerSentEvent
 
 from workers.providers.apollo_steps import ApolloToolUse
 from workers.providers.http_provider import THINKING, HttpProvider, as_dict, as_text, json_answer
@@ -45,32 +48,34 @@ class ApolloProvider(HttpProvider):
         }
         url = f"{self.base_url}/services/{service}/stream"
         tools = ApolloToolUse()  # Apollo's own tool use, shown as steps
-        async for item in post_events(self.client, url, body, {}, self.limits):
-            if isinstance(item, JsonBody):
-                complete = _complete(item.data, "answer")
-                for event in json_answer(complete.response, complete):
+        answer = post_events(self.client, url, body, {}, self.limits, _is_last)
+        async with contextlib.aclosing(answer) as items:
+            async for item in items:
+                if isinstance(item, JsonBody):
+                    complete = _complete(item.data, "answer")
+                    for event in json_answer(complete.response, complete):
+                        yield event
+                    return
+                if item.event in IGNORED:
+                    continue
+                if item.event == "log":
+                    logger.info("apollo log: %s", item.data)
+                    continue
+                if item.event not in HANDLERS:
+                    logger.info("ignoring unknown apollo event %r", item.event)
+                    continue
+                data = event_object(item)
+                if item.event in BLOCK_EVENTS:
+                    for step in tools.observe(item.event, data):
+                        yield step
+                event = HANDLERS[item.event](data)
+                if isinstance(event, Complete):
+                    for step in tools.finish_all():
+                        yield step
+                if event is not None:
                     yield event
-                return
-            if item.event in IGNORED:
-                continue
-            if item.event == "log":
-                logger.info("apollo log: %s", item.data)
-                continue
-            if item.event not in HANDLERS:
-                logger.info("ignoring unknown apollo event %r", item.event)
-                continue
-            data = event_object(item)
-            if item.event in BLOCK_EVENTS:
-                for step in tools.observe(item.event, data):
-                    yield step
-            event = HANDLERS[item.event](data)
-            if isinstance(event, Complete):
-                for step in tools.finish_all():
-                    yield step
-            if event is not None:
-                yield event
-            if isinstance(event, Complete):
-                return
+                if isinstance(event, Complete):
+                    return
         raise no_final_answer()
 
 
@@ -136,3 +141,7 @@ HANDLERS = {
     "error": _error,
     "complete": _complete,
 }
+
+
+def _is_last(event: ServerSentEvent) -> bool:
+    return event.event == "complete"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
+
+from httpx_sse import ServerSentEvent
 
 from workers.providers import openai_format
 from workers.providers.http_provider import HttpProvider, json_answer, round_end
@@ -32,25 +35,27 @@ class OpenAIProvider(HttpProvider):
         parts: list[str] = []
         usage: dict[str, Any] = {}
         calls = openai_format.CallAssembler()
-        async for item in post_events(self.client, self.url, body, headers, self.limits):
-            if isinstance(item, JsonBody):
-                text, calls, usage = _completion(item.data)
-                for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
-                    yield event
-                return
-            if item.data.strip() == "[DONE]":
-                yield round_end(request, "".join(parts), calls.calls(), usage)
-                return
-            data = event_object(item)
-            _raise_if_error(data)
-            if isinstance(data.get("usage"), dict):
-                usage = data["usage"]
-            delta = _first_choice(data).get("delta")
-            if isinstance(delta, dict):
-                calls.feed(delta.get("tool_calls"))
-            if text := _content(delta):
-                parts.append(text)
-                yield Chunk(text)
+        answer = post_events(self.client, self.url, body, headers, self.limits, _is_last)
+        async with contextlib.aclosing(answer) as items:
+            async for item in items:
+                if isinstance(item, JsonBody):
+                    text, calls, usage = _completion(item.data)
+                    for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
+                        yield event
+                    return
+                if item.data.strip() == "[DONE]":
+                    yield round_end(request, "".join(parts), calls.calls(), usage)
+                    return
+                data = event_object(item)
+                _raise_if_error(data)
+                if isinstance(data.get("usage"), dict):
+                    usage = data["usage"]
+                delta = _first_choice(data).get("delta")
+                if isinstance(delta, dict):
+                    calls.feed(delta.get("tool_calls"))
+                if text := _content(delta):
+                    parts.append(text)
+                    yield Chunk(text)
         raise UpstreamError("The AI service ended the stream before it was done.", "interrupted")
 
 
@@ -83,3 +88,7 @@ def _completion(data: Any) -> tuple[str, openai_format.CallAssembler, dict[str, 
     calls.feed(choice["message"].get("tool_calls"))
     usage = data.get("usage")
     return _content(choice["message"]), calls, usage if isinstance(usage, dict) else {}
+
+
+def _is_last(event: ServerSentEvent) -> bool:
+    return event.data.strip() == "[DONE]"

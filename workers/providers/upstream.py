@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from httpx_sse import ServerSentEvent
 from relay.broker.silence import Silence
 from schema.outbound import NOT_ALLOWED, AddressNotAllowed
 from workers.providers.chunked import chunked_body, connection_of
+from workers.providers.leftover import read_rest_then_close
 from workers.providers.sse import EventParser
 from workers.providers.vocabulary import UpstreamError
 
@@ -51,6 +52,7 @@ async def post_events(
     body: dict[str, Any],
     headers: dict[str, str],
     limits: StreamLimits,
+    is_last: Callable[[ServerSentEvent], bool] = lambda event: False,
 ) -> AsyncIterator[ServerSentEvent | JsonBody]:
     """POST `body` and yield the answer's SSE events, or one `JsonBody`.
 
@@ -60,8 +62,13 @@ async def post_events(
     local and never counts as the upstream's silence; connecting is bounded by the same
     number of seconds on its own — and `idle_timeout` bounds every later gap, so a slow
     consumer never counts.
+
+    `is_last(event)`: the provider's final event. A provider that stops there leaves the body's end
+    to be read in the background, so that the connection is pooled (`leftover`); one that stops
+    before (a stop, an error) closes it at once, which tells the upstream to stop generating.
     """
     async with AsyncExitStack() as stack:
+        pooled = client is not None
         if client is None:
             client = await stack.enter_async_context(httpx.AsyncClient())
         loop = asyncio.get_running_loop()
@@ -91,7 +98,13 @@ async def post_events(
             raise UpstreamError(f"Could not connect to the AI service: {_reason(exc)}.") from None
         except httpx.HTTPError:
             raise UpstreamError("The AI service closed the connection without answering.") from None
-        stack.push_async_callback(response.aclose)
+        rest_read_later = False
+
+        async def close_response() -> None:
+            if not rest_read_later:
+                await response.aclose()
+
+        stack.push_async_callback(close_response)
 
         if not response.is_success:
             raise await _status_error(response, limits)
@@ -105,7 +118,7 @@ async def post_events(
 
         chunks = _body(response)
         parser = EventParser(limits.max_event_bytes)
-        started = False
+        started = ended = False
         silence = stack.enter_context(Silence(loop))
         deadline = first_byte.when() or loop.time() + limits.first_byte_timeout
         while True:
@@ -123,8 +136,15 @@ async def post_events(
             silence.waiting_until(None)
             if chunk is None:
                 return
-            for event in parser.feed(chunk):
-                yield event
+            try:
+                for event in parser.feed(chunk):
+                    ended = is_last(event)
+                    yield event
+            except GeneratorExit:
+                if pooled and ended:  # the provider has its final event: the connection is kept
+                    read_rest_then_close(chunks, response.aclose)
+                    rest_read_later = True
+                raise
             started = True
             deadline = loop.time() + limits.idle_timeout
 
