@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from schema import keys
-from schema.db import create_engine, session_factory
+from schema.db import create_engine, session_factory, thread_engine
 
 from . import ai_sdk, api, static_files
 from .broker import create_broker
@@ -91,6 +91,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     owns_broker = broker is None
     broker = broker or create_broker(settings)
     engine = create_engine(settings.database_url, settings.sql_connections)
+    threaded = thread_engine(engine)  # a SQLite file's POSTs, whole in a thread
     db = session_factory(engine)
     cache = SettingsCache(db)
     topics = broker.topics
@@ -103,7 +104,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, event_log=broker.event_log, jobs=broker.jobs, topics=topics, grants=broker.grants, tenants=tenants,
         max_message_chars=settings.max_message_chars,
         context_max_bytes=settings.context_max_bytes,
-        documents=broker.documents,
+        documents=broker.documents, threaded=threaded,
     )  # fmt: skip
     tenant_topics = TenantTopics(tenants)
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)
@@ -141,8 +142,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             if owns_broker:
                 await broker.close()
             await engine.dispose()
-            if chat.threaded is not None:
-                chat.threaded.dispose()
+            if threaded is not None:
+                threaded.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

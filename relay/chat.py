@@ -12,12 +12,11 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from schema import events, keys, posting, usage
-from schema.db import thread_engine
 from schema.documents import RELAY
 from schema.models import CANCELLED, PROCESSING, ChatMessage, ChatSession, message_dict, utcnow
 from schema.store import HISTORY_LIMIT, UnknownMessage, applied_changes, recent_messages
@@ -56,6 +55,7 @@ class Chat:
         max_message_chars: int,
         documents: DocumentBus,
         context_max_bytes: int = 256 * 1024,
+        threaded: Engine | None = None,
     ) -> None:
         self.documents = documents
         self.db = db
@@ -67,7 +67,7 @@ class Chat:
         self.grants = ChangeGrants(db, event_log, grants)
         self.context_max_bytes = context_max_bytes
         self.engine: AsyncEngine = db.kw["bind"]  # the POST path's Core statements run on it (`schema.posting`)
-        self.threaded = thread_engine(self.engine)  # or, on a SQLite file, on this one in a thread (disposed by app)
+        self.threaded = threaded  # or, on a SQLite file, on this one in a thread (`schema.db.thread_engine`)
 
     # sessions
 
