@@ -16,12 +16,15 @@
 -- ARGV[12] the publishing generation's lease ('0': not a generation's event, never fenced),
 -- ARGV[13] how the lease is checked: 'l' an event of the message in flight, 'e' its start or error, '' none,
 -- ARGV[14] the event's name, ARGV[15] the log's cap in bytes (of its entries).
--- Returns {seq, epoch}; {0, 'fenced'} when the lease is stale or the message already ended, {0, 'lost'} when
+-- Returns {seq, epoch} ({seq, epoch, 'again'} for a publish made before: its retry after a lost reply);
+-- {0, 'fenced'} when the lease is stale or the message already ended, {0, 'lost'} when
 -- a streamed event finds no generation started in the session's history (log.py).
 local live, log, content, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local entry, message_id = ARGV[2], ARGV[7]
 if redis.call('HGET', live, 'publish_id') == ARGV[10] then
-  return redis.call('HMGET', live, 'seq', 'epoch')
+  local made = redis.call('HMGET', live, 'seq', 'epoch')
+  made[3] = 'again'
+  return made
 end
 local state = redis.call('HMGET', live, 'epoch', 'message_id', 'lease', 'done', 'gmsg', 'renewed')
 local epoch, in_flight = state[1], state[2]

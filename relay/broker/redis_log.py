@@ -26,16 +26,13 @@ from .topic_bus import TopicBus, TopicHandler
 PUBLISH_SCRIPT = (Path(__file__).with_name("publish.lua")).read_text()
 # publish.lua, then the job queued after the event: the last key is the job stream, the last argument the job
 # (both taken off before publish.lua reads KEYS and ARGV). A retry of a call that went through finds the event
-# published (its publish_id) and queues nothing more.
+# published ('again') and queues nothing more.
 PUBLISH_AND_QUEUE_SCRIPT = f"""local jobs, job = table.remove(KEYS), table.remove(ARGV)
-if redis.call('HGET', KEYS[1], 'publish_id') == ARGV[10] then
-  return redis.call('HMGET', KEYS[1], 'seq', 'epoch')
-end
 local function publish()
 {PUBLISH_SCRIPT}
 end
 local published = publish()
-if published[1] ~= 0 then
+if published[1] ~= 0 and not published[3] then
   redis.call('XADD', jobs, '*', 'job', job)
 end
 return published
@@ -129,5 +126,5 @@ class RedisEventLog(EventLog):
 
 def _decoded(reply: list[Any]) -> tuple[int, str] | str:
     """The publish script's (seq, epoch), or its refusal."""
-    seq, epoch = reply
+    seq, epoch = reply[0], reply[1]
     return (int(seq), epoch.decode()) if seq else epoch.decode()
