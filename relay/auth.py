@@ -52,10 +52,6 @@ def mint(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify(secret: str, token: str | None) -> Claims:
-    return verify_until(secret, token)[0]
-
-
 def verify_until(secret: str, token: str | None) -> tuple[Claims, float]:
     """The token's claims and its `exp` (what a cache of verified tokens keeps them until)."""
     if not token:

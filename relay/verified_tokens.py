@@ -22,7 +22,7 @@ class VerifiedTokens:
         self.entries: dict[str, tuple[float, Claims]] = {}  # token → (its exp, its claims)
 
     def claims(self, token: str) -> Claims:
-        """The token's claims; raises `InvalidToken` as `relay.auth.verify` does (an expired one too)."""
+        """The token's claims; raises `InvalidToken` as `relay.auth.verify_until` does (an expired one too)."""
         known = self.entries.get(token)
         if known is not None:
             if known[0] > self.clock():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.auth import verify
+from relay.auth import verify_until
 from relay.log_redaction import RedactingFormatter
 from relay.settings import ConfigError, from_env
 
@@ -83,14 +83,14 @@ def test_a_worker_needs_an_upstream_url() -> None:
 def test_token_mints_a_token_the_gateway_accepts() -> None:
     secret = "a-secret-that-is-long-enough-for-hs256"
     result = run("token", "--user", "alice", "--tenant", "acme", "--admin", RELAY_SECRET=secret)
-    claims = verify(secret, result.stdout.strip())
+    claims, _ = verify_until(secret, result.stdout.strip())
     assert (claims.user, claims.tenant, claims.role) == ("alice", "acme", "admin")
 
 
 def test_token_carries_the_display_name_given_with_name() -> None:
     secret = "a-secret-that-is-long-enough-for-hs256"
     result = run("token", "--user", "u-7", "--tenant", "acme", "--name", "Ada Lovelace", RELAY_SECRET=secret)
-    claims = verify(secret, result.stdout.strip())
+    claims, _ = verify_until(secret, result.stdout.strip())
     assert (claims.user, claims.name, claims.role) == ("u-7", "Ada Lovelace", "member")
 
 

@@ -8,11 +8,9 @@ import uuid
 import pytest
 import websockets
 
-from relay import verified_tokens
-from relay.auth import Claims
-
 from .phoenix import PhoenixClient
 from .system import System
+from .test_verified_tokens import counted_verifications
 
 
 async def test_bad_token_is_refused_at_the_upgrade_with_403(system: System) -> None:
@@ -178,14 +176,7 @@ async def test_a_token_that_reconnects_is_verified_once_per_process(
     system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reconnect storm brings back the same tokens: their signatures are checked once, not at every upgrade."""
-    checks: list[str] = []
-    real = verified_tokens.verify_until
-
-    def counted(secret: str, token: str) -> tuple[Claims, float]:
-        checks.append(token)
-        return real(secret, token)
-
-    monkeypatch.setattr(verified_tokens, "verify_until", counted)
+    checks = counted_verifications(monkeypatch)
     token = system.token(user=f"reconnecting-{uuid.uuid4().hex[:8]}")  # a token this process has not seen
     for _ in range(3):
         client = await PhoenixClient.connect(system.url, token)

@@ -13,7 +13,8 @@ from relay.verified_tokens import VerifiedTokens
 SECRET = "a-secret-long-enough-for-hs256-signatures"
 
 
-def test_a_token_is_verified_once_and_its_claims_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+def counted_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signatures are checked from now on, in order."""
     checks: list[str] = []
     real = verified_tokens.verify_until
 
@@ -22,6 +23,11 @@ def test_a_token_is_verified_once_and_its_claims_reused(monkeypatch: pytest.Monk
         return real(secret, token)
 
     monkeypatch.setattr(verified_tokens, "verify_until", counted)
+    return checks
+
+
+def test_a_token_is_verified_once_and_its_claims_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    checks = counted_verifications(monkeypatch)
     tokens = VerifiedTokens(SECRET)
     token = mint(SECRET, "alice", "acme", "admin")
     first, second = tokens.claims(token), tokens.claims(token)
