@@ -235,3 +235,17 @@ async def test_a_consumer_that_stops_before_the_final_event_closes_the_connectio
             assert (await anext(events)).data  # type: ignore[union-attr]
         assert client._transport._pool.connections == []  # type: ignore[attr-defined]
         assert not leftover._reading
+
+
+async def test_an_answer_that_streams_on_after_its_final_event_is_read_no_further_than_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rest is read up to `REST_BYTES`, then the connection is closed, however long it could still wait."""
+    monkeypatch.setattr(leftover, "REST_SECONDS", 60.0)
+    more = chunked(b"x" * (leftover.REST_BYTES + 1))
+    answer = writes([HEAD + chunked(text_delta("hi")) + chunked(complete("hi")), more, more], pause=0.01)
+    async with keepalive_server(answer) as (url, per_connection), upstream_clients(Settings()) as (client, _):
+        provider = ApolloProvider(url, client=client, first_byte_timeout=2, idle_timeout=2)
+        assert [event async for event in provider.stream(GenerationRequest("hello", []))][-1] == Complete("hi")
+        await until(lambda: not leftover._reading and not client._transport._pool.connections)  # type: ignore
+    assert per_connection == [1]
