@@ -91,8 +91,8 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     owns_broker = broker is None
     broker = broker or create_broker(settings)
     engine = create_engine(settings.database_url, settings.sql_connections)
-    threaded = thread_engine(engine)  # a SQLite file's POSTs, whole in a thread
-    db = session_factory(engine)
+    threaded = thread_engine(engine)  # a SQLite file's POSTs and ends of generations, whole in a thread
+    db = session_factory(engine, threaded)
     cache = SettingsCache(db)
     topics = broker.topics
 
@@ -104,7 +104,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         db, event_log=broker.event_log, jobs=broker.jobs, topics=topics, grants=broker.grants, tenants=tenants,
         max_message_chars=settings.max_message_chars,
         context_max_bytes=settings.context_max_bytes,
-        documents=broker.documents, threaded=threaded,
+        documents=broker.documents,
     )  # fmt: skip
     tenant_topics = TenantTopics(tenants)
     presence = PresenceTracker(broker.presence, settings.presence_ttl_seconds, settings.presence_interval_seconds)

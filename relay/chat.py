@@ -12,7 +12,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -55,7 +55,6 @@ class Chat:
         max_message_chars: int,
         documents: DocumentBus,
         context_max_bytes: int = 256 * 1024,
-        threaded: Engine | None = None,
     ) -> None:
         self.documents = documents
         self.db = db
@@ -66,8 +65,7 @@ class Chat:
         self.max_message_chars = max_message_chars
         self.grants = ChangeGrants(db, event_log, grants)
         self.context_max_bytes = context_max_bytes
-        self.engine: AsyncEngine = db.kw["bind"]  # the POST path's Core statements run on it (`schema.posting`)
-        self.threaded = threaded  # or, on a SQLite file, on this one in a thread (`schema.db.thread_engine`)
+        self.engine: AsyncEngine = db.kw["bind"]  # an unqueued answer's failure is written on it (`schema.posting`)
 
     # sessions
 
@@ -218,7 +216,7 @@ class Chat:
         removed: list[str] = []
         try:
             if edit is None:
-                await posting.post_question(self.engine, claims.tenant, rows, limit, self.threaded)
+                await posting.post_question(self.db, claims.tenant, rows, limit)
             else:
                 removed = await self._replace_last(claims, session_id, edit, rows, limit)
         except posting.SessionNotFound:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 POOL_WAIT_SECONDS = 120.0  # a burst larger than the pool waits its turn; past this it is answered "busy"
 CONNECT_TIMEOUT_SECONDS = 5.0  # asyncpg waits 60 s by default for an address that does not answer
@@ -79,5 +84,31 @@ def thread_engine(engine: AsyncEngine) -> Engine | None:
     return threaded
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, threaded: Engine | None = None) -> async_sessionmaker[AsyncSession]:
+    """`threaded`: the database's `thread_engine`, on which `in_transaction` runs (the factory carries it)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"threaded": threaded})
+
+
+def threaded_engine(db: async_sessionmaker[AsyncSession]) -> Engine | None:
+    return db.kw.get("info", {}).get("threaded")
+
+
+async def in_transaction(
+    db: async_sessionmaker[AsyncSession],
+    work: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`work(connection, ...)` in one transaction, in Core: on a SQLite file whole in a worker thread (one hand-over
+    each way instead of aiosqlite's one per cursor, statement, fetch and commit), else on the async engine."""
+    threaded = threaded_engine(db)
+    if threaded is not None:
+        return await asyncio.to_thread(_transaction, threaded, work, *args, **kwargs)
+    engine: AsyncEngine = db.kw["bind"]
+    async with engine.begin() as connection:
+        return await connection.run_sync(work, *args, **kwargs)
+
+
+def _transaction(engine: Engine, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    with engine.begin() as connection:
+        return work(connection, *args, **kwargs)

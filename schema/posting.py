@@ -10,13 +10,13 @@ transaction runs whole in a worker thread (`schema.db.thread_engine`).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .db import in_transaction
 from .models import PROCESSING, SUCCESS, ChatMessage, ChatSession, TenantUsage, new_id, utcnow
 from .usage import month_of
 
@@ -54,24 +54,14 @@ def question_and_answer(session_id: str, user_id: str, content: str, now: dateti
 
 
 async def post_question(
-    engine: AsyncEngine, tenant_id: str, rows: list[dict[str, Any]], limit: int | None, threaded: Engine | None = None
+    db: async_sessionmaker[AsyncSession], tenant_id: str, rows: list[dict[str, Any]], limit: int | None
 ) -> None:
-    """Insert `rows` (`question_and_answer`) in one transaction; `limit`: the tenant's monthly tokens, if any;
-    `threaded`: the database's `schema.db.thread_engine`, if it has one, which runs the transaction instead.
+    """Insert `rows` (`question_and_answer`) in one transaction; `limit`: the tenant's monthly tokens, if any.
 
     Raises `SessionNotFound`, `OverLimit`, or the database's IntegrityError when the session already has
     a generation running (its one-`processing`-message index).
     """
-    if threaded is not None:
-        await asyncio.to_thread(_transaction, threaded, tenant_id, rows, limit)
-        return
-    async with engine.begin() as connection:
-        await connection.run_sync(_post, tenant_id, rows, limit)
-
-
-def _transaction(engine: Engine, tenant_id: str, rows: list[dict[str, Any]], limit: int | None) -> None:
-    with engine.begin() as connection:
-        _post(connection, tenant_id, rows, limit)
+    await in_transaction(db, _post, tenant_id, rows, limit)
 
 
 def _post(connection: Connection, tenant_id: str, rows: list[dict[str, Any]], limit: int | None) -> None:

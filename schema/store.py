@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, cast, select, update
+from sqlalchemy import Connection, Text, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .db import in_transaction
 from .models import (
     INTERRUPTED,
     MESSAGE_FIELDS,
@@ -36,9 +37,11 @@ class UnknownMessage(LookupError):
     """A message id that is not one of the session's."""
 
 
+APPLIED_CHANGES = select(AppliedChange.change_id).where(AppliedChange.session_id == bindparam("session_id"))
+
+
 async def applied_changes(db: AsyncSession, session_id: str) -> set[str]:
-    rows = await db.scalars(select(AppliedChange.change_id).where(AppliedChange.session_id == session_id))
-    return set(rows)
+    return set(await db.scalars(APPLIED_CHANGES, {"session_id": session_id}))
 
 
 async def carries_change(db: AsyncSession, session_id: str, change_id: str) -> bool:
@@ -109,13 +112,19 @@ class GenerationStart:
     documents: str  # the session's documents mode: the relay's hosted documents are read as it starts
 
 
-async def generation_start(db: AsyncSession, session_id: str, message_id: str) -> GenerationStart | None:
+async def generation_start(
+    db: async_sessionmaker[AsyncSession], session_id: str, message_id: str
+) -> GenerationStart | None:
     """The question, its history and settings; None when the message is no longer `processing`."""
+    return await in_transaction(db, _generation_start, session_id, message_id)
+
+
+def _generation_start(connection: Connection, session_id: str, message_id: str) -> GenerationStart | None:
     ids = {"session_id": session_id, "message_id": message_id}
-    found = (await db.execute(GENERATION_START, ids)).first()
+    found = connection.execute(GENERATION_START, ids).first()
     if found is None or found.status != PROCESSING:
         return None
-    rows = await db.execute(EARLIER_MESSAGES, {**ids, "before": found.created_at})
+    rows = connection.execute(EARLIER_MESSAGES, {**ids, "before": found.created_at})
     earlier = list(reversed(rows.all()))
     question, history = earlier[-1], earlier[:-1]
     return GenerationStart(
@@ -138,10 +147,13 @@ def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dic
 
 async def warm_up(db: async_sessionmaker[AsyncSession]) -> None:
     """A connection opened and the start's and the final write's statements compiled: run for no message."""
-    async with db() as session:
-        await generation_start(session, "", "")
-        await session.execute(EARLIER_MESSAGES, {"session_id": "", "before": utcnow()})
+    await in_transaction(db, _warm_up)
     await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
+
+
+def _warm_up(connection: Connection) -> None:
+    _generation_start(connection, "", "")
+    connection.execute(EARLIER_MESSAGES, {"session_id": "", "before": utcnow()})
 
 
 # The final write's one statement: the message's columns as clients see them, and whom its tokens count for.
@@ -179,28 +191,33 @@ async def persist_final(
     values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
     if tool_calls is not None:
         values["tool_calls"] = tool_calls
+    return await in_transaction(db, _persist_final, message_id, values, usage, replaces_takeover)
+
+
+def _persist_final(
+    connection: Connection, message_id: str, values: dict[str, Any], usage: dict[str, Any], replaces_takeover: bool
+) -> dict[str, Any] | None:
     write = update(ChatMessage.__table__).values(**values, completed_at=utcnow()).returning(*FINAL_RETURNING)
-    async with db.begin() as session:
-        replaced = None  # a takeover's record this replaces: its usage was counted already
-        row = (await session.execute(write.where(MESSAGES.id == message_id, MESSAGES.status == PROCESSING))).first()
-        if row is None and replaces_takeover:
-            prior = await session.execute(
-                select(ChatMessage.status, ChatMessage.error, ChatMessage.usage)
-                .where(ChatMessage.id == message_id)
-                .with_for_update()
-            )
-            found = prior.first()
-            if found is not None and found.status == INTERRUPTED and found.error == WORKER_LOST:
-                replaced = found.usage
-                took_over = and_(MESSAGES.status == INTERRUPTED, MESSAGES.error == WORKER_LOST)
-                row = (await session.execute(write.where(MESSAGES.id == message_id, took_over))).first()
-        if row is None:
-            return None
-        applied = await applied_changes(session, row.session_id) if row.changes else frozenset[str]()
-        final = {"message": message_dict(row, applied)}
-        user = row.user_id or row.owner  # the asking user's tokens (the session owner's in older rows)
-        await count_generation(session, row.tenant_id, user, usage, replaced)  # in the same write
-        return final
+    replaced = None  # a takeover's record this replaces: its usage was counted already
+    row = connection.execute(write.where(MESSAGES.id == message_id, MESSAGES.status == PROCESSING)).first()
+    if row is None and replaces_takeover:
+        prior = connection.execute(
+            select(ChatMessage.status, ChatMessage.error, ChatMessage.usage)
+            .where(ChatMessage.id == message_id)
+            .with_for_update()
+        )
+        found = prior.first()
+        if found is not None and found.status == INTERRUPTED and found.error == WORKER_LOST:
+            replaced = found.usage
+            took_over = and_(MESSAGES.status == INTERRUPTED, MESSAGES.error == WORKER_LOST)
+            row = connection.execute(write.where(MESSAGES.id == message_id, took_over)).first()
+    if row is None:
+        return None
+    applied = set(connection.scalars(APPLIED_CHANGES, {"session_id": row.session_id})) if row.changes else set[str]()
+    final = {"message": message_dict(row, applied)}
+    user = row.user_id or row.owner  # the asking user's tokens (the session owner's in older rows)
+    count_generation(connection, row.tenant_id, user, usage, replaced)  # in the same write
+    return final
 
 
 async def persisted_final(db: async_sessionmaker[AsyncSession], message_id: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,8 +73,8 @@ def _upserts(dialect_name: str) -> list[tuple[Any, tuple[str, ...]]]:
     return upserts
 
 
-async def add_usage(
-    db: AsyncSession,
+def add_usage(
+    connection: Connection,
     tenant_id: str,
     user_id: str,
     month: str,
@@ -82,15 +82,15 @@ async def add_usage(
     output_tokens: int,
     generations: int = 1,
 ) -> None:
-    """Add to the month's totals of a tenant and user (an upsert each, in `db`'s transaction)."""
+    """Add to the month's totals of a tenant and user (an upsert each, in `connection`'s transaction)."""
     values = {"tenant_id": tenant_id, "user_id": user_id, "month": month, "input_tokens": input_tokens,
               "output_tokens": output_tokens, "generations": generations}  # fmt: skip
-    for upsert, keys in _upserts(db.get_bind().dialect.name):
-        await db.execute(upsert, {name: values[name] for name in (*keys, *ADDED)})
+    for upsert, keys in _upserts(connection.dialect.name):
+        connection.execute(upsert, {name: values[name] for name in (*keys, *ADDED)})
 
 
-async def count_generation(
-    db: AsyncSession, tenant_id: str, user_id: str, usage: dict[str, Any], replaced: dict[str, Any] | None = None
+def count_generation(
+    connection: Connection, tenant_id: str, user_id: str, usage: dict[str, Any], replaced: dict[str, Any] | None = None
 ) -> None:
     """Add a generation that just ended to its month's totals, in the transaction of its final write.
 
@@ -99,7 +99,7 @@ async def count_generation(
     """
     before = replaced or {}
     tokens = [int(usage.get(key, 0)) - int(before.get(key, 0)) for key in ("input_tokens", "output_tokens")]
-    await add_usage(db, tenant_id, user_id, month_of(utcnow()), *tokens, 0 if replaced is not None else 1)
+    add_usage(connection, tenant_id, user_id, month_of(utcnow()), *tokens, 0 if replaced is not None else 1)
 
 
 async def month_total(db: AsyncSession, tenant_id: str, month: str) -> int:

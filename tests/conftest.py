@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from schema.db import create_engine
+from schema.db import create_engine, session_factory, thread_engine
 from schema.migrate import upgrade
 
 from .services import PostgresCluster, PostgresDatabase, RedisCluster, RedisServer
@@ -45,6 +45,16 @@ async def migrated(backend: Backend) -> AsyncIterator[AsyncEngine]:
     await upgrade(engine)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def sql(migrated: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """The migrated database's session factory as the gateway and workers make it: a SQLite file's with its
+    thread engine, on which `schema.db.in_transaction` runs."""
+    threaded = thread_engine(migrated)
+    yield session_factory(migrated, threaded)
+    if threaded is not None:
+        threaded.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema.db import session_factory
 from schema.models import ERROR, PROCESSING, SUCCESS, ChatMessage, ChatSession, Tenant, utcnow
 from schema.store import HISTORY_LIMIT, generation_start
 
 
 async def test_the_start_reads_the_question_its_history_in_order_and_the_settings(
-    migrated: AsyncEngine,
+    sql: async_sessionmaker[AsyncSession],
 ) -> None:
-    db = session_factory(migrated)
+    db = sql
     now = utcnow()
     calls = [{"id": "c1", "name": "lookup", "arguments": {}, "result": "found"}]
     async with db.begin() as session:
@@ -39,8 +38,7 @@ async def test_the_start_reads_the_question_its_history_in_order_and_the_setting
                                 usage={}, created_at=asked + timedelta(microseconds=1)))  # fmt: skip
         session.add(ChatMessage(session_id="other", role="user", content="elsewhere", status=SUCCESS, changes=[],
                                 usage={}, created_at=now + timedelta(seconds=older)))  # fmt: skip
-    async with db() as session:
-        start = await generation_start(session, "s", "a")
+    start = await generation_start(db, "s", "a")
     assert start is not None
     assert (start.question, start.user_id) == ("the question", "carol")
     assert [m["content"] for m in start.history] == [f"m{i}" for i in range(older - HISTORY_LIMIT, older)]
@@ -51,8 +49,10 @@ async def test_the_start_reads_the_question_its_history_in_order_and_the_setting
     )  # fmt: skip
 
 
-async def test_the_start_of_a_message_no_longer_processing_or_unknown_is_none(migrated: AsyncEngine) -> None:
-    db = session_factory(migrated)
+async def test_the_start_of_a_message_no_longer_processing_or_unknown_is_none(
+    sql: async_sessionmaker[AsyncSession],
+) -> None:
+    db = sql
     now = utcnow()
     async with db.begin() as session:
         session.add(Tenant(id="acme", settings={}))
@@ -63,7 +63,6 @@ async def test_the_start_of_a_message_no_longer_processing_or_unknown_is_none(mi
                                 usage={}, created_at=now))  # fmt: skip
         session.add(ChatMessage(id="a", session_id="s", role="assistant", content="done", status=SUCCESS, changes=[],
                                 usage={}, created_at=now + timedelta(microseconds=1)))  # fmt: skip
-    async with db() as session:
-        assert await generation_start(session, "s", "a") is None
-        assert await generation_start(session, "s", "missing") is None
-        assert await generation_start(session, "other", "a") is None
+    assert await generation_start(db, "s", "a") is None
+    assert await generation_start(db, "s", "missing") is None
+    assert await generation_start(db, "other", "a") is None

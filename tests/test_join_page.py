@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from schema.db import threaded_engine
 from schema.events import change_id
 
 from .system import Backend, System
@@ -19,7 +20,8 @@ from .system import Backend, System
 def sql_statements(system: System) -> Iterator[list[str]]:
     """Every statement the gateway sends to SQL meanwhile (on a SQLite file, the POST's in a thread too)."""
     gateway = system.gateways[0].server.config.app.state.gateway
-    engines = [gateway.engine.sync_engine, *([gateway.chat.threaded] if gateway.chat.threaded else [])]
+    threaded = threaded_engine(gateway.db)
+    engines = [gateway.engine.sync_engine, *([threaded] if threaded else [])]
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

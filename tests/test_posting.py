@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 
+from schema.db import in_transaction, threaded_engine
 from schema.models import utcnow
 from schema.usage import add_usage, month_of
 
@@ -34,9 +35,8 @@ async def test_a_post_over_the_monthly_limit_writes_nothing_and_is_refused(backe
         await system.http.put(
             "/api/tenant/settings", headers=system.auth(role="admin"), json={"usage_limit": {"monthly_tokens": 10}}
         )
-        engine = system.gateways[0].server.config.app.state.gateway.db
-        async with engine.begin() as db:
-            await add_usage(db, "acme", "alice", month_of(utcnow()), 8, 2)
+        db = system.gateways[0].server.config.app.state.gateway.db
+        await in_transaction(db, add_usage, "acme", "alice", month_of(utcnow()), 8, 2)
         refused = await system.post_message(session_id, "hello")
         history = await system.http.get(f"/api/sessions/{session_id}/messages", headers=system.auth())
     assert refused.status_code == 429 and refused.json()["code"] == "usage_limit"
@@ -72,7 +72,7 @@ async def test_a_post_on_a_sqlite_file_runs_its_transaction_in_a_thread_and_none
     a post); the thread engine's transaction is one hand-over to a worker thread."""
     async with System(backend) as system:
         gateway = system.gateways[0].server.config.app.state.gateway
-        if gateway.chat.threaded is None:
+        if threaded_engine(gateway.db) is None:
             assert gateway.engine.dialect.name != "sqlite"
             return
         session_id = await system.new_session()
@@ -94,17 +94,17 @@ async def test_a_post_whose_sqlite_file_cannot_be_opened_is_a_clear_503_and_queu
 ) -> None:
     async with System(backend) as system:
         gateway = system.gateways[0].server.config.app.state.gateway
-        if gateway.chat.threaded is None:
+        if threaded_engine(gateway.db) is None:
             return  # PostgreSQL down: tests/faults/test_sql_outage.py
         session_id = await system.new_session()
         await system.ask(session_id, "warm the settings cache")
-        working = gateway.chat.threaded
-        gateway.chat.threaded = create_engine(f"sqlite:///{tmp_path}/missing/streamrelay.db")
+        info = gateway.db.kw["info"]  # where the session factory keeps its thread engine
+        working, info["threaded"] = info["threaded"], create_engine(f"sqlite:///{tmp_path}/missing/streamrelay.db")
         try:
             refused = await system.post_message(session_id, "hello")
         finally:
-            gateway.chat.threaded.dispose()
-            gateway.chat.threaded = working
+            info["threaded"].dispose()
+            info["threaded"] = working
         waiting, pending = await gateway.broker.jobs.counts()
     assert refused.status_code == 503 and refused.json()["code"] == "unavailable", refused.text
     assert (waiting, pending) == (0, 0)

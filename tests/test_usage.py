@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from schema.db import session_factory
+from schema.db import in_transaction, session_factory
 from schema.models import Tenant
 from schema.usage import add_usage, generation_usage, month_of, month_total, report, resets_at
 
@@ -40,8 +40,7 @@ async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(
         session.add_all([Tenant(id="acme", settings={}), Tenant(id="other", settings={})])
 
     async def generation(user: str, tokens: int, tenant: str = "acme") -> None:
-        async with db.begin() as session:
-            await add_usage(session, tenant, user, "2026-11", tokens, 1)
+        await in_transaction(db, add_usage, tenant, user, "2026-11", tokens, 1)
 
     if backend.redis_url is None:  # SQLite serialises writers: one at a time
         for user, tokens in [("alice", 10), ("bob", 20), ("alice", 30)]:
@@ -62,12 +61,12 @@ async def test_totals_add_up_per_tenant_and_user_even_when_written_at_once(
 
 
 async def test_a_final_write_returns_the_stored_message_and_counts_the_askers_tokens_once(
-    migrated: AsyncEngine,
+    sql: async_sessionmaker[AsyncSession],
 ) -> None:
     from schema.models import INTERRUPTED, PROCESSING, SUCCESS, ChatMessage, ChatSession
     from schema.store import WORKER_LOST, persist_final, persisted_final
 
-    db = session_factory(migrated)
+    db = sql
     async with db.begin() as session:
         session.add(Tenant(id="acme", settings={}))
     chats = [ChatSession(tenant_id="acme", user_id="owner", title="", context={}) for _ in range(3)]

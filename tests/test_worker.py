@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from schema.db import create_engine, session_factory
+from schema.db import create_engine, session_factory, threaded_engine
 from schema.models import PROCESSING, SUCCESS, ChatMessage, utcnow
 from workers.runner import sql_turns
 
@@ -174,3 +174,33 @@ async def test_an_in_process_worker_that_raised_fails_the_test_at_teardown(tmp_p
             worker, task = system.workers[0]
             worker.broker.jobs.take = a_bug  # type: ignore[method-assign]
             await asyncio.wait([task])
+
+
+async def test_a_generation_on_a_sqlite_file_reads_its_start_and_writes_its_end_in_a_thread_none_through_aiosqlite(
+    backend: Backend,
+) -> None:
+    """aiosqlite hands every cursor, statement, fetch and commit over to its thread and back; the thread
+    engine runs each of a generation's two transactions whole, with one hand-over to a worker thread."""
+    async with System(backend) as system:
+        worker = system.workers[0][0]
+        threaded = threaded_engine(worker.db)
+        if threaded is None:
+            assert system.settings.database_url.startswith("postgresql")
+            return
+        session_id = await system.new_session()
+        through_aiosqlite: list[str] = []
+        in_a_thread: list[str] = []
+        engines = ((worker.db.kw["bind"].sync_engine, through_aiosqlite), (threaded, in_a_thread))
+        recorders = [(engine, lambda *args, seen=seen: seen.append(args[2])) for engine, seen in engines]
+        for engine, record in recorders:
+            event.listen(engine, "before_cursor_execute", record)
+        try:
+            answer = await system.ask(session_id, "hello")
+        finally:
+            for engine, record in recorders:
+                event.remove(engine, "before_cursor_execute", record)
+    assert answer["status"] == SUCCESS
+    assert through_aiosqlite == []
+    verbs = [statement.split()[0].upper() for statement in in_a_thread]
+    # the start (the message, its history); the end (the message, its changes' ids, the tenant's and user's usage)
+    assert verbs == ["SELECT", "SELECT", "UPDATE", "SELECT", "INSERT", "INSERT"], in_a_thread

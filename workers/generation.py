@@ -162,8 +162,8 @@ class Generation:
             deadline.cancel()
 
     async def _load(self) -> tuple[GenerationRequest, dict[str, Any], str] | None:
-        async with self.sql_turns, self.db() as db:
-            start = await generation_start(db, self.session_id, self.message_id)
+        async with self.sql_turns:
+            start = await generation_start(self.db, self.session_id, self.message_id)
         if start is None:
             return None
         request = GenerationRequest(
