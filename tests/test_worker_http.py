@@ -99,3 +99,32 @@ def test_the_worker_clients_are_ready_before_the_first_request() -> None:
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "True"
+
+
+class ImportSearches:
+    """A finder consulted only when an import is not in `sys.modules`: each call is a search of `sys.path`."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, *_: object) -> None:
+        self.names.append(name)
+
+
+async def test_an_upstream_request_searches_for_no_module() -> None:
+    """httpcore imports sniffio each time it makes a lock or a cancellation shield (several per request); were
+    sniffio not installed, each of those imports would fail only after searching every entry of sys.path."""
+    searches = ImportSearches()
+    async with raw_server(stream(text_delta("hi"), complete("hi"))) as server, upstream_clients(Settings()) as (
+        client,
+        _,
+    ):
+        provider = ApolloProvider(server.url, client=client)
+        await collect(provider)  # whatever a first request imports lazily
+        sys.meta_path.insert(0, searches)
+        try:
+            streams = [await collect(provider) for _ in range(3)]
+        finally:
+            sys.meta_path.remove(searches)
+    assert all(events == [Chunk("hi"), Complete("hi")] for events in streams)
+    assert searches.names == []
