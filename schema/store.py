@@ -7,11 +7,12 @@ final write is guarded by `status = 'processing'`, so that exactly one finisher
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, bindparam, cast, select, update
+from sqlalchemy import Connection, Text, Update, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import in_transaction
@@ -194,23 +195,36 @@ async def persist_final(
     return await in_transaction(db, _persist_final, message_id, values, usage, replaces_takeover)
 
 
+@functools.cache
+def _final_write(columns: tuple[str, ...], took_over: bool) -> Update:
+    """The final write of `columns` (and `completed_at`), guarded by what the message must still be; built once
+    each: a statement built per call costs its cache key's computation, and this one has two subqueries."""
+    table = ChatMessage.__table__
+    values = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in (*columns, "completed_at")}
+    guard = (
+        and_(MESSAGES.status == INTERRUPTED, MESSAGES.error == WORKER_LOST) if took_over
+        else MESSAGES.status == PROCESSING
+    )  # fmt: skip
+    return update(table).values(values).where(MESSAGES.id == bindparam("message_id"), guard).returning(*FINAL_RETURNING)
+
+
+TAKEN_OVER = select(ChatMessage.status, ChatMessage.error, ChatMessage.usage).where(
+    ChatMessage.id == bindparam("message_id")
+)
+
+
 def _persist_final(
     connection: Connection, message_id: str, values: dict[str, Any], usage: dict[str, Any], replaces_takeover: bool
 ) -> dict[str, Any] | None:
-    write = update(ChatMessage.__table__).values(**values, completed_at=utcnow()).returning(*FINAL_RETURNING)
+    columns = tuple(values)
+    params = {"message_id": message_id, "new_completed_at": utcnow(), **{f"new_{k}": v for k, v in values.items()}}
     replaced = None  # a takeover's record this replaces: its usage was counted already
-    row = connection.execute(write.where(MESSAGES.id == message_id, MESSAGES.status == PROCESSING)).first()
+    row = connection.execute(_final_write(columns, False), params).first()
     if row is None and replaces_takeover:
-        prior = connection.execute(
-            select(ChatMessage.status, ChatMessage.error, ChatMessage.usage)
-            .where(ChatMessage.id == message_id)
-            .with_for_update()
-        )
-        found = prior.first()
+        found = connection.execute(TAKEN_OVER.with_for_update(), {"message_id": message_id}).first()
         if found is not None and found.status == INTERRUPTED and found.error == WORKER_LOST:
             replaced = found.usage
-            took_over = and_(MESSAGES.status == INTERRUPTED, MESSAGES.error == WORKER_LOST)
-            row = connection.execute(write.where(MESSAGES.id == message_id, took_over)).first()
+            row = connection.execute(_final_write(columns, True), params).first()
     if row is None:
         return None
     applied = set(connection.scalars(APPLIED_CHANGES, {"session_id": row.session_id})) if row.changes else set[str]()
