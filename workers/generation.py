@@ -112,15 +112,10 @@ class Generation:
                 self.streaming.cancel()
 
     async def run(self) -> None:
-        loaded = await self._load()
-        if loaded is None:
+        started = await self._start()
+        if started is None:
             return  # finished already: a duplicate or late job
-        request, tenant_settings, mode = loaded
-        if texts := await self.documents.start(mode):  # the hosted documents' texts, as the assistant's context
-            request = replace(request, context={**request.context, **texts})
-        self.prompt_chars = sum(len(m["content"]) for m in request.history) + len(request.content)
-        stop = keys.STOP_TOPIC, self.message_id.encode()
-        stopped = await patiently(f"check for a stop of {self.message_id}", lambda: self.topics.kept(*stop))
+        request, tenant_settings, stopped = started
         if stopped:
             self.end_early(CANCELLED, None)
         if self.ending is None:
@@ -161,20 +156,30 @@ class Generation:
         finally:
             deadline.cancel()
 
-    async def _load(self) -> tuple[GenerationRequest, dict[str, Any], str] | None:
-        async with self.sql_turns:
-            start = await generation_start(self.db, self.session_id, self.message_id)
-        if start is None:
-            return None
-        request = GenerationRequest(
-            content=start.question,
-            history=start.history,
-            context=start.context,
-            meta={"session_id": self.session_id, "message_id": self.message_id},
-            tenant=start.tenant,
-            user_id=start.user_id,
+    async def _start(self) -> tuple[GenerationRequest, dict[str, Any], bool] | None:
+        """The upstream request and settings, and whether a stop came first (asked of the broker while SQL is read)."""
+        stop = keys.STOP_TOPIC, self.message_id.encode()
+        asked = asyncio.ensure_future(
+            patiently(f"check for a stop of {self.message_id}", lambda: self.topics.kept(*stop))
         )
-        return request, start.tenant_settings, start.documents
+        try:
+            async with self.sql_turns:
+                start = await generation_start(self.db, self.session_id, self.message_id)
+            if start is None:
+                return None
+            request = GenerationRequest(
+                start.question, start.history, start.context, meta={"session_id": self.session_id,
+                "message_id": self.message_id}, tenant=start.tenant, user_id=start.user_id,
+            )  # fmt: skip
+            if texts := await self.documents.start(start.documents):  # the hosted documents' texts, as context
+                request = replace(request, context={**request.context, **texts})
+            self.prompt_chars = sum(len(m["content"]) for m in request.history) + len(request.content)
+            return request, start.tenant_settings, await asked
+        finally:
+            if not asked.done():
+                asked.cancel()
+            elif not asked.cancelled():
+                asked.exception()  # retrieved: a failure left unawaited is no longer of interest
 
     async def _stream(self, tenant_settings: dict[str, Any], request: GenerationRequest) -> None:
         outcome = self.outcome
