@@ -104,6 +104,18 @@ async def in_transaction(
     threaded = threaded_engine(db)
     if threaded is not None:
         return await asyncio.to_thread(_transaction, threaded, work, *args, **kwargs)
+    return await in_loop_transaction(db, work, *args, **kwargs)
+
+
+async def in_loop_transaction(
+    db: async_sessionmaker[AsyncSession],
+    work: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`work(connection, ...)` in one transaction on the async engine, its Python run on the event loop between
+    the driver's awaits. For a transaction whose Python, in a thread, would hold the GIL while the loop has
+    chunks to pass on: a generation's final write (its answer's JSON), 100 ending at once, did."""
     engine: AsyncEngine = db.kw["bind"]
     async with engine.begin() as connection:
         return await connection.run_sync(work, *args, **kwargs)

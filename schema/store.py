@@ -7,15 +7,17 @@ final write is guarded by `status = 'processing'`, so that exactly one finisher
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, Update, and_, bindparam, cast, select, update
+from sqlalchemy import Connection, Engine, Text, Update, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import in_transaction
+from .db import in_loop_transaction, in_transaction, threaded_engine
 from .models import (
     INTERRUPTED,
     MESSAGE_FIELDS,
@@ -146,10 +148,26 @@ def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dic
     return entry
 
 
-async def warm_up(db: async_sessionmaker[AsyncSession]) -> None:
-    """A connection opened and the start's and the final write's statements compiled: run for no message."""
-    await in_transaction(db, _warm_up)
-    await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
+async def warm_up(db: async_sessionmaker[AsyncSession], connections: int) -> None:
+    """`connections` connections of each pool a generation's SQL uses opened, and the start's and the final
+    write's statements compiled: run for no message. A SQLite file's thread engine (the start's) opens its
+    connections at once in one thread; the async engine's open as the final writes overlap."""
+    threaded = threaded_engine(db)
+    if threaded is not None:
+        await asyncio.to_thread(_warm_up_at_once, threaded, connections)
+
+    async def on_the_loop() -> None:
+        if threaded is None:
+            await in_loop_transaction(db, _warm_up)
+        await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
+
+    await asyncio.gather(*(on_the_loop() for _ in range(connections)))
+
+
+def _warm_up_at_once(engine: Engine, connections: int) -> None:
+    with contextlib.ExitStack() as stack:
+        for _ in range(connections):
+            _warm_up(stack.enter_context(engine.begin()))
 
 
 def _warm_up(connection: Connection) -> None:
@@ -192,7 +210,7 @@ async def persist_final(
     values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
     if tool_calls is not None:
         values["tool_calls"] = tool_calls
-    return await in_transaction(db, _persist_final, message_id, values, usage, replaces_takeover)
+    return await in_loop_transaction(db, _persist_final, message_id, values, usage, replaces_takeover)
 
 
 @functools.cache

@@ -16,9 +16,11 @@ from .system import SECRET, Backend, System
 async def test_a_worker_opens_its_sql_connections_before_its_first_job(backend: Backend) -> None:
     async with System(backend) as system:
         worker = system.workers[0][0]
-        pool = (threaded_engine(worker.db) or worker.db.kw["bind"]).pool  # where a generation's SQL runs
+        threaded = threaded_engine(worker.db)  # a SQLite file's: where a generation's start is read
+        pools = [engine.pool for engine in (worker.db.kw["bind"], *([threaded] if threaded else []))]
+        turns = sql_turns(worker.settings.worker_concurrency)
         # the worker warms up as it starts; no job was posted
-        await until(lambda: pool.checkedin() >= sql_turns(worker.settings.worker_concurrency))
+        await until(lambda: all(pool.checkedin() >= turns for pool in pools))
 
 
 def test_a_workers_sql_turns_follow_its_concurrency() -> None:

@@ -114,7 +114,7 @@ class Worker:
         """Before the first job: the SQL connections a generation's start and end use opened, and their
         statements compiled, so that the first generations do not pay for them (a burst would pay all at once)."""
         try:
-            await asyncio.gather(*(warm_up(self.db) for _ in range(sql_turns(self.settings.worker_concurrency))))
+            await warm_up(self.db, sql_turns(self.settings.worker_concurrency))
         except Exception as exc:  # not ready yet: the first generations will wait for it, as they always did
             logger.warning("could not warm the SQL connections up: %s", exc)
 
