@@ -38,7 +38,7 @@ async def run_worker(settings: Settings) -> None:
         serve_worker_metrics(settings)
     broker = create_broker(settings)
     engine = create_engine(settings.database_url, sql_turns(settings.worker_concurrency) + 1)
-    threaded = thread_engine(engine)  # a SQLite file's generation starts and ends, whole in a thread
+    threaded = thread_engine(engine)  # a SQLite file's generation starts, whole in a thread
     await broker.start()
     async with upstream_clients(settings) as (client, tenant_client):
         providers = provider_factory(settings, client, tenant_client)
