@@ -8,16 +8,15 @@ final write is guarded by `status = 'processing'`, so that exactly one finisher
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Text, Update, and_, bindparam, cast, select, update
+from sqlalchemy import Connection, Text, Update, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import in_loop_transaction, in_transaction, threaded_engine
+from .db import in_loop_transaction
 from .models import (
     INTERRUPTED,
     MESSAGE_FIELDS,
@@ -119,7 +118,7 @@ async def generation_start(
     db: async_sessionmaker[AsyncSession], session_id: str, message_id: str
 ) -> GenerationStart | None:
     """The question, its history and settings; None when the message is no longer `processing`."""
-    return await in_transaction(db, _generation_start, session_id, message_id)
+    return await in_loop_transaction(db, _generation_start, session_id, message_id)
 
 
 def _generation_start(connection: Connection, session_id: str, message_id: str) -> GenerationStart | None:
@@ -149,25 +148,14 @@ def _history_entry(role: str, content: str, tool_calls: list[Any] | None) -> dic
 
 
 async def warm_up(db: async_sessionmaker[AsyncSession], connections: int) -> None:
-    """`connections` connections of each pool a generation's SQL uses opened, and the start's and the final
-    write's statements compiled: run for no message. A SQLite file's thread engine (the start's) opens its
-    connections at once in one thread; the async engine's open as the final writes overlap."""
-    threaded = threaded_engine(db)
-    if threaded is not None:
-        await asyncio.to_thread(_warm_up_at_once, threaded, connections)
+    """`connections` connections opened and the start's and the final write's statements compiled: run for no
+    message (the connections open as the warm-ups overlap)."""
 
-    async def on_the_loop() -> None:
-        if threaded is None:
-            await in_loop_transaction(db, _warm_up)
+    async def once() -> None:
+        await in_loop_transaction(db, _warm_up)
         await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
 
-    await asyncio.gather(*(on_the_loop() for _ in range(connections)))
-
-
-def _warm_up_at_once(engine: Engine, connections: int) -> None:
-    with contextlib.ExitStack() as stack:
-        for _ in range(connections):
-            _warm_up(stack.enter_context(engine.begin()))
+    await asyncio.gather(*(once() for _ in range(connections)))
 
 
 def _warm_up(connection: Connection) -> None:

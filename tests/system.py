@@ -21,7 +21,7 @@ from relay.demo_upstream import DemoUpstream
 from relay.server import EmbeddedServer, uvicorn_options
 from relay.settings import Settings
 from schema.credentials import generate_key
-from schema.db import create_engine, session_factory, thread_engine
+from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 from schema.outbound import guarded_client
 from workers.runner import Worker
@@ -128,11 +128,8 @@ class System:
             await broker.start()
         engine = create_engine(settings.database_url)
         self.stack.push_async_callback(engine.dispose)
-        threaded = thread_engine(engine)  # as `streamrelay worker` runs on a SQLite file
-        if threaded is not None:
-            self.stack.callback(threaded.dispose)
         providers = provider_factory(settings, self.upstream_client, self.tenant_client)
-        worker = Worker(settings, broker, session_factory(engine, threaded), providers)
+        worker = Worker(settings, broker, session_factory(engine), providers)
         self.workers.append((worker, asyncio.create_task(worker.run())))
         return worker
 

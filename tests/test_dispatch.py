@@ -6,7 +6,7 @@ import asyncio
 
 from relay.broker.jobs import Job
 from relay.broker.memory import MemoryBroker
-from schema.db import create_engine, session_factory, threaded_engine
+from schema.db import create_engine, session_factory
 from workers.runner import TAKE_AT_ONCE, Worker, sql_turns
 
 from .conditions import until
@@ -16,11 +16,9 @@ from .system import SECRET, Backend, System
 async def test_a_worker_opens_its_sql_connections_before_its_first_job(backend: Backend) -> None:
     async with System(backend) as system:
         worker = system.workers[0][0]
-        threaded = threaded_engine(worker.db)  # a SQLite file's: where a generation's start is read
-        pools = [engine.pool for engine in (worker.db.kw["bind"], *([threaded] if threaded else []))]
-        turns = sql_turns(worker.settings.worker_concurrency)
+        pool = worker.db.kw["bind"].pool
         # the worker warms up as it starts; no job was posted
-        await until(lambda: all(pool.checkedin() >= turns for pool in pools))
+        await until(lambda: pool.checkedin() >= sql_turns(worker.settings.worker_concurrency))
 
 
 def test_a_workers_sql_turns_follow_its_concurrency() -> None:

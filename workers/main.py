@@ -10,7 +10,7 @@ from typing import Any
 
 from relay.broker import create_broker
 from relay.settings import ConfigError, Settings
-from schema.db import create_engine, session_factory, thread_engine
+from schema.db import create_engine, session_factory
 
 from .http import upstream_clients
 from .runner import Worker, sql_turns
@@ -38,11 +38,10 @@ async def run_worker(settings: Settings) -> None:
         serve_worker_metrics(settings)
     broker = create_broker(settings)
     engine = create_engine(settings.database_url, sql_turns(settings.worker_concurrency) + 1)
-    threaded = thread_engine(engine)  # a SQLite file's generation starts, whole in a thread
     await broker.start()
     async with upstream_clients(settings) as (client, tenant_client):
         providers = provider_factory(settings, client, tenant_client)
-        worker = Worker(settings, broker, session_factory(engine, threaded), providers)
+        worker = Worker(settings, broker, session_factory(engine), providers)
         on_signals(asyncio.get_running_loop(), worker.shutdown)
         logging.getLogger("streamrelay").info("worker %s taking jobs", worker.name)
         try:
@@ -50,5 +49,3 @@ async def run_worker(settings: Settings) -> None:
         finally:
             await broker.close()
             await engine.dispose()
-            if threaded is not None:
-                threaded.dispose()
