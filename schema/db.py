@@ -115,7 +115,7 @@ async def in_loop_transaction(
 ) -> T:
     """`work(connection, ...)` in one transaction on the async engine, its Python run on the event loop between
     the driver's awaits. For a transaction whose Python, in a thread, would hold the GIL while the loop has
-    chunks to pass on: a generation's final write (its answer's JSON), 100 ending at once, did."""
+    chunks to pass on: a generation's start and final write did, with 100 starting or ending at once."""
     engine: AsyncEngine = db.kw["bind"]
     async with engine.begin() as connection:
         return await connection.run_sync(work, *args, **kwargs)
