@@ -9,7 +9,8 @@ from typing import Any
 from httpx_sse import ServerSentEvent
 
 from workers.providers import anthropic_format
-from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_answer, round_end
+from workers.providers.http_provider import THINKING, HttpProvider, as_dict, json_round, round_end
+from workers.providers.tool_calls import ToolCall
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.providers.vocabulary import Chunk, GenerationRequest, ProviderEvent, Status, UpstreamError
 
@@ -41,8 +42,7 @@ class AnthropicProvider(HttpProvider):
         async with contextlib.aclosing(answer) as items:
             async for item in items:
                 if isinstance(item, JsonBody):
-                    text, calls, usage = _message(item.data)
-                    for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
+                    for event in json_round(request, *_message(item.data)):
                         yield event
                     return
                 if item.event not in HANDLED:
@@ -73,7 +73,7 @@ class AnthropicProvider(HttpProvider):
 
 
 
-def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, Any]]:
+def _message(data: Any) -> tuple[str, list[ToolCall], dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise UpstreamError("The AI service answered with JSON that is not a message.")
     blocks = [block for block in data["content"] if isinstance(block, dict)]
@@ -81,7 +81,7 @@ def _message(data: Any) -> tuple[str, anthropic_format.CallAssembler, dict[str, 
     calls = anthropic_format.CallAssembler()
     for index, block in enumerate(blocks):
         calls.start(index, block)
-    return text, calls, as_dict(data.get("usage"))
+    return text, calls.calls(), as_dict(data.get("usage"))
 
 
 def _is_last(event: ServerSentEvent) -> bool:

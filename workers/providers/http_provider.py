@@ -39,6 +39,13 @@ def json_answer(text: str, end: ProviderEvent) -> list[ProviderEvent]:
     return [Chunk(text), end] if text else [end]
 
 
+def json_round(
+    request: GenerationRequest, text: str, asked: list[ToolCall], usage: dict[str, Any]
+) -> list[ProviderEvent]:
+    """The events of a tool-calling provider's round that came as one JSON body."""
+    return json_answer(text, round_end(request, text, asked, usage))
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` if the upstream sent an object there, else empty: upstream JSON is checked, never trusted."""
     return value if isinstance(value, dict) else {}

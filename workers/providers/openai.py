@@ -9,7 +9,8 @@ from typing import Any
 from httpx_sse import ServerSentEvent
 
 from workers.providers import openai_format
-from workers.providers.http_provider import HttpProvider, json_answer, round_end
+from workers.providers.http_provider import HttpProvider, json_round, round_end
+from workers.providers.tool_calls import ToolCall
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.providers.vocabulary import Chunk, GenerationRequest, ProviderEvent, UpstreamError
 
@@ -39,8 +40,7 @@ class OpenAIProvider(HttpProvider):
         async with contextlib.aclosing(answer) as items:
             async for item in items:
                 if isinstance(item, JsonBody):
-                    text, calls, usage = _completion(item.data)
-                    for event in json_answer(text, round_end(request, text, calls.calls(), usage)):
+                    for event in json_round(request, *_completion(item.data)):
                         yield event
                     return
                 if item.data.strip() == "[DONE]":
@@ -77,7 +77,7 @@ def _content(message: Any) -> str:
 
 
 
-def _completion(data: Any) -> tuple[str, openai_format.CallAssembler, dict[str, Any]]:
+def _completion(data: Any) -> tuple[str, list[ToolCall], dict[str, Any]]:
     if not isinstance(data, dict):
         raise UpstreamError("The AI service answered with JSON that is not a chat completion.")
     _raise_if_error(data)
@@ -87,7 +87,7 @@ def _completion(data: Any) -> tuple[str, openai_format.CallAssembler, dict[str, 
     calls = openai_format.CallAssembler()
     calls.feed(choice["message"].get("tool_calls"))
     usage = data.get("usage")
-    return _content(choice["message"]), calls, usage if isinstance(usage, dict) else {}
+    return _content(choice["message"]), calls.calls(), usage if isinstance(usage, dict) else {}
 
 
 def _is_last(event: ServerSentEvent) -> bool:
