@@ -20,6 +20,7 @@ from workers.providers import create_provider
 from workers.providers.anthropic import AnthropicProvider
 from workers.providers.apollo import ApolloProvider
 from workers.providers.openai import OpenAIProvider
+from workers.providers.tool_calls import ToolCall, ToolUse
 from workers.providers.vocabulary import (
     Changes,
     Chunk,
@@ -526,6 +527,15 @@ async def test_openai_json_answer_is_the_non_streaming_fallback():
     assert events == [Chunk("Whole"), Complete("Whole", usage={"t": 1})]
 
 
+
+async def test_openai_json_answer_that_calls_a_tool_ends_its_round_asking_for_the_call():
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Let me look", "tool_calls": [call]}}]})
+    request = GenerationRequest(QUESTION, [], tools=[{"name": "lookup", "description": "", "parameters": {}}])
+    async with raw_server(respond("200 OK", "application/json", body.encode())) as server:
+        events = await collect(OpenAIProvider(server.url, None, "m"), request)
+    assert events == [Chunk("Let me look"), ToolUse([ToolCall("c1", "lookup", {"q": "x"})], "Let me look", {})]
+
 # --- anthropic ----------------------------------------------------------------------------------
 
 
@@ -613,3 +623,14 @@ async def test_a_compressed_event_stream_is_decoded():
 
     async with raw_server(script) as server:
         assert await collect(ApolloProvider(server.url, **FAST)) == [Chunk("zipped"), Complete("zipped")]
+
+
+async def test_anthropic_json_answer_is_the_non_streaming_fallback_and_can_call_a_tool():
+    content = [{"type": "text", "text": "Whole"}, {"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": 1}}]
+    body = json.dumps({"content": content, "usage": {"output_tokens": 3}}).encode()
+    with_tools = GenerationRequest(QUESTION, [], tools=[{"name": "lookup", "description": "", "parameters": {}}])
+    async with raw_server(respond("200 OK", "application/json", body)) as server:
+        answered = await collect(AnthropicProvider(server.url, "k", "m"))
+        asked = await collect(AnthropicProvider(server.url, "k", "m"), with_tools)
+    assert answered == [Chunk("Whole"), Complete("Whole", usage={"output_tokens": 3})]
+    assert asked == [Chunk("Whole"), ToolUse([ToolCall("t1", "lookup", {"q": 1})], "Whole", {"output_tokens": 3})]
