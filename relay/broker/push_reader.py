@@ -15,10 +15,11 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-import hiredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, RedisError
+from redis.exceptions import RedisError
+
+from .taken_over import resp_reader, socket_transport
 
 
 class PushReader(asyncio.Protocol):
@@ -39,9 +40,7 @@ class PushReader(asyncio.Protocol):
         "ssubscribe")."""
         self.connection = connection  # redis-py closes the socket when its connection is collected: kept alive
         self.loop = asyncio.get_running_loop()
-        self.reader = hiredis.Reader(
-            protocolError=InvalidResponse, replyError=connection._parser.parse_error, notEnoughData=False
-        )
+        self.reader = resp_reader(connection)
         self.on_message = on_message
         self.on_confirmed = on_confirmed
         self.on_other = on_other
@@ -61,12 +60,12 @@ class PushReader(asyncio.Protocol):
                 await connection.disconnect(nowait=True)
             raise
         pushes = cls(connection, *args)
-        transport = getattr(connection._writer, "transport", None)
+        transport = socket_transport(connection)
         if transport is None:  # not a socket (fakeredis, in tests): redis-py parses, a task hands over
             pushes.pump = asyncio.create_task(pushes._pump(), name="pub/sub replies")
         else:
-            pushes.transport = cast(asyncio.Transport, transport)
-            pushes.transport.set_protocol(pushes)
+            pushes.transport = transport
+            transport.set_protocol(pushes)
         return pushes
 
     def send(self, *commands: Sequence[str]) -> None:

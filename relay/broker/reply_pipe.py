@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, cast
+from typing import Any
 
-import hiredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .taken_over import resp_reader, socket_transport
 
 
 class ReplyPipe(asyncio.Protocol):
@@ -28,9 +29,7 @@ class ReplyPipe(asyncio.Protocol):
         self.connection = connection  # redis-py closes the socket when its connection is collected: kept alive
         self.timeout = timeout
         self.loop = asyncio.get_running_loop()
-        self.reader = hiredis.Reader(
-            protocolError=InvalidResponse, replyError=connection._parser.parse_error, notEnoughData=False
-        )
+        self.reader = resp_reader(connection)
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()  # sent and queued, in order
         self.outstanding = 0  # of `waiting`, how many went out (the first ones)
@@ -44,11 +43,10 @@ class ReplyPipe(asyncio.Protocol):
     async def open(cls, connection: AbstractConnection, silence_limit: float) -> ReplyPipe | None:
         """`connection`, connected by redis-py, taken over by a new pipe; None if it is not a socket."""
         await connection.connect()
-        transport = getattr(connection._writer, "transport", None)
+        transport = socket_transport(connection)
         if transport is None:
             return None
         pipe = cls(connection, silence_limit)
-        transport = cast(asyncio.Transport, transport)
         transport.set_protocol(pipe)
         pipe.transport = transport
         return pipe
