@@ -73,6 +73,17 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             return
         super().eof_received()
 
+    def handle_websocket_upgrade(self) -> None:
+        """Hands the WebSocket protocol the request as parsed here (uvicorn's own method serialises it again,
+        for the protocol to parse a second time)."""
+        self.connections.discard(self)
+        protocol = self.ws_protocol_class(  # type: ignore[call-arg, misc]
+            config=self.config, server_state=self.server_state, app_state=self.app_state
+        )
+        protocol.connection_made(self.transport)
+        self.transport.set_protocol(protocol)
+        protocol.upgrade(self.scope["method"].encode(), self.url, self.scope["headers"])
+
     def linger(self) -> None:
         """Answered, while the request's body still comes: shut our side, discard theirs for a bounded while."""
         self.lingering = LINGER_BYTES

@@ -1,10 +1,12 @@
 """`/socket/websocket`: WebSocket connections served straight off uvicorn's transport.
 
-uvicorn parses the HTTP upgrade request and hands the connection to the class
-named in its `ws` option; this one lets `websockets` (sans I/O) do the
-handshake and the framing, and sends nothing per frame through ASGI. An
-event's WebSocket frame is built once per wire format (`WebSocketFrames`) and
-the same bytes are written to every socket watching the session.
+uvicorn parses the HTTP upgrade request and hands the connection, with the
+request as it parsed it (`HeadDeadlineProtocol`), to the class named in its `ws`
+option; this one lets `websockets` (sans I/O) check and answer the handshake and
+do the framing, and sends nothing per frame through ASGI. An
+event's WebSocket frame is built once per wire format
+(`websocket_frames.WebSocketFrames`) and the same bytes are written to every
+socket watching the session.
 
 Frames are written as they come while the transport is writable. While the
 kernel's buffers are full (`pause_writing`) they wait in an `Outbox` bounded
@@ -16,22 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
-from websockets.server import ServerProtocol
-
-from schema.events import Envelope
 
 from .auth import Claims
 from .gateway import Gateway
 from .metrics import OPEN_SOCKETS, SLOW_SOCKET_CLOSES
 from .outbox import Outbox
-from .serializer import SERIALIZERS, Message, Serializer
+from .serializer import Serializer
 from .socket import Refused, Socket, authenticate
+from .websocket_frames import FORMATS, UpgradedProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -39,52 +41,6 @@ PATH = "/socket/websocket"
 SLOW_CONSUMER = 4008
 SERVICE_RESTART = 1012
 CLOSE_TIMEOUT = 10.0  # seconds a client has to answer our close frame
-
-
-class WebSocketFrames:
-    """A Phoenix serializer whose frames come out as whole WebSocket text frames.
-
-    Server frames are not masked, so one event's frame is the same bytes for
-    every socket: `Delivery` builds it once and each socket writes it as is.
-    """
-
-    __slots__ = ("binary", "phoenix", "vsn")
-
-    def __init__(self, phoenix: Any) -> None:
-        self.phoenix = phoenix
-        self.vsn: str = phoenix.vsn
-        self.binary: bool = phoenix.binary
-
-    def decode(self, data: bytes) -> Message:
-        return self.phoenix.decode(data)  # type: ignore[no-any-return]
-
-    def encode(self, join_ref: str | None, ref: str | None, topic: str, event: str, payload: Any) -> bytes:
-        return _text_frame(self.phoenix.encode(join_ref, ref, topic, event, payload))
-
-    def encode_event(self, topic: str, envelope: Envelope) -> bytes:
-        return _text_frame(self.phoenix.encode_event(topic, envelope))
-
-    def encode_binary_push(self, join_ref: str | None, topic: str, event: str, payload: bytes) -> bytes:
-        return _binary_frame(self.phoenix.encode_binary_push(join_ref, topic, event, payload))
-
-    def encode_binary_reply(
-        self, join_ref: str | None, ref: str | None, topic: str, status: str, payload: bytes
-    ) -> bytes:
-        return _binary_frame(self.phoenix.encode_binary_reply(join_ref, ref, topic, status, payload))
-
-    def encode_binary_broadcast(self, topic: str, event: str, payload: bytes) -> bytes:
-        return _binary_frame(self.phoenix.encode_binary_broadcast(topic, event, payload))
-
-
-def _text_frame(payload: bytes) -> bytes:
-    return Frame(Opcode.TEXT, payload).serialize(mask=False)
-
-
-def _binary_frame(payload: bytes) -> bytes:
-    return Frame(Opcode.BINARY, payload).serialize(mask=False)
-
-
-FORMATS: dict[str, WebSocketFrames] = {vsn: WebSocketFrames(serializer) for vsn, serializer in SERIALIZERS.items()}
 
 
 class WebSocketConnection(asyncio.Protocol):
@@ -103,7 +59,7 @@ class WebSocketConnection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.connections: set[Any] = server_state.connections  # uvicorn's, for a graceful shutdown
         self.gateway: Gateway | None = app_state.get("gateway")
-        self.protocol = ServerProtocol(max_size=config.ws_max_size)
+        self.protocol = UpgradedProtocol(max_size=config.ws_max_size)
         self.transport: asyncio.Transport | None = None
         self.socket: Socket | None = None
         self.fragments: list[bytes] = []
@@ -124,11 +80,8 @@ class WebSocketConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_received = self.loop.time()
         self.protocol.receive_data(data)
-        for event in self.protocol.events_received():
-            if isinstance(event, Frame):
-                self._frame(event)
-            elif isinstance(event, Request):
-                self._handshake(event)
+        for frame in self.protocol.events_received():
+            self._frame(frame)  # type: ignore[arg-type]  # the request came parsed: only frames come as events
         self._flush()
 
     def eof_received(self) -> None:
@@ -201,6 +154,17 @@ class WebSocketConnection(asyncio.Protocol):
 
     def resume_reading(self) -> None:
         self.transport.resume_reading()  # type: ignore[union-attr]
+
+    # HeadDeadlineProtocol
+
+    def upgrade(self, method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        """The upgrade request, as uvicorn parsed it."""
+        if method != b"GET":
+            self._refuse(Refused(400, "a WebSocket upgrade is a GET request"))
+            return
+        latin1 = ((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
+        self._handshake(Request(target.decode("latin-1"), Headers(latin1)))
+        self._flush()
 
     # internals
 

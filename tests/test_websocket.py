@@ -8,10 +8,12 @@ import json
 import socket
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
 import websockets
+from websockets import http11
 from websockets.protocol import State
 
 from relay.auth import Claims
@@ -44,6 +46,47 @@ async def test_an_unsupported_vsn_is_refused_with_400_naming_the_supported_ones(
         await websockets.connect(socket_url(system, vsn="3.0.0"))
     assert refused.value.response.status_code == 400
     assert b"1.0.0, 2.0.0" in refused.value.response.body
+
+
+async def raw_upgrade(system: System, head: str) -> bytes:
+    """What the gateway answers a hand-written upgrade request (its status line and headers)."""
+    address = urlsplit(system.url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    try:
+        writer.write(head.replace("\n", "\r\n").encode() + b"\r\n")
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    finally:
+        writer.close()
+
+
+def upgrade_head(system: System, method: str = "GET", key: str | None = "dGhlIHNhbXBsZSBub25jZQ==") -> str:
+    lines = [f"{method} /socket/websocket?vsn=2.0.0&token={system.token()} HTTP/1.1", "Host: localhost",
+             "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13"]  # fmt: skip
+    return "\n".join([*lines, *([f"Sec-WebSocket-Key: {key}"] if key else []), ""])
+
+
+async def test_an_upgrade_is_accepted_from_the_request_uvicorn_parsed_without_parsing_it_again(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parsed_again(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the upgrade request was parsed a second time")
+
+    monkeypatch.setattr(http11.Request, "parse", parsed_again)
+    answer = await raw_upgrade(system, upgrade_head(system))
+    assert answer.startswith(b"HTTP/1.1 101 ")
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in answer  # RFC 6455's example key
+    client = await system.client()
+    assert (await client.heartbeat())["status"] == "ok"
+
+
+async def test_an_upgrade_without_its_key_is_refused_with_400(system: System) -> None:
+    answer = await raw_upgrade(system, upgrade_head(system, key=None))
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+async def test_an_upgrade_that_is_not_a_get_is_refused_with_400(system: System) -> None:
+    answer = await raw_upgrade(system, upgrade_head(system, method="POST"))
+    assert answer.startswith(b"HTTP/1.1 400 ")
 
 
 async def test_a_message_sent_in_fragments_is_handled_whole(system: System) -> None:
