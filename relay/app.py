@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from schema import keys
-from schema.db import create_engine, session_factory, thread_engine
+from schema.db import create_engine, session_factory
 
 from . import ai_sdk, api, static_files
 from .broker import create_broker
@@ -91,8 +91,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     owns_broker = broker is None
     broker = broker or create_broker(settings)
     engine = create_engine(settings.database_url, settings.sql_connections)
-    threaded = thread_engine(engine)  # a SQLite file's POSTs, whole in a thread
-    db = session_factory(engine, threaded)
+    db = session_factory(engine)
     cache = SettingsCache(db)
     topics = broker.topics
 
@@ -142,8 +141,6 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
             if owns_broker:
                 await broker.close()
             await engine.dispose()
-            if threaded is not None:
-                threaded.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

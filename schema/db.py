@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import Connection, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -71,26 +69,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def thread_engine(engine: AsyncEngine) -> Engine | None:
-    """For a SQLite file: an engine on the same file through the plain `sqlite3` driver, whose transactions
-    run whole in a worker thread (`asyncio.to_thread`): one hand-over each way, where aiosqlite's thread
-    takes one per cursor, statement, close, commit and reset. None for any other database (and for
-    `:memory:`, which another connection would not see)."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    threaded = create_sync_engine(url.set(drivername="sqlite"), connect_args={"timeout": 30})
-    event.listen(threaded, "connect", _sqlite_pragmas)
-    return threaded
-
-
-def session_factory(engine: AsyncEngine, threaded: Engine | None = None) -> async_sessionmaker[AsyncSession]:
-    """`threaded`: the database's `thread_engine`, on which `in_transaction` runs (the factory carries it)."""
-    return async_sessionmaker(engine, expire_on_commit=False, info={"threaded": threaded})
-
-
-def threaded_engine(db: async_sessionmaker[AsyncSession]) -> Engine | None:
-    return db.kw.get("info", {}).get("threaded")
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 async def in_transaction(
@@ -99,28 +79,11 @@ async def in_transaction(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    """`work(connection, ...)` in one transaction, in Core: on a SQLite file whole in a worker thread (one hand-over
-    each way instead of aiosqlite's one per cursor, statement, fetch and commit), else on the async engine."""
-    threaded = threaded_engine(db)
-    if threaded is not None:
-        return await asyncio.to_thread(_transaction, threaded, work, *args, **kwargs)
-    return await in_loop_transaction(db, work, *args, **kwargs)
-
-
-async def in_loop_transaction(
-    db: async_sessionmaker[AsyncSession],
-    work: Callable[Concatenate[Connection, P], T],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> T:
-    """`work(connection, ...)` in one transaction on the async engine, its Python run on the event loop between
-    the driver's awaits. For a transaction whose Python, in a thread, would hold the GIL while the loop has
-    chunks to pass on: a generation's start and final write did, with 100 starting or ending at once."""
+    """`work(connection, ...)` in one transaction, in Core, its Python run on the event loop between the
+    driver's awaits. Not in a thread, though on a SQLite file that would take one hand-over each way instead
+    of aiosqlite's one per statement: there the transaction's Python holds the GIL while the loop has
+    events to pass on, and when many run at once (100 questions posted, or generations starting or ending,
+    together) the streams already running wait for it."""
     engine: AsyncEngine = db.kw["bind"]
     async with engine.begin() as connection:
         return await connection.run_sync(work, *args, **kwargs)
-
-
-def _transaction(engine: Engine, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-    with engine.begin() as connection:
-        return work(connection, *args, **kwargs)

@@ -4,8 +4,7 @@ Every chat message posted runs this, so it is kept to what must be in SQL: the
 session touched (which also proves it is the caller's tenant's, and on
 PostgreSQL makes two posts to one session take turns), the month's tokens when
 the tenant has a limit, and both rows in one executemany. The statements are
-built once at import; no ORM unit of work, no identity map. On a SQLite file the
-transaction runs whole in a worker thread (`schema.db.thread_engine`).
+built once at import; no ORM unit of work, no identity map.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Text, Update, and_, bindparam, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db import in_loop_transaction
+from .db import in_transaction
 from .models import (
     INTERRUPTED,
     MESSAGE_FIELDS,
@@ -118,7 +118,7 @@ async def generation_start(
     db: async_sessionmaker[AsyncSession], session_id: str, message_id: str
 ) -> GenerationStart | None:
     """The question, its history and settings; None when the message is no longer `processing`."""
-    return await in_loop_transaction(db, _generation_start, session_id, message_id)
+    return await in_transaction(db, _generation_start, session_id, message_id)
 
 
 def _generation_start(connection: Connection, session_id: str, message_id: str) -> GenerationStart | None:
@@ -152,7 +152,7 @@ async def warm_up(db: async_sessionmaker[AsyncSession], connections: int) -> Non
     message (the connections open as the warm-ups overlap)."""
 
     async def once() -> None:
-        await in_loop_transaction(db, _warm_up)
+        await in_transaction(db, _warm_up)
         await persist_final(db, "", status=SUCCESS, content="", changes=[], usage={}, error=None)
 
     await asyncio.gather(*(once() for _ in range(connections)))
@@ -198,7 +198,7 @@ async def persist_final(
     values = {"status": status, "content": content, "changes": changes, "usage": usage, "error": error}
     if tool_calls is not None:
         values["tool_calls"] = tool_calls
-    return await in_loop_transaction(db, _persist_final, message_id, values, usage, replaces_takeover)
+    return await in_transaction(db, _persist_final, message_id, values, usage, replaces_takeover)
 
 
 @functools.cache

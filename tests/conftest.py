@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from schema.db import create_engine, session_factory, thread_engine
+from schema.db import create_engine, session_factory
 from schema.migrate import upgrade
 
 from .services import PostgresCluster, PostgresDatabase, RedisCluster, RedisServer
@@ -48,13 +48,9 @@ async def migrated(backend: Backend) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def sql(migrated: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """The migrated database's session factory as the gateway and workers make it: a SQLite file's with its
-    thread engine, on which `schema.db.in_transaction` runs."""
-    threaded = thread_engine(migrated)
-    yield session_factory(migrated, threaded)
-    if threaded is not None:
-        threaded.dispose()
+async def sql(migrated: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The migrated database's session factory, as the gateway and workers make it."""
+    return session_factory(migrated)
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema.db import threaded_engine
 from schema.models import ERROR, PROCESSING, SUCCESS, ChatMessage, ChatSession, Tenant, utcnow
-from schema.store import HISTORY_LIMIT, generation_start, persist_final
+from schema.store import HISTORY_LIMIT, generation_start
 
 
 async def test_the_start_reads_the_question_its_history_in_order_and_the_settings(
@@ -68,23 +66,3 @@ async def test_the_start_of_a_message_no_longer_processing_or_unknown_is_none(
     assert await generation_start(db, "s", "a") is None
     assert await generation_start(db, "s", "missing") is None
     assert await generation_start(db, "other", "a") is None
-
-
-async def test_a_generations_start_and_end_run_on_the_event_loop_even_where_the_factory_has_a_thread_engine(
-    sql: async_sessionmaker[AsyncSession],
-) -> None:
-    """Dev mode's worker shares the gateway's session factory, which carries a SQLite file's thread engine for
-    the POST; a generation's transactions stay on the loop (in a thread, their Python took the GIL from the
-    chunks of the generations already streaming when 100 started or ended at once)."""
-    threaded = threaded_engine(sql)
-    if threaded is None:
-        return  # PostgreSQL: nothing runs in a thread
-    in_a_thread: list[str] = []
-    record = lambda *args: in_a_thread.append(args[2])  # noqa: E731
-    event.listen(threaded, "before_cursor_execute", record)
-    try:
-        assert await generation_start(sql, "s", "missing") is None
-        final = await persist_final(sql, "missing", status=SUCCESS, content="", changes=[], usage={}, error=None)
-    finally:
-        event.remove(threaded, "before_cursor_execute", record)
-    assert final is None and in_a_thread == []

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import event
 
-from schema.db import threaded_engine
 from schema.events import change_id
 
 from .system import Backend, System
@@ -18,10 +17,9 @@ from .system import Backend, System
 
 @contextmanager
 def sql_statements(system: System) -> Iterator[list[str]]:
-    """Every statement the gateway sends to SQL meanwhile (on a SQLite file, the POST's in a thread too)."""
+    """Every statement the gateway sends to SQL meanwhile."""
     gateway = system.gateways[0].server.config.app.state.gateway
-    threaded = threaded_engine(gateway.db)
-    engines = [gateway.engine.sync_engine, *([threaded] if threaded else [])]
+    engines = [gateway.engine.sync_engine]
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

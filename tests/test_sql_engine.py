@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import aiosqlite.core
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from schema.db import create_engine, thread_engine
+from schema.db import create_engine, in_transaction
 from schema.models import Base, Tenant, utcnow
 
 
@@ -61,18 +63,14 @@ async def test_a_sqlite_connection_back_with_a_transaction_open_is_rolled_back(s
         await engine.dispose()
 
 
-async def test_a_thread_engine_is_made_for_a_sqlite_file_only(sqlite_file: str) -> None:
-    on_file = create_engine(sqlite_file)
-    in_memory = create_engine("sqlite+aiosqlite:///:memory:")
-    postgres = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    try:
-        threaded = thread_engine(on_file)
-        assert threaded is not None and threaded.url.database == on_file.url.database
-        with threaded.connect() as connection:
-            assert connection.scalar(text("PRAGMA synchronous")) == 2  # FULL
-            assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
-        threaded.dispose()
-        assert thread_engine(in_memory) is None and thread_engine(postgres) is None
-    finally:
-        for engine in (on_file, in_memory, postgres):
-            await engine.dispose()
+async def test_a_transactions_work_runs_on_the_event_loops_thread(
+    sql: async_sessionmaker[AsyncSession],
+) -> None:
+    """A POST's, and a generation's start and final write: in a thread their Python would take the GIL from
+    the loop's deliveries whenever many run at once."""
+
+    def work(connection: Connection) -> int:
+        connection.execute(text("SELECT 1"))
+        return threading.get_ident()
+
+    assert await in_transaction(sql, work) == threading.get_ident()
