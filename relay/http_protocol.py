@@ -1,10 +1,12 @@
-"""HTTP/1.1 connections whose request head must arrive within a deadline.
+"""HTTP/1.1 connections whose request head must arrive within a deadline and a size.
 
 uvicorn times out idle keep-alive connections but not a request whose headers
 trickle in a byte at a time (a slowloris), which would hold a connection, and a
 WebSocket upgrade, open forever. Here the head of every request (including an
 upgrade) must be complete within `head_timeout` seconds of its first byte, or of
 the connection opening; otherwise the client gets 408 and the connection closes.
+Nor does uvicorn bound a head's size (httptools keeps every header until the
+head ends): past `MAX_HEAD_BYTES` the client gets 431, and the rest is not parsed.
 
 A response sent while the request's body is still coming (a 413 for a body too
 large, whatever length it declared) is followed by a lingering close, as nginx
@@ -23,12 +25,25 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+MAX_HEAD_BYTES = 64 * 1024  # a request line and headers; a browser's, cookies included, stay under 16 KiB
 LINGER_SECONDS = 10.0
 LINGER_BYTES = 256 * 1024 * 1024  # a client that sends all of its body before it reads (most do) reads the answer
-TOO_SLOW = orjson.dumps({"error": "The request took too long to arrive.", "code": "timeout"})
-TIMEOUT_RESPONSE = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-    b"content-length: " + str(len(TOO_SLOW)).encode() + b"\r\nconnection: close\r\n\r\n" + TOO_SLOW
+
+
+def _closing_json(status_line: bytes, message: str, code: str) -> bytes:
+    """A whole response, written straight to the transport, after which the connection closes."""
+    body = orjson.dumps({"error": message, "code": code})
+    return (
+        status_line + b"\r\ncontent-type: application/json\r\ncontent-length: " + str(len(body)).encode()
+        + b"\r\nconnection: close\r\n\r\n" + body
+    )  # fmt: skip
+
+
+TIMEOUT_RESPONSE = _closing_json(b"HTTP/1.1 408 Request Timeout", "The request took too long to arrive.", "timeout")
+TOO_LARGE_RESPONSE = _closing_json(
+    b"HTTP/1.1 431 Request Header Fields Too Large",
+    f"The request's headers are larger than {MAX_HEAD_BYTES} bytes.",
+    "too_large",
 )
 
 
@@ -55,13 +70,20 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_deadline: asyncio.TimerHandle | None = None
+        self.head_deadline: asyncio.TimerHandle | None = None  # set while a head is coming
+        self.head_bytes = 0  # received while a head was coming, since the last head ended
         self.lingering: int | None = None  # bytes the client may still send before the close, while lingering
         self.linger_deadline: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         if self.lingering is None:
+            if self.head_deadline is not None:
+                self.head_bytes += len(data)
             super().data_received(data)
+            if self.head_deadline is not None and self.head_bytes > MAX_HEAD_BYTES and self.lingering is None:
+                self._disarm()
+                self.transport.write(TOO_LARGE_RESPONSE)
+                self.linger()  # the client may still be sending its head: it reads the answer first
             return
         self.lingering -= len(data)  # discarded unparsed
         if self.lingering < 0:
@@ -117,6 +139,7 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             self.head_deadline = self.loop.call_later(self.head_timeout, self._too_slow)
 
     def _disarm(self) -> None:
+        self.head_bytes = 0
         if self.head_deadline is not None:
             self.head_deadline.cancel()
             self.head_deadline = None

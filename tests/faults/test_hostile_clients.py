@@ -125,6 +125,29 @@ async def test_clients_trickling_their_upgrade_headers_are_disconnected(faulty: 
     assert not any(answer.startswith(b"HTTP/1.1 101") for answer in answers)
 
 
+@pytest.mark.parametrize("target", ["/api/sessions", "/socket/websocket?vsn=2.0.0"])
+async def test_a_request_head_over_64_kib_is_answered_431_and_the_client_reads_it(
+    faulty: FaultySystem, target: str
+) -> None:
+    """Headers are held whole until they end: past the bound the client is told, not parsed further."""
+    reader, writer = await open_raw(faulty)
+    head = f"GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    padding = "".join(f"X-Pad-{i}: {'a' * 100}\r\n" for i in range(2_000))  # ~220 KiB, never ended
+    try:
+        writer.write((head + padding).encode())
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    assert b'"code":"too_large"' in answer
+
+
+async def test_a_request_head_under_the_bound_is_served(faulty: FaultySystem) -> None:
+    padding = {f"x-pad-{i}": "a" * 100 for i in range(500)}  # ~55 KiB of headers, in a few reads
+    response = await faulty.http.get("/healthz", headers=padding)
+    assert response.status_code == 200
+
+
 async def test_a_client_trickling_its_body_gets_408(faulty: FaultySystem) -> None:
     session_id = await faulty.new_session()
     timeout = faulty.settings.request_read_timeout_seconds
