@@ -6,7 +6,10 @@ WebSocket upgrade, open forever. Here the head of every request (including an
 upgrade) must be complete within `head_timeout` seconds of its first byte, or of
 the connection opening; otherwise the client gets 408 and the connection closes.
 Nor does uvicorn bound a head's size (httptools keeps every header until the
-head ends): past `MAX_HEAD_BYTES` the client gets 431, and the rest is not parsed.
+head ends): a head still arriving past `MAX_HEAD_BYTES` gets 431, and the rest
+is not parsed. The bound is checked after each read, so a head that arrives
+whole in one read (at most 256 KiB on uvloop) is served: memory per connection
+stays within the bound plus one read.
 
 A response sent while the request's body is still coming (a 413 for a body too
 large, whatever length it declared) is followed by a lingering close, as nginx
