@@ -86,6 +86,14 @@ def metrics_refusal(request: Request, token: str | None) -> Response | None:
     return JSONResponse({"error": message, "code": "forbidden"}, status_code=403)
 
 
+# A young collection every 10,000 net allocations instead of 700 and a full one rarely: a storm of joins
+# allocates tens of objects per socket, and with thousands of sockets alive Python's default collections
+# cost CPU (bench/README.md: `streamrelay~default-gc`). The middle generation is collected every third
+# young collection, so that one traverses at most 30,000 objects: with (50,000, 20) it held up to a million,
+# and its one collection in a reconnect storm stalled every join and delivery in flight for ~400 ms.
+GC_THRESHOLDS = (10_000, 2, 100)
+
+
 def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
     """The gateway; a `broker` passed in is shared (dev mode) and not started or closed here."""
     owns_broker = broker is None
@@ -125,10 +133,7 @@ def create_app(settings: Settings, broker: Broker | None = None) -> Starlette:
         # What start-up allocated lives as long as the process: keep it out of every
         # collection, so that a full one does not stall the streams for tens of milliseconds.
         gc.freeze()
-        # A young collection every 50,000 allocations instead of 700, and a full one more rarely: a storm
-        # of joins allocates tens of objects per socket, and with thousands of sockets alive the frequent
-        # collections cost CPU and stall joins (bench/README.md: `streamrelay~default-gc`).
-        gc.set_threshold(50_000, 20, 100)
+        gc.set_threshold(*GC_THRESHOLDS)
         keeping_presence = asyncio.create_task(presence.run(), name="presence")
         keeping_slots = asyncio.create_task(limits.run(), name="socket slots")
         try:
