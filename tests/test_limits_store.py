@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from relay.broker.limits import Limits
+from relay.broker.limits_redis import RedisLimits
 from relay.broker.memory import MemoryBroker
 from relay.broker.redis import RedisBroker
 from schema import keys
@@ -126,3 +128,25 @@ async def test_keep_gives_held_slots_their_time_and_never_revives_a_freed_one(ga
         return await second.hold(HOLDER, "more", 2, ttl=60)
 
     await eventually(kept_slot_expired)
+
+
+async def test_thousands_of_slots_are_kept_in_calls_of_at_most_500_and_all_stay_held(
+    gateways: tuple[Limits, Limits],
+) -> None:
+    """One call renewing a gateway's every socket would hold Redis (and the gateway's loop) for tens of ms."""
+    limits, _ = gateways
+    slots = [f"s{i}" for i in range(1_200)]
+    for slot in slots:
+        assert await limits.hold(HOLDER, slot, 2_000, ttl=60)
+    sizes: list[int] = []
+    if isinstance(limits, RedisLimits):
+        call_many = limits.calls.call_many
+
+        async def recorded(calls: list[list[Any]]) -> list[Any]:
+            sizes.extend((len(call) - 3) // 2 for call in calls)
+            return await call_many(calls)
+
+        limits.calls.call_many = recorded  # type: ignore[method-assign]
+    await limits.keep({HOLDER: {slot: 60.0 for slot in slots}})
+    assert sum(sizes) in (0, 1_200) and max(sizes, default=0) <= 500
+    assert not await limits.hold(HOLDER, "one-more", 1_200, ttl=60), "every slot is still held"

@@ -126,3 +126,28 @@ async def test_many_tabs_untracked_at_once_each_leave_once(store: tuple[Presence
     ]
     assert (await diffs.next())["joins"] == {"bob": {"metas": [meta("r4")]}}
     assert await presence.list(SESSION) == {"alice": {"metas": [meta("r3")]}, "bob": {"metas": [meta("r4")]}}
+
+
+async def test_a_gateway_keeps_hundreds_of_sessions_in_round_trips_of_at_most_100(
+    store: tuple[PresenceStore, Diffs],
+) -> None:
+    """One pipeline for every session would hold Redis, and the gateway's loop, for hundreds of ms at once."""
+    presence, _ = store
+    if not isinstance(presence, RedisPresence):
+        return  # in memory nothing is held: each session is a dict lookup
+    sessions = [f"{SESSION}-{i}" for i in range(250)]
+    for i, session_id in enumerate(sessions):
+        await presence.track(session_id, f"r{i}", "alice", meta(f"r{i}"), ttl=0.5)
+    sizes: list[int] = []
+    if isinstance(presence, RedisPresence) and not presence.cluster:
+        pipelined = presence._pipelined
+
+        async def recorded(calls: list[tuple[str, list[Any]]]) -> list[Any]:
+            sizes.append(len(calls))
+            return await pipelined(calls)
+
+        presence._pipelined = recorded  # type: ignore[method-assign]
+    await presence.keep({session_id: {f"r{i}": 60.0} for i, session_id in enumerate(sessions)})
+    assert sum(sizes) in (0, 250) and max(sizes, default=0) <= 100
+    await asyncio.sleep(0.6)
+    assert all([(await presence.list(session_id)) for session_id in (sessions[0], sessions[-1])]), "all kept"
