@@ -6,6 +6,7 @@ gateway's sockets dropping) share pipelines through a `ScriptBatcher`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,7 +86,7 @@ class RedisPresence(PresenceStore):
             if self.cluster:  # each session's keys may live on another node
                 removed = [await self._run(session_id, *args) for session_id, args in batch]
             else:  # one round trip for the slice
-                removed = await self.call(lambda batch=batch: self._pipelined(batch))  # type: ignore[misc]
+                removed = await self.call(functools.partial(self._pipelined, batch))
             for (session_id, _), gone in zip(batch, removed, strict=True):
                 if gone:
                     await self._announce(session_id, joins=[], leaves=gone)

@@ -9,7 +9,7 @@ from typing import Any
 from httpx_sse import ServerSentEvent
 
 from workers.providers import openai_format
-from workers.providers.http_provider import HttpProvider, json_round, round_end
+from workers.providers.http_provider import HttpProvider, as_dict, json_round, round_end
 from workers.providers.tool_calls import ToolCall
 from workers.providers.upstream import JsonBody, error_message, event_object, post_events, sentence
 from workers.providers.vocabulary import Chunk, GenerationRequest, ProviderEvent, UpstreamError
@@ -86,8 +86,7 @@ def _completion(data: Any) -> tuple[str, list[ToolCall], dict[str, Any]]:
         raise UpstreamError("The AI service answered with JSON that is not a chat completion.")
     calls = openai_format.CallAssembler()
     calls.feed(choice["message"].get("tool_calls"))
-    usage = data.get("usage")
-    return _content(choice["message"]), calls.calls(), usage if isinstance(usage, dict) else {}
+    return _content(choice["message"]), calls.calls(), as_dict(data.get("usage"))
 
 
 def _is_last(event: ServerSentEvent) -> bool:
